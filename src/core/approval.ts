@@ -1,0 +1,38 @@
+import { canonicalHash } from './canonical.ts';
+import type { ApprovalRequest } from './decision.ts';
+
+/** The fields an approval is bound to. */
+export interface ApprovalBinding {
+  sessionId: string;
+  seq: number;
+  tool: string;
+  args: unknown;
+  policyVersion: string;
+}
+
+/** Canonical hash binding an approval to one exact call; domain-separated from every other hash. */
+export function approvalHash(binding: ApprovalBinding): string {
+  return canonicalHash([
+    'ruleoftwo/approval/v1',
+    binding.sessionId,
+    binding.seq,
+    binding.tool,
+    binding.args ?? null,
+    binding.policyVersion,
+  ]);
+}
+
+/** Why an approved request does not authorize a call, or undefined when it does. */
+export function receiptMismatch(
+  request: ApprovalRequest,
+  call: { sessionId: string; tool: string; args: unknown; policyVersion: string },
+  now: number,
+): string | undefined {
+  if (now > request.expiresAt) return `approval \`${request.id}\` expired`;
+  if (request.sessionId !== call.sessionId) return `approval \`${request.id}\` belongs to another session`;
+  if (request.policyVersion !== call.policyVersion) return `approval \`${request.id}\` was given under another policy`;
+  if (request.tool !== call.tool) return `approval \`${request.id}\` is for tool \`${request.tool}\``;
+  const hash = approvalHash({ ...call, seq: request.seq });
+  if (hash !== request.hash) return `approval \`${request.id}\` was given for other arguments`;
+  return undefined;
+}

@@ -1,0 +1,82 @@
+import type { Evidence } from './state.ts';
+
+/** The outcome of a decision. */
+export type Effect = 'allow' | 'deny' | 'ask';
+
+/** Why a decision came out as it did; codes are stable snake_case. */
+export type ReasonCode =
+  | 'allowed'
+  | 'approved'
+  | 'leg_dropped'
+  | 'configuration_excludes_leg'
+  | 'lethal_trifecta'
+  | 'tool_is_trifecta'
+  | 'unknown_tool'
+  | 'unknown_session'
+  | 'duplicate_call_id'
+  | 'invalid_call'
+  | 'receipt_invalid'
+  | 'no_approver'
+  | 'approval_denied'
+  | 'approval_timeout'
+  | 'approver_error'
+  | 'store_error'
+  | 'audit_error'
+  | 'engine_error';
+
+/** One reason behind a decision. */
+export interface Reason {
+  code: ReasonCode;
+  /** The rule of the decision rule (ARCHITECTURE.md) it comes from; 0 for errors and approvals. */
+  rule: 0 | 1 | 2 | 3 | 4 | 5;
+  message: string;
+}
+
+/** The call as a decision saw it. */
+export interface DecidedCall {
+  /** The policy entry that labelled the tool: a name, a glob, or `*unknown*`. */
+  profile: string;
+  /** Which part of the entry chose the legs: `base` or `when[i]`. */
+  source: string;
+  /** Legs conferred by the call (B, C). */
+  pre: string;
+  /** Legs its output may bring (A, B), reserved when allowed. */
+  post: string;
+}
+
+/** A pending approval: bound to one exact call in one session state under one policy version. */
+export interface ApprovalRequest {
+  id: string;
+  /** Canonical hash of (session, seq, tool, arguments, policy version). */
+  hash: string;
+  sessionId: string;
+  seq: number;
+  callId: string;
+  tool: string;
+  args: unknown;
+  policyVersion: string;
+  createdAt: number;
+  expiresAt: number;
+  legsBefore: string;
+  /** Legs the session would hold if the call ran. */
+  legsIfApproved: string;
+  reasons: Reason[];
+  evidence: Evidence[];
+}
+
+/** A decision as data: effect, legs before and after, the reasons and the events behind them. */
+export interface Decision {
+  effect: Effect;
+  sessionId: string;
+  callId: string;
+  tool: string;
+  /** Sequence number of this decision in its session (0 when the session was not found). */
+  seq: number;
+  policyVersion: string;
+  call?: DecidedCall;
+  legsBefore: string;
+  legsAfter: string;
+  reasons: Reason[];
+  evidence: Evidence[];
+  approval?: ApprovalRequest;
+}

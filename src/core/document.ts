@@ -1,0 +1,86 @@
+/**
+ * The policy document: the shape of a policy file after validation (src/policy validates and reports issues;
+ * the core compiles a valid document into matchers).
+ */
+
+/** A session configuration: `dynamic` (any two legs, decided by history) or a fixed pair. */
+export type Configuration = 'dynamic' | 'AB' | 'AC' | 'BC';
+
+/** What a gated call does: wait for a human, or stop. */
+export type GateEffect = 'ask' | 'deny';
+
+/** Whether the session's own initial input (the user's request) is trusted. */
+export type InputTrust = 'trusted' | 'untrusted';
+
+/** A test on one value of a call's arguments or of its output. A bare scalar means `equals`. */
+export type ValueMatcher =
+  | string
+  | number
+  | boolean
+  | null
+  | {
+      equals?: string | number | boolean | null;
+      /** Glob patterns, inline or the name of an entry in `lists`. */
+      in?: string[] | string;
+      /** Negation of `in`. */
+      notIn?: string[] | string;
+      /** A regular expression that must match the whole value. */
+      regex?: string;
+      exists?: boolean;
+      lt?: number;
+      lte?: number;
+      gt?: number;
+      gte?: number;
+    };
+
+/** Tests keyed by a dot path into the arguments or the output; all must hold. */
+export type MatchSpec = Record<string, ValueMatcher>;
+
+/** An argument condition: when `match` holds, these legs replace the tool's own. */
+export interface ArgumentCondition {
+  match: MatchSpec;
+  call?: string;
+  output?: string;
+}
+
+/** A result condition: when `match` holds on the output, it brings only these legs (never more than declared). */
+export interface ResultCondition {
+  match: MatchSpec;
+  output: string;
+}
+
+/** How one tool (or glob of tools) is labelled. */
+export interface ToolDocument {
+  /** Shorthand: legs of the tool; B and C apply to the call, A and B to the output. */
+  legs?: string;
+  /** Legs conferred by calling: B for sensitive-system access, C for consequential. */
+  call?: string;
+  /** Legs the output brings into the context: A and/or B. */
+  output?: string;
+  description?: string;
+  /** Effect when this tool is gated; overrides `approvals.gate`. */
+  gate?: GateEffect;
+  /** Argument conditions, first match wins. */
+  when?: ArgumentCondition[];
+  /** Result conditions, first match wins. */
+  results?: ResultCondition[];
+}
+
+/** A validated policy document (version 1). */
+export interface PolicyDocument {
+  version: 1;
+  name?: string;
+  description?: string;
+  session?: { configuration?: Configuration; input?: InputTrust };
+  /** Legs of a tool the policy does not name; defaults to A+B+C. */
+  unknownTools?: string | { call?: string; output?: string };
+  approvals?: {
+    gate?: GateEffect;
+    /** What an `ask` becomes when no approver answers. Only `deny` is accepted. */
+    unanswered?: 'deny';
+    /** How long an approval request stays valid, e.g. `5m`, `30s`, `1h`. */
+    ttl?: string;
+  };
+  lists?: Record<string, string[]>;
+  tools?: Record<string, ToolDocument>;
+}

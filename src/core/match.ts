@@ -1,0 +1,91 @@
+import type { MatchSpec, ValueMatcher } from './document.ts';
+import { globToRegExp } from './glob.ts';
+
+/** A compiled test on a whole argument or output object. */
+export type Predicate = (subject: unknown) => boolean;
+
+/** Named value lists of a policy, already compiled to patterns. */
+export type CompiledLists = ReadonlyMap<string, readonly RegExp[]>;
+
+/** Reads a dot path (`message.to`) from a value, own properties only; undefined when absent. */
+export function readPath(subject: unknown, path: string): unknown {
+  let current: unknown = subject;
+  for (const key of path.split('.')) {
+    if (current === null || typeof current !== 'object') return undefined;
+    if (Array.isArray(current)) {
+      const index = Number(key);
+      if (!Number.isInteger(index) || index < 0 || index >= current.length) return undefined;
+      current = current[index];
+    } else {
+      if (!Object.hasOwn(current, key)) return undefined;
+      current = (current as Record<string, unknown>)[key];
+    }
+  }
+  return current;
+}
+
+/** Compiles a match spec: every path's test must hold. An empty spec always holds. */
+export function compileMatch(spec: MatchSpec, lists: CompiledLists): Predicate {
+  const tests = Object.entries(spec).map(([path, matcher]) => {
+    const test = compileValueMatcher(matcher, lists);
+    return (subject: unknown) => test(readPath(subject, path));
+  });
+  return (subject) => tests.every((test) => test(subject));
+}
+
+type ValueTest = (value: unknown) => boolean;
+
+function compileValueMatcher(matcher: ValueMatcher, lists: CompiledLists): ValueTest {
+  if (matcher === null || typeof matcher !== 'object') {
+    return (value) => everyScalar(value, (v) => v === matcher);
+  }
+  const tests: ValueTest[] = [];
+  if (matcher.exists !== undefined) {
+    const wanted = matcher.exists;
+    tests.push((value) => (value !== undefined) === wanted);
+  }
+  if (matcher.equals !== undefined) {
+    const wanted = matcher.equals;
+    tests.push((value) => everyScalar(value, (v) => v === wanted));
+  }
+  if (matcher.in !== undefined) {
+    const patterns = patternsOf(matcher.in, lists);
+    tests.push((value) => everyScalar(value, (v) => typeof v === 'string' && patterns.some((p) => p.test(v))));
+  }
+  if (matcher.notIn !== undefined) {
+    const patterns = patternsOf(matcher.notIn, lists);
+    tests.push((value) => everyScalar(value, (v) => typeof v === 'string' && !patterns.some((p) => p.test(v))));
+  }
+  if (matcher.regex !== undefined) {
+    const regex = new RegExp(`^(?:${matcher.regex})$`, 'u');
+    tests.push((value) => everyScalar(value, (v) => typeof v === 'string' && regex.test(v)));
+  }
+  const bounds: [number | undefined, (v: number, b: number) => boolean][] = [
+    [matcher.lt, (v, b) => v < b],
+    [matcher.lte, (v, b) => v <= b],
+    [matcher.gt, (v, b) => v > b],
+    [matcher.gte, (v, b) => v >= b],
+  ];
+  for (const [bound, compare] of bounds) {
+    if (bound === undefined) continue;
+    tests.push((value) => everyScalar(value, (v) => typeof v === 'number' && compare(v, bound)));
+  }
+  return (value) => tests.every((test) => test(value));
+}
+
+/**
+ * A scalar must pass the test; an array passes when it is non-empty and every element passes, so one outsider
+ * among many recipients keeps the call at its declared legs.
+ */
+function everyScalar(value: unknown, test: (v: unknown) => boolean): boolean {
+  if (Array.isArray(value)) return value.length > 0 && value.every((item) => !Array.isArray(item) && test(item));
+  return value !== undefined && test(value);
+}
+
+function patternsOf(source: string[] | string, lists: CompiledLists): readonly RegExp[] {
+  if (typeof source !== 'string') return source.map(globToRegExp);
+  const list = lists.get(source);
+  // The validator rejects unknown list names; reaching here without one is a bug, and failing loudly denies.
+  if (list === undefined) throw new Error(`unknown list \`${source}\``);
+  return list;
+}

@@ -1,0 +1,174 @@
+import { canonicalHash } from './canonical.ts';
+import type { Configuration, GateEffect, InputTrust, PolicyDocument, ToolDocument } from './document.ts';
+import { globToRegExp, isGlob } from './glob.ts';
+import { ALL_LEGS, LEG_A, LEG_B, LEG_C, type LegMask, parseLegs } from './legs.ts';
+import { type CompiledLists, compileMatch, type Predicate } from './match.ts';
+
+/** Legs a call confers when decided (`pre`) and legs its output may bring (`post`). */
+export interface CallLegs {
+  pre: LegMask;
+  post: LegMask;
+  /** Which profile entry chose the legs: `base`, or `when[i]` for an argument condition. */
+  source: string;
+}
+
+/** A compiled tool profile. */
+export interface ToolProfile {
+  /** The policy key that matched: an exact name, a glob, or `*unknown*`. */
+  readonly key: string;
+  readonly known: boolean;
+  readonly gate: GateEffect;
+  /** Legs for a call with these arguments (first matching argument condition, else the base legs). */
+  legsFor(args: unknown): CallLegs;
+  /** Legs an output brings, never more than `reserved` (what the call's decision reserved). */
+  resultLegs(output: unknown, reserved: LegMask): LegMask;
+  /** Every leg profile the tool can have, for static analysis. */
+  readonly variants: readonly CallLegs[];
+}
+
+/** A compiled, immutable policy. */
+export interface Policy {
+  readonly document: PolicyDocument;
+  readonly name: string;
+  /** Content hash of the document; approvals are bound to it. */
+  readonly version: string;
+  readonly configuration: Configuration;
+  readonly input: InputTrust;
+  readonly gate: GateEffect;
+  readonly approvalTtlMs: number;
+  readonly unknown: ToolProfile;
+  /** The profile of a tool: exact name first, then globs in file order, else the unknown-tool default. */
+  resolve(tool: string): ToolProfile;
+  /** Every named profile in file order. */
+  readonly profiles: readonly ToolProfile[];
+}
+
+/** Default time an approval request stays valid. */
+export const DEFAULT_APPROVAL_TTL_MS = 5 * 60_000;
+
+/** Splits shorthand legs into the call part (B, C) and the output part (A, B). */
+export function splitLegs(mask: LegMask): { pre: LegMask; post: LegMask } {
+  return { pre: mask & (LEG_B | LEG_C), post: mask & (LEG_A | LEG_B) };
+}
+
+/** Parses a duration such as `90s`, `5m`, `1h`, `250ms` or a number of milliseconds. */
+export function parseDuration(text: string | number): number | undefined {
+  if (typeof text === 'number') return Number.isFinite(text) && text > 0 ? text : undefined;
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(text.trim());
+  if (!match) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  const ms = Number(match[1]) * unit;
+  return ms > 0 ? ms : undefined;
+}
+
+function legsOrThrow(text: string | undefined, fallback: LegMask, where: string): LegMask {
+  if (text === undefined) return fallback;
+  const mask = parseLegs(text);
+  if (mask === undefined) throw new Error(`invalid legs \`${text}\` at ${where}`);
+  return mask;
+}
+
+function baseLegs(doc: ToolDocument, where: string): { pre: LegMask; post: LegMask } {
+  const short = splitLegs(legsOrThrow(doc.legs, 0, `${where}.legs`));
+  return {
+    pre: short.pre | legsOrThrow(doc.call, 0, `${where}.call`),
+    post: short.post | legsOrThrow(doc.output, 0, `${where}.output`),
+  };
+}
+
+function compileProfile(
+  key: string,
+  doc: ToolDocument,
+  lists: CompiledLists,
+  defaultGate: GateEffect,
+  known: boolean,
+): ToolProfile {
+  const where = `tools.${key}`;
+  const base = baseLegs(doc, where);
+  const conditions = (doc.when ?? []).map((condition, i) => ({
+    test: compileMatch(condition.match, lists),
+    legs: {
+      pre: legsOrThrow(condition.call, base.pre, `${where}.when[${i}].call`),
+      post: legsOrThrow(condition.output, base.post, `${where}.when[${i}].output`),
+      source: `when[${i}]`,
+    } satisfies CallLegs,
+  }));
+  const results: { test: Predicate; post: LegMask }[] = (doc.results ?? []).map((condition, i) => ({
+    test: compileMatch(condition.match, lists),
+    post: legsOrThrow(condition.output, base.post, `${where}.results[${i}].output`),
+  }));
+  const baseCall: CallLegs = { ...base, source: 'base' };
+  return {
+    key,
+    known,
+    gate: doc.gate ?? defaultGate,
+    legsFor(args) {
+      for (const condition of conditions) if (condition.test(args)) return condition.legs;
+      return baseCall;
+    },
+    resultLegs(output, reserved) {
+      for (const result of results) if (result.test(output)) return result.post & reserved;
+      return reserved;
+    },
+    variants: [baseCall, ...conditions.map((c) => c.legs)],
+  };
+}
+
+/** Compiles a validated document. Throws on a document the validator would reject. */
+export function compilePolicy(document: PolicyDocument): Policy {
+  const lists: Map<string, RegExp[]> = new Map();
+  for (const [name, values] of Object.entries(document.lists ?? {})) lists.set(name, values.map(globToRegExp));
+  const gate = document.approvals?.gate ?? 'ask';
+  const exact = new Map<string, ToolProfile>();
+  const globs: { regex: RegExp; profile: ToolProfile }[] = [];
+  const profiles: ToolProfile[] = [];
+  for (const [key, doc] of Object.entries(document.tools ?? {})) {
+    const profile = compileProfile(key, doc, lists, gate, true);
+    profiles.push(profile);
+    if (isGlob(key)) globs.push({ regex: globToRegExp(key), profile });
+    else exact.set(key, profile);
+  }
+  const unknownDoc = document.unknownTools;
+  const unknownLegs =
+    unknownDoc === undefined
+      ? { legs: 'ABC' }
+      : typeof unknownDoc === 'string'
+        ? { legs: unknownDoc }
+        : (unknownDoc as ToolDocument);
+  const unknown = compileProfile('*unknown*', unknownLegs, lists, gate, false);
+  const ttl = document.approvals?.ttl;
+  const approvalTtlMs = ttl === undefined ? DEFAULT_APPROVAL_TTL_MS : parseDuration(ttl);
+  if (approvalTtlMs === undefined) throw new Error(`invalid duration \`${ttl}\` at approvals.ttl`);
+  const version = canonicalHash(document).slice(0, 16);
+  return {
+    document,
+    name: document.name ?? 'policy',
+    version,
+    configuration: document.session?.configuration ?? 'dynamic',
+    input: document.session?.input ?? 'untrusted',
+    gate,
+    approvalTtlMs,
+    unknown,
+    profiles,
+    resolve(tool) {
+      const hit = exact.get(tool);
+      if (hit) return hit;
+      for (const glob of globs) if (glob.regex.test(tool)) return glob.profile;
+      return unknown;
+    },
+  };
+}
+
+/** The legs a configuration admits before any drop. */
+export function configurationMask(configuration: Configuration): LegMask {
+  switch (configuration) {
+    case 'dynamic':
+      return ALL_LEGS;
+    case 'AB':
+      return LEG_A | LEG_B;
+    case 'AC':
+      return LEG_A | LEG_C;
+    case 'BC':
+      return LEG_B | LEG_C;
+  }
+}

@@ -1,0 +1,162 @@
+import { allowedLegs } from './decide.ts';
+import { declassify, type NarrowSchema } from './declassify.ts';
+import type { Configuration, InputTrust } from './document.ts';
+import { formatLegs, LEG_A, LEG_B, type Leg, type LegMask, legBit, NO_LEGS } from './legs.ts';
+import type { Policy } from './policy.ts';
+import { addEvidence, effectiveLegs, newSessionState, type SessionState } from './state.ts';
+
+/** The outcome of a state transition: the next state, or an error that left the state as it was. */
+export type TransitionOutcome<T = object> =
+  | ({ ok: true; state: SessionState } & T)
+  | { ok: false; code: string; message: string; state: SessionState };
+
+/** Legs an output actually brought, as committed by {@link recordResult}. */
+export interface RecordedLegs {
+  tool: string;
+  /** Legs reserved at decision time. */
+  reserved: string;
+  /** Legs the output brought (a subset of `reserved`). */
+  brought: string;
+  legsAfter: string;
+}
+
+/**
+ * Commits the output of an allowed call: its legs (per result conditions, never more than reserved) join `held`
+ * and the reservation is released. An output for a call that is not pending is refused.
+ */
+export function recordResult(
+  policy: Policy,
+  state: SessionState,
+  callId: string,
+  output: unknown,
+): TransitionOutcome<RecordedLegs> {
+  const pending = state.pending.find((p) => p.callId === callId);
+  if (!pending) {
+    const message = `call \`${callId}\` was not allowed or was already recorded; its output is ignored`;
+    return { ok: false, code: 'unknown_call', message, state };
+  }
+  let brought: LegMask;
+  try {
+    brought = policy.resolve(pending.tool).resultLegs(output, pending.post);
+  } catch {
+    // INVARIANT: a result condition that fails to evaluate brings everything that was reserved.
+    brought = pending.post;
+  }
+  const seq = state.seq + 1;
+  const next: SessionState = {
+    ...state,
+    seq,
+    held: state.held | brought,
+    pending: state.pending.filter((p) => p !== pending),
+    evidence: addEvidence(state.evidence, brought & ~state.held, { seq, source: 'result', callId, tool: pending.tool }),
+  };
+  return {
+    ok: true,
+    state: next,
+    tool: pending.tool,
+    reserved: formatLegs(pending.post),
+    brought: formatLegs(brought),
+    legsAfter: formatLegs(effectiveLegs(next)),
+  };
+}
+
+/**
+ * Drops a leg for good. A and B cannot be dropped once held or reserved (what entered the context stays there);
+ * C can: dropping it forbids further consequential calls. In a fixed configuration a drop opens the third leg
+ * (the framework's AC → drop C → B transition).
+ */
+export function dropLeg(state: SessionState, leg: Leg, reason?: string): TransitionOutcome {
+  const bit = legBit(leg);
+  if (state.dropped & bit) return { ok: true, state };
+  if (bit & (LEG_A | LEG_B) && effectiveLegs(state) & bit) {
+    const message = `leg ${leg} is already held and cannot be dropped`;
+    return { ok: false, code: 'leg_held', message, state };
+  }
+  const seq = state.seq + 1;
+  const drop = reason === undefined ? { leg, seq } : { leg, seq, reason };
+  return { ok: true, state: { ...state, seq, dropped: state.dropped | bit, drops: [...state.drops, drop] } };
+}
+
+/** A value handed from a parent session to a forked child, with the legs it carries. */
+export interface CarriedValue {
+  name: string;
+  value: unknown;
+  /** Data legs the value carries (A, B); defaults to the parent's data legs. */
+  legs?: string;
+  /** A narrow schema: a value that validates against it loses its A label. */
+  declassify?: NarrowSchema;
+}
+
+/** Options for {@link forkSession}. */
+export interface ForkOptions {
+  childId: string;
+  now: number;
+  configuration?: Configuration;
+  input?: InputTrust;
+  carry?: CarriedValue[];
+}
+
+/**
+ * Starts a clean child session. It holds only what its carried values bring: each value keeps its labels (the
+ * parent's data legs unless stated), so untrusted or sensitive data cannot be laundered through a fork.
+ */
+export function forkSession(parent: SessionState, options: ForkOptions): TransitionOutcome<{ carried: string }> {
+  let child = newSessionState({
+    id: options.childId,
+    configuration: options.configuration ?? parent.configuration,
+    input: options.input ?? 'trusted',
+    now: options.now,
+    parent: parent.id,
+  });
+  const parentData = effectiveLegs(parent) & (LEG_A | LEG_B);
+  let carried = NO_LEGS;
+  for (const value of options.carry ?? []) {
+    let legs = value.legs === undefined ? parentData : parseDataLegs(value.legs);
+    if (legs === undefined) {
+      return {
+        ok: false,
+        code: 'invalid_legs',
+        message: `carried value \`${value.name}\` has invalid legs \`${value.legs}\``,
+        state: parent,
+      };
+    }
+    if (value.declassify !== undefined) {
+      const outcome = declassify(value.value, value.declassify);
+      if (!outcome.ok) {
+        return {
+          ok: false,
+          code: 'declassify_failed',
+          message: `carried value \`${value.name}\`: ${outcome.message}`,
+          state: parent,
+        };
+      }
+      legs &= ~LEG_A;
+    }
+    carried |= legs;
+    child = {
+      ...child,
+      held: child.held | legs,
+      evidence: addEvidence(child.evidence, legs & ~child.held, {
+        seq: 0,
+        source: 'fork',
+        detail: `${parent.id}:${value.name}`,
+      }),
+    };
+  }
+  const excluded = child.held & ~allowedLegs(child);
+  if (excluded) {
+    const message = `configuration ${child.configuration} excludes leg ${formatLegs(excluded)} carried into the child`;
+    return { ok: false, code: 'configuration_conflict', message, state: parent };
+  }
+  return { ok: true, state: child, carried: formatLegs(carried) };
+}
+
+function parseDataLegs(text: string): LegMask | undefined {
+  let mask = NO_LEGS;
+  for (const ch of text.replace(/[\s,+]/g, '')) {
+    if (ch === 'A') mask |= LEG_A;
+    else if (ch === 'B') mask |= LEG_B;
+    else return undefined;
+  }
+  return mask;
+}

@@ -1,0 +1,32 @@
+import type { Decision } from './core/decision.ts';
+
+/** One problem found in a policy file or other configuration. Codes are snake_case. */
+export interface ConfigIssue {
+  code: string;
+  /** Where: a dot path such as `tools.send_email.when[0].call`. */
+  path: string;
+  line?: number;
+  message: string;
+}
+
+/** A configuration error, thrown early with every issue found. */
+export class ConfigError extends Error {
+  readonly issues: readonly ConfigIssue[];
+  constructor(message: string, issues: readonly ConfigIssue[] = []) {
+    super(message);
+    this.name = new.target.name;
+    this.issues = issues;
+  }
+}
+
+/** Thrown by a wrapped tool function when its call is not allowed; carries the decision. */
+export class CallDeniedError extends Error {
+  readonly code = 'CALL_DENIED';
+  readonly decision: Decision;
+  constructor(decision: Decision) {
+    const why = decision.reasons.map((r) => r.message).join('; ');
+    super(`ruleoftwo ${decision.effect === 'ask' ? 'needs approval for' : 'denied'} \`${decision.tool}\`: ${why}`);
+    this.name = new.target.name;
+    this.decision = decision;
+  }
+}

@@ -1,0 +1,502 @@
+import type { Approver } from '../approvals/types.ts';
+import { decide, errorDecision, type ToolCall } from '../core/decide.ts';
+import type { Decision, Reason } from '../core/decision.ts';
+import type { Configuration, InputTrust, PolicyDocument } from '../core/document.ts';
+import { formatLegs, type Leg } from '../core/legs.ts';
+import { compilePolicy, type Policy } from '../core/policy.ts';
+import { type Evidence, effectiveLegs, newSessionState, reservedLegs, type SessionState } from '../core/state.ts';
+import { type CarriedValue, dropLeg, forkSession, recordResult } from '../core/transitions.ts';
+import { CallDeniedError, ConfigError } from '../errors.ts';
+import { MemoryApprovalStore, MemoryAuditLog, MemorySessionStore } from '../store/memory.ts';
+import type {
+  ApprovalAnswer,
+  ApprovalReceipt,
+  ApprovalStore,
+  AuditEvent,
+  AuditLog,
+  SessionStore,
+} from '../store/types.ts';
+
+/** Options of {@link createGuard}. */
+export interface GuardOptions {
+  /** A compiled policy, or a validated document (see `loadPolicy` for files). */
+  policy: Policy | PolicyDocument;
+  sessions?: SessionStore;
+  approvals?: ApprovalStore;
+  audit?: AuditLog;
+  /** Who answers `ask`; without one, every `ask` ends in deny. */
+  approver?: Approver;
+  /** How long to wait for the approver; defaults to the policy's approval TTL. */
+  approvalTimeoutMs?: number;
+  /** Milliseconds since the epoch; injectable for tests. */
+  now?: () => number;
+  /** Unique ids for calls and approval requests; defaults to random UUIDs. */
+  newId?: () => string;
+  /** Told about failures that were turned into denials (store down, audit not written, approver error). */
+  onError?: (error: unknown, where: string) => void;
+}
+
+/** Options for opening a session; defaults come from the policy. */
+export interface SessionOptions {
+  configuration?: Configuration;
+  input?: InputTrust;
+}
+
+/** A read-only view of a session's state. */
+export interface SessionView {
+  id: string;
+  configuration: Configuration;
+  /** Legs held or reserved. */
+  legs: string;
+  held: string;
+  reserved: string;
+  dropped: string;
+  seq: number;
+  pending: { callId: string; tool: string; post: string }[];
+  evidence: Evidence[];
+  parent?: string;
+}
+
+/** The outcome of recording a tool's output. */
+export type RecordOutcome =
+  | { ok: true; tool: string; brought: string; legsAfter: string }
+  | { ok: false; code: string; message: string };
+
+/** The outcome of a drop. */
+export type DropOutcome = { ok: true; legs: string; dropped: string } | { ok: false; code: string; message: string };
+
+/** Options of a fork. */
+export interface ForkOptions extends SessionOptions {
+  /** Id of the child; a fresh id when absent. */
+  id?: string;
+  carry?: CarriedValue[];
+}
+
+/** A guarded tool function: the same function with a session to act in. */
+export type GuardedTool<A, R> = (args: A, context: { session: string | Session; callId?: string }) => Promise<R>;
+
+/** One Rule-of-Two session: a handle on the guard bound to a session id. */
+export interface Session {
+  readonly id: string;
+  /** Decides a call; `allow` reserves its legs. Pass a receipt to use an approval. */
+  check(call: ToolCall, options?: { receipt?: ApprovalReceipt }): Promise<Decision>;
+  /** Decides a call and, on `ask`, asks the approver and decides again with its receipt: allow or deny. */
+  authorize(call: ToolCall): Promise<Decision>;
+  /** Records the output of an allowed call: what it brings joins the session. */
+  record(callId: string, output: unknown): Promise<RecordOutcome>;
+  drop(leg: Leg, reason?: string): Promise<DropOutcome>;
+  fork(options?: ForkOptions): Promise<Session>;
+  /** Guards a plain async function as tool `name` in this session. */
+  wrap<A, R>(name: string, fn: (args: A) => R | Promise<R>): (args: A) => Promise<R>;
+  view(): Promise<SessionView | undefined>;
+}
+
+/** The Rule-of-Two guard: one policy, its stores, its approval channel. */
+export interface Guard {
+  readonly policy: Policy;
+  /** Opens a session, creating it on first use. */
+  session(id: string, options?: SessionOptions): Promise<Session>;
+  check(sessionId: string, call: ToolCall, options?: { receipt?: ApprovalReceipt }): Promise<Decision>;
+  authorize(sessionId: string, call: ToolCall): Promise<Decision>;
+  record(sessionId: string, callId: string, output: unknown): Promise<RecordOutcome>;
+  drop(sessionId: string, leg: Leg, reason?: string): Promise<DropOutcome>;
+  fork(sessionId: string, options?: ForkOptions): Promise<Session>;
+  /** Answers an approval request out of band; returns the receipt when it was approved in time. */
+  answer(requestId: string, answer: ApprovalAnswer): Promise<ApprovalReceipt | undefined>;
+  /** Guards a plain async function as tool `name`; each call names its session. */
+  wrap<A, R>(name: string, fn: (args: A) => R | Promise<R>): GuardedTool<A, R>;
+  view(sessionId: string): Promise<SessionView | undefined>;
+  close(): Promise<void>;
+}
+
+/** Creates a guard. Stores default to memory; give SQLite stores for state that survives restarts. */
+export function createGuard(options: GuardOptions): Guard {
+  const policy = 'resolve' in options.policy ? (options.policy as Policy) : compilePolicy(options.policy);
+  return new RuleOfTwoGuard(policy, options);
+}
+
+function denyWith(decision: Decision, code: Reason['code'], message: string): Decision {
+  return {
+    ...decision,
+    effect: 'deny',
+    legsAfter: decision.legsBefore,
+    reasons: [...decision.reasons, { code, rule: 0, message }],
+  };
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+class RuleOfTwoGuard implements Guard {
+  readonly policy: Policy;
+  readonly #sessions: SessionStore;
+  readonly #approvals: ApprovalStore;
+  readonly #audit: AuditLog;
+  readonly #approver: Approver | undefined;
+  readonly #approvalTimeoutMs: number;
+  readonly #now: () => number;
+  readonly #newId: () => string;
+  readonly #onError: (error: unknown, where: string) => void;
+
+  constructor(policy: Policy, options: GuardOptions) {
+    this.policy = policy;
+    this.#sessions = options.sessions ?? new MemorySessionStore();
+    this.#approvals = options.approvals ?? new MemoryApprovalStore();
+    this.#audit = options.audit ?? new MemoryAuditLog();
+    this.#approver = options.approver;
+    this.#approvalTimeoutMs = options.approvalTimeoutMs ?? policy.approvalTtlMs;
+    this.#now = options.now ?? Date.now;
+    this.#newId = options.newId ?? (() => crypto.randomUUID());
+    this.#onError = options.onError ?? (() => {});
+  }
+
+  async session(id: string, options: SessionOptions = {}): Promise<Session> {
+    if (typeof id !== 'string' || id === '') throw new ConfigError('a session needs a non-empty id');
+    const configuration = options.configuration ?? this.policy.configuration;
+    const input = options.input ?? this.policy.input;
+    const created = await this.#sessions.transact(id, (state) => {
+      if (state) {
+        if (options.configuration !== undefined && state.configuration !== options.configuration) {
+          throw new ConfigError(`session \`${id}\` exists with configuration ${state.configuration}`);
+        }
+        return { result: undefined };
+      }
+      const fresh = newSessionState({ id, configuration, input, now: this.#now() });
+      if (configuration !== 'dynamic' && input === 'untrusted' && !configuration.includes('A')) {
+        throw new ConfigError(`configuration ${configuration} excludes A, so the session's input must be trusted`);
+      }
+      return { state: fresh, result: fresh };
+    });
+    if (created) {
+      await this.#append({
+        type: 'session.open',
+        at: this.#now(),
+        sessionId: id,
+        configuration,
+        input,
+        legs: formatLegs(created.held),
+      });
+    }
+    return this.#handle(id);
+  }
+
+  async check(sessionId: string, call: ToolCall, options: { receipt?: ApprovalReceipt } = {}): Promise<Decision> {
+    const now = this.#now();
+    let decision: Decision;
+    try {
+      decision = await this.#decide(sessionId, call, options.receipt, now);
+    } catch (error) {
+      this.#onError(error, 'session store');
+      decision = {
+        ...errorDecision(this.policy, undefined, call, 'store_error', `session store failed: ${errorMessage(error)}`),
+        sessionId,
+      };
+    }
+    if (decision.approval) {
+      try {
+        await this.#approvals.create(decision.approval);
+      } catch (error) {
+        this.#onError(error, 'approval store');
+        decision = denyWith(decision, 'store_error', `approval store failed: ${errorMessage(error)}`);
+      }
+    }
+    return this.#audited(decision);
+  }
+
+  async #decide(
+    sessionId: string,
+    call: ToolCall,
+    receipt: ApprovalReceipt | undefined,
+    now: number,
+  ): Promise<Decision> {
+    let approved: Decision['approval'];
+    if (receipt) {
+      const consumed = await this.#approvals.consume(receipt, now);
+      if (!consumed.ok) {
+        const state = await this.#sessions.get(sessionId);
+        const message = `approval receipt \`${receipt.requestId}\` cannot be used: ${consumed.failure}`;
+        return { ...errorDecision(this.policy, state, call, 'receipt_invalid', message), sessionId };
+      }
+      approved = consumed.record.request;
+    }
+    return this.#sessions.transact(sessionId, (state) => {
+      if (!state) {
+        const decision = errorDecision(
+          this.policy,
+          undefined,
+          call,
+          'unknown_session',
+          `unknown session \`${sessionId}\``,
+        );
+        return { result: { ...decision, sessionId } };
+      }
+      const context = approved ? { now, newId: this.#newId, approved } : { now, newId: this.#newId };
+      const outcome = decide(this.policy, state, call, context);
+      return { state: outcome.state, result: outcome.decision };
+    });
+  }
+
+  /** Writes the decision to the audit log; a decision that cannot be audited is not released. */
+  async #audited(decision: Decision): Promise<Decision> {
+    try {
+      const at = this.#now();
+      await this.#audit.append({ type: 'decision', at, decision });
+      if (decision.approval && decision.effect === 'ask') {
+        await this.#audit.append({ type: 'approval.request', at, request: decision.approval });
+      }
+      return decision;
+    } catch (error) {
+      // INVARIANT: nothing is released that the log does not hold (test/guard/guard.test.ts "audit failure denies").
+      this.#onError(error, 'audit log');
+      return denyWith(decision, 'audit_error', `audit log failed: ${errorMessage(error)}`);
+    }
+  }
+
+  async authorize(sessionId: string, call: ToolCall): Promise<Decision> {
+    const decision = await this.check(sessionId, call);
+    if (decision.effect !== 'ask' || !decision.approval) return decision;
+    const request = decision.approval;
+    if (!this.#approver) {
+      return this.#audited(
+        denyWith(decision, 'no_approver', `no approval channel answered; \`${call.tool}\` was not run`),
+      );
+    }
+    let answer: ApprovalAnswer;
+    try {
+      answer = await this.#ask(request);
+    } catch (error) {
+      const timeout = error instanceof ApprovalTimeout;
+      if (!timeout) this.#onError(error, 'approver');
+      const code = timeout ? 'approval_timeout' : 'approver_error';
+      const message = timeout ? 'no answer before the approval timeout' : `approver failed: ${errorMessage(error)}`;
+      return this.#audited(denyWith(decision, code, message));
+    }
+    const receipt = await this.answer(request.id, answer).catch((error: unknown) => {
+      this.#onError(error, 'approval store');
+      return undefined;
+    });
+    if (!receipt) {
+      const why = answer.approved ? 'the approval could not be recorded in time' : 'a person declined the call';
+      return this.#audited(denyWith(decision, 'approval_denied', why + (answer.reason ? `: ${answer.reason}` : '')));
+    }
+    return this.check(sessionId, call, { receipt });
+  }
+
+  async #ask(request: NonNullable<Decision['approval']>): Promise<ApprovalAnswer> {
+    const approver = this.#approver as Approver;
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new ApprovalTimeout());
+      }, this.#approvalTimeoutMs);
+    });
+    try {
+      const raw = await Promise.race([approver(request, { signal: controller.signal }), timeout]);
+      if (typeof raw === 'boolean') return { approved: raw };
+      if (raw === null || typeof raw !== 'object' || typeof raw.approved !== 'boolean') {
+        throw new Error('approver returned neither a boolean nor {approved}');
+      }
+      return raw;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async answer(requestId: string, answer: ApprovalAnswer): Promise<ApprovalReceipt | undefined> {
+    const record = await this.#approvals.answer(requestId, answer, this.#now());
+    if (!record) return undefined;
+    const event: AuditEvent = {
+      type: 'approval.answer',
+      at: this.#now(),
+      requestId,
+      sessionId: record.request.sessionId,
+      status: record.status,
+    };
+    if (record.by !== undefined) event.by = record.by;
+    if (record.reason !== undefined) event.reason = record.reason;
+    await this.#append(event);
+    return record.status === 'approved' && record.usedAt === undefined
+      ? { requestId, hash: record.request.hash }
+      : undefined;
+  }
+
+  async record(sessionId: string, callId: string, output: unknown): Promise<RecordOutcome> {
+    let outcome: RecordOutcome;
+    try {
+      outcome = await this.#sessions.transact<RecordOutcome>(sessionId, (state) => {
+        if (!state)
+          return { result: { ok: false, code: 'unknown_session', message: `unknown session \`${sessionId}\`` } };
+        const recorded = recordResult(this.policy, state, callId, output);
+        if (!recorded.ok) return { result: { ok: false, code: recorded.code, message: recorded.message } };
+        const { tool, brought, legsAfter } = recorded;
+        return { state: recorded.state, result: { ok: true, tool, brought, legsAfter } };
+      });
+    } catch (error) {
+      this.#onError(error, 'session store');
+      return { ok: false, code: 'store_error', message: `session store failed: ${errorMessage(error)}` };
+    }
+    const at = this.#now();
+    const event: AuditEvent = outcome.ok
+      ? {
+          type: 'result',
+          at,
+          sessionId,
+          callId,
+          tool: outcome.tool,
+          brought: outcome.brought,
+          legsAfter: outcome.legsAfter,
+          bytes: byteSize(output),
+        }
+      : { type: 'result.ignored', at, sessionId, callId, reason: outcome.message };
+    try {
+      await this.#audit.append(event);
+    } catch (error) {
+      this.#onError(error, 'audit log');
+      return { ok: false, code: 'audit_error', message: `audit log failed: ${errorMessage(error)}` };
+    }
+    return outcome;
+  }
+
+  async drop(sessionId: string, leg: Leg, reason?: string): Promise<DropOutcome> {
+    const outcome = await this.#sessions.transact(sessionId, (state): { state?: SessionState; result: DropOutcome } => {
+      if (!state)
+        return { result: { ok: false, code: 'unknown_session', message: `unknown session \`${sessionId}\`` } };
+      const dropped = dropLeg(state, leg, reason);
+      if (!dropped.ok) return { result: { ok: false, code: dropped.code, message: dropped.message } };
+      const result = {
+        ok: true as const,
+        legs: formatLegs(effectiveLegs(dropped.state)),
+        dropped: formatLegs(dropped.state.dropped),
+      };
+      return { state: dropped.state, result };
+    });
+    if (outcome.ok) {
+      await this.#append({
+        type: 'transition',
+        at: this.#now(),
+        sessionId,
+        kind: 'drop',
+        detail: { leg, reason: reason ?? null },
+      });
+    }
+    return outcome;
+  }
+
+  async fork(sessionId: string, options: ForkOptions = {}): Promise<Session> {
+    const parent = await this.#sessions.get(sessionId);
+    if (!parent) throw new ConfigError(`unknown session \`${sessionId}\``);
+    const childId = options.id ?? this.#newId();
+    const forked = forkSession(parent, {
+      childId,
+      now: this.#now(),
+      ...(options.configuration === undefined ? {} : { configuration: options.configuration }),
+      ...(options.input === undefined ? {} : { input: options.input }),
+      ...(options.carry === undefined ? {} : { carry: options.carry }),
+    });
+    if (!forked.ok) throw new ConfigError(forked.message);
+    await this.#sessions.transact(childId, (existing) => {
+      if (existing) throw new ConfigError(`session \`${childId}\` already exists`);
+      return { state: forked.state, result: undefined };
+    });
+    const carried = (options.carry ?? []).map((c) => ({
+      name: c.name,
+      legs: c.legs ?? null,
+      declassified: c.declassify !== undefined,
+    }));
+    await this.#append({
+      type: 'transition',
+      at: this.#now(),
+      sessionId,
+      kind: 'fork',
+      detail: { child: childId, carried, legs: forked.carried },
+    });
+    return this.#handle(childId);
+  }
+
+  wrap<A, R>(name: string, fn: (args: A) => R | Promise<R>): GuardedTool<A, R> {
+    return async (args, context) => {
+      const sessionId = typeof context?.session === 'string' ? context.session : context?.session?.id;
+      const callId = context?.callId ?? this.#newId();
+      const call = { id: callId, tool: name, args };
+      if (typeof sessionId !== 'string' || sessionId === '') {
+        // INVARIANT: a missing session denies, it never skips the check.
+        throw new CallDeniedError(
+          errorDecision(this.policy, undefined, call, 'unknown_session', 'a guarded call needs a session'),
+        );
+      }
+      const decision = await this.authorize(sessionId, call);
+      if (decision.effect !== 'allow') throw new CallDeniedError(decision);
+      let output: R;
+      try {
+        output = await fn(args);
+      } catch (error) {
+        // The error text entered the agent's context like an output would: commit what was reserved.
+        await this.record(sessionId, callId, { error: errorMessage(error) });
+        throw error;
+      }
+      const recorded = await this.record(sessionId, callId, output);
+      if (!recorded.ok) throw new Error(`ruleoftwo could not record \`${name}\`: ${recorded.message}`);
+      return output;
+    };
+  }
+
+  async view(sessionId: string): Promise<SessionView | undefined> {
+    const state = await this.#sessions.get(sessionId);
+    if (!state) return undefined;
+    const view: SessionView = {
+      id: state.id,
+      configuration: state.configuration,
+      legs: formatLegs(effectiveLegs(state)),
+      held: formatLegs(state.held),
+      reserved: formatLegs(reservedLegs(state)),
+      dropped: formatLegs(state.dropped),
+      seq: state.seq,
+      pending: state.pending.map((p) => ({ callId: p.callId, tool: p.tool, post: formatLegs(p.post) })),
+      evidence: state.evidence,
+    };
+    if (state.parent !== undefined) view.parent = state.parent;
+    return view;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#sessions.close(), this.#approvals.close(), this.#audit.close()]);
+  }
+
+  async #append(event: AuditEvent): Promise<void> {
+    try {
+      await this.#audit.append(event);
+    } catch (error) {
+      this.#onError(error, 'audit log');
+      throw error;
+    }
+  }
+
+  #handle(id: string): Session {
+    return {
+      id,
+      check: (call, options) => this.check(id, call, options),
+      authorize: (call) => this.authorize(id, call),
+      record: (callId, output) => this.record(id, callId, output),
+      drop: (leg, reason) => this.drop(id, leg, reason),
+      fork: (options) => this.fork(id, options),
+      wrap: (name, fn) => {
+        const guarded = this.wrap(name, fn);
+        return (args) => guarded(args, { session: id });
+      },
+      view: () => this.view(id),
+    };
+  }
+}
+
+class ApprovalTimeout extends Error {}
+
+function byteSize(output: unknown): number {
+  try {
+    return new TextEncoder().encode(typeof output === 'string' ? output : (JSON.stringify(output) ?? '')).length;
+  } catch {
+    return -1;
+  }
+}

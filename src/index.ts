@@ -1,0 +1,50 @@
+// ruleoftwo: the Agents Rule of Two as a deterministic, fail-closed guard. Curated named exports only.
+
+export { formatApprovalRequest, formatEvidence } from './approvals/format.ts';
+export type { Approver } from './approvals/types.ts';
+export { approvalHash } from './core/approval.ts';
+export { canonicalHash, canonicalJson } from './core/canonical.ts';
+export { allowedLegs, type DecideContext, type DecideOutcome, decide, type ToolCall } from './core/decide.ts';
+export type { ApprovalRequest, DecidedCall, Decision, Effect, Reason, ReasonCode } from './core/decision.ts';
+export { type DeclassifyOutcome, declassify, type NarrowSchema } from './core/declassify.ts';
+export type {
+  ArgumentCondition,
+  Configuration,
+  GateEffect,
+  InputTrust,
+  MatchSpec,
+  PolicyDocument,
+  ResultCondition,
+  ToolDocument,
+  ValueMatcher,
+} from './core/document.ts';
+export { formatLegs, type Leg, type LegMask, parseLegs } from './core/legs.ts';
+export { compilePolicy, type Policy, type ToolProfile } from './core/policy.ts';
+export { type Evidence, newSessionState, type SessionState } from './core/state.ts';
+export { type CarriedValue, dropLeg, forkSession, recordResult } from './core/transitions.ts';
+export { CallDeniedError, ConfigError, type ConfigIssue } from './errors.ts';
+export {
+  createGuard,
+  type DropOutcome,
+  type ForkOptions,
+  type Guard,
+  type GuardedTool,
+  type GuardOptions,
+  type RecordOutcome,
+  type Session,
+  type SessionOptions,
+  type SessionView,
+} from './guard/guard.ts';
+export { loadPolicy, parsePolicy, policyFromText } from './policy/load.ts';
+export { MemoryApprovalStore, MemoryAuditLog, MemorySessionStore } from './store/memory.ts';
+export type {
+  ApprovalAnswer,
+  ApprovalReceipt,
+  ApprovalRecord,
+  ApprovalStatus,
+  ApprovalStore,
+  AuditEvent,
+  AuditLog,
+  SessionStore,
+  SessionUpdate,
+} from './store/types.ts';

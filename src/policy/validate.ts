@@ -1,0 +1,293 @@
+import type { PolicyDocument } from '../core/document.ts';
+import { LEG_A, LEG_B, LEG_C, type LegMask, parseLegs } from '../core/legs.ts';
+import { parseDuration } from '../core/policy.ts';
+import type { ConfigIssue } from '../errors.ts';
+import { formatPath } from './source.ts';
+
+type Path = (string | number)[];
+
+/** The outcome of validating a policy value: the document when there are no issues, and every issue found. */
+export type PolicyValidation =
+  | { ok: true; document: PolicyDocument; issues: [] }
+  | { ok: false; issues: ConfigIssue[] };
+
+const CONFIGURATIONS = ['dynamic', 'AB', 'AC', 'BC'];
+const MATCHER_KEYS = ['equals', 'in', 'notIn', 'regex', 'exists', 'lt', 'lte', 'gt', 'gte'];
+
+/** Validates a parsed policy file, reporting every issue with its path (and line, when `lineOf` is given). */
+export function validatePolicy(value: unknown, lineOf?: (path: Path) => number | undefined): PolicyValidation {
+  const issues: ConfigIssue[] = [];
+  const report = (code: string, path: Path, message: string) => {
+    const issue: ConfigIssue = { code, path: formatPath(path), message };
+    const line = lineOf?.(path);
+    if (line !== undefined) issue.line = line;
+    issues.push(issue);
+  };
+  new Validator(report).policy(value);
+  return issues.length === 0 ? { ok: true, document: value as PolicyDocument, issues: [] } : { ok: false, issues };
+}
+
+type Report = (code: string, path: Path, message: string) => void;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} \`${String(value)}\``;
+}
+
+class Validator {
+  #report: Report;
+  #lists = new Set<string>();
+  constructor(report: Report) {
+    this.#report = report;
+  }
+
+  #mapping(value: unknown, path: Path, allowed: readonly string[]): Record<string, unknown> | undefined {
+    if (!isRecord(value)) {
+      this.#report('expected_mapping', path, `expected a mapping, got ${describe(value)}`);
+      return undefined;
+    }
+    for (const key of Object.keys(value)) {
+      if (!allowed.includes(key)) {
+        this.#report('unknown_key', [...path, key], `unknown key \`${key}\`; expected one of ${allowed.join(', ')}`);
+      }
+    }
+    return value;
+  }
+
+  #string(value: unknown, path: Path): value is string {
+    if (typeof value === 'string') return true;
+    this.#report('expected_string', path, `expected a string, got ${describe(value)}`);
+    return false;
+  }
+
+  #oneOf(value: unknown, path: Path, options: readonly string[]): void {
+    if (typeof value !== 'string' || !options.includes(value)) {
+      this.#report('invalid_value', path, `expected one of ${options.join(', ')}, got ${describe(value)}`);
+    }
+  }
+
+  #legs(value: unknown, path: Path, allowed: LegMask, what: string): LegMask | undefined {
+    const mask = parseLegs(value);
+    if (mask === undefined) {
+      this.#report('invalid_legs', path, `expected legs such as \`AB\` or \`none\`, got ${describe(value)}`);
+      return undefined;
+    }
+    if (mask & ~allowed) {
+      const bad = ['A', 'B', 'C'].filter((_, i) => mask & ~allowed & (1 << i)).join('');
+      this.#report('leg_not_allowed_here', path, `${what} cannot carry leg ${bad}`);
+      return undefined;
+    }
+    return mask;
+  }
+
+  policy(value: unknown): void {
+    const root = this.#mapping(
+      value,
+      [],
+      ['$schema', 'version', 'name', 'description', 'session', 'unknownTools', 'approvals', 'lists', 'tools'],
+    );
+    if (!root) return;
+    if (root.version === undefined) this.#report('missing_key', ['version'], 'missing `version: 1`');
+    else if (root.version !== 1)
+      this.#report(
+        'unsupported_version',
+        ['version'],
+        `unsupported version ${describe(root.version)}; this release reads version 1`,
+      );
+    for (const key of ['name', 'description', '$schema']) if (root[key] !== undefined) this.#string(root[key], [key]);
+    if (root.session !== undefined) this.#session(root.session);
+    if (root.approvals !== undefined) this.#approvals(root.approvals);
+    if (root.lists !== undefined) this.#listsOf(root.lists);
+    if (root.unknownTools !== undefined) this.#unknownTools(root.unknownTools);
+    if (root.tools !== undefined) this.#tools(root.tools);
+  }
+
+  #session(value: unknown): void {
+    const session = this.#mapping(value, ['session'], ['configuration', 'input']);
+    if (!session) return;
+    if (session.configuration !== undefined)
+      this.#oneOf(session.configuration, ['session', 'configuration'], CONFIGURATIONS);
+    if (session.input !== undefined) this.#oneOf(session.input, ['session', 'input'], ['trusted', 'untrusted']);
+  }
+
+  #approvals(value: unknown): void {
+    const approvals = this.#mapping(value, ['approvals'], ['gate', 'unanswered', 'ttl']);
+    if (!approvals) return;
+    if (approvals.gate !== undefined) this.#oneOf(approvals.gate, ['approvals', 'gate'], ['ask', 'deny']);
+    if (approvals.unanswered !== undefined && approvals.unanswered !== 'deny') {
+      this.#report('invalid_value', ['approvals', 'unanswered'], 'an unanswered approval can only deny');
+    }
+    if (approvals.ttl !== undefined) {
+      const ms =
+        typeof approvals.ttl === 'string' || typeof approvals.ttl === 'number'
+          ? parseDuration(approvals.ttl)
+          : undefined;
+      if (ms === undefined)
+        this.#report(
+          'invalid_duration',
+          ['approvals', 'ttl'],
+          `expected a duration such as \`5m\` or \`30s\`, got ${describe(approvals.ttl)}`,
+        );
+    }
+  }
+
+  #listsOf(value: unknown): void {
+    if (!isRecord(value)) {
+      this.#report('expected_mapping', ['lists'], `expected a mapping of list names to values, got ${describe(value)}`);
+      return;
+    }
+    for (const [name, entries] of Object.entries(value)) {
+      this.#lists.add(name);
+      if (!Array.isArray(entries)) {
+        this.#report('expected_list', ['lists', name], `expected a list of strings, got ${describe(entries)}`);
+        continue;
+      }
+      entries.forEach((entry, i) => {
+        if (typeof entry !== 'string' || entry === '')
+          this.#report('expected_string', ['lists', name, i], `expected a non-empty string, got ${describe(entry)}`);
+      });
+    }
+  }
+
+  #unknownTools(value: unknown): void {
+    if (typeof value === 'string') {
+      this.#legs(value, ['unknownTools'], LEG_A | LEG_B | LEG_C, 'unknownTools');
+      return;
+    }
+    const doc = this.#mapping(value, ['unknownTools'], ['call', 'output']);
+    if (!doc) return;
+    if (doc.call !== undefined) this.#legs(doc.call, ['unknownTools', 'call'], LEG_B | LEG_C, 'a call');
+    if (doc.output !== undefined) this.#legs(doc.output, ['unknownTools', 'output'], LEG_A | LEG_B, 'an output');
+  }
+
+  #tools(value: unknown): void {
+    if (!isRecord(value)) {
+      this.#report('expected_mapping', ['tools'], `expected a mapping of tool names to labels, got ${describe(value)}`);
+      return;
+    }
+    for (const [name, doc] of Object.entries(value)) {
+      const path = ['tools', name];
+      if (name.trim() === '') this.#report('invalid_tool_name', path, 'a tool name cannot be empty');
+      if (typeof doc === 'string') {
+        // Shorthand: `read_inbox: AB`.
+        this.#legs(doc, path, LEG_A | LEG_B | LEG_C, 'a tool');
+        value[name] = { legs: doc };
+        continue;
+      }
+      this.#tool(doc, path);
+    }
+  }
+
+  #tool(value: unknown, path: Path): void {
+    const tool = this.#mapping(value, path, ['legs', 'call', 'output', 'description', 'gate', 'when', 'results']);
+    if (!tool) return;
+    const short =
+      tool.legs === undefined ? 0 : (this.#legs(tool.legs, [...path, 'legs'], LEG_A | LEG_B | LEG_C, 'a tool') ?? 0);
+    const output =
+      tool.output === undefined ? 0 : (this.#legs(tool.output, [...path, 'output'], LEG_A | LEG_B, 'an output') ?? 0);
+    if (tool.call !== undefined) this.#legs(tool.call, [...path, 'call'], LEG_B | LEG_C, 'a call');
+    if (tool.description !== undefined) this.#string(tool.description, [...path, 'description']);
+    if (tool.gate !== undefined) this.#oneOf(tool.gate, [...path, 'gate'], ['ask', 'deny']);
+    const declaredOutput = output | (short & (LEG_A | LEG_B));
+    this.#conditions(tool.when, [...path, 'when'], (condition, at) => {
+      const entry = this.#mapping(condition, at, ['match', 'call', 'output']);
+      if (!entry) return;
+      this.#match(entry.match, [...at, 'match']);
+      if (entry.call === undefined && entry.output === undefined)
+        this.#report('missing_key', at, 'a condition needs `call` or `output`');
+      if (entry.call !== undefined) this.#legs(entry.call, [...at, 'call'], LEG_B | LEG_C, 'a call');
+      if (entry.output !== undefined) this.#legs(entry.output, [...at, 'output'], LEG_A | LEG_B, 'an output');
+    });
+    this.#conditions(tool.results, [...path, 'results'], (condition, at) => {
+      const entry = this.#mapping(condition, at, ['match', 'output']);
+      if (!entry) return;
+      this.#match(entry.match, [...at, 'match']);
+      if (entry.output === undefined) {
+        this.#report('missing_key', at, 'a result condition needs `output`');
+        return;
+      }
+      const legs = this.#legs(entry.output, [...at, 'output'], LEG_A | LEG_B, 'an output');
+      if (legs !== undefined && legs & ~declaredOutput) {
+        this.#report(
+          'result_exceeds_output',
+          [...at, 'output'],
+          'a result condition can only lower what the output brings, not add legs',
+        );
+      }
+    });
+  }
+
+  #conditions(value: unknown, path: Path, each: (condition: unknown, path: Path) => void): void {
+    if (value === undefined) return;
+    if (!Array.isArray(value)) {
+      this.#report('expected_list', path, `expected a list of conditions, got ${describe(value)}`);
+      return;
+    }
+    for (const [i, condition] of value.entries()) each(condition, [...path, i]);
+  }
+
+  #match(value: unknown, path: Path): void {
+    if (value === undefined) {
+      this.#report('missing_key', path, 'a condition needs `match`');
+      return;
+    }
+    if (!isRecord(value)) {
+      this.#report('expected_mapping', path, `expected a mapping of argument paths to tests, got ${describe(value)}`);
+      return;
+    }
+    for (const [field, matcher] of Object.entries(value)) {
+      const at = [...path, field];
+      if (field === '' || field.split('.').some((part) => part === ''))
+        this.#report('invalid_path', at, `invalid argument path \`${field}\``);
+      if (matcher === null || ['string', 'number', 'boolean'].includes(typeof matcher)) continue;
+      const test = this.#mapping(matcher, at, MATCHER_KEYS);
+      if (!test) continue;
+      if (Object.keys(test).length === 0)
+        this.#report('empty_matcher', at, `a test needs at least one of ${MATCHER_KEYS.join(', ')}`);
+      for (const key of ['in', 'notIn']) if (test[key] !== undefined) this.#patterns(test[key], [...at, key]);
+      if (test.regex !== undefined && this.#string(test.regex, [...at, 'regex'])) {
+        try {
+          new RegExp(test.regex, 'u');
+        } catch (error) {
+          this.#report('invalid_regex', [...at, 'regex'], `invalid regular expression: ${(error as Error).message}`);
+        }
+      }
+      if (test.exists !== undefined && typeof test.exists !== 'boolean')
+        this.#report('expected_boolean', [...at, 'exists'], `expected true or false, got ${describe(test.exists)}`);
+      for (const key of ['lt', 'lte', 'gt', 'gte']) {
+        if (test[key] !== undefined && (typeof test[key] !== 'number' || !Number.isFinite(test[key]))) {
+          this.#report('expected_number', [...at, key], `expected a number, got ${describe(test[key])}`);
+        }
+      }
+      if (test.equals !== undefined && test.equals !== null && typeof test.equals === 'object') {
+        this.#report(
+          'expected_scalar',
+          [...at, 'equals'],
+          `expected a string, number, boolean or null, got ${describe(test.equals)}`,
+        );
+      }
+    }
+  }
+
+  #patterns(value: unknown, path: Path): void {
+    if (typeof value === 'string') {
+      if (!this.#lists.has(value))
+        this.#report('unknown_list', path, `unknown list \`${value}\`; define it under \`lists\``);
+      return;
+    }
+    if (!Array.isArray(value)) {
+      this.#report('expected_list', path, `expected a list of patterns or the name of a list, got ${describe(value)}`);
+      return;
+    }
+    value.forEach((entry, i) => {
+      if (typeof entry !== 'string' || entry === '')
+        this.#report('expected_string', [...path, i], `expected a non-empty string, got ${describe(entry)}`);
+    });
+  }
+}

@@ -1,0 +1,120 @@
+import type { ApprovalRequest } from '../core/decision.ts';
+import type { SessionState } from '../core/state.ts';
+import type {
+  ApprovalAnswer,
+  ApprovalReceipt,
+  ApprovalRecord,
+  ApprovalStatus,
+  ApprovalStore,
+  AuditEvent,
+  AuditLog,
+  ConsumeOutcome,
+  SessionStore,
+  SessionUpdate,
+} from './types.ts';
+
+class StoreClosedError extends Error {
+  constructor() {
+    super('store is closed');
+    this.name = new.target.name;
+  }
+}
+
+/** Sessions in a Map; updates are atomic because they run synchronously between awaits. */
+export class MemorySessionStore implements SessionStore {
+  #sessions = new Map<string, SessionState>();
+  #closed = false;
+
+  async transact<T>(sessionId: string, update: SessionUpdate<T>): Promise<T> {
+    if (this.#closed) throw new StoreClosedError();
+    const { state, result } = update(this.#sessions.get(sessionId));
+    if (state !== undefined) this.#sessions.set(sessionId, state);
+    return result;
+  }
+
+  async get(sessionId: string): Promise<SessionState | undefined> {
+    if (this.#closed) throw new StoreClosedError();
+    return this.#sessions.get(sessionId);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+}
+
+/** Applies an answer to a record (shared by every approval store so they agree on the state machine). */
+export function answerRecord(record: ApprovalRecord, answer: ApprovalAnswer, now: number): ApprovalRecord {
+  if (record.status !== 'pending') return record;
+  const status: ApprovalStatus = now > record.request.expiresAt ? 'expired' : answer.approved ? 'approved' : 'denied';
+  const next: ApprovalRecord = { ...record, status, answeredAt: now };
+  if (answer.by !== undefined) next.by = answer.by;
+  if (answer.reason !== undefined) next.reason = answer.reason;
+  return next;
+}
+
+/** Checks a receipt against a record (shared by every approval store). */
+export function consumeRecord(
+  record: ApprovalRecord | undefined,
+  receipt: ApprovalReceipt,
+  now: number,
+): ConsumeOutcome & { next?: ApprovalRecord } {
+  if (!record) return { ok: false, failure: 'unknown' };
+  if (record.request.hash !== receipt.hash) return { ok: false, failure: 'mismatch' };
+  if (record.usedAt !== undefined) return { ok: false, failure: 'used' };
+  if (record.status === 'pending' && now > record.request.expiresAt) {
+    return { ok: false, failure: 'expired', next: { ...record, status: 'expired', answeredAt: now } };
+  }
+  if (record.status !== 'approved') return { ok: false, failure: record.status as 'pending' | 'denied' | 'expired' };
+  if (now > record.request.expiresAt) return { ok: false, failure: 'expired' };
+  const next = { ...record, usedAt: now };
+  return { ok: true, record: next, next };
+}
+
+/** Approval requests in a Map. */
+export class MemoryApprovalStore implements ApprovalStore {
+  #records = new Map<string, ApprovalRecord>();
+
+  async create(request: ApprovalRequest): Promise<void> {
+    if (this.#records.has(request.id)) throw new Error(`approval request \`${request.id}\` exists`);
+    this.#records.set(request.id, { request, status: 'pending' });
+  }
+
+  async get(requestId: string): Promise<ApprovalRecord | undefined> {
+    return this.#records.get(requestId);
+  }
+
+  async answer(requestId: string, answer: ApprovalAnswer, now: number): Promise<ApprovalRecord | undefined> {
+    const record = this.#records.get(requestId);
+    if (!record) return undefined;
+    const next = answerRecord(record, answer, now);
+    this.#records.set(requestId, next);
+    return next;
+  }
+
+  async consume(receipt: ApprovalReceipt, now: number): Promise<ConsumeOutcome> {
+    const { next, ...outcome } = consumeRecord(this.#records.get(receipt.requestId), receipt, now);
+    if (next) this.#records.set(receipt.requestId, next);
+    return outcome;
+  }
+
+  async list(filter: { status?: ApprovalStatus; sessionId?: string } = {}): Promise<ApprovalRecord[]> {
+    return [...this.#records.values()].filter(
+      (r) =>
+        (filter.status === undefined || r.status === filter.status) &&
+        (filter.sessionId === undefined || r.request.sessionId === filter.sessionId),
+    );
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Audit events kept in memory (for tests and short-lived processes; not tamper-evident). */
+export class MemoryAuditLog implements AuditLog {
+  readonly events: AuditEvent[] = [];
+
+  async append(event: AuditEvent): Promise<void> {
+    this.events.push(structuredClone(event));
+  }
+
+  async close(): Promise<void> {}
+}

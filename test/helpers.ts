@@ -1,0 +1,27 @@
+import { compilePolicy, type Policy } from '../src/core/policy.ts';
+import type { PolicyDocument } from '../src/core/document.ts';
+
+/** The Email-Bot policy of the framework, in its dynamic form. */
+export const emailBotDocument: PolicyDocument = {
+  version: 1,
+  name: 'email-bot',
+  session: { configuration: 'dynamic', input: 'trusted' },
+  lists: { internal: ['*@example.com'] },
+  tools: {
+    read_inbox: { call: 'B', output: 'AB' },
+    search_contacts: { call: 'B', output: 'B' },
+    send_email: { call: 'BC', when: [{ match: { to: { in: 'internal' } }, call: 'B' }] },
+    get_time: {},
+  },
+};
+
+/** A compiled copy of {@link emailBotDocument}, optionally changed. */
+export function emailBot(change: Partial<PolicyDocument> = {}): Policy {
+  return compilePolicy({ ...emailBotDocument, ...change });
+}
+
+/** A deterministic id source for tests. */
+export function counterIds(prefix = 'id'): () => string {
+  let n = 0;
+  return () => `${prefix}-${++n}`;
+}
