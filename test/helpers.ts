@@ -1,5 +1,5 @@
-import { compilePolicy, type Policy } from '../src/core/policy.ts';
 import type { PolicyDocument } from '../src/core/document.ts';
+import { compilePolicy, type Policy } from '../src/core/policy.ts';
 
 /** The Email-Bot policy of the framework, in its dynamic form. */
 export const emailBotDocument: PolicyDocument = {

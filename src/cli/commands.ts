@@ -2,5 +2,14 @@ import type { Command } from './io.ts';
 
 /** Every subcommand, loaded on demand so `ruleoftwo check` does not load the gateway. */
 export const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  check: { summary: 'static analysis of a policy', load: async () => (await import('./commands/check.ts')).check },
+  demo: {
+    summary: 'the Email-Bot attack, with and without the guard',
+    load: async () => (await import('./commands/demo.ts')).demo,
+  },
+  replay: {
+    summary: 'replay a trace through the engine',
+    load: async () => (await import('./commands/replay.ts')).replay,
+  },
   validate: { summary: 'validate a policy file', load: async () => (await import('./commands/validate.ts')).validate },
 };

@@ -166,7 +166,12 @@ function decideUnsafe(policy: Policy, state: SessionState, call: ToolCall, conte
     return { decision, state: { ...state, seq } };
   }
   // Rule 5: allow, reserving the call's legs now.
-  reasons.push({ code: 'allowed', rule: 5, message: `\`${call.tool}\` keeps the session within two legs` });
+  const labelled = legs.source === 'base' ? '' : ` (${legs.source})`;
+  reasons.push({
+    code: 'allowed',
+    rule: 5,
+    message: `\`${call.tool}\`${labelled} confers ${formatLegs(legs.pre) || 'no legs'} and may bring ${formatLegs(legs.post) || 'none'}: no trifecta`,
+  });
   return allow(state, call, legs.pre, legs.post, seq, { ...base, reasons });
 }
 

@@ -43,9 +43,12 @@ describe('guard', () => {
     expect(seen).toEqual(['send_email']);
     const request = decision.reasons.find((r) => r.code === 'approved');
     expect(request?.message).toMatch(/id-1/);
-    const replay = await session.check({ id: 'c3', tool: 'send_email', args: { to: 'x@evil.test' } }, {
-      receipt: { requestId: 'id-1', hash: 'whatever' },
-    });
+    const replay = await session.check(
+      { id: 'c3', tool: 'send_email', args: { to: 'x@evil.test' } },
+      {
+        receipt: { requestId: 'id-1', hash: 'whatever' },
+      },
+    );
     expect(replay.effect).toBe('deny');
   });
 

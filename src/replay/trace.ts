@@ -1,0 +1,103 @@
+import type { Configuration, InputTrust } from '../core/document.ts';
+import { isLeg, type Leg } from '../core/legs.ts';
+import { ConfigError, type ConfigIssue } from '../errors.ts';
+
+/** One event of a trace (one JSON object a line). `line` is where it was read. */
+export type TraceEvent =
+  | { type: 'session'; line: number; id: string; configuration?: Configuration; input?: InputTrust }
+  | { type: 'call'; line: number; id: string; tool: string; args: unknown; session?: string; expect?: ExpectedEffect }
+  | { type: 'result'; line: number; call: string; output: unknown }
+  | { type: 'approval'; line: number; call: string; decision: 'approve' | 'deny'; expect?: ExpectedEffect }
+  | { type: 'drop'; line: number; leg: Leg; session?: string; reason?: string };
+
+/** What a trace says a decision must be: `allow`, `deny`, `ask`, or `stopped` (ask or deny). */
+export type ExpectedEffect = 'allow' | 'deny' | 'ask' | 'stopped';
+
+const FIELDS: Record<TraceEvent['type'], { required: string[]; optional: string[] }> = {
+  session: { required: ['id'], optional: ['configuration', 'input', 'comment'] },
+  call: { required: ['id', 'tool'], optional: ['args', 'session', 'expect', 'comment'] },
+  result: { required: ['call'], optional: ['output', 'comment'] },
+  approval: { required: ['call', 'decision'], optional: ['expect', 'comment'] },
+  drop: { required: ['leg'], optional: ['session', 'reason', 'comment'] },
+};
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Parses a JSONL trace. Blank lines and lines starting with `//` are skipped. Every malformed line is reported
+ * (with its line number) in one {@link ConfigError}.
+ */
+export function parseTrace(text: string, name = 'trace'): TraceEvent[] {
+  const events: TraceEvent[] = [];
+  const issues: ConfigIssue[] = [];
+  const lines = text.split(/\r?\n/);
+  for (const [index, raw] of lines.entries()) {
+    const line = index + 1;
+    const trimmed = raw.trim();
+    if (trimmed === '' || trimmed.startsWith('//')) continue;
+    const report = (code: string, message: string, field = '') =>
+      issues.push({ code, path: field === '' ? `line ${line}` : `line ${line}.${field}`, line, message });
+    let value: unknown;
+    try {
+      value = JSON.parse(trimmed);
+    } catch (error) {
+      report('invalid_json', `invalid JSON: ${(error as Error).message}`);
+      continue;
+    }
+    if (!isRecord(value)) {
+      report('expected_object', 'each line must be a JSON object');
+      continue;
+    }
+    const type = value.type;
+    if (typeof type !== 'string' || !Object.hasOwn(FIELDS, type)) {
+      report(
+        'unknown_event',
+        `unknown event type \`${String(type)}\`; expected ${Object.keys(FIELDS).join(', ')}`,
+        'type',
+      );
+      continue;
+    }
+    const { required, optional } = FIELDS[type as TraceEvent['type']];
+    let ok = true;
+    for (const key of Object.keys(value)) {
+      if (key !== 'type' && !required.includes(key) && !optional.includes(key)) {
+        report('unknown_key', `unknown key \`${key}\` in a ${type} event`, key);
+        ok = false;
+      }
+    }
+    for (const key of required) {
+      if (typeof value[key] !== 'string' || value[key] === '') {
+        report('missing_key', `a ${type} event needs a non-empty string \`${key}\``, key);
+        ok = false;
+      }
+    }
+    const check = (key: string, allowed: readonly string[]) => {
+      if (value[key] !== undefined && !allowed.includes(value[key] as string)) {
+        report('invalid_value', `\`${key}\` must be one of ${allowed.join(', ')}`, key);
+        ok = false;
+      }
+    };
+    check('configuration', ['dynamic', 'AB', 'AC', 'BC']);
+    check('input', ['trusted', 'untrusted']);
+    check('decision', ['approve', 'deny']);
+    check('expect', ['allow', 'deny', 'ask', 'stopped']);
+    if (type === 'drop' && !isLeg(value.leg)) {
+      report('invalid_value', '`leg` must be A, B or C', 'leg');
+      ok = false;
+    }
+    for (const key of ['session', 'reason']) {
+      if (value[key] !== undefined && typeof value[key] !== 'string') {
+        report('expected_string', `\`${key}\` must be a string`, key);
+        ok = false;
+      }
+    }
+    if (!ok) continue;
+    const { comment: _comment, ...event } = value;
+    if (type === 'call' && event.args === undefined) event.args = {};
+    events.push({ ...event, line } as TraceEvent);
+  }
+  if (issues.length > 0) throw new ConfigError(`${name} has ${issues.length} malformed line(s)`, issues);
+  return events;
+}
