@@ -141,7 +141,7 @@ class Replayer {
   async #approval(event: Extract<TraceEvent, { type: 'approval' }>): Promise<void> {
     const call = this.#calls.get(event.call);
     const request = call?.decision.approval;
-    if (!call || call.status !== 'asked' || !request) {
+    if (call?.status !== 'asked' || !request) {
       this.rows.push({
         line: event.line,
         kind: 'approval',
