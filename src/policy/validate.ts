@@ -24,6 +24,8 @@ export function validatePolicy(value: unknown, lineOf?: (path: Path) => number |
     issues.push(issue);
   };
   new Validator(report).policy(value);
+  // Report in file order; issues without a line keep their place at the end.
+  issues.sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER));
   return issues.length === 0 ? { ok: true, document: value as PolicyDocument, issues: [] } : { ok: false, issues };
 }
 

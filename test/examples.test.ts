@@ -1,0 +1,50 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { emailBotPolicy } from '../src/demo/email-bot.ts';
+import { parsePolicy } from '../src/policy/load.ts';
+import { cli } from './cli/run-cli.ts';
+
+const root = join(import.meta.dirname, '..', 'examples');
+const scenarios = ['email-bot', 'travel-assistant', 'web-research', 'internal-coder'];
+
+describe('examples', () => {
+  for (const scenario of scenarios) {
+    const dir = join(root, scenario);
+    const traces = readdirSync(dir).filter((f) => f.endsWith('.jsonl'));
+
+    it(`${scenario}: the policy passes check`, async () => {
+      const result = await cli(['check', join(dir, 'policy.yaml'), '--json']);
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+      expect(JSON.parse(result.stdout).policy.name).toBe(scenario);
+    });
+
+    for (const trace of traces) {
+      it(`${scenario}/${trace}: every decision is as the trace expects`, async () => {
+        const result = await cli(['replay', join(dir, 'policy.yaml'), join(dir, trace), '--json']);
+        expect(result.stderr).toBe('');
+        const lines = result.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l));
+        const expected = readFileSync(join(dir, trace), 'utf8').match(/"expect":/g)?.length ?? 0;
+        expect(expected).toBeGreaterThan(0);
+        expect(lines.filter((l) => l.expect !== undefined)).toHaveLength(expected);
+        expect(lines.filter((l) => l.mismatch !== undefined)).toEqual([]);
+        expect(lines.at(-1).summary.mismatches).toBe(0);
+        expect(result.status).toBe(0);
+      });
+    }
+  }
+
+  it('the demo uses the labels of examples/email-bot/policy.yaml', () => {
+    const parsed = parsePolicy(readFileSync(join(root, 'email-bot', 'policy.yaml'), 'utf8'));
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    const strip = (tools: object) => JSON.parse(JSON.stringify(tools, (k, v) => (k === 'description' ? undefined : v)));
+    expect(strip(parsed.document.tools ?? {})).toEqual(strip(emailBotPolicy.tools ?? {}));
+    expect(parsed.document.lists).toEqual(emailBotPolicy.lists);
+    expect(parsed.document.session).toEqual(emailBotPolicy.session);
+  });
+});
