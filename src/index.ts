@@ -1,6 +1,7 @@
 // ruleoftwo: the Agents Rule of Two as a deterministic, fail-closed guard. Curated named exports only.
 
 export { formatApprovalRequest, formatEvidence } from './approvals/format.ts';
+export { type TerminalApproverOptions, terminalApprover } from './approvals/terminal.ts';
 export type { Approver } from './approvals/types.ts';
 export { approvalHash } from './core/approval.ts';
 export { canonicalHash, canonicalJson } from './core/canonical.ts';
@@ -35,7 +36,10 @@ export {
   type SessionOptions,
   type SessionView,
 } from './guard/guard.ts';
+export { type Analysis, analysePolicy, type Finding } from './policy/analyze.ts';
 export { loadPolicy, parsePolicy, policyFromText } from './policy/load.ts';
+export { type ReplayResult, type ReplayRow, type ReplaySummary, replay } from './replay/replay.ts';
+export { parseTrace, type TraceEvent } from './replay/trace.ts';
 export { MemoryApprovalStore, MemoryAuditLog, MemorySessionStore } from './store/memory.ts';
 export type {
   ApprovalAnswer,
