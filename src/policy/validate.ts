@@ -257,7 +257,11 @@ class Validator {
         try {
           new RegExp(test.regex, 'u');
         } catch (error) {
-          this.#report('invalid_regex', [...at, 'regex'], `invalid regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`);
+          this.#report(
+            'invalid_regex',
+            [...at, 'regex'],
+            `invalid regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`,
+          );
         }
       }
       if (test.exists !== undefined && typeof test.exists !== 'boolean')
