@@ -11,6 +11,7 @@ import { MemoryApprovalStore, MemoryAuditLog, MemorySessionStore } from '../stor
 import type {
   ApprovalAnswer,
   ApprovalReceipt,
+  ApprovalRecord,
   ApprovalStore,
   AuditEvent,
   AuditLog,
@@ -84,6 +85,8 @@ export interface Session {
   authorize(call: ToolCall): Promise<Decision>;
   /** Records the output of an allowed call: what it brings joins the session. */
   record(callId: string, output: unknown): Promise<RecordOutcome>;
+  /** The latest approval request made for a call id in this session, with where it stands. */
+  approvalFor(callId: string): Promise<ApprovalRecord | undefined>;
   drop(leg: Leg, reason?: string): Promise<DropOutcome>;
   fork(options?: ForkOptions): Promise<Session>;
   /** Guards a plain async function as tool `name` in this session. */
@@ -103,6 +106,8 @@ export interface Guard {
   fork(sessionId: string, options?: ForkOptions): Promise<Session>;
   /** Answers an approval request out of band; returns the receipt when it was approved in time. */
   answer(requestId: string, answer: ApprovalAnswer): Promise<ApprovalReceipt | undefined>;
+  /** The latest approval request made for a call id in a session (adapters resume framework approvals with it). */
+  approvalFor(sessionId: string, callId: string): Promise<ApprovalRecord | undefined>;
   /** Guards a plain async function as tool `name`; each call names its session. */
   wrap<A, R>(name: string, fn: (args: A) => R | Promise<R>): GuardedTool<A, R>;
   view(sessionId: string): Promise<SessionView | undefined>;
@@ -323,6 +328,16 @@ class RuleOfTwoGuard implements Guard {
       : undefined;
   }
 
+  async approvalFor(sessionId: string, callId: string): Promise<ApprovalRecord | undefined> {
+    const records = await this.#approvals.list({ sessionId });
+    let latest: ApprovalRecord | undefined;
+    for (const record of records) {
+      if (record.request.callId !== callId) continue;
+      if (!latest || record.request.seq > latest.request.seq) latest = record;
+    }
+    return latest;
+  }
+
   async record(sessionId: string, callId: string, output: unknown): Promise<RecordOutcome> {
     let outcome: RecordOutcome;
     try {
@@ -480,6 +495,7 @@ class RuleOfTwoGuard implements Guard {
       check: (call, options) => this.check(id, call, options),
       authorize: (call) => this.authorize(id, call),
       record: (callId, output) => this.record(id, callId, output),
+      approvalFor: (callId) => this.approvalFor(id, callId),
       drop: (leg, reason) => this.drop(id, leg, reason),
       fork: (options) => this.fork(id, options),
       wrap: (name, fn) => {

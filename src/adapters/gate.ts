@@ -1,0 +1,167 @@
+import type { ToolCall } from '../core/decide.ts';
+import type { ApprovalRequest, Decision, Reason } from '../core/decision.ts';
+import type { Guard } from '../guard/guard.ts';
+import type { ApprovalAnswer } from '../store/types.ts';
+
+/**
+ * What a framework should do with a call before running it: run it, refuse it with a message the model reads, or
+ * hand it to the framework's own approval flow.
+ */
+export type Verdict =
+  | { effect: 'allow'; decision: Decision }
+  | { effect: 'deny'; message: string; decision?: Decision }
+  | { effect: 'ask'; message: string; request: ApprovalRequest };
+
+/** The outcome of running a guarded call: its output, or the message the model reads instead. */
+export type RunOutcome<R> = { ok: true; output: R } | { ok: false; message: string };
+
+/** Options of {@link CallGate.run}. */
+export interface RunOptions<R> {
+  /** A person's answer given through the framework's approval flow for this exact call. */
+  answer?: ApprovalAnswer | undefined;
+  /** What of the output the guard records (default: the output itself). */
+  recordAs?: (output: R) => unknown;
+}
+
+/** The text a model reads when a call was not run. */
+export function deniedText(tool: string, reason: string): string {
+  return `ruleoftwo blocked \`${tool}\`: ${reason}; the call was not run`;
+}
+
+function reasonText(reasons: readonly Reason[]): string {
+  return reasons.map((r) => r.message).join('; ');
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The translation every adapter shares: one conversation's calls through one guard session. Frameworks split a call
+ * into "may it run?" (an approval hook) and "run it" (execute); the gate keeps the verdict of the first for the second,
+ * so each call is decided once and its legs are reserved once.
+ */
+export class CallGate {
+  readonly guard: Guard;
+  readonly sessionId: string;
+  /** Verdicts handed from the approval hook to execution, by call id. */
+  readonly #verdicts = new Map<string, Verdict>();
+  /** Approval requests created here and not yet shown to a person through the framework. */
+  readonly #unshown = new Set<string>();
+
+  constructor(guard: Guard, sessionId: string) {
+    this.guard = guard;
+    this.sessionId = sessionId;
+  }
+
+  /**
+   * Decides a call once: allow (legs reserved), deny, or ask. `shown` says the framework puts an `ask` before a person
+   * now (its approval flow pauses); only such requests can later be approved through the framework.
+   */
+  async decide(call: ToolCall, options: { shown?: boolean } = {}): Promise<Verdict> {
+    const known = this.#verdicts.get(call.id);
+    if (known) return known;
+    let verdict: Verdict;
+    try {
+      verdict = await this.#decideOnce(call);
+    } catch (error) {
+      // INVARIANT: an adapter error denies (test/adapters/gate.test.ts "store failure denies").
+      verdict = { effect: 'deny', message: deniedText(call.tool, `guard error: ${errorText(error)}`) };
+    }
+    if (verdict.effect === 'ask') {
+      if (options.shown) this.#unshown.delete(verdict.request.id);
+    } else {
+      this.#verdicts.set(call.id, verdict);
+    }
+    return verdict;
+  }
+
+  async #decideOnce(call: ToolCall): Promise<Verdict> {
+    const earlier = await this.guard.approvalFor(this.sessionId, call.id);
+    if (earlier) {
+      const { request, status } = earlier;
+      if (status === 'pending' || (status === 'approved' && earlier.usedAt === undefined)) {
+        return { effect: 'ask', request, message: askText(request) };
+      }
+      // INVARIANT: an approval resumes its call once; a replay is refused (test/adapters/conformance.ts "replay").
+      const why = status === 'approved' ? 'was already used' : `was ${status}`;
+      return { effect: 'deny', message: deniedText(call.tool, `approval \`${request.id}\` for this call ${why}`) };
+    }
+    const decision = await this.guard.check(this.sessionId, call);
+    if (decision.effect === 'allow') return { effect: 'allow', decision };
+    if (decision.effect === 'ask' && decision.approval) {
+      this.#unshown.add(decision.approval.id);
+      return { effect: 'ask', request: decision.approval, message: askText(decision.approval) };
+    }
+    return { effect: 'deny', decision, message: deniedText(call.tool, reasonText(decision.reasons)) };
+  }
+
+  /**
+   * The final verdict for a call about to run: allow or deny. An `ask` is settled by the person's answer given through
+   * the framework; without one, or for a request no person was shown, it is denied.
+   */
+  async settle(call: ToolCall, answer?: ApprovalAnswer): Promise<Verdict> {
+    const verdict = await this.decide(call);
+    this.#verdicts.delete(call.id);
+    if (verdict.effect !== 'ask') return verdict;
+    const { request } = verdict;
+    try {
+      if (!answer || this.#unshown.has(request.id)) {
+        // INVARIANT: a standing framework approval never stands in for a person; the request is closed as denied so
+        // no later answer can revive it (test/adapters/openai-agents.test.ts "always-approve").
+        this.#unshown.delete(request.id);
+        await this.guard.answer(request.id, { approved: false, by: 'ruleoftwo', reason: 'no person was asked' });
+        return {
+          effect: 'deny',
+          message: deniedText(call.tool, `it needs a person's approval: ${reasonText(request.reasons)}`),
+        };
+      }
+      const receipt = await this.guard.answer(request.id, answer);
+      if (!receipt) {
+        const why = answer.approved ? `approval \`${request.id}\` is no longer valid` : 'a person declined it';
+        return { effect: 'deny', message: deniedText(call.tool, why + (answer.reason ? `: ${answer.reason}` : '')) };
+      }
+      const decision = await this.guard.check(this.sessionId, call, { receipt });
+      if (decision.effect === 'allow') return { effect: 'allow', decision };
+      return { effect: 'deny', decision, message: deniedText(call.tool, reasonText(decision.reasons)) };
+    } catch (error) {
+      return { effect: 'deny', message: deniedText(call.tool, `guard error: ${errorText(error)}`) };
+    }
+  }
+
+  /** Settles a call and, when allowed, runs it and records its output; otherwise returns the message for the model. */
+  async run<R>(call: ToolCall, execute: () => R | Promise<R>, options: RunOptions<R> = {}): Promise<RunOutcome<R>> {
+    const verdict = await this.settle(call, options.answer);
+    if (verdict.effect !== 'allow') return { ok: false, message: verdict.message };
+    let output: R;
+    try {
+      output = await execute();
+    } catch (error) {
+      // The error text enters the model's context like an output would.
+      await this.record(call.id, { error: errorText(error) });
+      throw error;
+    }
+    const withheld = await this.record(call.id, options.recordAs ? options.recordAs(output) : output);
+    return withheld === undefined ? { ok: true, output } : { ok: false, message: withheld };
+  }
+
+  /**
+   * Records the output of an allowed call. Returns undefined when recorded, else the message to show instead of the
+   * output: an output whose legs the guard could not record must not reach the model.
+   */
+  async record(callId: string, output: unknown): Promise<string | undefined> {
+    this.#verdicts.delete(callId);
+    try {
+      const outcome = await this.guard.record(this.sessionId, callId, output);
+      if (outcome.ok) return undefined;
+      return `ruleoftwo withheld the output of call \`${callId}\`: ${outcome.message}`;
+    } catch (error) {
+      return `ruleoftwo withheld the output of call \`${callId}\`: ${errorText(error)}`;
+    }
+  }
+}
+
+/** The text shown with an approval request: what is gated and why. */
+export function askText(request: ApprovalRequest): string {
+  return `ruleoftwo needs a person to approve \`${request.tool}\`: ${reasonText(request.reasons)}`;
+}
