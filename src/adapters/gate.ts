@@ -83,9 +83,11 @@ export class CallGate {
       if (status === 'pending' || (status === 'approved' && earlier.usedAt === undefined)) {
         return { effect: 'ask', request, message: askText(request) };
       }
-      // INVARIANT: an approval resumes its call once; a replay is refused (test/adapters/conformance.ts "replay").
-      const why = status === 'approved' ? 'was already used' : `was ${status}`;
-      return { effect: 'deny', message: deniedText(call.tool, `approval \`${request.id}\` for this call ${why}`) };
+      // INVARIANT: an approval resumes its call once; a replay is refused, and the guard audits the refusal because
+      // the spent receipt is presented to it (test/adapters/conformance.ts "replay").
+      const receipt = { requestId: request.id, hash: request.hash };
+      const decision = await this.guard.check(this.sessionId, call, { receipt });
+      return { effect: 'deny', decision, message: deniedText(call.tool, reasonText(decision.reasons)) };
     }
     const decision = await this.guard.check(this.sessionId, call);
     if (decision.effect === 'allow') return { effect: 'allow', decision };

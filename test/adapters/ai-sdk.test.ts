@@ -80,6 +80,7 @@ function mailTools(lib: Pick<Ai, 'tool'>, w: World) {
 function aiSdkDriver(major: 6 | 7): AdapterDriver {
   const lib = (major === 7 ? ai7 : ai6) as unknown as Ai;
   let replayRun: (() => Promise<unknown>) | undefined;
+  let replayed: { conversation: Conversation; callId: string } | undefined;
   return {
     name: `ai-sdk (ai ${major})`,
     async run(w, script, human) {
@@ -109,6 +110,7 @@ function aiSdkDriver(major: 6 | 7): AdapterDriver {
         const answers = requests.map((r) => {
           const call = r.toolCall;
           conversation.asked.push(call.toolCallId);
+          replayed = { conversation, callId: call.toolCallId };
           const approved = human({ tool: call.toolName, args: call.input, callId: call.toolCallId });
           return { type: 'tool-approval-response', approvalId: r.approvalId, approved };
         });
@@ -119,8 +121,10 @@ function aiSdkDriver(major: 6 | 7): AdapterDriver {
       return conversation;
     },
     async replay() {
-      if (!replayRun) throw new Error('nothing to replay');
+      if (!replayRun || !replayed) throw new Error('nothing to replay');
+      replayed.conversation.seen.delete(replayed.callId);
       await replayRun();
+      return replayed.conversation.seen.get(replayed.callId);
     },
   };
 }

@@ -20,8 +20,11 @@ export interface AdapterDriver {
   name: string;
   /** Plays `script` in `world`'s session to the end, answering each approval with `human`. */
   run(world: World, script: Script, human: Human): Promise<Conversation>;
-  /** Applies the last approval given in `run` once more, from the state saved before it was first applied. */
-  replay(): Promise<void>;
+  /**
+   * Applies the last approval given in `run` once more, from the state saved before it was first applied; returns
+   * what the model read for the replayed call, when the framework shows it one.
+   */
+  replay(): Promise<string | undefined>;
 }
 
 const never: Human = () => {
@@ -96,8 +99,11 @@ export function conformance(driver: AdapterDriver): void {
       ]);
       const answers = w.audit.events.filter((e) => e.type === 'approval.answer');
       expect(answers.map((e) => e.type === 'approval.answer' && e.status)).toEqual(['approved']);
-      await driver.replay();
+      const replayed = await driver.replay();
       expect(w.mailbox.sent).toHaveLength(1);
+      expect(replayed ?? '').not.toContain('sent to');
+      const refusal = decisions(w.audit.events).at(-1);
+      expect(refusal).toEqual({ tool: 'send_email', effect: 'deny', codes: ['receipt_invalid'] });
     });
 
     it('denies every call of a session that was never opened', async () => {

@@ -83,6 +83,7 @@ const runner = new Runner({ tracingDisabled: true });
 
 function openAIAgentsDriver(): AdapterDriver {
   let replayRun: (() => Promise<unknown>) | undefined;
+  let replayed: { conversation: Conversation; callId: string } | undefined;
   return {
     name: 'openai-agents',
     async run(w, script, human) {
@@ -98,6 +99,7 @@ function openAIAgentsDriver(): AdapterDriver {
         for (const item of result.interruptions) {
           const raw = item.rawItem as { callId: string; name: string; arguments: string };
           conversation.asked.push(raw.callId);
+          replayed = { conversation, callId: raw.callId };
           const approved = human({ tool: raw.name, args: JSON.parse(raw.arguments), callId: raw.callId });
           if (approved) result.state.approve(item);
           else result.state.reject(item);
@@ -109,8 +111,10 @@ function openAIAgentsDriver(): AdapterDriver {
       return conversation;
     },
     async replay() {
-      if (!replayRun) throw new Error('nothing to replay');
+      if (!replayRun || !replayed) throw new Error('nothing to replay');
+      replayed.conversation.seen.delete(replayed.callId);
       await replayRun();
+      return replayed.conversation.seen.get(replayed.callId);
     },
   };
 }

@@ -1,0 +1,153 @@
+import type { BaseMessage } from '@langchain/core/messages';
+import { Command, MemorySaver } from '@langchain/langgraph';
+import { AIMessage, createAgent, FakeToolCallingModel, ToolMessage, tool } from 'langchain';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { type ApprovalInterrupt, ruleOfTwoMiddleware } from '../../src/adapters/langchain.ts';
+import { type AdapterDriver, type Conversation, conformance } from './conformance.ts';
+import { FINAL_TEXT, type Script, scripts, turnAfter, type World, world } from './fixture.ts';
+
+/**
+ * LangChain's own `FakeToolCallingModel`, told which turn to play from the conversation (its index is otherwise
+ * per-instance state), reading tool results as the model would and ending with the final text.
+ */
+class ScriptedToolCallingModel extends FakeToolCallingModel {
+  readonly conversation: Conversation;
+  readonly script: Script;
+
+  constructor(script: Script, conversation: Conversation) {
+    super({ toolCalls: [...script.map((turn) => turn.map((c) => ({ id: c.id, name: c.name, args: c.args }))), []] });
+    this.script = script;
+    this.conversation = conversation;
+  }
+
+  // The base class binds tools into a plain FakeToolCallingModel; the script needs no tool schemas, so keep this one.
+  override bindTools(): this {
+    return this;
+  }
+
+  override async _generate(messages: BaseMessage[]) {
+    let calls = 0;
+    for (const message of messages) {
+      if (AIMessage.isInstance(message)) calls += message.tool_calls?.length ?? 0;
+      if (ToolMessage.isInstance(message)) this.conversation.seen.set(message.tool_call_id, String(message.content));
+    }
+    const turn = turnAfter(this.script, calls);
+    this.index = turn === -1 ? this.script.length : turn;
+    const result = await super._generate(messages);
+    const generation = result.generations[0];
+    if (turn === -1 && generation) {
+      this.conversation.final = FINAL_TEXT;
+      generation.message = new AIMessage({ content: FINAL_TEXT, id: 'final' });
+      generation.text = FINAL_TEXT;
+    }
+    return result;
+  }
+}
+
+function mailTools(w: World) {
+  return [
+    tool(async () => JSON.stringify(w.mailbox.readInbox()), {
+      name: 'read_inbox',
+      description: 'Read the inbox',
+      schema: z.object({}),
+    }),
+    tool(async (args: { to: string; body: string }) => w.mailbox.sendEmail(args), {
+      name: 'send_email',
+      description: 'Send an email',
+      schema: z.object({ to: z.string(), body: z.string() }),
+    }),
+  ];
+}
+
+function interrupts(state: unknown): ApprovalInterrupt[] {
+  const list = (state as { __interrupt__?: { value: ApprovalInterrupt }[] }).__interrupt__ ?? [];
+  return list.map((i) => i.value);
+}
+
+function langChainDriver(): AdapterDriver {
+  let replayRun: (() => Promise<unknown>) | undefined;
+  let replayed: { conversation: Conversation; callId: string } | undefined;
+  return {
+    name: 'langchain',
+    async run(w, script, human) {
+      const conversation: Conversation = { seen: new Map(), asked: [] };
+      const agent = createAgent({
+        model: new ScriptedToolCallingModel(script, conversation),
+        tools: mailTools(w),
+        middleware: [ruleOfTwoMiddleware({ guard: w.guard })],
+        checkpointer: new MemorySaver(),
+      });
+      const config = { configurable: { thread_id: w.session } };
+      let state: unknown = await agent.invoke({ messages: [{ role: 'user', content: 'Check my inbox.' }] }, config);
+      for (let round = 0; round < 5; round++) {
+        const [pending] = interrupts(state);
+        if (!pending) break;
+        conversation.asked.push(pending.request.callId);
+        replayed = { conversation, callId: pending.request.callId };
+        const approved = human({
+          tool: pending.request.tool,
+          args: pending.request.args,
+          callId: pending.request.callId,
+        });
+        // Time travel: the checkpoint that holds this interrupt, to resume from it again later.
+        const paused = (await agent.getState(config)).config;
+        replayRun = () => agent.invoke(new Command({ resume: { approved } }), paused);
+        state = await agent.invoke(new Command({ resume: { approved } }), config);
+      }
+      return conversation;
+    },
+    async replay() {
+      if (!replayRun || !replayed) throw new Error('nothing to replay');
+      replayed.conversation.seen.delete(replayed.callId);
+      await replayRun();
+      return replayed.conversation.seen.get(replayed.callId);
+    },
+  };
+}
+
+conformance(langChainDriver());
+
+describe('langchain adapter', () => {
+  it("keeps sessions apart per thread: one conversation's legs do not gate another", async () => {
+    const w = await world('ask', { name: 'a' });
+    await w.guard.session('s-b');
+    const conversation: Conversation = { seen: new Map(), asked: [] };
+    const agent = createAgent({
+      model: new ScriptedToolCallingModel(scripts.attack, conversation),
+      tools: mailTools(w),
+      middleware: [ruleOfTwoMiddleware({ guard: w.guard })],
+      checkpointer: new MemorySaver(),
+    });
+    const first = await agent.invoke(
+      { messages: [{ role: 'user', content: 'go' }] },
+      { configurable: { thread_id: w.session } },
+    );
+    expect(interrupts(first).map((i) => i.request.sessionId)).toEqual([w.session]);
+    const reply = createAgent({
+      model: new ScriptedToolCallingModel([scripts.attack[1] ?? []], conversation),
+      tools: mailTools(w),
+      middleware: [ruleOfTwoMiddleware({ guard: w.guard })],
+      checkpointer: new MemorySaver(),
+    });
+    const second = await reply.invoke(
+      { messages: [{ role: 'user', content: 'go' }] },
+      { configurable: { thread_id: 's-b' } },
+    );
+    expect(interrupts(second)).toEqual([]);
+    expect(w.mailbox.sent).toHaveLength(1);
+  });
+
+  it('denies when no thread id names the session', async () => {
+    const w = await world('ask', { name: 'nothread' });
+    const conversation: Conversation = { seen: new Map(), asked: [] };
+    const agent = createAgent({
+      model: new ScriptedToolCallingModel(scripts.benign, conversation),
+      tools: mailTools(w),
+      middleware: [ruleOfTwoMiddleware({ guard: w.guard })],
+    });
+    await agent.invoke({ messages: [{ role: 'user', content: 'go' }] });
+    expect(w.mailbox.reads).toBe(0);
+    expect(conversation.seen.get('call_read')).toContain('unknown session');
+  });
+});
