@@ -16,7 +16,7 @@ import { type AdapterDriver, type Conversation, conformance } from './conformanc
 import { FINAL_TEXT, type Script, scripts, turnAfter, type World, world } from './fixture.ts';
 
 /** A scripted implementation of the SDK's `Model` interface: plays the script turn by turn, reads tool results. */
-export class ScriptedModel implements Model {
+class ScriptedModel implements Model {
   readonly script: Script;
   readonly conversation: Conversation;
 

@@ -1,0 +1,118 @@
+/**
+ * Claude Agent SDK adapter (`ruleoftwo/claude-agent-sdk`). Translation only: a PreToolUse hook decides every tool call
+ * (built-in and MCP alike, by the same policy), `ask` becomes Claude Code's permission prompt and `canUseTool` puts it
+ * before a person, PostToolUse records outputs. Every hook is registered with `onFailure: 'block'`.
+ */
+import type {
+  CanUseTool,
+  HookCallback,
+  HookCallbackMatcher,
+  HookEvent,
+  PermissionResult,
+} from '@anthropic-ai/claude-agent-sdk';
+import type { Approver } from '../approvals/types.ts';
+import { canonicalJson } from '../core/canonical.ts';
+import type { Guard } from '../guard/guard.ts';
+import type { ApprovalAnswer } from '../store/types.ts';
+import { CallGate, deniedText } from './gate.ts';
+
+/** Options of {@link guardClaudeAgent}. */
+export interface ClaudeAgentGuardOptions {
+  guard: Guard;
+  /** The query's session id (one per conversation); open it with `guard.session(id)` first. */
+  session: string;
+  /** The person asked when a call needs approval; without one, every `ask` is denied. */
+  approver?: Approver;
+  /** The application's own permission prompt, for calls the guard allows but Claude Code still asks about. */
+  canUseTool?: CanUseTool;
+  /** Maps Claude Code's tool name (e.g. `mcp__gmail__send`) to the name the policy labels; default: unchanged. */
+  toolName?: (name: string) => string;
+}
+
+/** Query options to spread into `query({prompt, options: {...guarded, ...}})`. */
+export interface GuardedClaudeAgentOptions {
+  hooks: Partial<Record<HookEvent, HookCallbackMatcher[]>>;
+  canUseTool: CanUseTool;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Builds the hooks and `canUseTool` that put one query under the guard. */
+export function guardClaudeAgent(options: ClaudeAgentGuardOptions): GuardedClaudeAgentOptions {
+  const gate = new CallGate(options.guard, options.session);
+  const policyName = options.toolName ?? ((name: string) => name);
+  const callOf = (id: string, name: string, input: unknown) => ({ id, tool: policyName(name), args: input });
+
+  const preToolUse: HookCallback = async (input) => {
+    if (input.hook_event_name !== 'PreToolUse') return {};
+    const verdict = await gate.decide(callOf(input.tool_use_id, input.tool_name, input.tool_input), { shown: true });
+    // Allowed calls go on through Claude Code's own permission rules; the guard only ever narrows them.
+    if (verdict.effect === 'allow') return {};
+    return {
+      hookSpecificOutput: {
+        hookEventName: 'PreToolUse',
+        permissionDecision: verdict.effect,
+        permissionDecisionReason: verdict.message,
+      },
+    };
+  };
+
+  const postToolUse: HookCallback = async (input) => {
+    let withheld: string | undefined;
+    if (input.hook_event_name === 'PostToolUse') withheld = await gate.record(input.tool_use_id, input.tool_response);
+    else if (input.hook_event_name === 'PostToolUseFailure')
+      await gate.record(input.tool_use_id, { error: input.error });
+    if (withheld === undefined) return {};
+    // INVARIANT: an output whose legs were not recorded does not reach the model (test/adapters/claude-agent-sdk.test.ts).
+    return { hookSpecificOutput: { hookEventName: 'PostToolUse', updatedToolOutput: withheld } };
+  };
+
+  const ask = async (request: Parameters<Approver>[0], signal: AbortSignal): Promise<ApprovalAnswer | undefined> => {
+    if (!options.approver) return undefined;
+    try {
+      const answer = await options.approver(request, { signal });
+      return typeof answer === 'boolean' ? { approved: answer, by: 'claude-agent-sdk canUseTool' } : answer;
+    } catch {
+      // An approver that fails gave no answer: the call is denied.
+      return undefined;
+    }
+  };
+
+  const canUseTool: CanUseTool = async (toolName, input, context): Promise<PermissionResult> => {
+    const call = callOf(context.toolUseID, toolName, input);
+    try {
+      const verdict = await gate.decide(call);
+      if (verdict.effect === 'ask') {
+        const settled = await gate.settle(call, await ask(verdict.request, context.signal));
+        if (settled.effect !== 'allow') return { behavior: 'deny', message: settled.message };
+        return { behavior: 'allow', updatedInput: input };
+      }
+      if (verdict.effect === 'deny') return { behavior: 'deny', message: verdict.message };
+      if (!options.canUseTool) return { behavior: 'allow', updatedInput: input };
+      const result = await options.canUseTool(toolName, input, context);
+      // INVARIANT: a prompt may not swap in other arguments than the guard decided on.
+      if (
+        result.behavior === 'allow' &&
+        result.updatedInput &&
+        canonicalJson(result.updatedInput) !== canonicalJson(input)
+      ) {
+        return { behavior: 'deny', message: deniedText(call.tool, 'the permission prompt changed its input') };
+      }
+      return result;
+    } catch (error) {
+      return { behavior: 'deny', message: deniedText(call.tool, `guard error: ${errorText(error)}`) };
+    }
+  };
+
+  const matcher = (hook: HookCallback): HookCallbackMatcher[] => [{ hooks: [hook], onFailure: 'block' }];
+  return {
+    hooks: {
+      PreToolUse: matcher(preToolUse),
+      PostToolUse: matcher(postToolUse),
+      PostToolUseFailure: matcher(postToolUse),
+    },
+    canUseTool,
+  };
+}
