@@ -65,7 +65,8 @@ export function guardClaudeAgent(options: ClaudeAgentGuardOptions): GuardedClaud
     else if (input.hook_event_name === 'PostToolUseFailure')
       await gate.record(input.tool_use_id, { error: input.error });
     if (withheld === undefined) return {};
-    // INVARIANT: an output whose legs were not recorded does not reach the model (test/adapters/claude-agent-sdk.test.ts).
+    // INVARIANT: an output whose legs were not recorded does not reach the model
+    // (test/adapters/claude-agent-sdk.test.ts "replaces an output whose legs were not recorded").
     return { hookSpecificOutput: { hookEventName: 'PostToolUse', updatedToolOutput: withheld } };
   };
 
@@ -92,7 +93,12 @@ export function guardClaudeAgent(options: ClaudeAgentGuardOptions): GuardedClaud
       if (verdict.effect === 'deny') return { behavior: 'deny', message: verdict.message };
       if (!options.canUseTool) return { behavior: 'allow', updatedInput: input };
       const result = await options.canUseTool(toolName, input, context);
-      // INVARIANT: a prompt may not swap in other arguments than the guard decided on.
+      // An answer sent out of band (null) cannot be checked against the decided call, so it is not accepted.
+      if (result === null) {
+        return { behavior: 'deny', message: deniedText(call.tool, 'the permission prompt answered out of band') };
+      }
+      // INVARIANT: a prompt may not swap in other arguments than the guard decided on
+      // (test/adapters/claude-agent-sdk.test.ts "refuses a delegated permission prompt that swaps the arguments").
       if (
         result.behavior === 'allow' &&
         result.updatedInput &&

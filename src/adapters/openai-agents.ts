@@ -52,7 +52,7 @@ function guardTool<T extends AnyFunctionTool>(gate: CallGate, tool: T): T {
       return verdict.effect === 'allow' && (await tool.needsApproval(context, input, callId));
     },
     inputGuardrails: [...(tool.inputGuardrails ?? []), guardrail],
-    invoke: async (context: RunContext, input: string, details?: { toolCall?: { callId: string } }) => {
+    invoke: async (context: RunContext, input: string, details?: Parameters<AnyFunctionTool['invoke']>[2]) => {
       const callId = details?.toolCall?.callId ?? '';
       const approved = context.isToolApproved({ toolName: tool.name, callId });
       const answer = approved === undefined ? undefined : { approved, by: 'openai-agents interruption' };

@@ -5,7 +5,7 @@ import { MockLanguageModelV3 } from 'ai-v6/test';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { guardTools } from '../../src/adapters/ai-sdk.ts';
-import { type AdapterDriver, type Conversation, conformance, type Human } from './conformance.ts';
+import { type AdapterDriver, type Conversation, conformance } from './conformance.ts';
 import { FINAL_TEXT, type Script, turnAfter, type World, world } from './fixture.ts';
 
 type Prompt = { role: string; content: unknown }[];

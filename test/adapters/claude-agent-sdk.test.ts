@@ -5,6 +5,7 @@ import { type CanUseTool, createSdkMcpServer, query, tool } from '@anthropic-ai/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { guardClaudeAgent } from '../../src/adapters/claude-agent-sdk.ts';
+import { createGuard } from '../../src/guard/guard.ts';
 import { ScriptedMessagesApi } from './claude-model.ts';
 import { type AdapterDriver, type Conversation, conformance } from './conformance.ts';
 import { type Script, scripts, type World, world } from './fixture.ts';
@@ -84,13 +85,13 @@ function claudeDriver(): AdapterDriver {
           // The CLI does not re-send a permission request once answered, so a replay presents the same call to
           // the adapter's canUseTool again, as a retried permission request would.
           replay = async () => {
-            const context = { signal: new AbortController().signal, toolUseID: request.callId };
+            const context = { signal: new AbortController().signal, toolUseID: request.callId, requestId: 'replay' };
             const result = await guarded.canUseTool(
               `mcp__email__${request.tool}`,
               request.args as Record<string, unknown>,
               context,
             );
-            return result.behavior === 'deny' ? result.message : 'allowed';
+            return result?.behavior === 'deny' ? result.message : 'allowed';
           };
           return approved;
         },
@@ -123,6 +124,30 @@ describe('claude-agent-sdk adapter', () => {
     const conversation = await converse(w, scripts.attack, guarded);
     expect(w.mailbox.sent).toEqual([]);
     expect(conversation.seen.get('call_exfil')).toContain("needs a person's approval");
+  });
+
+  it('replaces an output whose legs were not recorded before the model reads it', async () => {
+    const w = await world('ask', { name: 'withheld' });
+    const failing = createGuard({
+      policy: w.guard.policy,
+      audit: {
+        append: async (event) => {
+          if (event.type === 'result') throw new Error('disk full');
+        },
+        close: async () => {},
+      },
+    });
+    await failing.session(w.session);
+    const guarded = guardClaudeAgent({
+      guard: failing,
+      session: w.session,
+      toolName: (name) => name.replace(/^mcp__email__/, ''),
+    });
+    const conversation = await converse(w, [scripts.benign[0] ?? []], guarded);
+    expect(w.mailbox.reads).toBe(1);
+    const seen = conversation.seen.get('call_read') ?? '';
+    expect(seen).toContain('ruleoftwo withheld the output of call `call_read`');
+    expect(seen).not.toContain('IGNORE PREVIOUS INSTRUCTIONS');
   });
 
   it('refuses a delegated permission prompt that swaps the arguments', async () => {

@@ -91,7 +91,7 @@ function langChainDriver(): AdapterDriver {
           callId: pending.request.callId,
         });
         // Time travel: the checkpoint that holds this interrupt, to resume from it again later.
-        const paused = (await agent.getState(config)).config;
+        const paused = ((await agent.getState(config)) as unknown as { config: typeof config }).config;
         replayRun = () => agent.invoke(new Command({ resume: { approved } }), paused);
         state = await agent.invoke(new Command({ resume: { approved } }), config);
       }

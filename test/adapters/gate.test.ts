@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { CallGate } from '../../src/adapters/gate.ts';
+import { createGuard } from '../../src/guard/guard.ts';
+import { MemoryAuditLog, MemorySessionStore } from '../../src/store/memory.ts';
+import type { AuditEvent, AuditLog } from '../../src/store/types.ts';
+import { emailBot } from '../helpers.ts';
+
+const read = { id: 'c1', tool: 'read_inbox', args: {} };
+
+describe('CallGate', () => {
+  it('store failure denies', async () => {
+    const sessions = new MemorySessionStore();
+    const guard = createGuard({ policy: emailBot(), sessions });
+    await guard.session('s');
+    await sessions.close();
+    const gate = new CallGate(guard, 's');
+    let ran = false;
+    const outcome = await gate.run(read, () => {
+      ran = true;
+      return [];
+    });
+    expect(ran).toBe(false);
+    expect(outcome).toMatchObject({ ok: false, message: expect.stringContaining('store is closed') });
+  });
+
+  it('withholds an output whose legs could not be recorded', async () => {
+    const events: AuditEvent[] = [];
+    const audit: AuditLog = {
+      append: async (event) => {
+        if (event.type === 'result') throw new Error('disk full');
+        events.push(event);
+      },
+      close: async () => {},
+    };
+    const guard = createGuard({ policy: emailBot(), audit });
+    await guard.session('s');
+    const outcome = await new CallGate(guard, 's').run(read, () => ['secret mail']);
+    expect(outcome).toEqual({
+      ok: false,
+      message: 'ruleoftwo withheld the output of call `c1`: audit log failed: disk full',
+    });
+  });
+
+  it('decides a call once: the approval hook and execution share one decision', async () => {
+    const audit = new MemoryAuditLog();
+    const guard = createGuard({ policy: emailBot(), audit });
+    await guard.session('s');
+    const gate = new CallGate(guard, 's');
+    expect((await gate.decide(read, { shown: true })).effect).toBe('allow');
+    expect((await gate.decide(read)).effect).toBe('allow');
+    expect(await gate.run(read, () => 'inbox')).toEqual({ ok: true, output: 'inbox' });
+    expect(audit.events.filter((e) => e.type === 'decision')).toHaveLength(1);
+  });
+
+  it('binds an approval to the exact arguments: other arguments under the same call id are denied', async () => {
+    const guard = createGuard({ policy: emailBot() });
+    await guard.session('s', { input: 'untrusted' });
+    const gate = new CallGate(guard, 's');
+    await gate.run({ id: 'c0', tool: 'search_contacts', args: {} }, () => []);
+    const send = { id: 'c1', tool: 'send_email', args: { to: 'bob@evil.test' } };
+    expect((await gate.decide(send, { shown: true })).effect).toBe('ask');
+    const swapped = { ...send, args: { to: 'eve@evil.test' } };
+    const outcome = await new CallGate(guard, 's').run(swapped, () => 'sent', { answer: { approved: true } });
+    expect(outcome).toMatchObject({ ok: false, message: expect.stringContaining('other arguments') });
+  });
+});
