@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { type CanUseTool, createSdkMcpServer, query, tool } from '@anthropic-ai/claude-agent-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { ScriptedMessagesApi } from '../../examples/claude-agent-sdk/scripted-api.ts';
 import { guardClaudeAgent } from '../../src/adapters/claude-agent-sdk.ts';
 import { createGuard } from '../../src/guard/guard.ts';
-import { ScriptedMessagesApi } from './claude-model.ts';
 import { type AdapterDriver, type Conversation, conformance } from './conformance.ts';
 import { type Script, scripts, type World, world } from './fixture.ts';
 

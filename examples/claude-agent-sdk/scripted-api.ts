@@ -1,7 +1,15 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Conversation } from './conformance.ts';
-import { FINAL_TEXT, type Script, turnAfter } from './fixture.ts';
+import { FINAL_TEXT, type Script, turnAfter } from '../mailbox.ts';
+
+/** What the scripted model saw and said. */
+export interface ScriptedConversation {
+  /** Tool results it read, by call id. */
+  seen: Map<string, string>;
+  /** Call ids a person was asked about (filled in by whoever asks). */
+  asked: string[];
+  final?: string;
+}
 
 type Block = { type: string; id?: string; name?: string; tool_use_id?: string; content?: unknown; text?: string };
 type Message = { role: string; content: string | Block[] };
@@ -17,13 +25,13 @@ function resultText(content: unknown): string {
 }
 
 /**
- * A scripted Anthropic Messages API on 127.0.0.1: the real Claude Code CLI (driven by the real Claude Agent SDK) talks
+ * A scripted Anthropic Messages API on 127.0.0.1, for running without an Anthropic key: the real Claude Code CLI (driven by the real Claude Agent SDK) talks
  * to it through `ANTHROPIC_BASE_URL`. It plays the script turn by turn and reads the tool results it is sent.
  */
 export class ScriptedMessagesApi {
   #server: Server | undefined;
   script: Script = [];
-  conversation: Conversation = { seen: new Map(), asked: [] };
+  conversation: ScriptedConversation = { seen: new Map(), asked: [] };
   /** Prefix of tool names as Claude Code exposes them (MCP tools are `mcp__<server>__<tool>`). */
   readonly prefix: string;
 
@@ -61,7 +69,7 @@ export class ScriptedMessagesApi {
     if (server) await new Promise((resolve) => server.close(resolve));
   }
 
-  #answer(request: { stream?: boolean; messages?: Message[] }, res: import('node:http').ServerResponse): void {
+  #answer(request: { stream?: boolean; messages?: Message[] }, res: ServerResponse): void {
     const messages = request.messages ?? [];
     for (const block of blocks(messages, 'user')) {
       if (block.type === 'tool_result' && block.tool_use_id) {

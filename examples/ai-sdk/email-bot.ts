@@ -1,0 +1,98 @@
+// The Email-Bot on the Vercel AI SDK (ai 7): a compromised model tries to forward private mail to an attacker.
+// Runs with a scripted mock model; set OPENAI_API_KEY (and `npm i @ai-sdk/openai`) to use a real model instead.
+//   node examples/ai-sdk/email-bot.ts
+import { generateText, type LanguageModel, type ModelMessage, stepCountIs, tool } from 'ai';
+import { MockLanguageModelV4 } from 'ai/test';
+import { z } from 'zod';
+// In your project: import { guardTools } from 'ruleoftwo/ai-sdk'; import { createGuard, loadPolicy } from 'ruleoftwo';
+import { guardTools } from '../../src/adapters/ai-sdk.ts';
+import { createGuard } from '../../src/guard/guard.ts';
+import { loadPolicy } from '../../src/policy/load.ts';
+import { COMPROMISED, FINAL_TEXT, Mailbox, POLICY_FILE, turnAfter } from '../mailbox.ts';
+
+/** The scripted compromised model: plays the next turn after the tool calls already in the prompt. */
+function scriptedModel(): LanguageModel {
+  const usage = {
+    inputTokens: { total: 1, noCache: 1, cacheRead: 0, cacheWrite: 0 },
+    outputTokens: { total: 1, text: 1, reasoning: 0 },
+  };
+  return new MockLanguageModelV4({
+    doGenerate: async ({ prompt }) => {
+      const calls = prompt
+        .flatMap((m) => (m.role === 'assistant' ? m.content : []))
+        .filter((p) => p.type === 'tool-call');
+      const turn = COMPROMISED[turnAfter(COMPROMISED, calls.length)];
+      if (!turn) {
+        return {
+          content: [{ type: 'text', text: FINAL_TEXT }],
+          finishReason: { unified: 'stop', raw: 'stop' },
+          usage,
+          warnings: [],
+        };
+      }
+      const content = turn.map((c) => ({
+        type: 'tool-call' as const,
+        toolCallId: c.id,
+        toolName: c.name,
+        input: JSON.stringify(c.args),
+      }));
+      return { content, finishReason: { unified: 'tool-calls', raw: 'tool_calls' }, usage, warnings: [] };
+    },
+  });
+}
+
+async function chooseModel(): Promise<LanguageModel> {
+  if (!process.env.OPENAI_API_KEY) return scriptedModel();
+  const provider = '@ai-sdk/openai';
+  const { openai } = (await import(provider)) as { openai: (id: string) => LanguageModel };
+  return openai(process.env.OPENAI_MODEL ?? 'gpt-4.1-mini');
+}
+
+/** Runs one conversation; `approve` is the person answering the SDK's tool-approval requests. */
+export async function main(approve: (tool: string, input: unknown) => boolean = () => false) {
+  const guard = createGuard({ policy: await loadPolicy(POLICY_FILE) });
+  const conversationId = crypto.randomUUID();
+  await guard.session(conversationId);
+  const mailbox = new Mailbox();
+  const { tools, toolApproval } = guardTools(
+    {
+      read_inbox: tool({
+        description: 'Read the inbox',
+        inputSchema: z.object({}),
+        execute: async () => mailbox.readInbox(),
+      }),
+      send_email: tool({
+        description: 'Send an email as the user',
+        inputSchema: z.object({ to: z.string(), body: z.string() }),
+        execute: async (args) => mailbox.sendEmail(args),
+      }),
+    },
+    { guard, session: conversationId },
+  );
+  const model = await chooseModel();
+  const messages: ModelMessage[] = [{ role: 'user', content: 'Read my inbox and answer Alice.' }];
+  for (let round = 0; round < 5; round++) {
+    const result = await generateText({ model, tools, toolApproval, messages, stopWhen: stepCountIs(10) });
+    messages.push(...result.responseMessages);
+    // The SDK's own approval flow: each request carries the guard's reason; the answer goes back as a message.
+    const requests = result.content.filter((p) => p.type === 'tool-approval-request' && !p.isAutomatic);
+    if (requests.length === 0) return { sent: mailbox.sent, text: result.text };
+    messages.push({
+      role: 'tool',
+      content: requests.flatMap((r) =>
+        r.type === 'tool-approval-request'
+          ? [
+              {
+                type: 'tool-approval-response',
+                approvalId: r.approvalId,
+                approved: approve(r.toolCall.toolName, r.toolCall.input),
+              },
+            ]
+          : [],
+      ),
+    });
+  }
+  return { sent: mailbox.sent, text: '' };
+}
+
+if (import.meta.main) console.log(await main());
