@@ -5,7 +5,7 @@ import { MockLanguageModelV3 } from 'ai-v6/test';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { guardTools } from '../../src/adapters/ai-sdk.ts';
-import { type AdapterDriver, type Conversation, conformance } from './conformance.ts';
+import { type AdapterDriver, type Conversation, conformance, lastApproval } from './conformance.ts';
 import { FINAL_TEXT, type Script, turnAfter, type World, world } from './fixture.ts';
 
 type Prompt = { role: string; content: unknown }[];
@@ -79,8 +79,7 @@ function mailTools(lib: Pick<Ai, 'tool'>, w: World) {
 /** Drives `generateText` of one `ai` major, answering its tool-approval requests with tool-approval responses. */
 function aiSdkDriver(major: 6 | 7): AdapterDriver {
   const lib = (major === 7 ? ai7 : ai6) as unknown as Ai;
-  let replayRun: (() => Promise<unknown>) | undefined;
-  let replayed: { conversation: Conversation; callId: string } | undefined;
+  const approvals = lastApproval();
   return {
     name: `ai-sdk (ai ${major})`,
     async run(w, script, human) {
@@ -110,22 +109,16 @@ function aiSdkDriver(major: 6 | 7): AdapterDriver {
         const answers = requests.map((r) => {
           const call = r.toolCall;
           conversation.asked.push(call.toolCallId);
-          replayed = { conversation, callId: call.toolCallId };
           const approved = human({ tool: call.toolName, args: call.input, callId: call.toolCallId });
           return { type: 'tool-approval-response', approvalId: r.approvalId, approved };
         });
         messages.push({ role: 'tool', content: answers });
         const snapshot = structuredClone(messages);
-        replayRun = () => generate(snapshot);
+        for (const r of requests) approvals.remember(conversation, r.toolCall.toolCallId, () => generate(snapshot));
       }
       return conversation;
     },
-    async replay() {
-      if (!replayRun || !replayed) throw new Error('nothing to replay');
-      replayed.conversation.seen.delete(replayed.callId);
-      await replayRun();
-      return replayed.conversation.seen.get(replayed.callId);
-    },
+    replay: () => approvals.replay(),
   };
 }
 

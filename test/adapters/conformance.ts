@@ -27,6 +27,22 @@ export interface AdapterDriver {
   replay(): Promise<string | undefined>;
 }
 
+/** Remembers a driver's last approval so `replay()` can apply it again and report what the model then read. */
+export function lastApproval() {
+  let saved: { conversation: Conversation; callId: string; run: () => Promise<unknown> } | undefined;
+  return {
+    remember(conversation: Conversation, callId: string, run: () => Promise<unknown>): void {
+      saved = { conversation, callId, run };
+    },
+    async replay(): Promise<string | undefined> {
+      if (!saved) throw new Error('nothing to replay');
+      saved.conversation.seen.delete(saved.callId);
+      await saved.run();
+      return saved.conversation.seen.get(saved.callId);
+    },
+  };
+}
+
 const never: Human = () => {
   throw new Error('no approval was expected');
 };

@@ -4,7 +4,7 @@ import { AIMessage, createAgent, FakeToolCallingModel, ToolMessage, tool } from 
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type ApprovalInterrupt, ruleOfTwoMiddleware } from '../../src/adapters/langchain.ts';
-import { type AdapterDriver, type Conversation, conformance } from './conformance.ts';
+import { type AdapterDriver, type Conversation, conformance, lastApproval } from './conformance.ts';
 import { FINAL_TEXT, type Script, scripts, turnAfter, type World, world } from './fixture.ts';
 
 /**
@@ -66,8 +66,7 @@ function interrupts(state: unknown): ApprovalInterrupt[] {
 }
 
 function langChainDriver(): AdapterDriver {
-  let replayRun: (() => Promise<unknown>) | undefined;
-  let replayed: { conversation: Conversation; callId: string } | undefined;
+  const approvals = lastApproval();
   return {
     name: 'langchain',
     async run(w, script, human) {
@@ -84,7 +83,6 @@ function langChainDriver(): AdapterDriver {
         const [pending] = interrupts(state);
         if (!pending) break;
         conversation.asked.push(pending.request.callId);
-        replayed = { conversation, callId: pending.request.callId };
         const approved = human({
           tool: pending.request.tool,
           args: pending.request.args,
@@ -92,17 +90,14 @@ function langChainDriver(): AdapterDriver {
         });
         // Time travel: the checkpoint that holds this interrupt, to resume from it again later.
         const paused = ((await agent.getState(config)) as unknown as { config: typeof config }).config;
-        replayRun = () => agent.invoke(new Command({ resume: { approved } }), paused);
+        approvals.remember(conversation, pending.request.callId, () =>
+          agent.invoke(new Command({ resume: { approved } }), paused),
+        );
         state = await agent.invoke(new Command({ resume: { approved } }), config);
       }
       return conversation;
     },
-    async replay() {
-      if (!replayRun || !replayed) throw new Error('nothing to replay');
-      replayed.conversation.seen.delete(replayed.callId);
-      await replayRun();
-      return replayed.conversation.seen.get(replayed.callId);
-    },
+    replay: () => approvals.replay(),
   };
 }
 

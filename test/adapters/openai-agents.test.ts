@@ -12,7 +12,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { guardTools } from '../../src/adapters/openai-agents.ts';
-import { type AdapterDriver, type Conversation, conformance } from './conformance.ts';
+import { type AdapterDriver, type Conversation, conformance, lastApproval } from './conformance.ts';
 import { FINAL_TEXT, type Script, scripts, turnAfter, type World, world } from './fixture.ts';
 
 /** A scripted implementation of the SDK's `Model` interface: plays the script turn by turn, reads tool results. */
@@ -82,8 +82,7 @@ function mailTools(w: World) {
 const runner = new Runner({ tracingDisabled: true });
 
 function openAIAgentsDriver(): AdapterDriver {
-  let replayRun: (() => Promise<unknown>) | undefined;
-  let replayed: { conversation: Conversation; callId: string } | undefined;
+  const approvals = lastApproval();
   return {
     name: 'openai-agents',
     async run(w, script, human) {
@@ -99,23 +98,20 @@ function openAIAgentsDriver(): AdapterDriver {
         for (const item of result.interruptions) {
           const raw = item.rawItem as { callId: string; name: string; arguments: string };
           conversation.asked.push(raw.callId);
-          replayed = { conversation, callId: raw.callId };
           const approved = human({ tool: raw.name, args: JSON.parse(raw.arguments), callId: raw.callId });
           if (approved) result.state.approve(item);
           else result.state.reject(item);
         }
         const saved = result.state.toString();
-        replayRun = async () => runner.run(agent, await RunState.fromString(agent, saved));
+        const replay = async () => runner.run(agent, await RunState.fromString(agent, saved));
+        for (const item of result.interruptions) {
+          approvals.remember(conversation, (item.rawItem as { callId: string }).callId, replay);
+        }
         result = await runner.run(agent, result.state);
       }
       return conversation;
     },
-    async replay() {
-      if (!replayRun || !replayed) throw new Error('nothing to replay');
-      replayed.conversation.seen.delete(replayed.callId);
-      await replayRun();
-      return replayed.conversation.seen.get(replayed.callId);
-    },
+    replay: () => approvals.replay(),
   };
 }
 
