@@ -1,8 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
+const src = new URL('./src/', import.meta.url).pathname;
+
 export default defineConfig({
   // Examples import the package by name, as users do; tests run them against the sources.
-  resolve: { alias: { ruleoftwo: new URL('./src/index.ts', import.meta.url).pathname } },
+  resolve: {
+    alias: [
+      { find: /^ruleoftwo\/(ai-sdk|openai-agents|langchain|claude-agent-sdk)$/, replacement: `${src}adapters/$1.ts` },
+      { find: /^ruleoftwo$/, replacement: `${src}index.ts` },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,

@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url';
 
 /** Where the examples' policy file lives. */
-export const POLICY_FILE = fileURLToPath(new URL('./email-bot.policy.yaml', import.meta.url));
+export const POLICY_FILE = fileURLToPath(new URL('./email-bot/policy.yaml', import.meta.url));
 
 /** One email from a colleague, one from an attacker carrying a prompt injection. */
 export const INBOX = [

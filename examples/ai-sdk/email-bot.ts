@@ -1,13 +1,11 @@
 // The Email-Bot on the Vercel AI SDK (ai 7): a compromised model tries to forward private mail to an attacker.
 // Runs with a scripted mock model; set OPENAI_API_KEY (and `npm i @ai-sdk/openai`) to use a real model instead.
-//   node examples/ai-sdk/email-bot.ts
+//   npm run build && node examples/ai-sdk/email-bot.ts
 import { generateText, type LanguageModel, type ModelMessage, stepCountIs, tool } from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
+import { createGuard, loadPolicy } from 'ruleoftwo';
+import { guardTools } from 'ruleoftwo/ai-sdk';
 import { z } from 'zod';
-// In your project: import { guardTools } from 'ruleoftwo/ai-sdk'; import { createGuard, loadPolicy } from 'ruleoftwo';
-import { guardTools } from '../../src/adapters/ai-sdk.ts';
-import { createGuard } from '../../src/guard/guard.ts';
-import { loadPolicy } from '../../src/policy/load.ts';
 import { COMPROMISED, FINAL_TEXT, Mailbox, POLICY_FILE, turnAfter } from '../mailbox.ts';
 
 /** The scripted compromised model: plays the next turn after the tool calls already in the prompt. */

@@ -1,17 +1,14 @@
 // The Email-Bot on the Claude Agent SDK: the mailbox is an in-process MCP server; a compromised model tries to
 // forward private mail. Without ANTHROPIC_API_KEY the real Claude Code CLI talks to a scripted Messages API on
 // 127.0.0.1; with the key set it talks to Anthropic.
-//   node examples/claude-agent-sdk/email-bot.ts
+//   npm run build && node examples/claude-agent-sdk/email-bot.ts
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSdkMcpServer, query, tool } from '@anthropic-ai/claude-agent-sdk';
+import { type ApprovalRequest, createGuard, loadPolicy } from 'ruleoftwo';
+import { guardClaudeAgent } from 'ruleoftwo/claude-agent-sdk';
 import { z } from 'zod';
-// In your project: import { guardClaudeAgent } from 'ruleoftwo/claude-agent-sdk'; import { createGuard, loadPolicy } from 'ruleoftwo';
-import { guardClaudeAgent } from '../../src/adapters/claude-agent-sdk.ts';
-import type { ApprovalRequest } from '../../src/core/decision.ts';
-import { createGuard } from '../../src/guard/guard.ts';
-import { loadPolicy } from '../../src/policy/load.ts';
 import { COMPROMISED, Mailbox, POLICY_FILE } from '../mailbox.ts';
 import { ScriptedMessagesApi } from './scripted-api.ts';
 

@@ -1,14 +1,12 @@
 // The Email-Bot on LangChain.js (createAgent + LangGraph): a compromised model tries to forward private mail.
 // Runs with LangChain's FakeToolCallingModel; set OPENAI_API_KEY (and `npm i @langchain/openai`) for a real model.
-//   node examples/langchain/email-bot.ts
+//   npm run build && node examples/langchain/email-bot.ts
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { Command, MemorySaver } from '@langchain/langgraph';
 import { createAgent, FakeToolCallingModel, tool } from 'langchain';
+import { createGuard, loadPolicy } from 'ruleoftwo';
+import { type ApprovalInterrupt, ruleOfTwoMiddleware } from 'ruleoftwo/langchain';
 import { z } from 'zod';
-// In your project: import { ruleOfTwoMiddleware } from 'ruleoftwo/langchain'; import { createGuard, loadPolicy } from 'ruleoftwo';
-import { type ApprovalInterrupt, ruleOfTwoMiddleware } from '../../src/adapters/langchain.ts';
-import { createGuard } from '../../src/guard/guard.ts';
-import { loadPolicy } from '../../src/policy/load.ts';
 import { COMPROMISED, Mailbox, POLICY_FILE } from '../mailbox.ts';
 
 async function chooseModel(): Promise<BaseChatModel> {

@@ -1,6 +1,6 @@
 // The Email-Bot on OpenAI Agents JS: a compromised model tries to forward private mail to an attacker.
 // Runs with a scripted model; set OPENAI_API_KEY to use a real OpenAI model instead.
-//   node examples/openai-agents/email-bot.ts
+//   npm run build && node examples/openai-agents/email-bot.ts
 import {
   Agent,
   type AgentInputItem,
@@ -11,11 +11,9 @@ import {
   tool,
   Usage,
 } from '@openai/agents';
+import { createGuard, loadPolicy } from 'ruleoftwo';
+import { guardTools } from 'ruleoftwo/openai-agents';
 import { z } from 'zod';
-// In your project: import { guardTools } from 'ruleoftwo/openai-agents'; import { createGuard, loadPolicy } from 'ruleoftwo';
-import { guardTools } from '../../src/adapters/openai-agents.ts';
-import { createGuard } from '../../src/guard/guard.ts';
-import { loadPolicy } from '../../src/policy/load.ts';
 import { COMPROMISED, FINAL_TEXT, Mailbox, POLICY_FILE, turnAfter } from '../mailbox.ts';
 
 /** The scripted compromised model, as an implementation of the SDK's `Model` interface. */
