@@ -126,6 +126,24 @@ describe('claude-agent-sdk adapter', () => {
     expect(conversation.seen.get('call_exfil')).toContain("needs a person's approval");
   });
 
+  it('a PreToolUse hook that throws blocks the call in Claude Code (onFailure: block)', async () => {
+    const w = await world('ask', { name: 'throwing-hook' });
+    const guarded = guardClaudeAgent({
+      guard: w.guard,
+      session: w.session,
+      toolName: (name) => name.replace(/^mcp__email__/, ''),
+    });
+    const [matcher] = guarded.hooks.PreToolUse ?? [];
+    if (!matcher) throw new Error('no PreToolUse matcher');
+    matcher.hooks = [
+      async () => {
+        throw new Error('guard unreachable');
+      },
+    ];
+    await converse(w, [scripts.benign[0] ?? []], guarded);
+    expect(w.mailbox.reads).toBe(0);
+  });
+
   it('replaces an output whose legs were not recorded before the model reads it', async () => {
     const w = await world('ask', { name: 'withheld' });
     const failing = createGuard({
