@@ -16,10 +16,12 @@ const INBOX = [{ from: 'alice@example.com', subject: 'lunch?', body: 'Lunch on F
 const readInbox = async () => INBOX;
 
 /**
- * Two audit sinks: `MemoryAuditLog` (keeps a structured clone of every event, as tests use it) and a sink that
- * serializes each event to a JSON line and drops it, the CPU work of a streaming log without the growing heap.
+ * Three audit sinks: `MemoryAuditLog` (keeps a structured clone of every event, as tests use it); a sink that
+ * serializes each event to a JSON line and drops it (the CPU work of a streaming log without the growing heap); and
+ * one that drops events unread, which leaves the cost of the engine and the adapters alone.
  */
-type AuditMode = 'MemoryAuditLog' | 'JSON lines, not kept';
+type AuditMode = 'MemoryAuditLog' | 'JSON lines, not kept' | 'dropped';
+const MODES: readonly AuditMode[] = ['MemoryAuditLog', 'JSON lines, not kept', 'dropped'];
 let auditMode: AuditMode = 'MemoryAuditLog';
 let auditBytes = 0;
 
@@ -30,11 +32,12 @@ function freshGuard(): Guard {
     },
     close: async () => {},
   };
+  const dropped: AuditLog = { append: async () => {}, close: async () => {} };
   return createGuard({
     policy: { version: 1, session: { input: 'trusted' }, tools: { read_inbox: { call: 'B', output: 'AB' } } },
     sessions: new MemorySessionStore(),
     approvals: new MemoryApprovalStore(),
-    audit: auditMode === 'MemoryAuditLog' ? new MemoryAuditLog() : streamed,
+    audit: auditMode === 'MemoryAuditLog' ? new MemoryAuditLog() : auditMode === 'dropped' ? dropped : streamed,
   });
 }
 
@@ -182,7 +185,7 @@ async function measure(subject: Subject) {
 }
 
 console.log(`adapter overhead per tool call, ${iterations} calls each (in-memory stores, node ${process.version})`);
-for (const mode of ['MemoryAuditLog', 'JSON lines, not kept'] as const) {
+for (const mode of MODES) {
   auditMode = mode;
   const rows = [];
   for (const subject of await subjects()) rows.push(await measure(subject));

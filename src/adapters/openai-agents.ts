@@ -45,7 +45,7 @@ function guardTool<T extends AnyFunctionTool>(gate: CallGate, tool: T): T {
   return {
     ...tool,
     needsApproval: async (context: RunContext, input: unknown, callId?: string) => {
-      // INVARIANT: a call without an id cannot be bound to an approval, so it goes before a person and is denied there.
+      // A call without an id cannot be bound to an approval: it goes before a person, and `invoke` denies it.
       if (callId === undefined) return true;
       const verdict = await gate.decide({ id: callId, tool: tool.name, args: input }, { shown: true });
       if (verdict.effect === 'ask') return true;
