@@ -126,6 +126,26 @@ describe('claude-agent-sdk adapter', () => {
     expect(conversation.seen.get('call_exfil')).toContain("needs a person's approval");
   });
 
+  it('labels MCP tools by their Claude Code names, globs included, through the same policy', async () => {
+    const w = await world('deny', { name: 'mcp-names' });
+    const guard = createGuard({
+      policy: {
+        version: 1,
+        session: { input: 'trusted' },
+        approvals: { gate: 'deny' },
+        lists: { internal: ['*@example.com'] },
+        tools: {
+          mcp__email__read_inbox: { call: 'B', output: 'AB' },
+          'mcp__email__send_*': { call: 'BC', when: [{ match: { to: { in: 'internal' } }, call: 'B' }] },
+        },
+      },
+    });
+    await guard.session(w.session);
+    const conversation = await converse(w, scripts.attackThenTask, guardClaudeAgent({ guard, session: w.session }));
+    expect(w.mailbox.sent).toEqual([{ to: 'alice@example.com', body: 'Yes!' }]);
+    expect(conversation.seen.get('call_exfil')).toContain('ruleoftwo blocked `mcp__email__send_email`');
+  });
+
   it('a PreToolUse hook that throws blocks the call in Claude Code (onFailure: block)', async () => {
     const w = await world('ask', { name: 'throwing-hook' });
     const guarded = guardClaudeAgent({
