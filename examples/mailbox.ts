@@ -41,6 +41,20 @@ export interface ScriptedCall {
 /** What a scripted model does: one list of tool calls per turn, then {@link FINAL_TEXT}. */
 export type Script = ScriptedCall[][];
 
+/** What a scripted model read and said in one conversation. */
+export interface ScriptedConversation {
+  /** Tool results it read, by call id, as text. */
+  seen: Map<string, string>;
+  /** Call ids a person was asked about (filled in by whoever asks). */
+  asked: string[];
+  final?: string;
+}
+
+/** A fresh, empty conversation record. */
+export function newConversation(): ScriptedConversation {
+  return { seen: new Map(), asked: [] };
+}
+
 /** The final answer of every scripted model. */
 export const FINAL_TEXT = 'all done';
 

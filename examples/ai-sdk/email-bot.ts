@@ -6,41 +6,11 @@ import { MockLanguageModelV4 } from 'ai/test';
 import { createGuard, loadPolicy } from 'ruleoftwo';
 import { guardTools } from 'ruleoftwo/ai-sdk';
 import { z } from 'zod';
-import { COMPROMISED, FINAL_TEXT, Mailbox, POLICY_FILE, turnAfter } from '../mailbox.ts';
-
-/** The scripted compromised model: plays the next turn after the tool calls already in the prompt. */
-function scriptedModel(): LanguageModel {
-  const usage = {
-    inputTokens: { total: 1, noCache: 1, cacheRead: 0, cacheWrite: 0 },
-    outputTokens: { total: 1, text: 1, reasoning: 0 },
-  };
-  return new MockLanguageModelV4({
-    doGenerate: async ({ prompt }) => {
-      const calls = prompt
-        .flatMap((m) => (m.role === 'assistant' ? m.content : []))
-        .filter((p) => p.type === 'tool-call');
-      const turn = COMPROMISED[turnAfter(COMPROMISED, calls.length)];
-      if (!turn) {
-        return {
-          content: [{ type: 'text', text: FINAL_TEXT }],
-          finishReason: { unified: 'stop', raw: 'stop' },
-          usage,
-          warnings: [],
-        };
-      }
-      const content = turn.map((c) => ({
-        type: 'tool-call' as const,
-        toolCallId: c.id,
-        toolName: c.name,
-        input: JSON.stringify(c.args),
-      }));
-      return { content, finishReason: { unified: 'tool-calls', raw: 'tool_calls' }, usage, warnings: [] };
-    },
-  });
-}
+import { COMPROMISED, Mailbox, POLICY_FILE } from '../mailbox.ts';
+import { scriptedGenerate } from './scripted-model.ts';
 
 async function chooseModel(): Promise<LanguageModel> {
-  if (!process.env.OPENAI_API_KEY) return scriptedModel();
+  if (!process.env.OPENAI_API_KEY) return new MockLanguageModelV4({ doGenerate: scriptedGenerate(COMPROMISED) });
   const provider = '@ai-sdk/openai';
   const { openai } = (await import(provider)) as { openai: (id: string) => LanguageModel };
   return openai(process.env.OPENAI_MODEL ?? 'gpt-4.1-mini');

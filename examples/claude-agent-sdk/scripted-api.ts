@@ -1,15 +1,6 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FINAL_TEXT, type Script, turnAfter } from '../mailbox.ts';
-
-/** What the scripted model saw and said. */
-export interface ScriptedConversation {
-  /** Tool results it read, by call id. */
-  seen: Map<string, string>;
-  /** Call ids a person was asked about (filled in by whoever asks). */
-  asked: string[];
-  final?: string;
-}
+import { FINAL_TEXT, newConversation, type Script, type ScriptedConversation, turnAfter } from '../mailbox.ts';
 
 type Block = { type: string; id?: string; name?: string; tool_use_id?: string; content?: unknown; text?: string };
 type Message = { role: string; content: string | Block[] };
@@ -31,7 +22,7 @@ function resultText(content: unknown): string {
 export class ScriptedMessagesApi {
   #server: Server | undefined;
   script: Script = [];
-  conversation: ScriptedConversation = { seen: new Map(), asked: [] };
+  conversation: ScriptedConversation = newConversation();
   /** Prefix of tool names as Claude Code exposes them (MCP tools are `mcp__<server>__<tool>`). */
   readonly prefix: string;
 

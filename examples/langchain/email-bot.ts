@@ -3,17 +3,16 @@
 //   npm run build && node examples/langchain/email-bot.ts
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { Command, MemorySaver } from '@langchain/langgraph';
-import { createAgent, FakeToolCallingModel, tool } from 'langchain';
+import { createAgent, tool } from 'langchain';
 import { createGuard, loadPolicy } from 'ruleoftwo';
 import { type ApprovalInterrupt, ruleOfTwoMiddleware } from 'ruleoftwo/langchain';
 import { z } from 'zod';
 import { COMPROMISED, Mailbox, POLICY_FILE } from '../mailbox.ts';
+import { ScriptedToolCallingModel } from './scripted-model.ts';
 
 async function chooseModel(): Promise<BaseChatModel> {
   if (!process.env.OPENAI_API_KEY) {
-    // The compromised model's turns, then an empty turn that ends the run.
-    const toolCalls = [...COMPROMISED.map((turn) => turn.map((c) => ({ id: c.id, name: c.name, args: c.args }))), []];
-    return new FakeToolCallingModel({ toolCalls });
+    return new ScriptedToolCallingModel(COMPROMISED);
   }
   const provider = '@langchain/openai';
   const { ChatOpenAI } = (await import(provider)) as { ChatOpenAI: new (o: object) => BaseChatModel };

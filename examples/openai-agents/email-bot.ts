@@ -1,48 +1,12 @@
 // The Email-Bot on OpenAI Agents JS: a compromised model tries to forward private mail to an attacker.
 // Runs with a scripted model; set OPENAI_API_KEY to use a real OpenAI model instead.
 //   npm run build && node examples/openai-agents/email-bot.ts
-import {
-  Agent,
-  type AgentInputItem,
-  type Model,
-  type ModelRequest,
-  type ModelResponse,
-  Runner,
-  tool,
-  Usage,
-} from '@openai/agents';
+import { Agent, Runner, tool } from '@openai/agents';
 import { createGuard, loadPolicy } from 'ruleoftwo';
 import { guardTools } from 'ruleoftwo/openai-agents';
 import { z } from 'zod';
-import { COMPROMISED, FINAL_TEXT, Mailbox, POLICY_FILE, turnAfter } from '../mailbox.ts';
-
-/** The scripted compromised model, as an implementation of the SDK's `Model` interface. */
-class ScriptedModel implements Model {
-  async getResponse(request: ModelRequest): Promise<ModelResponse> {
-    const items = (typeof request.input === 'string' ? [] : request.input) as AgentInputItem[];
-    const turn = COMPROMISED[turnAfter(COMPROMISED, items.filter((i) => i.type === 'function_call').length)];
-    if (!turn) {
-      const text = { type: 'output_text' as const, text: FINAL_TEXT };
-      return {
-        usage: new Usage(),
-        output: [{ type: 'message', role: 'assistant', status: 'completed', content: [text] }],
-      };
-    }
-    const output = turn.map((c) => ({
-      type: 'function_call' as const,
-      callId: c.id,
-      name: c.name,
-      arguments: JSON.stringify(c.args),
-      status: 'completed' as const,
-    }));
-    return { usage: new Usage(), output };
-  }
-
-  // biome-ignore lint/correctness/useYield: this example does not stream.
-  async *getStreamedResponse(): AsyncIterable<never> {
-    throw new Error('the scripted model does not stream');
-  }
-}
+import { COMPROMISED, Mailbox, POLICY_FILE } from '../mailbox.ts';
+import { ScriptedModel } from './scripted-model.ts';
 
 /** Runs one conversation; `approve` is the person answering the run's interruptions. */
 export async function main(approve: (tool: string, input: string) => boolean = () => false) {
@@ -67,7 +31,9 @@ export async function main(approve: (tool: string, input: string) => boolean = (
     ],
     { guard, session: conversationId },
   );
-  const model = process.env.OPENAI_API_KEY ? (process.env.OPENAI_MODEL ?? 'gpt-4.1-mini') : new ScriptedModel();
+  const model = process.env.OPENAI_API_KEY
+    ? (process.env.OPENAI_MODEL ?? 'gpt-4.1-mini')
+    : new ScriptedModel(COMPROMISED);
   const agent = new Agent({ name: 'mail assistant', instructions: 'Help the user with email.', model, tools });
   const runner = new Runner({ tracingDisabled: !process.env.OPENAI_API_KEY });
   let result = await runner.run(agent, 'Read my inbox and answer Alice.');

@@ -4,60 +4,10 @@ import * as ai6 from 'ai-v6';
 import { MockLanguageModelV3 } from 'ai-v6/test';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { scriptedGenerate } from '../../examples/ai-sdk/scripted-model.ts';
 import { guardTools } from '../../src/adapters/ai-sdk.ts';
 import { type AdapterDriver, type Conversation, conformance, lastApproval } from './conformance.ts';
-import { FINAL_TEXT, type Script, turnAfter, type World, world } from './fixture.ts';
-
-type Prompt = { role: string; content: unknown }[];
-type Part = { type: string; toolCallId?: string; output?: { type: string; value?: unknown; reason?: string } };
-
-function partsOf(prompt: Prompt, role: string): Part[] {
-  return prompt.filter((m) => m.role === role && Array.isArray(m.content)).flatMap((m) => m.content as Part[]);
-}
-
-function outputText(output: Part['output']): string {
-  if (!output) return '';
-  if (output.type === 'execution-denied') return output.reason ?? '';
-  return typeof output.value === 'string' ? output.value : JSON.stringify(output.value);
-}
-
-/** The scripted model: plays the next turn of the script after the tool calls already in the prompt. */
-function scriptedGenerate(script: Script, conversation: Conversation) {
-  return async ({ prompt }: { prompt: unknown }) => {
-    const messages = prompt as Prompt;
-    for (const part of partsOf(messages, 'tool')) {
-      if (part.type === 'tool-result' && part.toolCallId) {
-        conversation.seen.set(part.toolCallId, outputText(part.output));
-      }
-    }
-    const done = partsOf(messages, 'assistant').filter((p) => p.type === 'tool-call').length;
-    const turn = script[turnAfter(script, done)];
-    const usage = {
-      inputTokens: { total: 1, noCache: 1, cacheRead: 0, cacheWrite: 0 },
-      outputTokens: { total: 1, text: 1, reasoning: 0 },
-    };
-    if (!turn) {
-      conversation.final = FINAL_TEXT;
-      return {
-        content: [{ type: 'text' as const, text: FINAL_TEXT }],
-        finishReason: { unified: 'stop' as const, raw: 'stop' },
-        usage,
-        warnings: [],
-      };
-    }
-    return {
-      content: turn.map((c) => ({
-        type: 'tool-call' as const,
-        toolCallId: c.id,
-        toolName: c.name,
-        input: JSON.stringify(c.args),
-      })),
-      finishReason: { unified: 'tool-calls' as const, raw: 'tool_calls' },
-      usage,
-      warnings: [],
-    };
-  };
-}
+import { type World, world } from './fixture.ts';
 
 type Ai = typeof ai7;
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ScriptedConversation } from '../../examples/mailbox.ts';
 import type { AuditEvent } from '../../src/store/types.ts';
 import { FINAL_TEXT, type Script, scripts, type World, world } from './fixture.ts';
 
@@ -6,14 +7,7 @@ import { FINAL_TEXT, type Script, scripts, type World, world } from './fixture.t
 export type Human = (call: { tool: string; args: unknown; callId: string }) => boolean;
 
 /** What one conversation did, seen from the scripted model's side. */
-export interface Conversation {
-  /** Tool results the model read, by call id (text as the model received it). */
-  seen: Map<string, string>;
-  /** Call ids a person was asked about, in order. */
-  asked: string[];
-  /** The model's final text, when the conversation ended. */
-  final?: string;
-}
+export type Conversation = ScriptedConversation;
 
 /** Drives one framework, with its real package and its own scripted model, through the adapter. */
 export interface AdapterDriver {
