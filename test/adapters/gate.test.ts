@@ -63,4 +63,20 @@ describe('CallGate', () => {
     const outcome = await new CallGate(guard, 's').run(swapped, () => 'sent', { answer: { approved: true } });
     expect(outcome).toMatchObject({ ok: false, message: expect.stringContaining('other arguments') });
   });
+
+  it('guard.approvalFor finds the latest request for a call id in its session only', async () => {
+    const guard = createGuard({ policy: emailBot() });
+    await guard.session('s', { input: 'untrusted' });
+    await guard.session('t', { input: 'untrusted' });
+    const send = { id: 'c1', tool: 'send_email', args: { to: 'bob@evil.test' } };
+    for (const session of ['s', 't']) {
+      await guard.check(session, { id: 'c0', tool: 'search_contacts', args: {} });
+    }
+    const first = await guard.check('s', send);
+    const second = await guard.check('s', send);
+    expect(first.approval?.id).not.toBe(second.approval?.id);
+    expect((await guard.approvalFor('s', 'c1'))?.request.id).toBe(second.approval?.id);
+    expect(await guard.approvalFor('t', 'c1')).toBeUndefined();
+    expect(await guard.approvalFor('s', 'c9')).toBeUndefined();
+  });
 });
