@@ -83,4 +83,9 @@ export interface PolicyDocument {
   };
   lists?: Record<string, string[]>;
   tools?: Record<string, ToolDocument>;
+  /** What the audit log keeps. */
+  audit?: {
+    /** Argument values to redact: `path` (any tool) or `tool-glob:path`, e.g. `*.password`, `send_email:body`. */
+    redact?: string[];
+  };
 }

@@ -1,3 +1,4 @@
+import { redactionProblem } from '../audit/redact.ts';
 import type { PolicyDocument } from '../core/document.ts';
 import { LEG_A, LEG_B, LEG_C, type LegMask, parseLegs } from '../core/legs.ts';
 import { parseDuration } from '../core/policy.ts';
@@ -92,7 +93,7 @@ class Validator {
     const root = this.#mapping(
       value,
       [],
-      ['$schema', 'version', 'name', 'description', 'session', 'unknownTools', 'approvals', 'lists', 'tools'],
+      ['$schema', 'version', 'name', 'description', 'session', 'unknownTools', 'approvals', 'lists', 'tools', 'audit'],
     );
     if (!root) return;
     if (root.version === undefined) this.#report('missing_key', ['version'], 'missing `version: 1`');
@@ -108,6 +109,25 @@ class Validator {
     if (root.lists !== undefined) this.#listsOf(root.lists);
     if (root.unknownTools !== undefined) this.#unknownTools(root.unknownTools);
     if (root.tools !== undefined) this.#tools(root.tools);
+    if (root.audit !== undefined) this.#audit(root.audit);
+  }
+
+  #audit(value: unknown): void {
+    const audit = this.#mapping(value, ['audit'], ['redact']);
+    if (audit?.redact === undefined) return;
+    if (!Array.isArray(audit.redact)) {
+      this.#report(
+        'expected_list',
+        ['audit', 'redact'],
+        `expected a list of argument paths, got ${describe(audit.redact)}`,
+      );
+      return;
+    }
+    audit.redact.forEach((entry, i) => {
+      if (!this.#string(entry, ['audit', 'redact', i])) return;
+      const problem = redactionProblem(entry);
+      if (problem) this.#report('invalid_path', ['audit', 'redact', i], problem);
+    });
   }
 
   #session(value: unknown): void {

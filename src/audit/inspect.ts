@@ -1,0 +1,159 @@
+import type { DatabaseSync } from 'node:sqlite';
+import { canonicalJson } from '../core/canonical.ts';
+import { openDatabase } from '../store/sqlite/database.ts';
+import type { Checkpoint } from './checkpoint.ts';
+import { readCheckpoints, readKeys, readRecords } from './sqlite-log.ts';
+import { LogVerifier, type VerifyOptions, type VerifyReport } from './verify.ts';
+
+/** Name in the first line of a JSONL export. */
+export const EXPORT_FORMAT = 'ruleoftwo-audit';
+
+/** Opens an audit database for reading only. */
+export function openAuditDatabase(path: string): DatabaseSync {
+  return openDatabase(path, { readOnly: true });
+}
+
+/** Verifies an audit database: every record, every checkpoint root and signature. */
+export function verifyDatabase(db: DatabaseSync, options: VerifyOptions = {}): VerifyReport {
+  const verifier = new LogVerifier(readCheckpoints(db), { logKeys: readKeys(db), ...options });
+  for (const record of readRecords(db)) {
+    verifier.add(record.text, record.hash);
+    if (verifier.broken) break;
+  }
+  return verifier.finish();
+}
+
+/** Writes the log as JSONL: a header with the log's public keys, each record's exact text, and its checkpoints. */
+export function exportJsonl(db: DatabaseSync, write: (line: string) => void): void {
+  write(canonicalJson({ keys: Object.fromEntries(readKeys(db)), log: EXPORT_FORMAT, v: 1 }));
+  const checkpoints = readCheckpoints(db);
+  let next = 0;
+  const flushUpTo = (size: number) => {
+    for (; next < checkpoints.length && (checkpoints[next] as Checkpoint).size <= size; next++) {
+      write(canonicalJson({ checkpoint: checkpoints[next] }));
+    }
+  };
+  for (const record of readRecords(db)) {
+    write(record.text);
+    flushUpTo(record.seq);
+  }
+  flushUpTo(Number.POSITIVE_INFINITY);
+}
+
+/**
+ * Verifies a JSONL export byte for byte: the header, every record in full (strict parse), and every checkpoint. A
+ * line that is not canonical JSON was not written by `exportJsonl`.
+ */
+export function verifyJsonl(bytes: Uint8Array, options: VerifyOptions = {}): VerifyReport {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return failed('the export is not valid UTF-8');
+  }
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const header = parseLine(lines[0] ?? '');
+  const keys = header?.keys;
+  if (
+    !header ||
+    header.log !== EXPORT_FORMAT ||
+    keys === null ||
+    typeof keys !== 'object' ||
+    Object.values(keys as object).some((k) => typeof k !== 'string')
+  ) {
+    return failed('line 1 is not a ruleoftwo audit export header');
+  }
+  if (header.v !== 1) return failed(`export format version \`${String(header.v)}\`; this release reads version 1`);
+  const checkpoints: Checkpoint[] = [];
+  const records: string[] = [];
+  for (const [i, line] of lines.entries()) {
+    if (i === 0) continue;
+    if (line.startsWith('{"checkpoint":')) {
+      const checkpoint = parseCheckpoint(line);
+      if (!checkpoint) return failed(`line ${i + 1}: malformed checkpoint`);
+      checkpoints.push(checkpoint);
+    } else {
+      records.push(line);
+    }
+  }
+  const verifier = new LogVerifier(checkpoints, {
+    logKeys: new Map(Object.entries(keys as Record<string, string>)),
+    strict: true,
+    ...options,
+  });
+  for (const record of records) {
+    verifier.add(record);
+    if (verifier.broken) break;
+  }
+  return verifier.finish();
+}
+
+function parseLine(line: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(line) as unknown;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+    return canonicalJson(value) === line ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseCheckpoint(line: string): Checkpoint | undefined {
+  const c = parseLine(line)?.checkpoint as Record<string, unknown> | undefined;
+  if (!c || typeof c !== 'object') return undefined;
+  const okKey = c.keyId === null || typeof c.keyId === 'string';
+  const okSignature = c.signature === null || typeof c.signature === 'string';
+  if (!Number.isSafeInteger(c.size) || typeof c.root !== 'string' || !Number.isSafeInteger(c.at)) return undefined;
+  if (!okKey || !okSignature || Object.keys(c).length !== 5) return undefined;
+  return c as unknown as Checkpoint;
+}
+
+function failed(message: string): VerifyReport {
+  return {
+    ok: false,
+    records: 0,
+    checkpoints: 0,
+    signed: 0,
+    root: '',
+    issues: [{ code: 'malformed', message }],
+    notes: [],
+  };
+}
+
+/** Counts and bounds of an audit log, for `audit stats`. */
+export interface AuditStats {
+  records: number;
+  firstAt: number | null;
+  lastAt: number | null;
+  byType: Record<string, number>;
+  checkpoints: number;
+  lastCheckpoint: Checkpoint | null;
+  keys: string[];
+}
+
+/** Summarizes an audit database without verifying it. */
+export function auditStats(db: DatabaseSync): AuditStats {
+  const at = (order: string) =>
+    (
+      db.prepare(`SELECT json_extract(record, '$.at') AS at FROM audit_records ORDER BY seq ${order} LIMIT 1`).get() as
+        | { at: number | null }
+        | undefined
+    )?.at ?? null;
+  const total = db.prepare('SELECT count(*) AS n FROM audit_records').get() as { n: number };
+  const types = db
+    .prepare(
+      "SELECT json_extract(record, '$.event.type') AS type, count(*) AS n FROM audit_records GROUP BY type ORDER BY type",
+    )
+    .all() as { type: string | null; n: number }[];
+  const checkpoints = readCheckpoints(db);
+  return {
+    records: total.n,
+    firstAt: at('ASC'),
+    lastAt: at('DESC'),
+    byType: Object.fromEntries(types.map((t) => [t.type ?? '(unreadable)', t.n])),
+    checkpoints: checkpoints.length,
+    lastCheckpoint: checkpoints.at(-1) ?? null,
+    keys: [...readKeys(db).keys()],
+  };
+}

@@ -1,0 +1,96 @@
+import { canonicalJson } from '../core/canonical.ts';
+import type { AuditEvent } from '../store/types.ts';
+
+/** The record format version this release writes and reads. */
+export const RECORD_VERSION = 1;
+
+/** The `prev` of the first record. */
+export const GENESIS_PREV = '0'.repeat(64);
+
+/** One audit record: an event with its place in the chain. Its canonical JSON text is what is hashed. */
+export interface AuditRecord {
+  v: 1;
+  /** Record number, from 1, without gaps. */
+  seq: number;
+  /** Leaf hash (hex) of the previous record; {@link GENESIS_PREV} for record 1. */
+  prev: string;
+  /** When the log wrote it, in milliseconds since the epoch. */
+  at: number;
+  event: AuditEvent & { redacted?: string[] };
+}
+
+/**
+ * The canonical text of a record (keys sorted, as `canonicalJson` writes it) from an event already in canonical
+ * JSON; built by concatenation because every append pays for it.
+ */
+export function encodeRecord(seq: number, prev: string, at: number, eventJson: string): string {
+  return `{"at":${JSON.stringify(at)},"event":${eventJson},"prev":"${prev}","seq":${seq},"v":${RECORD_VERSION}}`;
+}
+
+/** The chain fields of a record text, read from its fixed tail without parsing the event. */
+export interface RecordTail {
+  seq: number;
+  prev: string;
+  v: number;
+}
+
+const TAIL_MARK = ',"prev":"';
+
+/** Reads `prev`, `seq` and `v` from the end of a record text; undefined when the text is not shaped as a record. */
+export function readTail(text: string): RecordTail | undefined {
+  const at = text.lastIndexOf(TAIL_MARK);
+  if (at < 0 || !text.startsWith('{"at":') || text.charCodeAt(text.length - 1) !== 125) return undefined;
+  const match = /^,"prev":"([0-9a-f]{64})","seq":([1-9]\d{0,15}),"v":([1-9]\d{0,5})\}$/.exec(text.slice(at));
+  if (!match) return undefined;
+  return { prev: match[1] as string, seq: Number(match[2]), v: Number(match[3]) };
+}
+
+/** Why a record text could not be read. */
+export type RecordProblem = { code: 'malformed' | 'unsupported_version'; message: string };
+
+/**
+ * Parses and checks a record text in full: JSON, the version, the fields, an event with a type, and canonical form
+ * (a record that is not byte-for-byte canonical was not written by a ruleoftwo log).
+ */
+export function parseRecord(text: string): { ok: true; record: AuditRecord } | { ok: false; problem: RecordProblem } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, problem: { code: 'malformed', message: 'not JSON' } };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, problem: { code: 'malformed', message: 'not a JSON object' } };
+  }
+  const r = value as Record<string, unknown>;
+  if (r.v !== RECORD_VERSION) {
+    return typeof r.v === 'number' && Number.isInteger(r.v) && r.v > RECORD_VERSION
+      ? {
+          ok: false,
+          problem: {
+            code: 'unsupported_version',
+            message: `record format version ${r.v}; this release reads version ${RECORD_VERSION}`,
+          },
+        }
+      : { ok: false, problem: { code: 'malformed', message: `invalid record version \`${String(r.v)}\`` } };
+  }
+  const keys = Object.keys(r).sort().join(',');
+  if (keys !== 'at,event,prev,seq,v') {
+    return { ok: false, problem: { code: 'malformed', message: `unexpected fields \`${keys}\`` } };
+  }
+  if (!Number.isSafeInteger(r.seq) || (r.seq as number) < 1) {
+    return { ok: false, problem: { code: 'malformed', message: 'invalid `seq`' } };
+  }
+  if (typeof r.prev !== 'string' || !/^[0-9a-f]{64}$/.test(r.prev)) {
+    return { ok: false, problem: { code: 'malformed', message: 'invalid `prev`' } };
+  }
+  if (!Number.isSafeInteger(r.at)) return { ok: false, problem: { code: 'malformed', message: 'invalid `at`' } };
+  const event = r.event as Record<string, unknown> | null;
+  if (event === null || typeof event !== 'object' || Array.isArray(event) || typeof event.type !== 'string') {
+    return { ok: false, problem: { code: 'malformed', message: 'the event has no `type`' } };
+  }
+  if (canonicalJson(value) !== text) {
+    return { ok: false, problem: { code: 'malformed', message: 'not in canonical form' } };
+  }
+  return { ok: true, record: value as AuditRecord };
+}

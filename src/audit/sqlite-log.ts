@@ -1,0 +1,311 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { canonicalJson } from '../core/canonical.ts';
+import {
+  assertOpen,
+  type DatabaseOptions,
+  ensureSchema,
+  immediate,
+  openDatabase,
+  StoreError,
+  storeError,
+} from '../store/sqlite/database.ts';
+import type { AuditEvent, AuditLog } from '../store/types.ts';
+import type { AuditKey, Checkpoint } from './checkpoint.ts';
+import { leafHash, MerkleFrontier } from './merkle.ts';
+import { encodeRecord, GENESIS_PREV } from './record.ts';
+import { compileRedaction, type RedactRule, redactEvent } from './redact.ts';
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS audit_records (
+  seq INTEGER PRIMARY KEY,
+  record TEXT NOT NULL,
+  hash BLOB NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS audit_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  size INTEGER NOT NULL,
+  frontier BLOB NOT NULL,
+  last_hash BLOB NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+  size INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  root TEXT NOT NULL,
+  key_id TEXT,
+  signature TEXT
+) STRICT;
+CREATE TABLE IF NOT EXISTS audit_keys (
+  key_id TEXT PRIMARY KEY,
+  public_key TEXT NOT NULL
+) STRICT`;
+
+/** Default number of records between checkpoints. */
+export const DEFAULT_CHECKPOINT_EVERY = 1000;
+/** Default longest time between checkpoints while records arrive. */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 60_000;
+
+/** Options of {@link SqliteAuditLog}. */
+export interface SqliteAuditLogOptions extends DatabaseOptions {
+  /** Signs checkpoints; without it checkpoints are written unsigned (see `loadAuditKey`). */
+  key?: AuditKey;
+  /** Records between checkpoints. */
+  checkpointEvery?: number;
+  /** A batch written this long after the last checkpoint also writes one. */
+  checkpointIntervalMs?: number;
+  /** Argument paths to redact, as in the policy's `audit.redact`. */
+  redact?: readonly string[];
+  now?: () => number;
+}
+
+/** One stored record: its number, exact text and leaf hash. */
+export interface StoredRecord {
+  seq: number;
+  text: string;
+  hash: Uint8Array;
+}
+
+interface Head {
+  size: number;
+  frontier: MerkleFrontier;
+  lastHash: Buffer;
+}
+
+interface Waiter {
+  json: string;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The tamper-evident audit log in SQLite. Appends that arrive together share one `BEGIN IMMEDIATE` transaction
+ * and one fsync (group commit); each promise resolves only after that commit, so a record is durable before the
+ * guarded call is released. Several processes may append to one file: the chain head is read inside the write lock.
+ */
+export class SqliteAuditLog implements AuditLog {
+  readonly path: string;
+  readonly #db: DatabaseSync;
+  readonly #key: AuditKey | undefined;
+  readonly #every: number;
+  readonly #intervalMs: number;
+  readonly #rules: RedactRule[];
+  readonly #now: () => number;
+  readonly #insert: StatementSync;
+  readonly #selectHead: StatementSync;
+  readonly #upsertHead: StatementSync;
+  readonly #lastCheckpoint: StatementSync;
+  readonly #insertCheckpoint: StatementSync;
+  #queue: Waiter[] = [];
+  #scheduled = false;
+  #closed = false;
+
+  constructor(path: string, options: SqliteAuditLogOptions = {}) {
+    this.path = path;
+    this.#key = options.key;
+    this.#every = Math.max(1, options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY);
+    this.#intervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+    this.#rules = compileRedaction(options.redact ?? []);
+    this.#now = options.now ?? Date.now;
+    this.#db = openDatabase(path, options);
+    try {
+      ensureSchema(this.#db, 'audit', 1, SCHEMA);
+      this.#insert = this.#db.prepare('INSERT INTO audit_records (seq, record, hash) VALUES (?, ?, ?)');
+      this.#selectHead = this.#db.prepare('SELECT size, frontier, last_hash FROM audit_head WHERE id = 1');
+      this.#upsertHead = this.#db.prepare(
+        'INSERT INTO audit_head (id, size, frontier, last_hash) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier, last_hash = excluded.last_hash',
+      );
+      this.#lastCheckpoint = this.#db.prepare('SELECT size, at FROM audit_checkpoints ORDER BY size DESC LIMIT 1');
+      this.#insertCheckpoint = this.#db.prepare(
+        'INSERT OR IGNORE INTO audit_checkpoints (size, at, root, key_id, signature) VALUES (?, ?, ?, ?, ?)',
+      );
+      if (this.#key) {
+        const key = this.#key;
+        immediate(this.#db, 'cannot register the audit key', () => {
+          this.#db
+            .prepare('INSERT OR IGNORE INTO audit_keys (key_id, public_key) VALUES (?, ?)')
+            .run(key.keyId, key.publicPem());
+        });
+      }
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
+  }
+
+  append(event: AuditEvent): Promise<void> {
+    if (this.#closed) return Promise.reject(new StoreError('STORE_CLOSED', 'audit log is closed'));
+    let json: string;
+    try {
+      json = canonicalJson(redactEvent(event, this.#rules));
+    } catch (error) {
+      return Promise.reject(new StoreError('STORE_WRITE', `cannot write audit event: ${(error as Error).message}`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ json, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        // Everything appended before the event loop turns joins this batch: one transaction, one fsync.
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  /** Writes a checkpoint of the current head unless one exists at its size; returns the latest checkpoint. */
+  async checkpoint(): Promise<Checkpoint | undefined> {
+    assertOpen(this.#closed, 'audit log');
+    await this.#drain();
+    return immediate(this.#db, 'cannot checkpoint the audit log', () => {
+      const head = this.#readHead();
+      if (head.size > 0) this.#writeCheckpoint(head);
+      return readCheckpoints(this.#db).at(-1);
+    });
+  }
+
+  /**
+   * Checks after a restart that the head agrees with the last record (they are written in one transaction, so a
+   * disagreement is corruption, not a crash) and checkpoints records written since the last checkpoint. Idempotent.
+   */
+  async recover(): Promise<{ size: number; checkpoint: Checkpoint | undefined }> {
+    assertOpen(this.#closed, 'audit log');
+    this.#readHead();
+    const checkpoint = await this.checkpoint();
+    return { size: this.size, checkpoint };
+  }
+
+  /** How many records the log holds. */
+  get size(): number {
+    return this.#readHead().size;
+  }
+
+  /** Records from number `from` on, in order, read in chunks. */
+  records(from = 1): Generator<StoredRecord> {
+    assertOpen(this.#closed, 'audit log');
+    return readRecords(this.#db, from);
+  }
+
+  /** Every checkpoint, oldest first. */
+  checkpoints(): Checkpoint[] {
+    assertOpen(this.#closed, 'audit log');
+    return readCheckpoints(this.#db);
+  }
+
+  /** Waits for pending appends, writes a final checkpoint, and closes the database. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#drain();
+      if (this.#readHead().size > 0) await this.checkpoint();
+    } finally {
+      this.#closed = true;
+      this.#db.close();
+    }
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0 || this.#scheduled) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const batch = this.#queue;
+    this.#queue = [];
+    if (batch.length === 0) return;
+    try {
+      immediate(this.#db, 'cannot write the audit log', () => {
+        const head = this.#readHead();
+        const at = this.#now();
+        let prev = head.lastHash;
+        let size = head.size;
+        for (const waiter of batch) {
+          size += 1;
+          const text = encodeRecord(size, prev.length === 0 ? GENESIS_PREV : prev.toString('hex'), at, waiter.json);
+          prev = leafHash(text);
+          this.#insert.run(size, text, prev);
+          head.frontier.push(prev);
+        }
+        const next = { size, frontier: head.frontier, lastHash: prev };
+        this.#upsertHead.run(size, next.frontier.serialize(), prev);
+        const last = this.#lastCheckpoint.get() as { size: number; at: number } | undefined;
+        const lastSize = last?.size ?? 0;
+        if (size - lastSize >= this.#every || at - (last?.at ?? 0) >= this.#intervalMs) this.#writeCheckpoint(next);
+      });
+    } catch (error) {
+      // INVARIANT: an append that was not committed rejects, so the guard denies
+      // (test/store/fail-closed.test.ts "write error").
+      for (const waiter of batch) waiter.reject(error);
+      return;
+    }
+    for (const waiter of batch) waiter.resolve();
+  }
+
+  #readHead(): Head {
+    let row: { size: number; frontier: Uint8Array; last_hash: Uint8Array } | undefined;
+    try {
+      row = this.#selectHead.get() as typeof row;
+    } catch (error) {
+      throw storeError(error, 'cannot read the audit log');
+    }
+    if (!row) {
+      const any = this.#db.prepare('SELECT count(*) AS n FROM audit_records').get() as { n: number };
+      if (any.n > 0) throw new StoreError('STORE_CORRUPT', 'the audit log has records but no head');
+      return { size: 0, frontier: new MerkleFrontier(), lastHash: Buffer.alloc(0) };
+    }
+    const last = this.#db.prepare('SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1').get() as
+      | { seq: number; hash: Uint8Array }
+      | undefined;
+    // INVARIANT: appends never continue a log whose head and tail disagree (test/audit/fail-closed.test.ts).
+    if (!last || last.seq !== row.size || !Buffer.from(last.hash).equals(Buffer.from(row.last_hash))) {
+      throw new StoreError('STORE_CORRUPT', `the audit log head (size ${row.size}) does not match its last record`);
+    }
+    let frontier: MerkleFrontier;
+    try {
+      frontier = MerkleFrontier.deserialize(row.size, row.frontier);
+    } catch {
+      throw new StoreError('STORE_CORRUPT', 'the audit log head is corrupt');
+    }
+    return { size: row.size, frontier, lastHash: Buffer.from(row.last_hash) };
+  }
+
+  #writeCheckpoint(head: Head): void {
+    const root = head.frontier.root().toString('hex');
+    const at = this.#now();
+    const checkpoint = this.#key
+      ? this.#key.sign(head.size, root, at)
+      : { size: head.size, root, at, keyId: null, signature: null };
+    this.#insertCheckpoint.run(checkpoint.size, checkpoint.at, checkpoint.root, checkpoint.keyId, checkpoint.signature);
+  }
+}
+
+const CHUNK = 4096;
+
+/** Reads records from `from` on, in chunks, so a large log streams in constant memory. */
+export function* readRecords(db: DatabaseSync, from = 1): Generator<StoredRecord> {
+  const select = db.prepare('SELECT seq, record, hash FROM audit_records WHERE seq >= ? ORDER BY seq LIMIT ?');
+  select.setReturnArrays(true);
+  let next = from;
+  for (;;) {
+    const rows = select.all(next, CHUNK) as unknown as [number, string, Uint8Array][];
+    for (const [seq, text, hash] of rows) yield { seq, text, hash };
+    if (rows.length < CHUNK) return;
+    next = (rows[rows.length - 1] as [number, string, Uint8Array])[0] + 1;
+  }
+}
+
+/** Every checkpoint, oldest first. */
+export function readCheckpoints(db: DatabaseSync): Checkpoint[] {
+  const rows = db.prepare('SELECT size, at, root, key_id, signature FROM audit_checkpoints ORDER BY size').all() as {
+    size: number;
+    at: number;
+    root: string;
+    key_id: string | null;
+    signature: string | null;
+  }[];
+  return rows.map((r) => ({ size: r.size, root: r.root, at: r.at, keyId: r.key_id, signature: r.signature }));
+}
+
+/** Public keys registered in the log, by key id (not trusted unless pinned by the verifier). */
+export function readKeys(db: DatabaseSync): Map<string, string> {
+  const rows = db.prepare('SELECT key_id, public_key FROM audit_keys').all() as {
+    key_id: string;
+    public_key: string;
+  }[];
+  return new Map(rows.map((r) => [r.key_id, r.public_key]));
+}

@@ -1,0 +1,215 @@
+import type { KeyObject } from 'node:crypto';
+import { type Checkpoint, checkSignature, keyIdOf, publicKeyFromPem } from './checkpoint.ts';
+import { leafHash, MerkleFrontier } from './merkle.ts';
+import { GENESIS_PREV, parseRecord, RECORD_VERSION, readTail } from './record.ts';
+
+/** One problem `verify` found; `record` names the first record it concerns. */
+export interface VerifyIssue {
+  code:
+    | 'malformed'
+    | 'unsupported_version'
+    | 'missing'
+    | 'out_of_order'
+    | 'hash_mismatch'
+    | 'chain_broken'
+    | 'root_mismatch'
+    | 'truncated'
+    | 'bad_signature'
+    | 'unknown_key'
+    | 'unsigned'
+    | 'bad_checkpoint';
+  record?: number;
+  message: string;
+}
+
+/** What `verify` found: ok only when every record chains, every checkpoint matches and every signature holds. */
+export interface VerifyReport {
+  ok: boolean;
+  /** Records read (up to the first broken one). */
+  records: number;
+  checkpoints: number;
+  /** Checkpoints whose signature was checked and holds. */
+  signed: number;
+  /** Merkle root (hex) of the records that verified. */
+  root: string;
+  issues: VerifyIssue[];
+  /** Notes that do not fail verification, such as an unpinned key. */
+  notes: string[];
+}
+
+/** Options of a verification. */
+export interface VerifyOptions {
+  /** Trusted public keys (PEM); when given, every checkpoint must be signed by one of them. */
+  publicKeys?: readonly string[];
+  /** Public keys found in the log itself, by key id; used only when no key is pinned. */
+  logKeys?: ReadonlyMap<string, string>;
+  /** Fail when a checkpoint is unsigned (default true when keys are pinned). */
+  requireSignatures?: boolean;
+  /** Parse every record in full (JSON, fields, canonical form), not only its chain fields. */
+  strict?: boolean;
+}
+
+/**
+ * Checks a log record by record as it streams: each record's number, its `prev` link to the record before, its
+ * stored hash, and the Merkle root at every checkpoint. It stops at the first broken record, since nothing after it
+ * can be trusted, and says which record that is.
+ */
+export class LogVerifier {
+  readonly #checkpoints: Checkpoint[];
+  readonly #keys: Map<string, KeyObject>;
+  readonly #pinned: boolean;
+  readonly #require: boolean;
+  readonly #strict: boolean;
+  readonly #frontier = new MerkleFrontier();
+  readonly #issues: VerifyIssue[] = [];
+  readonly #notes: string[] = [];
+  #prev = GENESIS_PREV;
+  #next = 0;
+  /** Index of the next checkpoint whose root is due. */
+  #due = 0;
+  #signed = 0;
+  #broken = false;
+
+  constructor(checkpoints: readonly Checkpoint[], options: VerifyOptions = {}) {
+    this.#checkpoints = [...checkpoints].sort((a, b) => a.size - b.size);
+    this.#pinned = (options.publicKeys?.length ?? 0) > 0;
+    this.#require = options.requireSignatures ?? this.#pinned;
+    this.#strict = options.strict ?? false;
+    this.#keys = new Map();
+    const pems = this.#pinned ? (options.publicKeys ?? []) : [...(options.logKeys?.values() ?? [])];
+    for (const pem of pems) {
+      const key = publicKeyFromPem(pem, 'a public key');
+      this.#keys.set(keyIdOf(key), key);
+    }
+    for (const [id, pem] of this.#pinned ? [] : (options.logKeys ?? new Map())) {
+      if (keyIdOf(publicKeyFromPem(pem, `key \`${id}\``)) !== id) {
+        this.#issues.push({ code: 'unknown_key', message: `the log's key \`${id}\` does not match its id (changed)` });
+      }
+    }
+    if (!this.#pinned && this.#keys.size > 0) {
+      this.#notes.push('signatures were checked against keys stored in the log; pin one with --public-key');
+    }
+  }
+
+  /** Whether a record has failed; later records are not checked. */
+  get broken(): boolean {
+    return this.#broken;
+  }
+
+  /** Checks the next record: its exact text and, for a database, its stored leaf hash. */
+  add(text: string, storedHash?: Uint8Array): void {
+    if (this.#broken) return;
+    const position = this.#next + 1;
+    const tail = readTail(text);
+    if (!tail || tail.v !== RECORD_VERSION || this.#strict) {
+      const parsed = parseRecord(text);
+      if (!parsed.ok) return this.#fail(parsed.problem.code, position, `record ${position}: ${parsed.problem.message}`);
+      if (!tail) return this.#fail('malformed', position, `record ${position}: malformed`);
+    }
+    if (tail.seq !== position) {
+      return tail.seq > position
+        ? this.#fail('missing', position, `record ${position} is missing (record ${tail.seq} stands in its place)`)
+        : this.#fail('out_of_order', position, `record ${position}: found record ${tail.seq} in its place (reordered)`);
+    }
+    if (tail.prev !== this.#prev) {
+      return this.#fail(
+        'chain_broken',
+        position,
+        `record ${position} does not chain to record ${position - 1} (one of them was changed)`,
+      );
+    }
+    const leaf = leafHash(text);
+    if (storedHash !== undefined && !leaf.equals(storedHash)) {
+      return this.#fail('hash_mismatch', position, `record ${position} was changed: it does not match its hash`);
+    }
+    this.#frontier.push(leaf);
+    this.#prev = leaf.toString('hex');
+    this.#next = position;
+    if ((this.#checkpoints[this.#due]?.size ?? Number.POSITIVE_INFINITY) <= position) this.#checkRoots();
+  }
+
+  /** Checks every checkpoint's signature and that none lies beyond the records read; returns the report. */
+  finish(): VerifyReport {
+    let unsigned = 0;
+    for (const checkpoint of this.#checkpoints) {
+      if (checkpoint.signature === null || checkpoint.keyId === null) unsigned += 1;
+      this.#checkSignature(checkpoint);
+    }
+    if (unsigned > 0 && !this.#require) this.#notes.push(`${unsigned} checkpoint(s) are not signed`);
+    const beyond = this.#checkpoints.find((c) => c.size > this.#next);
+    if (beyond && !this.#broken) {
+      this.#issues.push({
+        code: 'truncated',
+        record: this.#next + 1,
+        message: `the log ends after record ${this.#next} but checkpoint ${beyond.size} covers ${beyond.size} records (truncated)`,
+      });
+    }
+    return {
+      ok: this.#issues.length === 0,
+      records: this.#next,
+      checkpoints: this.#checkpoints.length,
+      signed: this.#signed,
+      root: this.#frontier.root().toString('hex'),
+      issues: this.#issues,
+      notes: this.#notes,
+    };
+  }
+
+  /** Compares the Merkle root with every checkpoint taken at the size just reached. */
+  #checkRoots(): void {
+    for (;;) {
+      const checkpoint = this.#checkpoints[this.#due];
+      if (!checkpoint || checkpoint.size > this.#next) return;
+      this.#due += 1;
+      if (checkpoint.size < this.#next) continue;
+      if (!/^[0-9a-f]{64}$/.test(checkpoint.root) || !Number.isSafeInteger(checkpoint.at)) {
+        this.#issues.push({
+          code: 'bad_checkpoint',
+          record: checkpoint.size,
+          message: `checkpoint ${checkpoint.size} is malformed`,
+        });
+      } else if (this.#frontier.root().toString('hex') !== checkpoint.root) {
+        this.#issues.push({
+          code: 'root_mismatch',
+          record: checkpoint.size,
+          message: `checkpoint ${checkpoint.size} does not match records 1..${checkpoint.size}: records up to it were rewritten`,
+        });
+      }
+    }
+  }
+
+  #checkSignature(checkpoint: Checkpoint): void {
+    if (checkpoint.signature === null || checkpoint.keyId === null) {
+      if (this.#require) {
+        this.#issues.push({
+          code: 'unsigned',
+          record: checkpoint.size,
+          message: `checkpoint ${checkpoint.size} is not signed`,
+        });
+      }
+      return;
+    }
+    const key = this.#keys.get(checkpoint.keyId);
+    if (!key) {
+      const why = this.#pinned ? 'which is not trusted' : 'which the log does not hold';
+      this.#issues.push({
+        code: 'unknown_key',
+        record: checkpoint.size,
+        message: `checkpoint ${checkpoint.size} is signed by key \`${checkpoint.keyId}\`, ${why}`,
+      });
+      return;
+    }
+    if (checkSignature(checkpoint, key)) this.#signed += 1;
+    else
+      this.#issues.push({
+        code: 'bad_signature',
+        record: checkpoint.size,
+        message: `checkpoint ${checkpoint.size} has a bad signature`,
+      });
+  }
+
+  #fail(code: VerifyIssue['code'], record: number, message: string): void {
+    this.#broken = true;
+    this.#issues.push({ code, record, message });
+  }
+}

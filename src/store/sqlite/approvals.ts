@@ -1,0 +1,142 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { ApprovalRequest } from '../../core/decision.ts';
+import { answerRecord, consumeRecord } from '../memory.ts';
+import type {
+  ApprovalAnswer,
+  ApprovalReceipt,
+  ApprovalRecord,
+  ApprovalStatus,
+  ApprovalStore,
+  ConsumeOutcome,
+} from '../types.ts';
+import { assertOpen, type DatabaseOptions, ensureSchema, immediate, openDatabase, StoreError } from './database.ts';
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS approvals (
+  id TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  record TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, created_at);
+CREATE INDEX IF NOT EXISTS approvals_session ON approvals (session_id, created_at)`;
+
+const STATUSES: readonly string[] = ['pending', 'approved', 'denied', 'expired'];
+
+/**
+ * Approval requests in SQLite. Every transition runs inside `BEGIN IMMEDIATE` through the same `answerRecord` and
+ * `consumeRecord` as the memory store, so a receipt is good once across every process sharing the file.
+ */
+export class SqliteApprovalStore implements ApprovalStore {
+  readonly path: string;
+  readonly #db: DatabaseSync;
+  readonly #select: StatementSync;
+  readonly #insert: StatementSync;
+  readonly #update: StatementSync;
+  #closed = false;
+
+  constructor(path: string, options: DatabaseOptions = {}) {
+    this.path = path;
+    this.#db = openDatabase(path, options);
+    try {
+      ensureSchema(this.#db, 'approvals', 1, SCHEMA);
+      this.#select = this.#db.prepare('SELECT record FROM approvals WHERE id = ?');
+      this.#insert = this.#db.prepare(
+        'INSERT INTO approvals (id, session_id, status, created_at, record) VALUES (?, ?, ?, ?, ?)',
+      );
+      this.#update = this.#db.prepare('UPDATE approvals SET status = ?, record = ? WHERE id = ?');
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
+  }
+
+  async create(request: ApprovalRequest): Promise<void> {
+    assertOpen(this.#closed, 'approval store');
+    const record: ApprovalRecord = { request, status: 'pending' };
+    immediate(this.#db, `cannot create approval request \`${request.id}\``, () => {
+      if (this.#select.get(request.id))
+        throw new StoreError('STORE_WRITE', `approval request \`${request.id}\` exists`);
+      this.#insert.run(request.id, request.sessionId, 'pending', request.createdAt, JSON.stringify(record));
+    });
+  }
+
+  async get(requestId: string): Promise<ApprovalRecord | undefined> {
+    assertOpen(this.#closed, 'approval store');
+    return this.#read(requestId);
+  }
+
+  async answer(requestId: string, answer: ApprovalAnswer, now: number): Promise<ApprovalRecord | undefined> {
+    assertOpen(this.#closed, 'approval store');
+    return immediate(this.#db, `cannot answer approval request \`${requestId}\``, () => {
+      const record = this.#read(requestId);
+      if (!record) return undefined;
+      const next = answerRecord(record, answer, now);
+      if (next !== record) this.#write(next);
+      return next;
+    });
+  }
+
+  async consume(receipt: ApprovalReceipt, now: number): Promise<ConsumeOutcome> {
+    assertOpen(this.#closed, 'approval store');
+    return immediate(this.#db, `cannot use approval receipt \`${receipt.requestId}\``, () => {
+      const { next, ...outcome } = consumeRecord(this.#read(receipt.requestId), receipt, now);
+      if (next) this.#write(next);
+      return outcome;
+    });
+  }
+
+  async list(filter: { status?: ApprovalStatus; sessionId?: string } = {}): Promise<ApprovalRecord[]> {
+    assertOpen(this.#closed, 'approval store');
+    const where: string[] = [];
+    const params: string[] = [];
+    if (filter.status !== undefined) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    if (filter.sessionId !== undefined) {
+      where.push('session_id = ?');
+      params.push(filter.sessionId);
+    }
+    const sql = `SELECT id, record FROM approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`;
+    const rows = this.#db.prepare(sql).all(...params) as { id: string; record: string }[];
+    return rows.map((row) => parseRecord(row.id, row.record));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  #read(requestId: string): ApprovalRecord | undefined {
+    const row = this.#select.get(requestId) as { record: string } | undefined;
+    return row === undefined ? undefined : parseRecord(requestId, row.record);
+  }
+
+  #write(record: ApprovalRecord): void {
+    this.#update.run(record.status, JSON.stringify(record), record.request.id);
+  }
+}
+
+function parseRecord(requestId: string, text: string): ApprovalRecord {
+  let record: Partial<ApprovalRecord> | null;
+  try {
+    record = JSON.parse(text);
+  } catch {
+    record = null;
+  }
+  // INVARIANT: a corrupt approval is never usable (test/store/fail-closed.test.ts "corrupted row").
+  if (
+    record === null ||
+    typeof record !== 'object' ||
+    typeof record.status !== 'string' ||
+    !STATUSES.includes(record.status) ||
+    record.request?.id !== requestId ||
+    typeof record.request.hash !== 'string' ||
+    typeof record.request.expiresAt !== 'number'
+  ) {
+    throw new StoreError('STORE_CORRUPT', `approval request \`${requestId}\` is corrupt or unreadable`);
+  }
+  return record as ApprovalRecord;
+}

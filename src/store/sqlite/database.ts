@@ -1,0 +1,137 @@
+import { DatabaseSync } from 'node:sqlite';
+
+/** A store could not do its job: unavailable, busy past its timeout, corrupt, or written by a newer release. */
+export class StoreError extends Error {
+  /** Stable code: `STORE_UNAVAILABLE`, `STORE_BUSY`, `STORE_CORRUPT`, `STORE_VERSION`, `STORE_CLOSED`, `STORE_WRITE`. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Options for opening a SQLite database. */
+export interface DatabaseOptions {
+  /** How long a writer waits for another process's lock before failing; default 5000 ms. */
+  busyTimeoutMs?: number;
+  readOnly?: boolean;
+}
+
+/** Default busy timeout: long enough for a peer's group commit, short enough to deny rather than hang. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Opens a database in WAL mode with full fsync on commit, so a committed transaction survives a crash of the
+ * process or the machine, and readers in other processes never block the writer.
+ */
+export function openDatabase(path: string, options: DatabaseOptions = {}): DatabaseSync {
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
+  } catch (error) {
+    throw new StoreError('STORE_UNAVAILABLE', `cannot open database \`${path}\`: ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+  try {
+    db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS))}`);
+    if (!options.readOnly) {
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA synchronous = FULL');
+    }
+    db.exec('SELECT count(*) FROM sqlite_schema');
+  } catch (error) {
+    db.close();
+    throw storeError(error, `cannot open database \`${path}\``);
+  }
+  return db;
+}
+
+/** Turns a SQLite failure into a {@link StoreError} with a stable code and a one-line message. */
+export function storeError(error: unknown, what: string): StoreError {
+  if (error instanceof StoreError) return error;
+  const text = messageOf(error);
+  const errcode = (error as { errcode?: number }).errcode;
+  // SQLite primary result codes (the low byte of an extended code).
+  const primary = errcode === undefined ? undefined : errcode & 0xff;
+  const code =
+    primary === 5 || primary === 6
+      ? 'STORE_BUSY'
+      : primary === 11 || primary === 26
+        ? 'STORE_CORRUPT'
+        : primary === 13 || primary === 10 || primary === 8
+          ? 'STORE_WRITE'
+          : primary === 14
+            ? 'STORE_UNAVAILABLE'
+            : 'STORE_WRITE';
+  return new StoreError(code, `${what}: ${text}`, { cause: error });
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Runs `body` inside `BEGIN IMMEDIATE`: the write lock is taken before anything is read, so a read-modify-write
+ * cannot interleave with another connection's, in this process or another. `body` must be synchronous.
+ */
+export function immediate<T>(db: DatabaseSync, what: string, body: () => T): T {
+  try {
+    db.exec('BEGIN IMMEDIATE');
+  } catch (error) {
+    throw storeError(error, what);
+  }
+  let result: T;
+  try {
+    result = body();
+  } catch (error) {
+    rollback(db);
+    throw error instanceof StoreError ? error : isSqliteError(error) ? storeError(error, what) : error;
+  }
+  try {
+    db.exec('COMMIT');
+  } catch (error) {
+    rollback(db);
+    throw storeError(error, what);
+  }
+  return result;
+}
+
+function rollback(db: DatabaseSync): void {
+  try {
+    if (db.isTransaction) db.exec('ROLLBACK');
+  } catch {
+    // The connection is unusable; the next call reports that.
+  }
+}
+
+function isSqliteError(error: unknown): boolean {
+  return (error as { code?: string })?.code === 'ERR_SQLITE_ERROR';
+}
+
+/**
+ * Creates or checks one component's schema. A database written by a newer release is refused rather than misread.
+ */
+export function ensureSchema(db: DatabaseSync, component: string, version: number, ddl: string): void {
+  immediate(db, `cannot prepare the ${component} schema`, () => {
+    db.exec('CREATE TABLE IF NOT EXISTS ruleoftwo_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT');
+    const row = db.prepare('SELECT value FROM ruleoftwo_meta WHERE key = ?').get(`schema.${component}`) as
+      | { value: string }
+      | undefined;
+    if (row && Number(row.value) > version) {
+      throw new StoreError(
+        'STORE_VERSION',
+        `the ${component} schema is version ${row.value}; this release reads version ${version}`,
+      );
+    }
+    db.exec(ddl);
+    if (!row)
+      db.prepare('INSERT INTO ruleoftwo_meta (key, value) VALUES (?, ?)').run(`schema.${component}`, `${version}`);
+  });
+}
+
+/** Guards a store's methods once it is closed. */
+export function assertOpen(closed: boolean, what: string): void {
+  if (closed) throw new StoreError('STORE_CLOSED', `${what} is closed`);
+}

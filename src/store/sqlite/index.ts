@@ -1,0 +1,9 @@
+// ruleoftwo/sqlite: durable stores and the tamper-evident audit log on node:sqlite.
+
+export { AuditKey, type Checkpoint, generateAuditKey, loadAuditKey } from '../../audit/checkpoint.ts';
+export { auditStats, exportJsonl, openAuditDatabase, verifyDatabase, verifyJsonl } from '../../audit/inspect.ts';
+export { SqliteAuditLog, type SqliteAuditLogOptions, type StoredRecord } from '../../audit/sqlite-log.ts';
+export type { VerifyIssue, VerifyOptions, VerifyReport } from '../../audit/verify.ts';
+export { SqliteApprovalStore } from './approvals.ts';
+export { type DatabaseOptions, StoreError } from './database.ts';
+export { SqliteSessionStore } from './sessions.ts';

@@ -1,0 +1,94 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { SessionState } from '../../core/state.ts';
+import type { SessionStore, SessionUpdate } from '../types.ts';
+import { assertOpen, type DatabaseOptions, ensureSchema, immediate, openDatabase, StoreError } from './database.ts';
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT`;
+
+/**
+ * Sessions in SQLite. `transact` runs inside `BEGIN IMMEDIATE`, so check-and-reserve is atomic across every
+ * process that opens the same file.
+ */
+export class SqliteSessionStore implements SessionStore {
+  readonly path: string;
+  readonly #db: DatabaseSync;
+  readonly #select: StatementSync;
+  readonly #upsert: StatementSync;
+  #closed = false;
+
+  constructor(path: string, options: DatabaseOptions = {}) {
+    this.path = path;
+    this.#db = openDatabase(path, options);
+    try {
+      ensureSchema(this.#db, 'sessions', 1, SCHEMA);
+      this.#select = this.#db.prepare('SELECT state FROM sessions WHERE id = ?');
+      this.#upsert = this.#db.prepare(
+        'INSERT INTO sessions (id, state, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at',
+      );
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
+  }
+
+  async transact<T>(sessionId: string, update: SessionUpdate<T>): Promise<T> {
+    assertOpen(this.#closed, 'session store');
+    return immediate(this.#db, `cannot update session \`${sessionId}\``, () => {
+      const { state, result } = update(this.#read(sessionId));
+      if (state !== undefined) {
+        if (state.id !== sessionId)
+          throw new StoreError('STORE_WRITE', `state of \`${state.id}\` given for \`${sessionId}\``);
+        this.#upsert.run(sessionId, JSON.stringify(state), Date.now());
+      }
+      return result;
+    });
+  }
+
+  async get(sessionId: string): Promise<SessionState | undefined> {
+    assertOpen(this.#closed, 'session store');
+    return this.#read(sessionId);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  #read(sessionId: string): SessionState | undefined {
+    const row = this.#select.get(sessionId) as { state: string } | undefined;
+    return row === undefined ? undefined : parseState(sessionId, row.state);
+  }
+}
+
+/** Parses a stored session; a row that is not a version-1 session of this id is corrupt, never a fresh start. */
+export function parseState(sessionId: string, text: string): SessionState {
+  let state: unknown;
+  try {
+    state = JSON.parse(text);
+  } catch {
+    throw new StoreError('STORE_CORRUPT', `session \`${sessionId}\` is corrupt: its state is not JSON`);
+  }
+  const s = state as Partial<SessionState> | null;
+  // INVARIANT: a corrupt row denies, it never resets enforcement (test/store/fail-closed.test.ts "corrupted row").
+  if (
+    s === null ||
+    typeof s !== 'object' ||
+    s.v !== 1 ||
+    s.id !== sessionId ||
+    !Number.isInteger(s.held) ||
+    !Number.isInteger(s.dropped) ||
+    !Number.isInteger(s.seq) ||
+    !Array.isArray(s.pending) ||
+    !Array.isArray(s.evidence) ||
+    !Array.isArray(s.drops)
+  ) {
+    const version = s !== null && typeof s === 'object' && s.v !== 1 ? ` (format version ${String(s.v)})` : '';
+    throw new StoreError('STORE_CORRUPT', `session \`${sessionId}\` is corrupt or unreadable${version}`);
+  }
+  return s as SessionState;
+}
