@@ -99,20 +99,28 @@ export class LogVerifier {
   /** Checks the next record: its exact text and, for a database, its stored leaf hash. */
   add(text: string, storedHash?: Uint8Array): void {
     if (this.#broken) return;
+    const issue = this.#check(text, storedHash);
+    if (issue) {
+      this.#broken = true;
+      this.#issues.push(issue);
+    }
+  }
+
+  #check(text: string, storedHash: Uint8Array | undefined): VerifyIssue | undefined {
     const position = this.#next + 1;
     const tail = readTail(text);
     if (!tail || tail.v !== RECORD_VERSION || this.#strict) {
       const parsed = parseRecord(text);
-      if (!parsed.ok) return this.#fail(parsed.problem.code, position, `record ${position}: ${parsed.problem.message}`);
-      if (!tail) return this.#fail('malformed', position, `record ${position}: malformed`);
+      if (!parsed.ok) return issue(parsed.problem.code, position, `record ${position}: ${parsed.problem.message}`);
+      if (!tail) return issue('malformed', position, `record ${position}: malformed`);
     }
     if (tail.seq !== position) {
       return tail.seq > position
-        ? this.#fail('missing', position, `record ${position} is missing (record ${tail.seq} stands in its place)`)
-        : this.#fail('out_of_order', position, `record ${position}: found record ${tail.seq} in its place (reordered)`);
+        ? issue('missing', position, `record ${position} is missing (record ${tail.seq} stands in its place)`)
+        : issue('out_of_order', position, `record ${position}: found record ${tail.seq} in its place (reordered)`);
     }
     if (tail.prev !== this.#prev) {
-      return this.#fail(
+      return issue(
         'chain_broken',
         position,
         `record ${position} does not chain to record ${position - 1} (one of them was changed)`,
@@ -120,12 +128,13 @@ export class LogVerifier {
     }
     const leaf = leafHash(text);
     if (storedHash !== undefined && !leaf.equals(storedHash)) {
-      return this.#fail('hash_mismatch', position, `record ${position} was changed: it does not match its hash`);
+      return issue('hash_mismatch', position, `record ${position} was changed: it does not match its hash`);
     }
     this.#frontier.push(leaf);
     this.#prev = leaf.toString('hex');
     this.#next = position;
     if ((this.#checkpoints[this.#due]?.size ?? Number.POSITIVE_INFINITY) <= position) this.#checkRoots();
+    return undefined;
   }
 
   /** Checks every checkpoint's signature and that none lies beyond the records read; returns the report. */
@@ -207,9 +216,8 @@ export class LogVerifier {
         message: `checkpoint ${checkpoint.size} has a bad signature`,
       });
   }
+}
 
-  #fail(code: VerifyIssue['code'], record: number, message: string): void {
-    this.#broken = true;
-    this.#issues.push({ code, record, message });
-  }
+function issue(code: VerifyIssue['code'], record: number, message: string): VerifyIssue {
+  return { code, record, message };
 }

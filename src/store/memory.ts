@@ -1,3 +1,4 @@
+import { canonicalJson } from '../core/canonical.ts';
 import type { ApprovalRequest } from '../core/decision.ts';
 import type { SessionState } from '../core/state.ts';
 import type {
@@ -113,7 +114,8 @@ export class MemoryAuditLog implements AuditLog {
   readonly events: AuditEvent[] = [];
 
   async append(event: AuditEvent): Promise<void> {
-    this.events.push(structuredClone(event));
+    // The same contract as a durable log: only JSON values can be recorded.
+    this.events.push(JSON.parse(canonicalJson(event)) as AuditEvent);
   }
 
   async close(): Promise<void> {}
