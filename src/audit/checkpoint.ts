@@ -21,11 +21,13 @@ export interface Checkpoint {
   keyId: string | null;
   /** Ed25519 signature over {@link checkpointMessage}, base64; null when unsigned. */
   signature: string | null;
+  /** Size of the checkpoint before this one (0 for the first): deleting a checkpoint breaks this chain. */
+  previous: number;
 }
 
 /** The bytes a checkpoint signature covers; domain-separated from every other signed or hashed text. */
-export function checkpointMessage(size: number, root: string, at: number): Buffer {
-  return Buffer.from(canonicalJson(['ruleoftwo/audit-checkpoint/v1', size, root, at]));
+export function checkpointMessage(size: number, root: string, at: number, previous: number): Buffer {
+  return Buffer.from(canonicalJson(['ruleoftwo/audit-checkpoint/v1', size, root, at, previous]));
 }
 
 /** An Ed25519 signing key for checkpoints. Only its public half and id are ever shown. */
@@ -44,9 +46,9 @@ export class AuditKey {
   }
 
   /** Signs a checkpoint of the log's first `size` records. */
-  sign(size: number, root: string, at: number): Checkpoint {
-    const signature = sign(null, checkpointMessage(size, root, at), this.#privateKey).toString('base64');
-    return { size, root, at, keyId: this.keyId, signature };
+  sign(size: number, root: string, at: number, previous: number): Checkpoint {
+    const signature = sign(null, checkpointMessage(size, root, at, previous), this.#privateKey).toString('base64');
+    return { size, root, at, keyId: this.keyId, signature, previous };
   }
 
   /** The public key as PEM, for `audit verify --public-key`. */
@@ -128,7 +130,8 @@ export function checkSignature(checkpoint: Checkpoint, publicKey: KeyObject): bo
   try {
     const signature = Buffer.from(checkpoint.signature, 'base64');
     if (signature.toString('base64') !== checkpoint.signature) return false;
-    return verify(null, checkpointMessage(checkpoint.size, checkpoint.root, checkpoint.at), publicKey, signature);
+    const { size, root, at, previous } = checkpoint;
+    return verify(null, checkpointMessage(size, root, at, previous), publicKey, signature);
   } catch {
     return false;
   }

@@ -72,6 +72,10 @@ export function verifyJsonl(bytes: Uint8Array, options: VerifyOptions = {}): Ver
     if (line.startsWith('{"checkpoint":')) {
       const checkpoint = parseCheckpoint(line);
       if (!checkpoint) return failed(`line ${i + 1}: malformed checkpoint`);
+      // A checkpoint stands right after the record it covers up to; anywhere else it was moved.
+      if (checkpoint.size !== records.length) {
+        return failed(`line ${i + 1}: checkpoint ${checkpoint.size} stands after record ${records.length} (moved)`);
+      }
       checkpoints.push(checkpoint);
     } else {
       records.push(line);
@@ -105,7 +109,7 @@ function parseCheckpoint(line: string): Checkpoint | undefined {
   const okKey = c.keyId === null || typeof c.keyId === 'string';
   const okSignature = c.signature === null || typeof c.signature === 'string';
   if (!Number.isSafeInteger(c.size) || typeof c.root !== 'string' || !Number.isSafeInteger(c.at)) return undefined;
-  if (!okKey || !okSignature || Object.keys(c).length !== 5) return undefined;
+  if (!okKey || !okSignature || !Number.isSafeInteger(c.previous) || Object.keys(c).length !== 6) return undefined;
   return c as unknown as Checkpoint;
 }
 

@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
   at INTEGER NOT NULL,
   root TEXT NOT NULL,
   key_id TEXT,
-  signature TEXT
+  signature TEXT,
+  previous INTEGER NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS audit_keys (
   key_id TEXT PRIMARY KEY,
@@ -114,7 +115,7 @@ export class SqliteAuditLog implements AuditLog {
       );
       this.#lastCheckpoint = this.#db.prepare('SELECT size, at FROM audit_checkpoints ORDER BY size DESC LIMIT 1');
       this.#insertCheckpoint = this.#db.prepare(
-        'INSERT OR IGNORE INTO audit_checkpoints (size, at, root, key_id, signature) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO audit_checkpoints (size, at, root, key_id, signature, previous) VALUES (?, ?, ?, ?, ?, ?)',
       );
       if (this.#key) {
         const key = this.#key;
@@ -154,7 +155,7 @@ export class SqliteAuditLog implements AuditLog {
     await this.#drain();
     return immediate(this.#db, 'cannot checkpoint the audit log', () => {
       const head = this.#readHead();
-      if (head.size > 0) this.#writeCheckpoint(head);
+      this.#writeCheckpoint(head);
       return readCheckpoints(this.#db).at(-1);
     });
   }
@@ -224,8 +225,9 @@ export class SqliteAuditLog implements AuditLog {
         const next = { size, frontier: head.frontier, lastHash: prev };
         this.#upsertHead.run(size, next.frontier.serialize(), prev);
         const last = this.#lastCheckpoint.get() as { size: number; at: number } | undefined;
-        const lastSize = last?.size ?? 0;
-        if (size - lastSize >= this.#every || at - (last?.at ?? 0) >= this.#intervalMs) this.#writeCheckpoint(next);
+        if (size - (last?.size ?? 0) >= this.#every || at - (last?.at ?? 0) >= this.#intervalMs) {
+          this.#writeCheckpoint(next);
+        }
       });
     } catch (error) {
       // INVARIANT: an append that was not committed rejects, so the guard denies
@@ -251,7 +253,7 @@ export class SqliteAuditLog implements AuditLog {
     const last = this.#db.prepare('SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1').get() as
       | { seq: number; hash: Uint8Array }
       | undefined;
-    // INVARIANT: appends never continue a log whose head and tail disagree (test/audit/fail-closed.test.ts).
+    // INVARIANT: appends never continue a log whose head and tail disagree (test/store/fail-closed.test.ts "corrupted row").
     if (!last || last.seq !== row.size || !Buffer.from(last.hash).equals(Buffer.from(row.last_hash))) {
       throw new StoreError('STORE_CORRUPT', `the audit log head (size ${row.size}) does not match its last record`);
     }
@@ -264,13 +266,16 @@ export class SqliteAuditLog implements AuditLog {
     return { size: row.size, frontier, lastHash: Buffer.from(row.last_hash) };
   }
 
+  /** Checkpoints the head unless it is empty or already checkpointed; runs inside the caller's transaction. */
   #writeCheckpoint(head: Head): void {
+    const previous = (this.#lastCheckpoint.get() as { size: number } | undefined)?.size ?? 0;
+    if (head.size <= previous) return;
     const root = head.frontier.root().toString('hex');
     const at = this.#now();
-    const checkpoint = this.#key
-      ? this.#key.sign(head.size, root, at)
-      : { size: head.size, root, at, keyId: null, signature: null };
-    this.#insertCheckpoint.run(checkpoint.size, checkpoint.at, checkpoint.root, checkpoint.keyId, checkpoint.signature);
+    const c = this.#key
+      ? this.#key.sign(head.size, root, at, previous)
+      : { size: head.size, root, at, keyId: null, signature: null, previous };
+    this.#insertCheckpoint.run(c.size, c.at, c.root, c.keyId, c.signature, c.previous);
   }
 }
 
@@ -291,14 +296,24 @@ export function* readRecords(db: DatabaseSync, from = 1): Generator<StoredRecord
 
 /** Every checkpoint, oldest first. */
 export function readCheckpoints(db: DatabaseSync): Checkpoint[] {
-  const rows = db.prepare('SELECT size, at, root, key_id, signature FROM audit_checkpoints ORDER BY size').all() as {
+  const rows = db
+    .prepare('SELECT size, at, root, key_id, signature, previous FROM audit_checkpoints ORDER BY size')
+    .all() as {
     size: number;
     at: number;
     root: string;
     key_id: string | null;
     signature: string | null;
+    previous: number;
   }[];
-  return rows.map((r) => ({ size: r.size, root: r.root, at: r.at, keyId: r.key_id, signature: r.signature }));
+  return rows.map((r) => ({
+    size: r.size,
+    root: r.root,
+    at: r.at,
+    keyId: r.key_id,
+    signature: r.signature,
+    previous: r.previous,
+  }));
 }
 
 /** Public keys registered in the log, by key id (not trusted unless pinned by the verifier). */

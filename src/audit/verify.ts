@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { canonicalJson } from '../core/canonical.ts';
 import { type Checkpoint, checkSignature, keyIdOf, publicKeyFromPem } from './checkpoint.ts';
 import { leafHash, MerkleFrontier } from './merkle.ts';
 import { GENESIS_PREV, parseRecord, RECORD_VERSION, readTail } from './record.ts';
@@ -17,7 +18,8 @@ export interface VerifyIssue {
     | 'bad_signature'
     | 'unknown_key'
     | 'unsigned'
-    | 'bad_checkpoint';
+    | 'bad_checkpoint'
+    | 'checkpoint_missing';
   record?: number;
   message: string;
 }
@@ -47,6 +49,11 @@ export interface VerifyOptions {
   requireSignatures?: boolean;
   /** Parse every record in full (JSON, fields, canonical form), not only its chain fields. */
   strict?: boolean;
+  /**
+   * A checkpoint kept outside the log (saved from `audit stats` or an earlier verify). The log must still hold its
+   * records with the same root: this is what detects truncation after the log's own last checkpoint.
+   */
+  witness?: Checkpoint;
 }
 
 /**
@@ -72,22 +79,61 @@ export class LogVerifier {
 
   constructor(checkpoints: readonly Checkpoint[], options: VerifyOptions = {}) {
     this.#checkpoints = [...checkpoints].sort((a, b) => a.size - b.size);
+    this.#chainCheckpoints();
+    const { witness } = options;
+    if (witness && !this.#checkpoints.some((c) => canonicalJson(c) === canonicalJson(witness))) {
+      // Checkpoints are never removed, so the witness must still be in the log; its root is checked all the same.
+      this.#issues.push({
+        code: 'checkpoint_missing',
+        record: witness.size,
+        message: `the witness checkpoint ${witness.size} is not in the log (deleted or replaced)`,
+      });
+      this.#checkpoints.push(witness);
+      this.#checkpoints.sort((a, b) => a.size - b.size);
+    }
     this.#pinned = (options.publicKeys?.length ?? 0) > 0;
     this.#require = options.requireSignatures ?? this.#pinned;
     this.#strict = options.strict ?? false;
     this.#keys = new Map();
-    const pems = this.#pinned ? (options.publicKeys ?? []) : [...(options.logKeys?.values() ?? [])];
-    for (const pem of pems) {
-      const key = publicKeyFromPem(pem, 'a public key');
+    for (const pem of options.publicKeys ?? []) {
+      const key = publicKeyFromPem(pem, 'a pinned public key');
       this.#keys.set(keyIdOf(key), key);
     }
-    for (const [id, pem] of this.#pinned ? [] : (options.logKeys ?? new Map())) {
-      if (keyIdOf(publicKeyFromPem(pem, `key \`${id}\``)) !== id) {
-        this.#issues.push({ code: 'unknown_key', message: `the log's key \`${id}\` does not match its id (changed)` });
+    for (const [id, pem] of options.logKeys ?? new Map<string, string>()) {
+      let key: KeyObject | undefined;
+      try {
+        key = publicKeyFromPem(pem, `key \`${id}\``);
+      } catch {
+        key = undefined;
+      }
+      if (!key || keyIdOf(key) !== id) {
+        this.#issues.push({
+          code: 'unknown_key',
+          message: `the log's key \`${id}\` is damaged: it does not match its id`,
+        });
+      } else if (!this.#pinned) {
+        this.#keys.set(id, key);
       }
     }
     if (!this.#pinned && this.#keys.size > 0) {
       this.#notes.push('signatures were checked against keys stored in the log; pin one with --public-key');
+    }
+  }
+
+  /** Each checkpoint names the one before it; a gap means a checkpoint was deleted. */
+  #chainCheckpoints(): void {
+    let previous = 0;
+    for (const checkpoint of this.#checkpoints) {
+      if (checkpoint.previous !== previous) {
+        const what = previous === 0 ? 'none' : `${previous}`;
+        this.#issues.push({
+          code: 'checkpoint_missing',
+          record: checkpoint.size,
+          message: `checkpoint ${checkpoint.size} follows checkpoint ${checkpoint.previous}, but the log's previous checkpoint is ${what} (deleted or reordered)`,
+        });
+        return;
+      }
+      previous = checkpoint.size;
     }
   }
 
@@ -116,7 +162,7 @@ export class LogVerifier {
     }
     if (tail.seq !== position) {
       return tail.seq > position
-        ? issue('missing', position, `record ${position} is missing (record ${tail.seq} stands in its place)`)
+        ? issue('missing', position, `record ${position} is missing or moved (record ${tail.seq} stands in its place)`)
         : issue('out_of_order', position, `record ${position}: found record ${tail.seq} in its place (reordered)`);
     }
     if (tail.prev !== this.#prev) {
@@ -145,6 +191,10 @@ export class LogVerifier {
       this.#checkSignature(checkpoint);
     }
     if (unsigned > 0 && !this.#require) this.#notes.push(`${unsigned} checkpoint(s) are not signed`);
+    const covered = this.#checkpoints.at(-1)?.size ?? 0;
+    if (!this.#broken && this.#next > covered) {
+      this.#notes.push(`records ${covered + 1}..${this.#next} come after the last checkpoint: chained, not yet signed`);
+    }
     const beyond = this.#checkpoints.find((c) => c.size > this.#next);
     if (beyond && !this.#broken) {
       this.#issues.push({

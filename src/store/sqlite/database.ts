@@ -16,6 +16,8 @@ export interface DatabaseOptions {
   /** How long a writer waits for another process's lock before failing; default 5000 ms. */
   busyTimeoutMs?: number;
   readOnly?: boolean;
+  /** Caps the database file; writes past it fail as if the disk were full, and guarded calls are denied. */
+  maxBytes?: number;
 }
 
 /** Default busy timeout: long enough for a peer's group commit, short enough to deny rather than hang. */
@@ -39,6 +41,10 @@ export function openDatabase(path: string, options: DatabaseOptions = {}): Datab
     if (!options.readOnly) {
       db.exec('PRAGMA journal_mode = WAL');
       db.exec('PRAGMA synchronous = FULL');
+    }
+    if (options.maxBytes !== undefined) {
+      const { page_size } = db.prepare('PRAGMA page_size').get() as { page_size: number };
+      db.exec(`PRAGMA max_page_count = ${Math.max(1, Math.floor(options.maxBytes / page_size))}`);
     }
     db.exec('SELECT count(*) FROM sqlite_schema');
   } catch (error) {
