@@ -12,4 +12,12 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
     load: async () => (await import('./commands/replay.ts')).replay,
   },
   validate: { summary: 'validate a policy file', load: async () => (await import('./commands/validate.ts')).validate },
+  audit: {
+    summary: 'verify, tail, export or summarize an audit log',
+    load: async () => (await import('./commands/audit.ts')).audit,
+  },
+  approvals: {
+    summary: 'list, approve or deny approval requests',
+    load: async () => (await import('./commands/approvals.ts')).approvals,
+  },
 };

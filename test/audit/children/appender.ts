@@ -10,7 +10,13 @@ await log.recover();
 
 async function writer(w: number): Promise<never> {
   for (let n = 0; ; n++) {
-    await log.append({ type: 'result.ignored', at: Date.now(), sessionId: run, callId: `${w}:${n}`, reason: 'crash test' });
+    await log.append({
+      type: 'result.ignored',
+      at: Date.now(),
+      sessionId: run,
+      callId: `${w}:${n}`,
+      reason: 'crash test',
+    });
     process.stdout.write(`${w} ${n}\n`);
   }
 }
