@@ -67,14 +67,15 @@ export function verifyJsonl(bytes: Uint8Array, options: VerifyOptions = {}): Ver
   if (header.v !== 1) return failed(`export format version \`${String(header.v)}\`; this release reads version 1`);
   const checkpoints: Checkpoint[] = [];
   const records: string[] = [];
+  let misplaced: string | undefined;
   for (const [i, line] of lines.entries()) {
     if (i === 0) continue;
     if (line.startsWith('{"checkpoint":')) {
       const checkpoint = parseCheckpoint(line);
       if (!checkpoint) return failed(`line ${i + 1}: malformed checkpoint`);
       // A checkpoint stands right after the record it covers up to; anywhere else it was moved.
-      if (checkpoint.size !== records.length) {
-        return failed(`line ${i + 1}: checkpoint ${checkpoint.size} stands after record ${records.length} (moved)`);
+      if (checkpoint.size !== records.length && misplaced === undefined) {
+        misplaced = `line ${i + 1}: checkpoint ${checkpoint.size} stands after record ${records.length} (moved)`;
       }
       checkpoints.push(checkpoint);
     } else {
@@ -90,7 +91,9 @@ export function verifyJsonl(bytes: Uint8Array, options: VerifyOptions = {}): Ver
     verifier.add(record);
     if (verifier.broken) break;
   }
-  return verifier.finish();
+  const report = verifier.finish();
+  if (misplaced === undefined) return report;
+  return { ...report, ok: false, issues: [...report.issues, { code: 'bad_checkpoint', message: misplaced }] };
 }
 
 function parseLine(line: string): Record<string, unknown> | undefined {
