@@ -14,40 +14,84 @@ export class CanonicalJsonError extends Error {
  * the same text, so hashes over it bind the exact arguments of a call.
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, new Set(), '$');
+  try {
+    return write(value, new Set());
+  } catch (error) {
+    if (error instanceof Unwritable) throw new CanonicalJsonError(`${error.what} at \`$${error.path}\``);
+    throw error;
+  }
 }
 
-function write(value: unknown, seen: Set<object>, path: string): string {
+/** A JSON string literal; plain printable ASCII is quoted directly, anything else goes through JSON.stringify. */
+function quote(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(text);
+  }
+  return `"${text}"`;
+}
+
+/** Where a value could not be written; the path is built only on this rare path, as the error unwinds. */
+class Unwritable {
+  what: string;
+  path = '';
+  constructor(what: string) {
+    this.what = what;
+  }
+}
+
+function at(error: unknown, step: string): never {
+  if (error instanceof Unwritable) error.path = step + error.path;
+  throw error;
+}
+
+function write(value: unknown, seen: Set<object>): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
+      return quote(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(value)) throw new CanonicalJsonError(`non-finite number at \`${path}\``);
+      if (!Number.isFinite(value)) throw new Unwritable('non-finite number');
       return JSON.stringify(value);
     case 'object':
       break;
     default:
-      throw new CanonicalJsonError(`value of type ${typeof value} at \`${path}\` is not JSON`);
+      throw new Unwritable(`value of type ${typeof value}`);
   }
   const object = value as object;
-  if (seen.has(object)) throw new CanonicalJsonError(`cycle at \`${path}\``);
+  if (seen.has(object)) throw new Unwritable('cycle');
   seen.add(object);
   let out: string;
   if (Array.isArray(object)) {
-    out = `[${object.map((item, i) => write(item, seen, `${path}[${i}]`)).join(',')}]`;
+    out = '[';
+    for (let i = 0; i < object.length; i++) {
+      if (i > 0) out += ',';
+      try {
+        out += write(object[i], seen);
+      } catch (error) {
+        at(error, `[${i}]`);
+      }
+    }
+    out += ']';
   } else {
     const proto = Object.getPrototypeOf(object);
-    if (proto !== Object.prototype && proto !== null) {
-      throw new CanonicalJsonError(`non-plain object at \`${path}\``);
-    }
+    if (proto !== Object.prototype && proto !== null) throw new Unwritable('non-plain object');
     const record = object as Record<string, unknown>;
-    const keys = Object.keys(record)
-      .filter((key) => record[key] !== undefined)
-      .sort();
-    out = `{${keys.map((key) => `${JSON.stringify(key)}:${write(record[key], seen, `${path}.${key}`)}`).join(',')}}`;
+    const keys = Object.keys(record).sort();
+    out = '{';
+    for (const key of keys) {
+      const item = record[key];
+      if (item === undefined) continue;
+      if (out.length > 1) out += ',';
+      try {
+        out += `${quote(key)}:${write(item, seen)}`;
+      } catch (error) {
+        at(error, `.${key}`);
+      }
+    }
+    out += '}';
   }
   seen.delete(object);
   return out;
