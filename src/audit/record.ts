@@ -27,22 +27,43 @@ export function encodeRecord(seq: number, prev: string, at: number, eventJson: s
   return `{"at":${JSON.stringify(at)},"event":${eventJson},"prev":"${prev}","seq":${seq},"v":${RECORD_VERSION}}`;
 }
 
-/** The chain fields of a record text, read from its fixed tail without parsing the event. */
+/** The chain fields of a record text: its number, its version, and where its 64-digit `prev` starts. */
 export interface RecordTail {
   seq: number;
-  prev: string;
   v: number;
+  /** Index of the first hex digit of `prev` in the text; compare with `text.startsWith(expected, prevAt)`. */
+  prevAt: number;
 }
 
-const TAIL_MARK = ',"prev":"';
+const PREV_MARK = ',"prev":"';
 
-/** Reads `prev`, `seq` and `v` from the end of a record text; undefined when the text is not shaped as a record. */
+/**
+ * Reads `seq`, `v` and the position of `prev` from the fixed tail of a record text without parsing the event:
+ * `...,"prev":"<64 hex>","seq":<n>,"v":<n>}`. Undefined when the text does not end that way. Verification hashes
+ * every record, so this runs once per record and avoids regular expressions and substrings.
+ */
 export function readTail(text: string): RecordTail | undefined {
-  const at = text.lastIndexOf(TAIL_MARK);
-  if (at < 0 || !text.startsWith('{"at":') || text.charCodeAt(text.length - 1) !== 125) return undefined;
-  const match = /^,"prev":"([0-9a-f]{64})","seq":([1-9]\d{0,15}),"v":([1-9]\d{0,5})\}$/.exec(text.slice(at));
-  if (!match) return undefined;
-  return { prev: match[1] as string, seq: Number(match[2]), v: Number(match[3]) };
+  const end = text.length - 1;
+  if (text.charCodeAt(end) !== 125 || !text.startsWith('{"at":')) return undefined;
+  const vAt = text.lastIndexOf(',"v":', end);
+  const v = digits(text, vAt + 5, end);
+  const seqAt = text.lastIndexOf(',"seq":', vAt);
+  const seq = digits(text, seqAt + 7, vAt);
+  if (vAt < 0 || seqAt < 74 || v === undefined || seq === undefined) return undefined;
+  if (text.charCodeAt(seqAt - 1) !== 34 || !text.startsWith(PREV_MARK, seqAt - 74)) return undefined;
+  return { seq, v, prevAt: seqAt - 65 };
+}
+
+/** A positive decimal integer written exactly in `text[from, to)`, without leading zeros. */
+function digits(text: string, from: number, to: number): number | undefined {
+  if (to <= from || to - from > 15 || text.charCodeAt(from) === 48) return undefined;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return undefined;
+    n = n * 10 + c;
+  }
+  return n;
 }
 
 /** Why a record text could not be read. */

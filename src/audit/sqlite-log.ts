@@ -176,7 +176,7 @@ export class SqliteAuditLog implements AuditLog {
     return this.#readHead().size;
   }
 
-  /** Records from number `from` on, in order, read in chunks. */
+  /** Records from number `from` on, in order. */
   records(from = 1): Generator<StoredRecord> {
     assertOpen(this.#closed, 'audit log');
     return readRecords(this.#db, from);
@@ -279,18 +279,13 @@ export class SqliteAuditLog implements AuditLog {
   }
 }
 
-const CHUNK = 4096;
-
-/** Reads records from `from` on, in chunks, so a large log streams in constant memory. */
+/** Records from `from` on, in order, streamed by one statement so a large log reads in constant memory. */
 export function* readRecords(db: DatabaseSync, from = 1): Generator<StoredRecord> {
-  const select = db.prepare('SELECT seq, record, hash FROM audit_records WHERE seq >= ? ORDER BY seq LIMIT ?');
+  const select = db.prepare('SELECT seq, record, hash FROM audit_records WHERE seq >= ? ORDER BY seq');
   select.setReturnArrays(true);
-  let next = from;
-  for (;;) {
-    const rows = select.all(next, CHUNK) as unknown as [number, string, Uint8Array][];
-    for (const [seq, text, hash] of rows) yield { seq, text, hash };
-    if (rows.length < CHUNK) return;
-    next = (rows[rows.length - 1] as [number, string, Uint8Array])[0] + 1;
+  for (const row of select.iterate(from) as Iterable<unknown>) {
+    const [seq, text, hash] = row as [number, string, Uint8Array];
+    yield { seq, text, hash };
   }
 }
 

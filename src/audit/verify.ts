@@ -165,7 +165,7 @@ export class LogVerifier {
         ? issue('missing', position, `record ${position} is missing or moved (record ${tail.seq} stands in its place)`)
         : issue('out_of_order', position, `record ${position}: found record ${tail.seq} in its place (reordered)`);
     }
-    if (tail.prev !== this.#prev) {
+    if (!text.startsWith(this.#prev, tail.prevAt)) {
       return issue(
         'chain_broken',
         position,

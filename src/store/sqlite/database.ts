@@ -18,6 +18,11 @@ export interface DatabaseOptions {
   readOnly?: boolean;
   /** Caps the database file; writes past it fail as if the disk were full, and guarded calls are denied. */
   maxBytes?: number;
+  /**
+   * `full` (default): every commit is fsynced, so it survives a power loss. `normal`: commits reach the operating
+   * system before they are acknowledged, so they survive the process being killed, not the machine losing power.
+   */
+  synchronous?: 'full' | 'normal';
 }
 
 /** Default busy timeout: long enough for a peer's group commit, short enough to deny rather than hang. */
@@ -40,7 +45,7 @@ export function openDatabase(path: string, options: DatabaseOptions = {}): Datab
     db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS))}`);
     if (!options.readOnly) {
       db.exec('PRAGMA journal_mode = WAL');
-      db.exec('PRAGMA synchronous = FULL');
+      db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     }
     if (options.maxBytes !== undefined) {
       const { page_size } = db.prepare('PRAGMA page_size').get() as { page_size: number };

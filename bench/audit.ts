@@ -1,0 +1,140 @@
+// Audit log benchmark: durable appends with group commit, and verify, each against plain SQLite on the same rows.
+// Run: node_modules/.bin/node bench/audit.ts [records]
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
+import { generateAuditKey, loadAuditKey } from '../src/audit/checkpoint.ts';
+import { verifyDatabase } from '../src/audit/inspect.ts';
+import { readRecords, SqliteAuditLog } from '../src/audit/sqlite-log.ts';
+import { openDatabase } from '../src/store/sqlite/database.ts';
+import type { AuditEvent } from '../src/store/types.ts';
+
+const RECORDS = Number(process.argv[2] ?? 100_000);
+const WRITERS = 64;
+const dir = mkdtempSync(join(tmpdir(), 'ruleoftwo-bench-'));
+
+function event(i: number): AuditEvent {
+  return {
+    type: 'decision',
+    at: 1_700_000_000_000 + i,
+    decision: {
+      effect: i % 7 === 0 ? 'ask' : 'allow',
+      sessionId: `session-${i % 97}`,
+      callId: `call-${i}`,
+      tool: i % 2 ? 'send_email' : 'read_inbox',
+      seq: i,
+      policyVersion: '3f'.repeat(32),
+      legsBefore: 'AB',
+      legsAfter: 'AB',
+      reasons: [{ code: 'allowed', rule: 5, message: '`read_inbox` keeps the session within two legs' }],
+      evidence: [{ leg: 'A', seq: 1, source: 'result', callId: 'call-1', tool: 'read_inbox' }],
+    },
+  };
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number;
+}
+
+/** Runs WRITERS closed-loop writers until RECORDS appends resolved; returns throughput and latency percentiles. */
+async function drive(append: (i: number) => Promise<void>) {
+  const latencies = new Float64Array(RECORDS);
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: WRITERS }, async () => {
+      for (let i = next++; i < RECORDS; i = next++) {
+        const t = performance.now();
+        await append(i);
+        latencies[i] = performance.now() - t;
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort();
+  return { perSecond: RECORDS / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
+}
+
+/** The baseline: the same rows (canonical JSON events) inserted with the same batching, without chain or checkpoints. */
+function plainLog(db: DatabaseSync): (i: number) => Promise<void> {
+  db.exec('CREATE TABLE plain (seq INTEGER PRIMARY KEY, record TEXT NOT NULL) STRICT');
+  const insert = db.prepare('INSERT INTO plain (record) VALUES (?)');
+  let queue: { text: string; done: () => void }[] = [];
+  return (i) =>
+    new Promise((done) => {
+      if (queue.length === 0) {
+        setImmediate(() => {
+          const batch = queue;
+          queue = [];
+          db.exec('BEGIN IMMEDIATE');
+          for (const item of batch) insert.run(item.text);
+          db.exec('COMMIT');
+          for (const item of batch) item.done();
+        });
+      }
+      queue.push({ text: JSON.stringify(event(i)), done });
+    });
+}
+
+const row = (name: string, value: string) => console.log(`${name.padEnd(50)} ${value}`);
+const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')} records/s`;
+const latency = (r: { p50: number; p99: number }) => `p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms`;
+
+console.log(
+  `ruleoftwo audit benchmark: ${RECORDS.toLocaleString('en-US')} records per run, ${WRITERS} concurrent writers, WAL`,
+);
+
+// The floor no log can beat: one small write and fdatasync, as a commit does.
+const fd = openSync(join(dir, 'raw'), 'w');
+const syncs = new Float64Array(500);
+for (let i = 0; i < syncs.length; i++) {
+  const t = performance.now();
+  writeSync(fd, Buffer.alloc(4096, 1));
+  fdatasyncSync(fd);
+  syncs[i] = performance.now() - t;
+}
+closeSync(fd);
+syncs.sort();
+row(
+  'disk: write + fdatasync (the floor of a commit)',
+  `p50 ${percentile(syncs, 0.5).toFixed(3)} ms  p99 ${percentile(syncs, 0.99).toFixed(3)} ms`,
+);
+
+const { privatePem } = generateAuditKey();
+const key = loadAuditKey({ key: privatePem });
+let auditFull = { perSecond: 0, p50: 0, p99: 0 };
+for (const synchronous of ['full', 'normal'] as const) {
+  const plainDb = openDatabase(join(dir, `plain-${synchronous}.db`), { synchronous });
+  const plain = await drive(plainLog(plainDb));
+  plainDb.close();
+  row(`plain SQLite inserts, group commit, ${synchronous}`, `${rate(plain.perSecond)}  ${latency(plain)}`);
+  const log = new SqliteAuditLog(join(dir, `audit-${synchronous}.db`), { synchronous, ...(key ? { key } : {}) });
+  const audit = await drive((i) => log.append(event(i)));
+  await log.close();
+  row(`audit log appends, group commit, ${synchronous}`, `${rate(audit.perSecond)}  ${latency(audit)}`);
+  row('  overhead vs plain inserts', `${(plain.perSecond / audit.perSecond).toFixed(2)}x time per record`);
+  if (synchronous === 'full') auditFull = audit;
+}
+
+const db = openDatabase(join(dir, 'audit-full.db'), { readOnly: true });
+let t = performance.now();
+let count = 0;
+for (const _ of readRecords(db)) count++;
+const readRate = count / ((performance.now() - t) / 1000);
+row('plain read of the same rows', rate(readRate));
+t = performance.now();
+const report = verifyDatabase(db);
+const verifyRate = report.records / ((performance.now() - t) / 1000);
+if (!report.ok) throw new Error(`verify failed: ${report.issues[0]?.message}`);
+row('verify (hashes, chain, merkle roots, signatures)', `${rate(verifyRate)}  (${report.checkpoints} checkpoints)`);
+row('  overhead vs plain read', `${(readRate / verifyRate).toFixed(2)}x time per record`);
+db.close();
+
+const targets = [
+  ['appends >= 20,000 records/s (full)', auditFull.perSecond >= 20_000],
+  ['append p99 <= 2 ms (full)', auditFull.p99 <= 2],
+  ['verify >= 500,000 records/s', verifyRate >= 500_000],
+] as const;
+for (const [name, ok] of targets) row(`target: ${name}`, ok ? 'met' : 'NOT met');
+rmSync(dir, { recursive: true, force: true });
