@@ -40,7 +40,9 @@ export { type Analysis, analysePolicy, type Finding } from './policy/analyze.ts'
 export { loadPolicy, parsePolicy, policyFromText } from './policy/load.ts';
 export { type ReplayResult, type ReplayRow, type ReplaySummary, replay } from './replay/replay.ts';
 export { parseTrace, type TraceEvent } from './replay/trace.ts';
+export { StoreError } from './store/errors.ts';
 export { MemoryApprovalStore, MemoryAuditLog, MemorySessionStore } from './store/memory.ts';
+export { type OpenedStores, type OpenStoresOptions, openStores } from './store/open.ts';
 export type {
   ApprovalAnswer,
   ApprovalReceipt,

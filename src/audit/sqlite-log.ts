@@ -1,12 +1,12 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { canonicalJson } from '../core/canonical.ts';
+import { StoreError } from '../store/errors.ts';
 import {
   assertOpen,
   type DatabaseOptions,
   ensureSchema,
   immediate,
   openDatabase,
-  StoreError,
   storeError,
 } from '../store/sqlite/database.ts';
 import type { AuditEvent, AuditLog } from '../store/types.ts';

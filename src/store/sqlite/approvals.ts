@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { ApprovalRequest } from '../../core/decision.ts';
+import { StoreError } from '../errors.ts';
 import { answerRecord, consumeRecord } from '../memory.ts';
 import type {
   ApprovalAnswer,
@@ -9,7 +10,7 @@ import type {
   ApprovalStore,
   ConsumeOutcome,
 } from '../types.ts';
-import { assertOpen, type DatabaseOptions, ensureSchema, immediate, openDatabase, StoreError } from './database.ts';
+import { assertOpen, type DatabaseOptions, ensureSchema, immediate, openDatabase } from './database.ts';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS approvals (
   id TEXT PRIMARY KEY,

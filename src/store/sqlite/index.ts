@@ -4,6 +4,7 @@ export { AuditKey, type Checkpoint, generateAuditKey, loadAuditKey } from '../..
 export { auditStats, exportJsonl, openAuditDatabase, verifyDatabase, verifyJsonl } from '../../audit/inspect.ts';
 export { SqliteAuditLog, type SqliteAuditLogOptions, type StoredRecord } from '../../audit/sqlite-log.ts';
 export type { VerifyIssue, VerifyOptions, VerifyReport } from '../../audit/verify.ts';
+export { StoreError } from '../errors.ts';
 export { SqliteApprovalStore } from './approvals.ts';
-export { type DatabaseOptions, StoreError } from './database.ts';
+export type { DatabaseOptions } from './database.ts';
 export { SqliteSessionStore } from './sessions.ts';

@@ -1,7 +1,8 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { SessionState } from '../../core/state.ts';
+import { StoreError } from '../errors.ts';
 import type { SessionStore, SessionUpdate } from '../types.ts';
-import { assertOpen, type DatabaseOptions, ensureSchema, immediate, openDatabase, StoreError } from './database.ts';
+import { assertOpen, type DatabaseOptions, ensureSchema, immediate, openDatabase } from './database.ts';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY,
