@@ -203,13 +203,17 @@ export class LogVerifier {
         message: `the log ends after record ${this.#next} but checkpoint ${beyond.size} covers ${beyond.size} records (truncated)`,
       });
     }
+    // The earliest record named comes first: that is where the log stops being trustworthy.
+    const issues = [...this.#issues].sort(
+      (a, b) => (a.record ?? Number.MAX_SAFE_INTEGER) - (b.record ?? Number.MAX_SAFE_INTEGER),
+    );
     return {
-      ok: this.#issues.length === 0,
+      ok: issues.length === 0,
       records: this.#next,
       checkpoints: this.#checkpoints.length,
       signed: this.#signed,
       root: this.#frontier.root().toString('hex'),
-      issues: this.#issues,
+      issues,
       notes: this.#notes,
     };
   }
