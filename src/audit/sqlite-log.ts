@@ -4,9 +4,8 @@ import { StoreError } from '../store/errors.ts';
 import {
   assertOpen,
   type DatabaseOptions,
-  ensureSchema,
   immediate,
-  openDatabase,
+  openStoreDatabase,
   storeError,
 } from '../store/sqlite/database.ts';
 import type { AuditEvent, AuditLog } from '../store/types.ts';
@@ -105,9 +104,8 @@ export class SqliteAuditLog implements AuditLog {
     this.#intervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.#rules = compileRedaction(options.redact ?? []);
     this.#now = options.now ?? Date.now;
-    this.#db = openDatabase(path, options);
+    this.#db = openStoreDatabase(path, options, { component: 'audit', version: 1, ddl: SCHEMA });
     try {
-      ensureSchema(this.#db, 'audit', 1, SCHEMA);
       this.#insert = this.#db.prepare('INSERT INTO audit_records (seq, record, hash) VALUES (?, ?, ?)');
       this.#selectHead = this.#db.prepare('SELECT size, frontier, last_hash FROM audit_head WHERE id = 1');
       this.#upsertHead = this.#db.prepare(
@@ -174,12 +172,6 @@ export class SqliteAuditLog implements AuditLog {
   /** How many records the log holds. */
   get size(): number {
     return this.#readHead().size;
-  }
-
-  /** Records from number `from` on, in order. */
-  records(from = 1): Generator<StoredRecord> {
-    assertOpen(this.#closed, 'audit log');
-    return readRecords(this.#db, from);
   }
 
   /** Every checkpoint, oldest first. */

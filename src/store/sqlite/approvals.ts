@@ -10,7 +10,7 @@ import type {
   ApprovalStore,
   ConsumeOutcome,
 } from '../types.ts';
-import { assertOpen, type DatabaseOptions, ensureSchema, immediate, openDatabase } from './database.ts';
+import { assertOpen, type DatabaseOptions, immediate, openStoreDatabase } from './database.ts';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS approvals (
   id TEXT PRIMARY KEY,
@@ -38,18 +38,12 @@ export class SqliteApprovalStore implements ApprovalStore {
 
   constructor(path: string, options: DatabaseOptions = {}) {
     this.path = path;
-    this.#db = openDatabase(path, options);
-    try {
-      ensureSchema(this.#db, 'approvals', 1, SCHEMA);
-      this.#select = this.#db.prepare('SELECT record FROM approvals WHERE id = ?');
-      this.#insert = this.#db.prepare(
-        'INSERT INTO approvals (id, session_id, status, created_at, record) VALUES (?, ?, ?, ?, ?)',
-      );
-      this.#update = this.#db.prepare('UPDATE approvals SET status = ?, record = ? WHERE id = ?');
-    } catch (error) {
-      this.#db.close();
-      throw error;
-    }
+    this.#db = openStoreDatabase(path, options, { component: 'approvals', version: 1, ddl: SCHEMA });
+    this.#select = this.#db.prepare('SELECT record FROM approvals WHERE id = ?');
+    this.#insert = this.#db.prepare(
+      'INSERT INTO approvals (id, session_id, status, created_at, record) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.#update = this.#db.prepare('UPDATE approvals SET status = ?, record = ? WHERE id = ?');
   }
 
   async create(request: ApprovalRequest): Promise<void> {

@@ -132,6 +132,22 @@ export function ensureSchema(db: DatabaseSync, component: string, version: numbe
   });
 }
 
+/** Opens a database and creates or checks one component's schema; the connection is closed if that fails. */
+export function openStoreDatabase(
+  path: string,
+  options: DatabaseOptions,
+  schema: { component: string; version: number; ddl: string },
+): DatabaseSync {
+  const db = openDatabase(path, options);
+  try {
+    ensureSchema(db, schema.component, schema.version, schema.ddl);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
 /** Guards a store's methods once it is closed. */
 export function assertOpen(closed: boolean, what: string): void {
   if (closed) throw new StoreError('STORE_CLOSED', `${what} is closed`);

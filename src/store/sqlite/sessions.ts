@@ -2,7 +2,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { SessionState } from '../../core/state.ts';
 import { StoreError } from '../errors.ts';
 import type { SessionStore, SessionUpdate } from '../types.ts';
-import { assertOpen, type DatabaseOptions, ensureSchema, immediate, openDatabase } from './database.ts';
+import { assertOpen, type DatabaseOptions, immediate, openStoreDatabase } from './database.ts';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY,
@@ -23,17 +23,11 @@ export class SqliteSessionStore implements SessionStore {
 
   constructor(path: string, options: DatabaseOptions = {}) {
     this.path = path;
-    this.#db = openDatabase(path, options);
-    try {
-      ensureSchema(this.#db, 'sessions', 1, SCHEMA);
-      this.#select = this.#db.prepare('SELECT state FROM sessions WHERE id = ?');
-      this.#upsert = this.#db.prepare(
-        'INSERT INTO sessions (id, state, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at',
-      );
-    } catch (error) {
-      this.#db.close();
-      throw error;
-    }
+    this.#db = openStoreDatabase(path, options, { component: 'sessions', version: 1, ddl: SCHEMA });
+    this.#select = this.#db.prepare('SELECT state FROM sessions WHERE id = ?');
+    this.#upsert = this.#db.prepare(
+      'INSERT INTO sessions (id, state, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at',
+    );
   }
 
   async transact<T>(sessionId: string, update: SessionUpdate<T>): Promise<T> {
