@@ -16,8 +16,7 @@ import { compileRedaction, type RedactRule, redactEvent } from './redact.ts';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS audit_records (
   seq INTEGER PRIMARY KEY,
-  record TEXT NOT NULL,
-  hash BLOB NOT NULL
+  record TEXT NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS audit_head (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -56,11 +55,10 @@ export interface SqliteAuditLogOptions extends DatabaseOptions {
   now?: () => number;
 }
 
-/** One stored record: its number, exact text and leaf hash. */
+/** One stored record: its number and exact text. */
 export interface StoredRecord {
   seq: number;
   text: string;
-  hash: Uint8Array;
 }
 
 interface Head {
@@ -106,7 +104,7 @@ export class SqliteAuditLog implements AuditLog {
     this.#now = options.now ?? Date.now;
     this.#db = openStoreDatabase(path, options, { component: 'audit', version: 1, ddl: SCHEMA });
     try {
-      this.#insert = this.#db.prepare('INSERT INTO audit_records (seq, record, hash) VALUES (?, ?, ?)');
+      this.#insert = this.#db.prepare('INSERT INTO audit_records (seq, record) VALUES (?, ?)');
       this.#selectHead = this.#db.prepare('SELECT size, frontier, last_hash FROM audit_head WHERE id = 1');
       this.#upsertHead = this.#db.prepare(
         'INSERT INTO audit_head (id, size, frontier, last_hash) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier, last_hash = excluded.last_hash',
@@ -211,7 +209,7 @@ export class SqliteAuditLog implements AuditLog {
           size += 1;
           const text = encodeRecord(size, prev.length === 0 ? GENESIS_PREV : prev.toString('hex'), at, waiter.json);
           prev = leafHash(text);
-          this.#insert.run(size, text, prev);
+          this.#insert.run(size, text);
           head.frontier.push(prev);
         }
         const next = { size, frontier: head.frontier, lastHash: prev };
@@ -242,11 +240,11 @@ export class SqliteAuditLog implements AuditLog {
       if (any.n > 0) throw new StoreError('STORE_CORRUPT', 'the audit log has records but no head');
       return { size: 0, frontier: new MerkleFrontier(), lastHash: Buffer.alloc(0) };
     }
-    const last = this.#db.prepare('SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1').get() as
-      | { seq: number; hash: Uint8Array }
+    const last = this.#db.prepare('SELECT seq, record FROM audit_records ORDER BY seq DESC LIMIT 1').get() as
+      | { seq: number; record: string }
       | undefined;
     // INVARIANT: appends never continue a log whose head and tail disagree (test/store/fail-closed.test.ts "corrupted row").
-    if (!last || last.seq !== row.size || !Buffer.from(last.hash).equals(Buffer.from(row.last_hash))) {
+    if (!last || last.seq !== row.size || !leafHash(last.record).equals(row.last_hash)) {
       throw new StoreError('STORE_CORRUPT', `the audit log head (size ${row.size}) does not match its last record`);
     }
     let frontier: MerkleFrontier;
@@ -271,13 +269,17 @@ export class SqliteAuditLog implements AuditLog {
   }
 }
 
-/** Records from `from` on, in order, streamed by one statement so a large log reads in constant memory. */
+const CHUNK = 4096;
+
+/** Records from `from` on, in order; read in chunks, which node:sqlite returns several times faster than row by row. */
 export function* readRecords(db: DatabaseSync, from = 1): Generator<StoredRecord> {
-  const select = db.prepare('SELECT seq, record, hash FROM audit_records WHERE seq >= ? ORDER BY seq');
+  const select = db.prepare('SELECT seq, record FROM audit_records WHERE seq >= ? ORDER BY seq LIMIT ?');
   select.setReturnArrays(true);
-  for (const row of select.iterate(from) as Iterable<unknown>) {
-    const [seq, text, hash] = row as [number, string, Uint8Array];
-    yield { seq, text, hash };
+  for (let next = from; ; ) {
+    const rows = select.all(next, CHUNK) as unknown as [number, string][];
+    for (const [seq, text] of rows) yield { seq, text };
+    if (rows.length < CHUNK) return;
+    next = (rows[rows.length - 1] as [number, string])[0] + 1;
   }
 }
 

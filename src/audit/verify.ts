@@ -71,6 +71,8 @@ export class LogVerifier {
   readonly #issues: VerifyIssue[] = [];
   readonly #notes: string[] = [];
   #prev = GENESIS_PREV;
+  /** A record whose link to the one before is broken, held until the next record says which of the two changed. */
+  #suspect: { position: number; leaf: Buffer } | undefined;
   #next = 0;
   /** Index of the next checkpoint whose root is due. */
   #due = 0;
@@ -142,17 +144,17 @@ export class LogVerifier {
     return this.#broken;
   }
 
-  /** Checks the next record: its exact text and, for a database, its stored leaf hash. */
-  add(text: string, storedHash?: Uint8Array): void {
+  /** Checks the next record's exact text. */
+  add(text: string): void {
     if (this.#broken) return;
-    const issue = this.#check(text, storedHash);
+    const issue = this.#suspect === undefined ? this.#check(text) : this.#blame(text, this.#suspect);
     if (issue) {
       this.#broken = true;
       this.#issues.push(issue);
     }
   }
 
-  #check(text: string, storedHash: Uint8Array | undefined): VerifyIssue | undefined {
+  #check(text: string): VerifyIssue | undefined {
     const position = this.#next + 1;
     const tail = readTail(text);
     if (!tail || tail.v !== RECORD_VERSION || this.#strict) {
@@ -165,16 +167,12 @@ export class LogVerifier {
         ? issue('missing', position, `record ${position} is missing or moved (record ${tail.seq} stands in its place)`)
         : issue('out_of_order', position, `record ${position}: found record ${tail.seq} in its place (reordered)`);
     }
-    if (!text.startsWith(this.#prev, tail.prevAt)) {
-      return issue(
-        'chain_broken',
-        position,
-        `record ${position} does not chain to record ${position - 1} (one of them was changed)`,
-      );
-    }
     const leaf = leafHash(text);
-    if (storedHash !== undefined && !leaf.equals(storedHash)) {
-      return issue('hash_mismatch', position, `record ${position} was changed: it does not match its hash`);
+    if (!text.startsWith(this.#prev, tail.prevAt)) {
+      if (position === 1) return issue('chain_broken', 1, 'record 1 was changed: it does not start the chain');
+      // Either this record's `prev` or the record before was changed; the next record tells which.
+      this.#suspect = { position, leaf };
+      return undefined;
     }
     this.#frontier.push(leaf);
     this.#prev = leaf.toString('hex');
@@ -183,8 +181,38 @@ export class LogVerifier {
     return undefined;
   }
 
+  /** Decides which record of a broken link changed: if `next` chains to the suspect, the one before it did. */
+  #blame(next: string, suspect: { position: number; leaf: Buffer }): VerifyIssue {
+    const { position } = suspect;
+    const tail = readTail(next);
+    if (tail && next.startsWith(suspect.leaf.toString('hex'), tail.prevAt)) {
+      this.#next = position - 2;
+      return issue(
+        'hash_mismatch',
+        position - 1,
+        `record ${position - 1} was changed: record ${position} does not chain to it`,
+      );
+    }
+    return issue(
+      'chain_broken',
+      position,
+      `record ${position} was changed: it does not chain to record ${position - 1}`,
+    );
+  }
+
   /** Checks every checkpoint's signature and that none lies beyond the records read; returns the report. */
   finish(): VerifyReport {
+    if (this.#suspect !== undefined && !this.#broken) {
+      const { position } = this.#suspect;
+      this.#broken = true;
+      this.#issues.push(
+        issue(
+          'chain_broken',
+          position,
+          `record ${position} does not chain to record ${position - 1} (one of them was changed)`,
+        ),
+      );
+    }
     let unsigned = 0;
     for (const checkpoint of this.#checkpoints) {
       if (checkpoint.signature === null || checkpoint.keyId === null) unsigned += 1;

@@ -38,13 +38,13 @@ afterAll(() => dir.remove());
 
 function verifyRows(records: StoredRecord[], cps = checkpoints) {
   const verifier = new LogVerifier(cps, { logKeys: keys, publicKeys: [publicPem], witness });
-  for (const r of records) verifier.add(r.text, r.hash);
+  for (const r of records) verifier.add(r.text);
   return verifier.finish();
 }
 
 /** A single tampering of a list: flip one byte, delete one item, swap two, or cut the end. */
 type Tamper =
-  | { kind: 'flip'; at: number; byte: number; mask: number; inHash: boolean }
+  | { kind: 'flip'; at: number; byte: number; mask: number; inCheckpoint: boolean }
   | { kind: 'delete'; at: number }
   | { kind: 'swap'; a: number; b: number }
   | { kind: 'truncate'; keep: number };
@@ -55,37 +55,53 @@ const tamper: fc.Arbitrary<Tamper> = fc.oneof(
     at: fc.nat(),
     byte: fc.nat(),
     mask: fc.integer({ min: 1, max: 255 }),
-    inHash: fc.boolean(),
+    inCheckpoint: fc.boolean(),
   }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('swap' as const), a: fc.nat(), b: fc.nat() }),
   fc.record({ kind: fc.constant('truncate' as const), keep: fc.nat() }),
 );
 
-function applyToRows(t: Tamper): StoredRecord[] {
+/** A tampered copy of the stored rows: records, and for a flip half the time a checkpoint row instead. */
+function applyToRows(t: Tamper): { records: StoredRecord[]; checkpoints: Checkpoint[] } {
   const out = rows.map((r) => ({ ...r }));
+  const cps = checkpoints.map((c) => ({ ...c }));
   const n = out.length;
   switch (t.kind) {
     case 'flip': {
+      if (t.inCheckpoint) {
+        // A checkpoint row's columns as stored: flip a byte of its text form, or change a number.
+        const c = cps[t.at % cps.length] as Checkpoint;
+        const fields = ['size', 'at', 'previous', 'root', 'signature', 'keyId'] as const;
+        const field = fields[t.byte % fields.length] as (typeof fields)[number];
+        const value = c[field];
+        if (typeof value === 'number') (c[field] as number) = value ^ t.mask;
+        else {
+          const bytes = Buffer.from(value as string);
+          const i = Math.floor(t.byte / fields.length) % bytes.length;
+          bytes[i] = (bytes[i] as number) ^ t.mask;
+          (c[field] as string) = bytes.toString('utf8');
+        }
+        return { records: out, checkpoints: cps };
+      }
       const row = out[t.at % n] as StoredRecord;
-      const bytes = t.inHash ? Buffer.from(row.hash) : Buffer.from(row.text);
+      const bytes = Buffer.from(row.text);
       const i = t.byte % bytes.length;
       bytes[i] = (bytes[i] as number) ^ t.mask;
-      if (t.inHash) row.hash = bytes;
-      else row.text = bytes.toString('utf8');
-      return out;
+      row.text = bytes.toString('utf8');
+      return { records: out, checkpoints: cps };
     }
     case 'delete':
       out.splice(t.at % n, 1);
-      return out;
+      return { records: out, checkpoints: cps };
     case 'swap': {
       const a = t.a % n;
       const b = a === t.b % n ? (a + 1) % n : t.b % n;
       [out[a], out[b]] = [out[b] as StoredRecord, out[a] as StoredRecord];
-      return out;
+      return { records: out, checkpoints: cps };
     }
     case 'truncate':
-      return out.slice(0, t.keep % n);
+      return { records: out.slice(0, t.keep % n), checkpoints: cps };
   }
 }
 
@@ -121,10 +137,11 @@ describe('tamper detection', () => {
     expect(verifyJsonl(jsonl, { publicKeys: [publicPem], witness })).toMatchObject({ ok: true, records: RECORDS });
   });
 
-  it('detects every one of 6,000 random flips, deletions, swaps and truncations of the stored records', () => {
+  it('detects every one of 6,000 random flips, deletions, swaps and truncations of the stored records and checkpoints', () => {
     fc.assert(
       fc.property(tamper, (t) => {
-        const report = verifyRows(applyToRows(t));
+        const tampered = applyToRows(t);
+        const report = verifyRows(tampered.records, tampered.checkpoints);
         expect(report.ok, JSON.stringify(t)).toBe(false);
         expect(report.issues[0]?.message).toMatch(/record|checkpoint/);
       }),

@@ -49,7 +49,7 @@ describe('ruleoftwo audit', () => {
     const bad = await cli(dir, ['audit', 'verify', 'audit.db', '--public-key', 'pub.pem']);
     expect(bad.status).toBe(1);
     expect(bad.stdout).toContain('audit.db: verification failed at record 3');
-    expect(bad.stdout).toContain('record 3 was changed: it does not match its hash [hash_mismatch]');
+    expect(bad.stdout).toContain('record 3 was changed: record 4 does not chain to it [hash_mismatch]');
   });
 
   it('verify --witness detects truncation after the last checkpoint the log still has', async () => {

@@ -88,7 +88,7 @@ export function immediate<T>(db: DatabaseSync, what: string, body: () => T): T {
     result = body();
   } catch (error) {
     rollback(db);
-    throw error instanceof StoreError ? error : isSqliteError(error) ? storeError(error, what) : error;
+    throw asStoreError(error, what);
   }
   try {
     db.exec('COMMIT');
@@ -107,8 +107,10 @@ function rollback(db: DatabaseSync): void {
   }
 }
 
-function isSqliteError(error: unknown): boolean {
-  return (error as { code?: string })?.code === 'ERR_SQLITE_ERROR';
+/** A SQLite failure as a {@link StoreError}; any other error (a throwing update, say) unchanged. */
+export function asStoreError(error: unknown, what: string): unknown {
+  if (error instanceof StoreError) return error;
+  return (error as { code?: string })?.code === 'ERR_SQLITE_ERROR' ? storeError(error, what) : error;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { SessionState } from '../../core/state.ts';
 import { StoreError } from '../errors.ts';
 import type { SessionStore, SessionUpdate } from '../types.ts';
-import { assertOpen, type DatabaseOptions, immediate, openStoreDatabase } from './database.ts';
+import { asStoreError, assertOpen, type DatabaseOptions, immediate, openStoreDatabase } from './database.ts';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY,
@@ -10,15 +10,25 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS sessions (
   updated_at INTEGER NOT NULL
 ) STRICT`;
 
+interface Waiter {
+  sessionId: string;
+  update: SessionUpdate<unknown>;
+  resolve: (result: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
  * Sessions in SQLite. `transact` runs inside `BEGIN IMMEDIATE`, so check-and-reserve is atomic across every
- * process that opens the same file.
+ * process that opens the same file. Updates that arrive together share one transaction and one fsync (group
+ * commit), each in its own savepoint so one that throws changes nothing; each resolves after the commit.
  */
 export class SqliteSessionStore implements SessionStore {
   readonly path: string;
   readonly #db: DatabaseSync;
   readonly #select: StatementSync;
   readonly #upsert: StatementSync;
+  #queue: Waiter[] = [];
+  #scheduled = false;
   #closed = false;
 
   constructor(path: string, options: DatabaseOptions = {}) {
@@ -30,17 +40,57 @@ export class SqliteSessionStore implements SessionStore {
     );
   }
 
-  async transact<T>(sessionId: string, update: SessionUpdate<T>): Promise<T> {
-    assertOpen(this.#closed, 'session store');
-    return immediate(this.#db, `cannot update session \`${sessionId}\``, () => {
-      const { state, result } = update(this.#read(sessionId));
-      if (state !== undefined) {
-        if (state.id !== sessionId)
-          throw new StoreError('STORE_WRITE', `state of \`${state.id}\` given for \`${sessionId}\``);
-        this.#upsert.run(sessionId, JSON.stringify(state), Date.now());
+  transact<T>(sessionId: string, update: SessionUpdate<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreError('STORE_CLOSED', 'session store is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ sessionId, update, resolve: resolve as (result: unknown) => void, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
       }
-      return result;
     });
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const batch = this.#queue;
+    this.#queue = [];
+    const outcomes: ({ ok: true; result: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      immediate(this.#db, 'cannot update sessions', () => {
+        for (const waiter of batch) {
+          this.#db.exec('SAVEPOINT step');
+          try {
+            outcomes.push({ ok: true, result: this.#apply(waiter) });
+            this.#db.exec('RELEASE step');
+          } catch (error) {
+            this.#db.exec('ROLLBACK TO step');
+            this.#db.exec('RELEASE step');
+            outcomes.push({ ok: false, error: asStoreError(error, `cannot update session \`${waiter.sessionId}\``) });
+          }
+        }
+      });
+    } catch (error) {
+      // INVARIANT: nothing resolves that was not committed (test/store/fail-closed.test.ts "store unavailable").
+      for (const waiter of batch) waiter.reject(error);
+      return;
+    }
+    batch.forEach((waiter, i) => {
+      const outcome = outcomes[i] as (typeof outcomes)[number];
+      if (outcome.ok) waiter.resolve(outcome.result);
+      else waiter.reject(outcome.error);
+    });
+  }
+
+  #apply({ sessionId, update }: Waiter): unknown {
+    const { state, result } = update(this.#read(sessionId));
+    if (state !== undefined) {
+      if (state.id !== sessionId) {
+        throw new StoreError('STORE_WRITE', `state of \`${state.id}\` given for \`${sessionId}\``);
+      }
+      this.#upsert.run(sessionId, JSON.stringify(state), Date.now());
+    }
+    return result;
   }
 
   async get(sessionId: string): Promise<SessionState | undefined> {
@@ -51,6 +101,7 @@ export class SqliteSessionStore implements SessionStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    while (this.#scheduled) await new Promise((resolve) => setImmediate(resolve));
     this.#db.close();
   }
 
