@@ -7,6 +7,9 @@ import type { DatabaseSync } from 'node:sqlite';
 import { generateAuditKey, loadAuditKey } from '../src/audit/checkpoint.ts';
 import { verifyDatabase } from '../src/audit/inspect.ts';
 import { readRecords, SqliteAuditLog } from '../src/audit/sqlite-log.ts';
+import { compilePolicy } from '../src/core/policy.ts';
+import { createGuard } from '../src/guard/guard.ts';
+import { openStores } from '../src/store/open.ts';
 import { openDatabase } from '../src/store/sqlite/database.ts';
 import type { AuditEvent } from '../src/store/types.ts';
 
@@ -130,6 +133,36 @@ if (!report.ok) throw new Error(`verify failed: ${report.issues[0]?.message}`);
 row('verify (hashes, chain, merkle roots, signatures)', `${rate(verifyRate)}  (${report.checkpoints} checkpoints)`);
 row('  overhead vs plain read', `${(readRate / verifyRate).toFixed(2)}x time per record`);
 db.close();
+
+// End to end: guarded calls on SQLite stores, each a session update and an audit record, both group-committed.
+{
+  const stores = await openStores({ path: join(dir, 'guard.db') });
+  const guard = createGuard({ policy: compilePolicy({ version: 1, tools: { get_time: {} } }), ...stores });
+  const sessions = 64;
+  for (let s = 0; s < sessions; s++) await guard.session(`s${s}`);
+  const calls = Math.min(RECORDS, 20_000);
+  const latencies = new Float64Array(calls);
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: sessions }, async (_, s) => {
+      for (let i = next++; i < calls; i = next++) {
+        const t = performance.now();
+        const decision = await guard.check(`s${s}`, { id: `c${i}`, tool: 'get_time', args: {} });
+        if (decision.effect !== 'allow') throw new Error(decision.reasons[0]?.message);
+        await guard.record(`s${s}`, `c${i}`, 'noon');
+        latencies[i] = performance.now() - t;
+      }
+    }),
+  );
+  const perSecond = calls / ((performance.now() - start) / 1000);
+  await guard.close();
+  latencies.sort();
+  row(
+    'guarded calls (check + record), SQLite stores',
+    `${Math.round(perSecond).toLocaleString('en-US')} calls/s  ${latency({ p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) })}  (${sessions} sessions)`,
+  );
+}
 
 const targets = [
   ['appends >= 20,000 records/s (full)', auditFull.perSecond >= 20_000],
