@@ -32,7 +32,10 @@ describe('frozen audit fixtures', () => {
   });
 
   const cases: [string, { code: string; record?: number; message: RegExp }][] = [
-    ['edited-record.jsonl', { code: 'hash_mismatch', record: 4, message: /record 4 was changed: record 5 does not chain to it/ }],
+    [
+      'edited-record.jsonl',
+      { code: 'hash_mismatch', record: 4, message: /record 4 was changed: record 5 does not chain to it/ },
+    ],
     ['reordered.jsonl', { code: 'missing', record: 6, message: /record 6 is missing or moved \(record 7/ }],
     ['deleted-record.jsonl', { code: 'missing', record: 9, message: /record 9 is missing or moved \(record 10/ }],
     ['truncated.jsonl', { code: 'malformed', record: 12, message: /record 12: not JSON/ }],
