@@ -256,10 +256,15 @@ export class SqliteAuditLog implements AuditLog {
     return { size: row.size, frontier, lastHash: Buffer.from(row.last_hash) };
   }
 
-  /** Checkpoints the head unless it is empty or already checkpointed; runs inside the caller's transaction. */
+  /**
+   * Checkpoints the head unless it is empty or already checkpointed; runs inside the caller's transaction. A writer
+   * without a key leaves a log that has keys to the next writer that has one, rather than add an unsigned checkpoint
+   * that a verifier pinning the key would reject.
+   */
   #writeCheckpoint(head: Head): void {
     const previous = (this.#lastCheckpoint.get() as { size: number } | undefined)?.size ?? 0;
     if (head.size <= previous) return;
+    if (!this.#key && this.#db.prepare('SELECT 1 FROM audit_keys LIMIT 1').get()) return;
     const root = head.frontier.root().toString('hex');
     const at = this.#now();
     const c = this.#key
