@@ -7,6 +7,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^ruleoftwo\/(ai-sdk|openai-agents|langchain|claude-agent-sdk)$/, replacement: `${src}adapters/$1.ts` },
+      { find: /^ruleoftwo\/sqlite$/, replacement: `${src}store/sqlite/index.ts` },
       { find: /^ruleoftwo$/, replacement: `${src}index.ts` },
     ],
   },
