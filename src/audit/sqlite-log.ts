@@ -279,12 +279,22 @@ const CHUNK = 4096;
 /** Records from `from` on, in order; read in chunks, which node:sqlite returns several times faster than row by row. */
 export function* readRecords(db: DatabaseSync, from = 1): Generator<StoredRecord> {
   const select = db.prepare('SELECT seq, record FROM audit_records WHERE seq >= ? ORDER BY seq LIMIT ?');
-  select.setReturnArrays(true);
+  // Rows as arrays are cheaper; Node before 22.16 has only objects.
+  const arrays = typeof select.setReturnArrays === 'function';
+  if (arrays) select.setReturnArrays(true);
   for (let next = from; ; ) {
-    const rows = select.all(next, CHUNK) as unknown as [number, string][];
-    for (const [seq, text] of rows) yield { seq, text };
+    const rows = select.all(next, CHUNK) as unknown[];
+    for (const row of rows) {
+      if (arrays) {
+        const [seq, text] = row as [number, string];
+        yield { seq, text };
+      } else {
+        const { seq, record } = row as { seq: number; record: string };
+        yield { seq, text: record };
+      }
+      next = (arrays ? (row as [number])[0] : (row as { seq: number }).seq) + 1;
+    }
     if (rows.length < CHUNK) return;
-    next = (rows[rows.length - 1] as [number, string])[0] + 1;
   }
 }
 

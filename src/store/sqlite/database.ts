@@ -101,9 +101,10 @@ export function immediate<T>(db: DatabaseSync, what: string, body: () => T): T {
 
 function rollback(db: DatabaseSync): void {
   try {
-    if (db.isTransaction) db.exec('ROLLBACK');
+    // Unconditional (`isTransaction` is newer than Node 22.13); SQLite may already have rolled back, which throws.
+    db.exec('ROLLBACK');
   } catch {
-    // The connection is unusable; the next call reports that.
+    // No transaction was open, or the connection is unusable and the next call reports that.
   }
 }
 
