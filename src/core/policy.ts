@@ -122,7 +122,9 @@ export function compilePolicy(document: PolicyDocument): Policy {
   const exact = new Map<string, ToolProfile>();
   const globs: { regex: RegExp; profile: ToolProfile }[] = [];
   const profiles: ToolProfile[] = [];
-  for (const [key, doc] of Object.entries(document.tools ?? {})) {
+  for (const [key, entry] of Object.entries(document.tools ?? {})) {
+    // The file format allows the shorthand `tool: AB`; a document that skipped validation may still hold it.
+    const doc: ToolDocument = typeof entry === 'string' ? { legs: entry } : entry;
     const profile = compileProfile(key, doc, lists, gate, true);
     profiles.push(profile);
     if (isGlob(key)) globs.push({ regex: globToRegExp(key), profile });

@@ -7,6 +7,7 @@ import { compilePolicy, type Policy } from '../core/policy.ts';
 import { type Evidence, effectiveLegs, newSessionState, reservedLegs, type SessionState } from '../core/state.ts';
 import { type CarriedValue, dropLeg, forkSession, recordResult } from '../core/transitions.ts';
 import { CallDeniedError, ConfigError } from '../errors.ts';
+import { validatePolicy } from '../policy/validate.ts';
 import { MemoryApprovalStore, MemoryAuditLog, MemorySessionStore } from '../store/memory.ts';
 import type {
   ApprovalAnswer,
@@ -116,8 +117,16 @@ export interface Guard {
 
 /** Creates a guard. Stores default to memory; give SQLite stores for state that survives restarts. */
 export function createGuard(options: GuardOptions): Guard {
-  const policy = 'resolve' in options.policy ? (options.policy as Policy) : compilePolicy(options.policy);
-  return new RuleOfTwoGuard(policy, options);
+  return new RuleOfTwoGuard(guardPolicy(options.policy), options);
+}
+
+/** A compiled policy as given, or a document validated first: an unchecked typo must not drop a tool's legs. */
+function guardPolicy(policy: Policy | PolicyDocument): Policy {
+  if ('resolve' in policy) return policy as Policy;
+  // INVARIANT: a document is validated before use (test/guard/policy-input.test.ts).
+  const validation = validatePolicy(structuredClone(policy));
+  if (!validation.ok) throw new ConfigError(`policy has ${validation.issues.length} issue(s)`, validation.issues);
+  return compilePolicy(validation.document);
 }
 
 function denyWith(decision: Decision, code: Reason['code'], message: string): Decision {
