@@ -99,7 +99,19 @@ function write(value: unknown, seen: Set<object>): string {
 
 /** SHA-256 of a string's UTF-8 bytes, as lowercase hex. */
 export function sha256Hex(text: string): string {
-  return bytesToHex(sha256(utf8ToBytes(text)));
+  return bytesToHex(sha256(utf8Bytes(text)));
+}
+
+// Canonical JSON of tool calls is mostly ASCII; copying it byte by byte is several times faster than TextEncoder
+// for short strings, and the approval hash sits on the decision path.
+function utf8Bytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return utf8ToBytes(text);
+    bytes[i] = code;
+  }
+  return bytes;
 }
 
 /** SHA-256 of the canonical JSON of a value, as lowercase hex. */

@@ -30,10 +30,13 @@ export function isLeg(value: unknown): value is Leg {
 
 /** Formats a mask as its legs in order, e.g. `AB`; the empty set is the empty string. */
 export function formatLegs(mask: LegMask): string {
-  let out = '';
-  for (const leg of ORDER) if (mask & BITS[leg]) out += leg;
-  return out;
+  return FORMATTED[mask & ALL_LEGS] as string;
 }
+
+// Every mask's text, built once: decisions format legs several times each.
+const FORMATTED: readonly string[] = Array.from({ length: 8 }, (_, mask) =>
+  ORDER.filter((leg) => mask & BITS[leg]).join(''),
+);
 
 /** The legs of a mask as an array, in order. */
 export function legList(mask: LegMask): Leg[] {

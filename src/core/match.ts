@@ -7,10 +7,10 @@ export type Predicate = (subject: unknown) => boolean;
 /** Named value lists of a policy, already compiled to patterns. */
 export type CompiledLists = ReadonlyMap<string, readonly RegExp[]>;
 
-/** Reads a dot path (`message.to`) from a value, own properties only; undefined when absent. */
-export function readPath(subject: unknown, path: string): unknown {
+/** Reads a dot path (`message.to`, or its keys) from a value, own properties only; undefined when absent. */
+export function readPath(subject: unknown, path: string | readonly string[]): unknown {
   let current: unknown = subject;
-  for (const key of path.split('.')) {
+  for (const key of typeof path === 'string' ? path.split('.') : path) {
     if (current === null || typeof current !== 'object') return undefined;
     if (Array.isArray(current)) {
       const index = Number(key);
@@ -28,7 +28,8 @@ export function readPath(subject: unknown, path: string): unknown {
 export function compileMatch(spec: MatchSpec, lists: CompiledLists): Predicate {
   const tests = Object.entries(spec).map(([path, matcher]) => {
     const test = compileValueMatcher(matcher, lists);
-    return (subject: unknown) => test(readPath(subject, path));
+    const keys = path.split('.');
+    return (subject: unknown) => test(readPath(subject, keys));
   });
   return (subject) => tests.every((test) => test(subject));
 }
