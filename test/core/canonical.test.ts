@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { type ApprovalBinding, approvalHash } from '../../src/core/approval.ts';
+import { CanonicalJsonError, canonicalHash, canonicalJson, sha256Hex } from '../../src/core/canonical.ts';
+
+describe('canonical JSON', () => {
+  it('sorts keys by code unit, drops undefined members and writes no white space', () => {
+    expect(canonicalJson({ b: 1, a: [true, null, { d: 'x', c: undefined }], B: 'é', '10': 0, '9': 0 })).toBe(
+      '{"10":0,"9":0,"B":"é","a":[true,null,{"d":"x"}],"b":1}',
+    );
+    expect(canonicalJson({ a: 1, b: 2 })).toBe(canonicalJson({ b: 2, a: 1 }));
+    expect(canonicalJson(Object.assign(Object.create(null), { z: 1 }))).toBe('{"z":1}');
+    expect(canonicalJson('line\nbreak "quoted"')).toBe('"line\\nbreak \\"quoted\\""');
+    expect(canonicalJson(-0)).toBe('0');
+  });
+
+  it('rejects what is not JSON, naming where', () => {
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    const cases: [unknown, string][] = [
+      [{ a: [1, Number.NaN] }, 'non-finite number at `$.a[1]`'],
+      [{ f: () => 1 }, 'value of type function at `$.f` is not JSON'],
+      [{ d: new Date(0) }, 'non-plain object at `$.d`'],
+      [{ m: new Map() }, 'non-plain object at `$.m`'],
+      [{ x: { self: cycle } }, 'cycle at `$.x.self.self`'],
+      [[1, undefined], 'value of type undefined at `$[1]` is not JSON'],
+      [10n, 'value of type bigint at `$` is not JSON'],
+      // biome-ignore lint/suspicious/noSparseArray: a hole must not be written as `[,1]`
+      [[, 1], 'value of type undefined at `$[0]` is not JSON'],
+    ];
+    for (const [value, message] of cases) {
+      expect(() => canonicalJson(value)).toThrow(new CanonicalJsonError(message));
+    }
+  });
+
+  it('allows the same object twice when it is not a cycle', () => {
+    const shared = { a: 1 };
+    expect(canonicalJson([shared, shared])).toBe('[{"a":1},{"a":1}]');
+  });
+
+  it('hashes with SHA-256 over UTF-8, ASCII and not', () => {
+    expect(sha256Hex('')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    for (const text of ['é', 'ascii then ü', '漢字 and 😀', 'a'.repeat(200)]) {
+      expect(sha256Hex(text), text).toBe(createHash('sha256').update(text, 'utf8').digest('hex'));
+    }
+    expect(canonicalHash({ b: 1, a: 2 })).toBe(sha256Hex('{"a":2,"b":1}'));
+  });
+});
+
+describe('approval hash', () => {
+  const binding: ApprovalBinding = {
+    sessionId: 's1',
+    seq: 4,
+    tool: 'send_email',
+    args: { to: 'eve@evil.test', body: 'hi' },
+    policyVersion: '0123456789abcdef',
+  };
+
+  it('ignores key order and absent arguments read as null', () => {
+    expect(approvalHash({ ...binding, args: { body: 'hi', to: 'eve@evil.test' } })).toBe(approvalHash(binding));
+    expect(approvalHash({ ...binding, args: undefined })).toBe(approvalHash({ ...binding, args: null }));
+  });
+
+  it('changes when any bound field changes', () => {
+    const base = approvalHash(binding);
+    const changes: Partial<ApprovalBinding>[] = [
+      { sessionId: 's2' },
+      { seq: 5 },
+      { tool: 'send_mail' },
+      { args: { to: 'eve@evil.test', body: 'hi!' } },
+      { args: { to: ['eve@evil.test'], body: 'hi' } },
+      { args: { to: 'eve@evil.test', body: 'hi', cc: 'x' } },
+      { policyVersion: '0123456789abcdee' },
+    ];
+    for (const change of changes)
+      expect(approvalHash({ ...binding, ...change }), JSON.stringify(change)).not.toBe(base);
+  });
+
+  it('is domain-separated from a plain hash of the same fields', () => {
+    const { sessionId, seq, tool, args, policyVersion } = binding;
+    expect(approvalHash(binding)).not.toBe(canonicalHash([sessionId, seq, tool, args, policyVersion]));
+  });
+});
