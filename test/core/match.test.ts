@@ -153,7 +153,10 @@ describe('tool lookup', () => {
   });
 
   it('treats glob characters only as globs, `.` and other characters literally', () => {
-    const narrow = compilePolicy({ version: 1, tools: { 'a.b': { legs: 'B' }, 'x?': { legs: 'A' }, 'p(1)+': { legs: 'C' } } });
+    const narrow = compilePolicy({
+      version: 1,
+      tools: { 'a.b': { legs: 'B' }, 'x?': { legs: 'A' }, 'p(1)+': { legs: 'C' } },
+    });
     expect(narrow.resolve('axb').known).toBe(false);
     expect(narrow.resolve('x').known).toBe(false);
     expect(narrow.resolve('xy').key).toBe('x?');

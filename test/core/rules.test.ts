@@ -177,7 +177,7 @@ describe('rule 5: allow and reserve', () => {
     const { decision, state } = decide(policy, session(), { id: 'c1', tool: 'read_inbox' }, context());
     expect(decision).toMatchObject({ effect: 'allow', seq: 1, legsBefore: '', legsAfter: 'AB' });
     expect(decision.reasons).toEqual([
-      { code: 'allowed', rule: 5, message: '`read_inbox` keeps the session within two legs' },
+      { code: 'allowed', rule: 5, message: '`read_inbox` confers B and may bring AB: no trifecta' },
     ]);
     expect(state.held).toBe(2);
     expect(state.pending).toEqual([{ callId: 'c1', tool: 'read_inbox', post: 3, seq: 1 }]);
