@@ -35,7 +35,18 @@ export function parseSource(text: string): SourceFile {
     return undefined;
   };
   if (issues.length > 0) return { value: undefined, lineOf, issues };
-  return { value: doc.toJS({ maxAliasCount: 100 }), lineOf, issues };
+  try {
+    return { value: doc.toJS({ maxAliasCount: 100 }), lineOf, issues };
+  } catch (error) {
+    // INVARIANT: bad input is reported, never thrown (test/policy/fixtures.test.ts, alias-bomb.yaml).
+    const message = error instanceof Error ? error.message : String(error);
+    const issue: ConfigIssue = {
+      code: 'syntax_error',
+      path: '',
+      message: message.charAt(0).toLowerCase() + message.slice(1),
+    };
+    return { value: undefined, lineOf, issues: [issue] };
+  }
 }
 
 /** Formats a path for messages: `tools.send_email.when[0]`, quoting keys that are not plain words. */
