@@ -8,28 +8,15 @@ import { policyArb, runAgainstModel, type Step, traceArb } from './trace.ts';
 const RUNS = 1000;
 
 describe('Rule-of-Two invariants on random traces through the guard', () => {
-  it('never allows a C call while A and B are held without a matching receipt', async () => {
+  const invariants: [string, (steps: Step[]) => string[]][] = [
+    ['never allows a C call while A and B are held without a matching receipt', trifectaViolations],
+    ['never shrinks held legs', shrinkViolations],
+    ['never brings a dropped leg back', dropViolations],
+  ];
+  it.each(invariants)('%s', async (_name, violations) => {
     await fc.assert(
       fc.asyncProperty(policyArb, traceArb, async (doc, trace) => {
-        expect(trifectaViolations(await runAgainstModel(doc, trace))).toEqual([]);
-      }),
-      { numRuns: RUNS },
-    );
-  });
-
-  it('never shrinks held legs', async () => {
-    await fc.assert(
-      fc.asyncProperty(policyArb, traceArb, async (doc, trace) => {
-        expect(shrinkViolations(await runAgainstModel(doc, trace))).toEqual([]);
-      }),
-      { numRuns: RUNS },
-    );
-  });
-
-  it('never brings a dropped leg back', async () => {
-    await fc.assert(
-      fc.asyncProperty(policyArb, traceArb, async (doc, trace) => {
-        expect(dropViolations(await runAgainstModel(doc, trace))).toEqual([]);
+        expect(violations(await runAgainstModel(doc, trace))).toEqual([]);
       }),
       { numRuns: RUNS },
     );

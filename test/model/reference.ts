@@ -47,6 +47,9 @@
  *     approved, unused request.
  */
 
+import type { NarrowSchema } from '../../src/core/declassify.ts';
+import type { MatchSpec, ValueMatcher } from '../../src/core/document.ts';
+
 /** A leg of the Rule of Two. */
 export type MLeg = 'A' | 'B' | 'C';
 /** A set of legs. */
@@ -87,21 +90,9 @@ function only(set: MLegs, allowed: string): Set<MLeg> {
 // ---------------------------------------------------------------------------------------------------------------
 // Policy interpretation (directly on the document)
 
-type Scalar = string | number | boolean | null;
-type Matcher =
-  | Scalar
-  | {
-      equals?: Scalar;
-      in?: string[] | string;
-      notIn?: string[] | string;
-      regex?: string;
-      exists?: boolean;
-      lt?: number;
-      lte?: number;
-      gt?: number;
-      gte?: number;
-    };
-type Match = Record<string, Matcher>;
+// Only the shapes of the policy format are shared with src/core; the model interprets them on its own.
+type Matcher = ValueMatcher;
+type Match = MatchSpec;
 
 interface ToolDoc {
   legs?: string;
@@ -323,11 +314,7 @@ export function cloneSession(s: MSession): MSession {
   };
 }
 
-/** A new session, or the reason it cannot be opened. */
-export function openSession(id: string, configuration: string, input: 'trusted' | 'untrusted'): MSession | string {
-  if (configuration !== 'dynamic' && input === 'untrusted' && !configuration.includes('A')) {
-    return 'configuration excludes A but the input is untrusted';
-  }
+function blankSession(id: string, configuration: string, input: 'trusted' | 'untrusted'): MSession {
   const session: MSession = {
     id,
     configuration,
@@ -343,6 +330,14 @@ export function openSession(id: string, configuration: string, input: 'trusted' 
     session.evidence.push({ leg: 'A', seq: 0, source: 'input' });
   }
   return session;
+}
+
+/** A new session, or the reason it cannot be opened. */
+export function openSession(id: string, configuration: string, input: 'trusted' | 'untrusted'): MSession | string {
+  if (configuration !== 'dynamic' && input === 'untrusted' && !configuration.includes('A')) {
+    return 'configuration excludes A but the input is untrusted';
+  }
+  return blankSession(id, configuration, input);
 }
 
 /** Output legs of pending calls. */
@@ -540,13 +535,8 @@ export function modelDrop(state: MSession, leg: MLeg): MSession | string {
   return next;
 }
 
-/** A narrow schema (the same shapes as src/core's NarrowSchema). */
-export type MSchema =
-  | { type: 'boolean' }
-  | { type: 'number'; min?: number; max?: number; integer?: boolean }
-  | { type: 'enum'; values: readonly (string | number | boolean)[] }
-  | { type: 'date' }
-  | { type: 'id'; pattern: string; maxLength: number };
+/** A narrow schema (src/core's format). */
+export type MSchema = NarrowSchema;
 
 /** Whether a value fits a narrow schema (the model's own check, for the schemas the tests generate). */
 export function fitsSchema(value: unknown, schema: MSchema): boolean {
@@ -607,22 +597,7 @@ export function modelFork(
   childId: string,
   options: { configuration?: string; input?: 'trusted' | 'untrusted'; carry?: MCarried[] },
 ): MSession | string {
-  const configuration = options.configuration ?? parent.configuration;
-  const input = options.input ?? 'trusted';
-  const child: MSession = {
-    id: childId,
-    configuration,
-    held: new Set(),
-    dropped: new Set(),
-    dropSeq: new Map(),
-    seq: 0,
-    pending: [],
-    evidence: [],
-  };
-  if (input === 'untrusted') {
-    child.held.add('A');
-    child.evidence.push({ leg: 'A', seq: 0, source: 'input' });
-  }
+  const child = blankSession(childId, options.configuration ?? parent.configuration, options.input ?? 'trusted');
   const parentData = only(effective(parent), 'AB');
   for (const value of options.carry ?? []) {
     if (value.legs !== undefined && !/^[AB\s,+]*$/.test(value.legs)) return 'invalid_legs';
