@@ -1,7 +1,7 @@
 import { allowedLegs } from './decide.ts';
 import { declassify, type NarrowSchema } from './declassify.ts';
 import type { Configuration, InputTrust } from './document.ts';
-import { formatLegs, LEG_A, LEG_B, type Leg, type LegMask, legBit, NO_LEGS } from './legs.ts';
+import { formatLegs, LEG_A, LEG_B, LEG_C, type Leg, type LegMask, legBit, NO_LEGS, parseLegs } from './legs.ts';
 import type { Policy } from './policy.ts';
 import { addEvidence, effectiveLegs, newSessionState, type SessionState } from './state.ts';
 
@@ -151,12 +151,8 @@ export function forkSession(parent: SessionState, options: ForkOptions): Transit
   return { ok: true, state: child, carried: formatLegs(carried) };
 }
 
+/** Data legs (A, B) in the policy's own syntax, so `none` and `A+B` work here too; C is not data. */
 function parseDataLegs(text: string): LegMask | undefined {
-  let mask = NO_LEGS;
-  for (const ch of text.replace(/[\s,+]/g, '')) {
-    if (ch === 'A') mask |= LEG_A;
-    else if (ch === 'B') mask |= LEG_B;
-    else return undefined;
-  }
-  return mask;
+  const mask = parseLegs(text);
+  return mask === undefined || mask & LEG_C ? undefined : mask;
 }

@@ -77,6 +77,15 @@ describe('fork', () => {
       forkSession(parentWithAB(), { childId: 'k', now: 0, carry: [{ name: 'n', value: 1, legs: 'B' }] }),
     );
     expect(formatLegs(stated.state.held)).toBe('B');
+    for (const [legs, held] of [
+      ['none', ''],
+      ['', ''],
+      ['A+B', 'AB'],
+      ['A', 'A'],
+    ]) {
+      const carry = [{ name: 'n', value: 1, legs: legs as string }];
+      expect(formatLegs(ok(forkSession(parentWithAB(), { childId: 'k', now: 0, carry })).state.held), legs).toBe(held);
+    }
   });
 
   it('drops A from a value that passes a narrow schema, and refuses one that does not', () => {
