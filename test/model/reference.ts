@@ -37,8 +37,9 @@
  * 14. Sessions: untrusted input brings A at seq 0; a fixed configuration without A and untrusted input is refused;
  *     reopening an existing session with another configuration is refused.
  * 15. Fork: the child starts clean with trusted input and the parent's configuration unless told otherwise; each
- *     carried value brings its stated data legs or, by default, the parent's held + reserved data legs (A, B);
- *     a value that passes its narrow schema loses A; child legs outside the child's configuration refuse the fork.
+ *     carried value brings its stated data legs (`AB`, `A+B`, `none`: no C) or, by default, the parent's held +
+ *     reserved data legs (A, B); a value that passes its narrow schema loses A; child legs outside the child's
+ *     configuration refuse the fork.
  * 16. Evidence: the first 4 events per leg (input, call, result, fork); a decision's evidence is the evidence of
  *     its legsBefore plus one `reserved` item per pending call whose reserved leg is not held yet.
  * 17. Approval store (guard): a receipt is usable once, only when approved, unexpired and its hash matches; it is
@@ -600,7 +601,8 @@ export function modelFork(
   const child = blankSession(childId, options.configuration ?? parent.configuration, options.input ?? 'trusted');
   const parentData = only(effective(parent), 'AB');
   for (const value of options.carry ?? []) {
-    if (value.legs !== undefined && !/^[AB\s,+]*$/.test(value.legs)) return 'invalid_legs';
+    const none = value.legs?.trim().toLowerCase() === 'none';
+    if (value.legs !== undefined && !none && !/^[AB\s,+]*$/.test(value.legs)) return 'invalid_legs';
     let carried = value.legs === undefined ? parentData : legs(value.legs);
     if (value.declassify !== undefined) {
       if (!fitsSchema(value.value, value.declassify)) return 'declassify_failed';
