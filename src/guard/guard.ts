@@ -2,7 +2,7 @@ import type { Approver } from '../approvals/types.ts';
 import { decide, errorDecision, type ToolCall } from '../core/decide.ts';
 import type { Decision, Reason } from '../core/decision.ts';
 import type { Configuration, InputTrust, PolicyDocument } from '../core/document.ts';
-import { formatLegs, type Leg } from '../core/legs.ts';
+import { formatLegs, LEG_A, type Leg } from '../core/legs.ts';
 import { compilePolicy, type Policy } from '../core/policy.ts';
 import { type Evidence, effectiveLegs, newSessionState, reservedLegs, type SessionState } from '../core/state.ts';
 import { type CarriedValue, dropLeg, forkSession, recordResult } from '../core/transitions.ts';
@@ -173,6 +173,10 @@ class RuleOfTwoGuard implements Guard {
       if (state) {
         if (options.configuration !== undefined && state.configuration !== options.configuration) {
           throw new ConfigError(`session \`${id}\` exists with configuration ${state.configuration}`);
+        }
+        // INVARIANT: untrusted input is never silently dropped (test/guard/session-reopen.test.ts).
+        if (options.input === 'untrusted' && !(state.held & LEG_A)) {
+          throw new ConfigError(`session \`${id}\` exists with trusted input; its input cannot become untrusted`);
         }
         return { result: undefined };
       }
