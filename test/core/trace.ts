@@ -449,6 +449,8 @@ export async function runAgainstModel(doc: ModelPolicyDoc, trace: TraceEvent[]):
         if (existing) {
           if (event.configuration !== undefined && event.configuration !== existing.configuration) {
             expected = { threw: 'ConfigError' };
+          } else if (event.input === 'untrusted' && !existing.held.has('A')) {
+            expected = { threw: 'ConfigError' };
           }
         } else {
           const opened = openSession(

@@ -35,7 +35,8 @@
  * 13. Drop: dropping an already dropped leg is a no-op; A or B held or reserved cannot be dropped (what entered the
  *     context stays); C can be dropped even when held. Dropped legs deny for good.
  * 14. Sessions: untrusted input brings A at seq 0; a fixed configuration without A and untrusted input is refused;
- *     reopening an existing session with another configuration is refused.
+ *     reopening an existing session with another configuration, or declaring untrusted input on one that does
+ *     not hold A, is refused (a safer or equal declaration is accepted and changes nothing).
  * 15. Fork: the child starts clean with trusted input and the parent's configuration unless told otherwise; each
  *     carried value brings its stated data legs (`AB`, `A+B`, `none`: no C) or, by default, the parent's held +
  *     reserved data legs (A, B); a value that passes its narrow schema loses A; child legs outside the child's
