@@ -1,4 +1,4 @@
-import { canonicalHash } from './canonical.ts';
+import { type CanonicalJsonError, canonicalJson, sha256Hex } from './canonical.ts';
 import type { ApprovalRequest } from './decision.ts';
 
 /** The fields an approval is bound to. */
@@ -10,9 +10,9 @@ export interface ApprovalBinding {
   policyVersion: string;
 }
 
-/** Canonical hash binding an approval to one exact call; domain-separated from every other hash. */
-export function approvalHash(binding: ApprovalBinding): string {
-  return canonicalHash([
+/** The canonical text an approval hash is taken over; throws {@link CanonicalJsonError} for arguments that are not JSON. */
+export function approvalText(binding: ApprovalBinding): string {
+  return canonicalJson([
     'ruleoftwo/approval/v1',
     binding.sessionId,
     binding.seq,
@@ -20,6 +20,11 @@ export function approvalHash(binding: ApprovalBinding): string {
     binding.args ?? null,
     binding.policyVersion,
   ]);
+}
+
+/** Canonical hash binding an approval to one exact call; domain-separated from every other hash. */
+export function approvalHash(binding: ApprovalBinding): string {
+  return sha256Hex(approvalText(binding));
 }
 
 /** Why an approved request does not authorize a call, or undefined when it does. */

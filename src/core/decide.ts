@@ -1,4 +1,5 @@
-import { approvalHash, receiptMismatch } from './approval.ts';
+import { approvalText, receiptMismatch } from './approval.ts';
+import { sha256Hex } from './canonical.ts';
 import type { ApprovalRequest, Decision, Reason } from './decision.ts';
 import { formatLegs, LEG_A, LEG_B, LEG_C, type LegMask, legList } from './legs.ts';
 import { configurationMask, type Policy } from './policy.ts';
@@ -203,9 +204,16 @@ function approvalRequest(
   context: DecideContext,
 ): ApprovalRequest {
   const args = call.args ?? null;
+  // The binding is serialized now, so arguments that are not JSON deny here; SHA-256 over it, the most expensive
+  // step of any decision, runs when the hash is first read (the guard reads it to store the request).
+  const text = approvalText({ sessionId: state.id, seq, tool: call.tool, args, policyVersion: policy.version });
+  let hash: string | undefined;
   return {
     id: context.newId(),
-    hash: approvalHash({ sessionId: state.id, seq, tool: call.tool, args, policyVersion: policy.version }),
+    get hash() {
+      hash ??= sha256Hex(text);
+      return hash;
+    },
     sessionId: state.id,
     seq,
     callId: call.id,

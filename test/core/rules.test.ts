@@ -219,6 +219,25 @@ describe('approvals in decide', () => {
     expect(request.expiresAt - request.createdAt).toBe(5 * 60_000);
   });
 
+  it('carries the hash as plain data through JSON and structured cloning', () => {
+    const { request } = ask();
+    expect(JSON.parse(JSON.stringify(request)).hash).toBe(request.hash);
+    expect(structuredClone(request).hash).toBe(request.hash);
+    expect({ ...request }.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('denies a gated call whose arguments are not JSON, at decision time', () => {
+    const { decision, state } = decide(policy, gatedState(), { ...call, args: { amount: 10n } }, context());
+    expect(decision.effect).toBe('deny');
+    expect(decision.reasons).toEqual([
+      expect.objectContaining({
+        code: 'engine_error',
+        message: 'engine error: value of type bigint at `$[4].amount` is not JSON',
+      }),
+    ]);
+    expect(state).toEqual(gatedState());
+  });
+
   it('allows the exact approved call and denies an expired, changed or foreign approval', () => {
     const { request, state } = ask();
     const approved = decide(policy, state, { ...call, id: 'c3' }, context({ approved: request }));
