@@ -147,8 +147,8 @@ export const policyArb: fc.Arbitrary<ModelPolicyDoc> = fc
 const ARG_VALUES = {
   to: ['bob@corp.test', 'eve@evil.test', ['bob@corp.test'], ['bob@corp.test', 'eve@evil.test'], [], 42],
   url: ['https://docs.corp.test/a', 'http://evil.test', 'x'],
-  n: [3, 7, 12, '5'],
-  meta: [{ kind: 'x' }, { kind: 'y' }, 'flat'],
+  n: [3, 7, 12, '5', Number.NaN],
+  meta: [{ kind: 'x' }, { kind: 'y' }, 'flat', new Date(0)],
 };
 /** Arguments of a call (sometimes none). */
 export const argsArb: fc.Arbitrary<unknown> = fc.option(

@@ -30,20 +30,23 @@
  *     version, tool and (canonically equal) arguments; else deny `receipt_invalid`. The seq bound is the ask's own:
  *     the re-check runs at a later seq and is not required to equal it; the call id is not bound. An approval given
  *     for a call that is not gated is consumed and ignored.
- * 12. Sequence numbers: every decided call, recorded result and drop takes the next seq (a fork child starts at
+ * 12. Arguments that are not JSON (NaN, functions, class instances, holes) cannot be bound to an approval: a call
+ *     that would ask, or that uses an approval which otherwise fits, is denied with `engine_error` and changes
+ *     nothing; an allowed call or a call gated to deny never serializes its arguments.
+ * 13. Sequence numbers: every decided call, recorded result and drop takes the next seq (a fork child starts at
  *     0); an invalid call, a call id already pending, a receipt the store refuses and an unknown session do not.
- * 13. Drop: dropping an already dropped leg is a no-op; A or B held or reserved cannot be dropped (what entered the
+ * 14. Drop: dropping an already dropped leg is a no-op; A or B held or reserved cannot be dropped (what entered the
  *     context stays); C can be dropped even when held. Dropped legs deny for good.
- * 14. Sessions: untrusted input brings A at seq 0; a fixed configuration without A and untrusted input is refused;
+ * 15. Sessions: untrusted input brings A at seq 0; a fixed configuration without A and untrusted input is refused;
  *     reopening an existing session with another configuration, or declaring untrusted input on one that does
  *     not hold A, is refused (a safer or equal declaration is accepted and changes nothing).
- * 15. Fork: the child starts clean with trusted input and the parent's configuration unless told otherwise; each
+ * 16. Fork: the child starts clean with trusted input and the parent's configuration unless told otherwise; each
  *     carried value brings its stated data legs (`AB`, `A+B`, `none`: no C) or, by default, the parent's held +
  *     reserved data legs (A, B); a value that passes its narrow schema loses A; child legs outside the child's
  *     configuration refuse the fork.
- * 16. Evidence: the first 4 events per leg (input, call, result, fork); a decision's evidence is the evidence of
+ * 17. Evidence: the first 4 events per leg (input, call, result, fork); a decision's evidence is the evidence of
  *     its legsBefore plus one `reserved` item per pending call whose reserved leg is not held yet.
- * 17. Approval store (guard): a receipt is usable once, only when approved, unexpired and its hash matches; it is
+ * 18. Approval store (guard): a receipt is usable once, only when approved, unexpired and its hash matches; it is
  *     consumed before deciding, so a call that is then denied still uses it up. An answer after expiry expires the
  *     request; answering a request that is not pending changes nothing, and still hands out the receipt of an
  *     approved, unused request.
@@ -381,6 +384,20 @@ export interface MDecision {
   approval?: Omit<MApproval, 'id'> & { legsIfApproved: string };
 }
 
+/** Whether a value is JSON: what an approval can be bound to. */
+export function isJson(value: unknown): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!(i in value) || !isJson(value[i])) return false;
+    return true;
+  }
+  if (typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  return Object.values(value).every((v) => v === undefined || isJson(v));
+}
+
 /** Deep equality of JSON values, ignoring keys whose value is undefined (as canonical JSON does). */
 export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -482,9 +499,9 @@ export function modelDecide(
       now <= approved.expiresAt &&
       approved.sessionId === state.id &&
       approved.policyVersion === policyVersion &&
-      approved.tool === call.tool &&
-      sameJson(approved.args ?? null, call.args ?? null);
-    if (!valid) {
+      approved.tool === call.tool;
+    if (valid && !isJson(call.args ?? null)) return unchanged('engine_error');
+    if (!valid || !sameJson(approved.args ?? null, call.args ?? null)) {
       add('receipt_invalid', 0);
       return { decision: decision('deny', before), state: next };
     }
@@ -492,6 +509,7 @@ export function modelDecide(
     return allow();
   }
   const effect = gateOf(doc, tool);
+  if (effect === 'ask' && !isJson(call.args ?? null)) return unchanged('engine_error');
   const out = decision(effect, before);
   if (effect === 'ask') {
     out.approval = {
