@@ -378,13 +378,8 @@ function viewOfModel(s: MSession) {
     seq: s.seq,
     pending: s.pending.map((p) => ({ callId: p.callId, tool: p.tool, post: letters(p.post) })),
     evidence: s.evidence,
+    ...(s.parent === undefined ? {} : { parent: s.parent }),
   };
-}
-
-function stripView(view: SessionView | undefined) {
-  if (!view) return undefined;
-  const { parent: _parent, ...rest } = view;
-  return rest;
 }
 
 function decisionSummary(decision: Decision) {
@@ -396,6 +391,7 @@ function decisionSummary(decision: Decision) {
     legsBefore: decision.legsBefore,
     legsAfter: decision.legsAfter,
     evidence: decision.evidence,
+    ...(decision.call ? { call: decision.call } : {}),
   };
 }
 
@@ -593,7 +589,7 @@ export async function runAgainstModel(doc: ModelPolicyDoc, trace: TraceEvent[]):
       const view = await guard.view(id);
       step.views.set(id, view);
       const model = sessions.get(id);
-      expect(stripView(view), `${context()} session ${id}`).toEqual(model ? viewOfModel(model) : undefined);
+      expect(view, `${context()} session ${id}`).toEqual(model ? viewOfModel(model) : undefined);
     }
     steps.push(step);
   }

@@ -289,6 +289,8 @@ export interface MEvidence {
 /** The model's state of one session. */
 export interface MSession {
   id: string;
+  /** The session this one was forked from. */
+  parent?: string;
   configuration: string;
   held: Set<MLeg>;
   dropped: Set<MLeg>;
@@ -380,6 +382,8 @@ export interface MDecision {
   legsBefore: string;
   legsAfter: string;
   evidence: MEvidence[];
+  /** The entry that labelled the call and its legs (absent when the call could not be decided). */
+  call?: { profile: string; source: string; pre: string; post: string };
   /** For ask: what the request binds. */
   approval?: Omit<MApproval, 'id'> & { legsIfApproved: string };
 }
@@ -452,7 +456,7 @@ export function modelDecide(
   if (state.pending.some((p) => p.callId === call.id)) return unchanged('duplicate_call_id');
 
   const tool = lookupTool(doc, call.tool);
-  const { pre, post } = callLegs(doc, tool, call.args);
+  const { pre, post, source } = callLegs(doc, tool, call.args);
   const all = union(pre, post);
   const seq = state.seq + 1;
   const codes: string[] = [];
@@ -480,6 +484,7 @@ export function modelDecide(
     legsBefore: letters(before),
     legsAfter: letters(after),
     evidence,
+    call: { profile: tool.key, source, pre: letters(pre), post: letters(post) },
   });
   const allow = () => {
     for (const leg of pre) next.held.add(leg);
@@ -618,6 +623,7 @@ export function modelFork(
   options: { configuration?: string; input?: 'trusted' | 'untrusted'; carry?: MCarried[] },
 ): MSession | string {
   const child = blankSession(childId, options.configuration ?? parent.configuration, options.input ?? 'trusted');
+  child.parent = parent.id;
   const parentData = only(effective(parent), 'AB');
   for (const value of options.carry ?? []) {
     const none = value.legs?.trim().toLowerCase() === 'none';
