@@ -225,6 +225,7 @@ export type TraceEvent =
       /** Approve the request just before using it. */
       approveFirst: boolean;
     }
+  | { t: 'authorize'; s: string; id: string; tool: string; args: unknown; approve: boolean }
   | { t: 'tick'; ms: number };
 
 const session = weighted<string>(['s1', 12], ['s2', 4], ['k1', 3], ['k2', 1]);
@@ -299,6 +300,17 @@ export const eventArb: fc.Arbitrary<TraceEvent> = fc.oneof(
       args: argsArb,
       tamper: weighted([false, 4], [true, 1]),
       approveFirst: fc.boolean(),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant('authorize' as const),
+      s: session,
+      id: callId,
+      tool: fc.constantFrom(...CALL_TOOLS),
+      args: argsArb,
+      approve: weighted([true, 2], [false, 1]),
     }),
   },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('tick' as const), ms: fc.constantFrom(10, 700, 2000, 120_000) }) },
@@ -395,6 +407,19 @@ function decisionSummary(decision: Decision) {
   };
 }
 
+/** What the model predicts of an approval request. */
+function bindingOf(request: NonNullable<Decision['approval']>) {
+  return {
+    sessionId: request.sessionId,
+    seq: request.seq,
+    tool: request.tool,
+    args: request.args,
+    policyVersion: request.policyVersion,
+    expiresAt: request.expiresAt,
+    legsIfApproved: request.legsIfApproved,
+  };
+}
+
 async function threw(fn: () => Promise<unknown>): Promise<unknown> {
   try {
     return await fn();
@@ -408,7 +433,15 @@ async function threw(fn: () => Promise<unknown>): Promise<unknown> {
  * Returns the guard's steps for invariant checks.
  */
 export async function runAgainstModel(doc: ModelPolicyDoc, trace: TraceEvent[]): Promise<Step[]> {
-  const { guard, clock } = traceGuard(doc);
+  // The approver answers as the current `authorize` event says, and shows the test the request it was given.
+  let approverAnswer = false;
+  let shown: NonNullable<Decision['approval']> | undefined;
+  const { guard, clock } = traceGuard(doc, {
+    approver: (request) => {
+      shown = request;
+      return approverAnswer;
+    },
+  });
   const version = guard.policy.version;
   const sessions = new Map<string, MSession>();
   const approvals: ModelApproval[] = [];
@@ -480,8 +513,7 @@ export async function runAgainstModel(doc: ModelPolicyDoc, trace: TraceEvent[]):
           // The same call: the request's session, tool and arguments, under a fresh call id.
           if (event.same) sessionId = record.sessionId;
           call = { id: event.same ? `${record.id}-use` : event.id, tool: event.same ? record.tool : event.tool };
-          if (args !== undefined && args !== null) call.args = args;
-          else if (args === null) call.args = null;
+          if (args !== undefined) call.args = args;
           receipt = { requestId: record.id, hash: event.tamper ? 'f'.repeat(64) : record.hash };
           // The approval store's single-use state machine.
           if (!event.tamper && !record.used) {
@@ -517,23 +549,69 @@ export async function runAgainstModel(doc: ModelPolicyDoc, trace: TraceEvent[]):
           const request = decision.approval;
           expect(request, context()).toBeDefined();
           if (!request) break;
-          expect(
-            {
-              sessionId: request.sessionId,
-              seq: request.seq,
-              tool: request.tool,
-              args: request.args,
-              policyVersion: request.policyVersion,
-              expiresAt: request.expiresAt,
-              legsIfApproved: request.legsIfApproved,
-            },
-            context(),
-          ).toEqual(approval);
+          expect(bindingOf(request), context()).toEqual(approval);
           approvals.push({ ...approval, id: request.id, hash: request.hash, status: 'pending', used: false });
         } else {
           expect(decision.approval, context()).toBeUndefined();
         }
         if (approved) step.approved = { sessionId: approved.sessionId, tool: approved.tool, args: approved.args };
+        break;
+      }
+      case 'authorize': {
+        const call =
+          event.args === undefined
+            ? { id: event.id, tool: event.tool }
+            : { id: event.id, tool: event.tool, args: event.args };
+        approverAnswer = event.approve;
+        shown = undefined;
+        const decision = await guard.authorize(event.s, call);
+        // Set by the approver callback, which TypeScript's narrowing cannot see.
+        const request = shown as NonNullable<Decision['approval']> | undefined;
+        step.call = call;
+        step.decision = decision;
+        const state = sessions.get(event.s);
+        if (!state) {
+          expect(
+            decision.reasons.map((r) => r.code),
+            context(),
+          ).toEqual(['unknown_session']);
+          break;
+        }
+        const first = modelDecide(doc, version, state, call, clock.now);
+        sessions.set(event.s, first.state);
+        const { approval, ...asked } = first.decision;
+        if (!approval) {
+          expect(decisionSummary(decision), context()).toEqual(asked);
+          expect(request, context()).toBeUndefined();
+          break;
+        }
+        // The guard asked: the approver saw the request the model expects, and its answer decides.
+        expect(request && bindingOf(request), context()).toEqual(approval);
+        if (!request) break;
+        const record: ModelApproval = {
+          ...approval,
+          id: request.id,
+          hash: request.hash,
+          status: 'pending',
+          used: false,
+        };
+        approvals.push(record);
+        record.status = clock.now > record.expiresAt ? 'expired' : event.approve ? 'approved' : 'denied';
+        if (record.status !== 'approved') {
+          expect(decisionSummary(decision), context()).toEqual({
+            ...asked,
+            effect: 'deny',
+            codes: [...asked.codes, 'approval_denied'],
+            rules: [...asked.rules, 0],
+            legsAfter: asked.legsBefore,
+          });
+          break;
+        }
+        record.used = true;
+        const second = modelDecide(doc, version, first.state, call, clock.now, record);
+        sessions.set(event.s, second.state);
+        expect(decisionSummary(decision), context()).toEqual(second.decision);
+        step.approved = { sessionId: record.sessionId, tool: record.tool, args: record.args };
         break;
       }
       case 'result': {

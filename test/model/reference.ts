@@ -49,7 +49,8 @@
  * 18. Approval store (guard): a receipt is usable once, only when approved, unexpired and its hash matches; it is
  *     consumed before deciding, so a call that is then denied still uses it up. An answer after expiry expires the
  *     request; answering a request that is not pending changes nothing, and still hands out the receipt of an
- *     approved, unused request.
+ *     approved, unused request. `authorize` is a check, then (on ask) the approver's answer and a check with the
+ *     receipt; a declined or unrecordable answer turns the ask into a deny with `approval_denied`.
  */
 
 import type { NarrowSchema } from '../../src/core/declassify.ts';
