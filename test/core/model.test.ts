@@ -11,5 +11,6 @@ describe('engine against the reference model', () => {
       }),
       { numRuns: 10_000 },
     );
-  });
+    // About 25 s alone on two cores; more when other test files share them.
+  }, 180_000);
 });
