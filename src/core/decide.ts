@@ -41,7 +41,8 @@ export function decide(policy: Policy, state: SessionState, call: ToolCall, cont
   try {
     return decideUnsafe(policy, state, call, context);
   } catch (error) {
-    // INVARIANT: any error while deciding denies (test/core/decide.test.ts "any injected error denies").
+    // INVARIANT: any error while deciding denies (test/core/faults.test.ts; test/core/rules.test.ts "denies a gated
+    // call whose arguments are not JSON").
     const message = error instanceof Error ? error.message : String(error);
     return { decision: errorDecision(policy, state, call, 'engine_error', `engine error: ${message}`), state };
   }

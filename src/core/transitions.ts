@@ -39,7 +39,8 @@ export function recordResult(
   try {
     brought = policy.resolve(pending.tool).resultLegs(output, pending.post);
   } catch {
-    // INVARIANT: a result condition that fails to evaluate brings everything that was reserved.
+    // INVARIANT: a result condition that fails to evaluate brings everything that was reserved
+    // (test/core/match.test.ts "bring everything reserved when a result cannot be evaluated").
     brought = pending.post;
   }
   const seq = state.seq + 1;

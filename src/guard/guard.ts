@@ -450,7 +450,8 @@ class RuleOfTwoGuard implements Guard {
       const callId = context?.callId ?? this.#newId();
       const call = { id: callId, tool: name, args };
       if (typeof sessionId !== 'string' || sessionId === '') {
-        // INVARIANT: a missing session denies, it never skips the check.
+        // INVARIANT: a missing session denies, it never skips the check (test/guard/guard.test.ts "wraps a plain
+        // function and refuses a call without a session").
         throw new CallDeniedError(
           errorDecision(this.policy, undefined, call, 'unknown_session', 'a guarded call needs a session'),
         );
