@@ -136,6 +136,14 @@ class Validator {
     if (session.configuration !== undefined)
       this.#oneOf(session.configuration, ['session', 'configuration'], CONFIGURATIONS);
     if (session.input !== undefined) this.#oneOf(session.input, ['session', 'input'], ['trusted', 'untrusted']);
+    // Input is untrusted unless stated; a configuration without A could then open no session at all.
+    if (session.configuration === 'BC' && (session.input ?? 'untrusted') === 'untrusted') {
+      this.#report(
+        'input_excluded',
+        ['session', session.input === undefined ? 'configuration' : 'input'],
+        'configuration BC excludes A, so the session input must be `trusted` (it defaults to `untrusted`)',
+      );
+    }
   }
 
   #approvals(value: unknown): void {

@@ -129,13 +129,16 @@ export const policyArb: fc.Arbitrary<ModelPolicyDoc> = fc
     },
     { requiredKeys: ['tools'] },
   )
-  .map(({ tools, ...rest }) => {
+  .map(({ tools, session, ...rest }) => {
+    // The validator refuses BC with (default) untrusted input: no session could be opened under it.
+    if (session?.configuration === 'BC') session.input = 'trusted';
     const record: Record<string, unknown> = {};
     for (const [key, doc] of tools)
       Object.defineProperty(record, key, { value: doc, enumerable: true, writable: true });
     return {
       version: 1 as const,
       ...rest,
+      ...(session === undefined ? {} : { session }),
       lists: { internal: ['*@corp.test', 'bob@partner.test'] },
       tools: record,
     } as ModelPolicyDoc;
