@@ -19,14 +19,14 @@ describe('canonical JSON', () => {
     cycle.self = cycle;
     const cases: [unknown, string][] = [
       [{ a: [1, Number.NaN] }, 'non-finite number at `$.a[1]`'],
-      [{ f: () => 1 }, 'value of type function at `$.f` is not JSON'],
+      [{ f: () => 1 }, 'value of type function at `$.f`'],
       [{ d: new Date(0) }, 'non-plain object at `$.d`'],
       [{ m: new Map() }, 'non-plain object at `$.m`'],
       [{ x: { self: cycle } }, 'cycle at `$.x.self.self`'],
-      [[1, undefined], 'value of type undefined at `$[1]` is not JSON'],
-      [10n, 'value of type bigint at `$` is not JSON'],
+      [[1, undefined], 'value of type undefined at `$[1]`'],
+      [10n, 'value of type bigint at `$`'],
       // biome-ignore lint/suspicious/noSparseArray: a hole must not be written as `[,1]`
-      [[, 1], 'value of type undefined at `$[0]` is not JSON'],
+      [[, 1], 'value of type undefined at `$[0]`'],
     ];
     for (const [value, message] of cases) {
       expect(() => canonicalJson(value)).toThrow(new CanonicalJsonError(message));

@@ -232,7 +232,7 @@ describe('approvals in decide', () => {
     expect(decision.reasons).toEqual([
       expect.objectContaining({
         code: 'engine_error',
-        message: 'engine error: value of type bigint at `$[4].amount` is not JSON',
+        message: 'engine error: value of type bigint at `$[4].amount`',
       }),
     ]);
     expect(state).toEqual(gatedState());
