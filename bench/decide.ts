@@ -12,6 +12,7 @@ import { decide, type ToolCall } from '../src/core/decide.ts';
 import type { PolicyDocument, ToolDocument } from '../src/core/document.ts';
 import { compilePolicy } from '../src/core/policy.ts';
 import { newSessionState, type SessionState } from '../src/core/state.ts';
+import { nativeSha256 } from '../src/guard/guard.ts';
 
 if (typeof globalThis.gc !== 'function') {
   const run = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url)], { stdio: 'inherit' });
@@ -152,7 +153,8 @@ const fmt = (f: Figures) =>
   `p50 ${f.p50.toFixed(2)} µs  p99 ${f.p99.toFixed(2)} µs  mean ${f.mean.toFixed(2)} µs  cpu ${f.cpu.toFixed(2)} µs/call  ${Math.round(f.throughput).toLocaleString('en-US')} calls/s`;
 
 let sink = 0;
-const context = { now: 0, newId: () => 'req' };
+// The guard's context: a native SHA-256 for approval hashes (the core's default is pure JS).
+const context = { now: 0, newId: () => 'req', sha256: nativeSha256 };
 const decideOn =
   (state: SessionState, pool: readonly ToolCall[] = calls) =>
   (n: number) => {

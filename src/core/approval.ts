@@ -22,9 +22,12 @@ export function approvalText(binding: ApprovalBinding): string {
   ]);
 }
 
+/** A SHA-256 function over text, as lowercase hex; injected so hosts can use a native implementation. */
+export type Sha256 = (text: string) => string;
+
 /** Canonical hash binding an approval to one exact call; domain-separated from every other hash. */
-export function approvalHash(binding: ApprovalBinding): string {
-  return sha256Hex(approvalText(binding));
+export function approvalHash(binding: ApprovalBinding, sha256: Sha256 = sha256Hex): string {
+  return sha256(approvalText(binding));
 }
 
 /** Why an approved request does not authorize a call, or undefined when it does. */
@@ -32,12 +35,13 @@ export function receiptMismatch(
   request: ApprovalRequest,
   call: { sessionId: string; tool: string; args: unknown; policyVersion: string },
   now: number,
+  sha256: Sha256 = sha256Hex,
 ): string | undefined {
   if (now > request.expiresAt) return `approval \`${request.id}\` expired`;
   if (request.sessionId !== call.sessionId) return `approval \`${request.id}\` belongs to another session`;
   if (request.policyVersion !== call.policyVersion) return `approval \`${request.id}\` was given under another policy`;
   if (request.tool !== call.tool) return `approval \`${request.id}\` is for tool \`${request.tool}\``;
-  const hash = approvalHash({ ...call, seq: request.seq });
+  const hash = approvalHash({ ...call, seq: request.seq }, sha256);
   if (hash !== request.hash) return `approval \`${request.id}\` was given for other arguments`;
   return undefined;
 }

@@ -1,5 +1,4 @@
-import { approvalText, receiptMismatch } from './approval.ts';
-import { sha256Hex } from './canonical.ts';
+import { approvalHash, receiptMismatch, type Sha256 } from './approval.ts';
 import type { ApprovalRequest, Decision, Reason } from './decision.ts';
 import { formatLegs, LEG_A, LEG_B, LEG_C, type LegMask, legList } from './legs.ts';
 import { configurationMask, type Policy } from './policy.ts';
@@ -19,6 +18,8 @@ export interface DecideContext {
   newId: () => string;
   /** An approved request whose single-use receipt the caller consumed for this call. */
   approved?: ApprovalRequest;
+  /** SHA-256 for approval hashes; defaults to a pure-JS implementation, hosts inject a native one. */
+  sha256?: Sha256;
 }
 
 /** A decision and the session state after it. */
@@ -154,6 +155,7 @@ function decideUnsafe(policy: Policy, state: SessionState, call: ToolCall, conte
         context.approved,
         { sessionId: state.id, tool: call.tool, args: call.args, policyVersion: policy.version },
         context.now,
+        context.sha256,
       );
       if (mismatch !== undefined) {
         reasons.push({ code: 'receipt_invalid', rule: 0, message: mismatch });
@@ -205,16 +207,10 @@ function approvalRequest(
   context: DecideContext,
 ): ApprovalRequest {
   const args = call.args ?? null;
-  // The binding is serialized now, so arguments that are not JSON deny here; SHA-256 over it, the most expensive
-  // step of any decision, runs when the hash is first read (the guard reads it to store the request).
-  const text = approvalText({ sessionId: state.id, seq, tool: call.tool, args, policyVersion: policy.version });
-  let hash: string | undefined;
+  const binding = { sessionId: state.id, seq, tool: call.tool, args, policyVersion: policy.version };
   return {
     id: context.newId(),
-    get hash() {
-      hash ??= sha256Hex(text);
-      return hash;
-    },
+    hash: approvalHash(binding, context.sha256),
     sessionId: state.id,
     seq,
     callId: call.id,

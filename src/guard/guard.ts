@@ -1,4 +1,6 @@
+import { hash } from 'node:crypto';
 import type { Approver } from '../approvals/types.ts';
+import type { Sha256 } from '../core/approval.ts';
 import { decide, errorDecision, type ToolCall } from '../core/decide.ts';
 import type { Decision, Reason } from '../core/decision.ts';
 import type { Configuration, InputTrust, PolicyDocument } from '../core/document.ts';
@@ -114,6 +116,9 @@ export interface Guard {
   view(sessionId: string): Promise<SessionView | undefined>;
   close(): Promise<void>;
 }
+
+/** SHA-256 from node:crypto: the same digest as the core's pure-JS default, several times faster. */
+export const nativeSha256: Sha256 = (text) => hash('sha256', text, 'hex');
 
 /** Creates a guard. Stores default to memory; give SQLite stores for state that survives restarts. */
 export function createGuard(options: GuardOptions): Guard {
@@ -249,7 +254,8 @@ class RuleOfTwoGuard implements Guard {
         );
         return { result: { ...decision, sessionId } };
       }
-      const context = approved ? { now, newId: this.#newId, approved } : { now, newId: this.#newId };
+      const base = { now, newId: this.#newId, sha256: nativeSha256 };
+      const context = approved ? { ...base, approved } : base;
       const outcome = decide(this.policy, state, call, context);
       return { state: outcome.state, result: outcome.decision };
     });

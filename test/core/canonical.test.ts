@@ -82,3 +82,11 @@ describe('approval hash', () => {
     expect(approvalHash(binding)).not.toBe(canonicalHash([sessionId, seq, tool, args, policyVersion]));
   });
 });
+
+describe('native SHA-256 injected by the guard', () => {
+  it('gives the same digest as the core default on any text', async () => {
+    const { nativeSha256 } = await import('../../src/guard/guard.ts');
+    const fc = await import('fast-check');
+    fc.assert(fc.property(fc.string({ unit: 'binary' }), (text) => nativeSha256(text) === sha256Hex(text)));
+  });
+});
