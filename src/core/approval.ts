@@ -33,7 +33,7 @@ export function approvalHash(binding: ApprovalBinding, sha256: Sha256 = sha256He
 /** Why an approved request does not authorize a call, or undefined when it does. */
 export function receiptMismatch(
   request: ApprovalRequest,
-  call: { sessionId: string; tool: string; args: unknown; policyVersion: string },
+  call: { sessionId: string; tool: string; args: unknown; policyVersion: string; legsNow: string },
   now: number,
   sha256: Sha256 = sha256Hex,
 ): string | undefined {
@@ -41,6 +41,9 @@ export function receiptMismatch(
   if (request.sessionId !== call.sessionId) return `approval \`${request.id}\` belongs to another session`;
   if (request.policyVersion !== call.policyVersion) return `approval \`${request.id}\` was given under another policy`;
   if (request.tool !== call.tool) return `approval \`${request.id}\` is for tool \`${request.tool}\``;
+  // The person approved in view of the legs held then; a session that has taken on more since must ask again.
+  const gained = [...call.legsNow].filter((leg) => !request.legsBefore.includes(leg)).join('');
+  if (gained !== '') return `the session took on ${gained} after approval \`${request.id}\` was asked; ask again`;
   const hash = approvalHash({ ...call, seq: request.seq }, sha256);
   if (hash !== request.hash) return `approval \`${request.id}\` was given for other arguments`;
   return undefined;

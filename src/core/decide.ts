@@ -153,7 +153,13 @@ function decideUnsafe(policy: Policy, state: SessionState, call: ToolCall, conte
     if (context.approved) {
       const mismatch = receiptMismatch(
         context.approved,
-        { sessionId: state.id, tool: call.tool, args: call.args, policyVersion: policy.version },
+        {
+          sessionId: state.id,
+          tool: call.tool,
+          args: call.args,
+          policyVersion: policy.version,
+          legsNow: formatLegs(before),
+        },
         context.now,
         context.sha256,
       );

@@ -419,6 +419,7 @@ function bindingOf(request: NonNullable<Decision['approval']>) {
     args: request.args,
     policyVersion: request.policyVersion,
     expiresAt: request.expiresAt,
+    legsBefore: request.legsBefore,
     legsIfApproved: request.legsIfApproved,
   };
 }

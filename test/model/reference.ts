@@ -28,8 +28,9 @@
  *     approval request bound to (session, seq of the ask, tool, args, policy version), expiring after the TTL.
  * 11. A consumed approval lifts a gate when it is not expired (now <= expiresAt) and names the same session, policy
  *     version, tool and (canonically equal) arguments; else deny `receipt_invalid`. The seq bound is the ask's own:
- *     the re-check runs at a later seq and is not required to equal it; the call id is not bound. An approval given
- *     for a call that is not gated is consumed and ignored.
+ *     the re-check runs at a later seq and is not required to equal it; the call id is not bound. The session must
+ *     not hold legs it did not hold at the ask (the approver decided in view of those). An approval given for a
+ *     call that is not gated is consumed and ignored.
  * 12. Arguments that are not JSON (NaN, functions, class instances, holes) cannot be bound to an approval: a call
  *     that would ask, or that uses an approval which otherwise fits, is denied with `engine_error` and changes
  *     nothing; an allowed call or a call gated to deny never serializes its arguments.
@@ -372,6 +373,8 @@ export interface MApproval {
   args: unknown;
   policyVersion: string;
   expiresAt: number;
+  /** Legs the session held when the approval was asked. */
+  legsBefore: string;
 }
 
 /** The model's decision on a call. */
@@ -505,7 +508,8 @@ export function modelDecide(
       now <= approved.expiresAt &&
       approved.sessionId === state.id &&
       approved.policyVersion === policyVersion &&
-      approved.tool === call.tool;
+      approved.tool === call.tool &&
+      [...before].every((leg) => approved.legsBefore.includes(leg));
     if (valid && !isJson(call.args ?? null)) return unchanged('engine_error');
     if (!valid || !sameJson(approved.args ?? null, call.args ?? null)) {
       add('receipt_invalid', 0);
@@ -525,6 +529,7 @@ export function modelDecide(
       args: call.args ?? null,
       policyVersion,
       expiresAt: now + ttlOf(doc),
+      legsBefore: letters(before),
       legsIfApproved: letters(union(before, all)),
     };
   }
