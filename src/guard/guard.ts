@@ -273,6 +273,12 @@ class RuleOfTwoGuard implements Guard {
     } catch (error) {
       // INVARIANT: nothing is released that the log does not hold (test/guard/guard.test.ts "audit failure denies").
       this.#onError(error, 'audit log');
+      if (decision.effect === 'ask' && decision.approval) {
+        // The request is already stored: close it, so an approval the log never saw cannot authorize the call.
+        await this.#approvals
+          .answer(decision.approval.id, { approved: false, by: 'ruleoftwo', reason: 'audit log failed' }, this.#now())
+          .catch((closeError: unknown) => this.#onError(closeError, 'approval store'));
+      }
       return denyWith(decision, 'audit_error', `audit log failed: ${errorMessage(error)}`);
     }
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createGuard } from '../../src/guard/guard.ts';
-import { MemoryAuditLog } from '../../src/store/memory.ts';
+import { MemoryApprovalStore, MemoryAuditLog } from '../../src/store/memory.ts';
 import type { AuditLog } from '../../src/store/types.ts';
 import { counterIds, emailBot } from '../helpers.ts';
 
@@ -75,6 +75,28 @@ describe('guard', () => {
     expect(decision.effect).toBe('deny');
     expect(decision.reasons.at(-1)?.code).toBe('audit_error');
     expect(errors).toEqual(['audit log']);
+  });
+
+  it('an ask the audit log could not hold cannot be approved later', async () => {
+    let failing = false;
+    const audit: AuditLog = {
+      append: async () => {
+        if (failing) throw new Error('disk full');
+      },
+      close: async () => {},
+    };
+    const approvals = new MemoryApprovalStore();
+    const guard = createGuard({ policy: emailBot(), audit, approvals, newId: counterIds(), onError: () => {} });
+    const session = await guard.session('s1', { input: 'untrusted' });
+    await session.check({ id: 'c1', tool: 'search_contacts' });
+    failing = true;
+    const decision = await session.check({ id: 'c2', tool: 'send_email', args: { to: 'x@evil.test' } });
+    expect(decision.effect).toBe('deny');
+    expect(decision.reasons.at(-1)?.code).toBe('audit_error');
+    failing = false;
+    const requestId = decision.approval?.id ?? '';
+    expect((await approvals.get(requestId))?.status).toBe('denied');
+    expect(await guard.answer(requestId, { approved: true })).toBeUndefined();
   });
 
   it('wraps a plain function and refuses a call without a session', async () => {
