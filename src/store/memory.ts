@@ -111,11 +111,17 @@ export class MemoryApprovalStore implements ApprovalStore {
 
 /** Audit events kept in memory (for tests and short-lived processes; not tamper-evident). */
 export class MemoryAuditLog implements AuditLog {
-  readonly events: AuditEvent[] = [];
+  // Kept as text: a copy the caller cannot mutate afterwards, and cheaper on the hot path than a parsed clone.
+  readonly #lines: string[] = [];
+
+  /** The events appended so far, in order (fresh copies on every read). */
+  get events(): AuditEvent[] {
+    return this.#lines.map((line) => JSON.parse(line) as AuditEvent);
+  }
 
   async append(event: AuditEvent): Promise<void> {
     // The same contract as a durable log: only JSON values can be recorded.
-    this.events.push(JSON.parse(canonicalJson(event)) as AuditEvent);
+    this.#lines.push(canonicalJson(event));
   }
 
   async close(): Promise<void> {}
