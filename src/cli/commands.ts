@@ -7,10 +7,12 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
     summary: 'the Email-Bot attack, with and without the guard',
     load: async () => (await import('./commands/demo.ts')).demo,
   },
+  gateway: { summary: 'run the MCP gateway', load: async () => (await import('./commands/gateway.ts')).gateway },
   replay: {
     summary: 'replay a trace through the engine',
     load: async () => (await import('./commands/replay.ts')).replay,
   },
+  tools: { summary: 'review and approve MCP tool definitions', load: async () => (await import('./commands/tools.ts')).tools },
   validate: { summary: 'validate a policy file', load: async () => (await import('./commands/validate.ts')).validate },
   audit: {
     summary: 'verify, tail, export or summarize an audit log',

@@ -1,0 +1,388 @@
+import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, Tool } from '@modelcontextprotocol/client';
+import { formatEvidence } from '../approvals/format.ts';
+import { canonicalHash } from '../core/canonical.ts';
+import type { ToolCall } from '../core/decide.ts';
+import type { ApprovalRequest, Decision } from '../core/decision.ts';
+import type { PolicyDocument } from '../core/document.ts';
+import { formatLegs } from '../core/legs.ts';
+import { createGuard, type Guard } from '../guard/guard.ts';
+import type { ApprovalReceipt, ApprovalStore, AuditLog, SessionStore } from '../store/types.ts';
+import type { GatewayConfig } from './config.ts';
+import {
+  configuredPolicy,
+  LEGS_META_KEY,
+  type LabelSource,
+  labelTools,
+  namespaced,
+  promptToolName,
+  resourceToolName,
+} from './labels.ts';
+import { instructionsHash, type PinFile, type PinStatus, pinnedDefinition, pinStatus, readPins, toolHash } from './pins.ts';
+import { type GatewayLog, Upstream } from './upstream.ts';
+
+/** The `_meta` key under which a result carries the gateway's decision. */
+export const DECISION_META_KEY = 'dev.ruleoftwo/decision';
+
+/** The stores the gateway's guard keeps its state in. */
+export interface GatewayStores {
+  sessions: SessionStore;
+  approvals: ApprovalStore;
+  audit: AuditLog;
+}
+
+/** A tool as the gateway offers it. */
+export interface CatalogTool {
+  /** Namespaced name (`fs__read_file`). */
+  name: string;
+  upstream: Upstream;
+  definition: Tool;
+  hash: string;
+  status: PinStatus;
+  /** Why the tool is quarantined, when it is. */
+  quarantine?: string;
+  source: LabelSource;
+}
+
+/** An error that crosses the wire as a JSON-RPC error with a stable code. */
+export class GatewayError extends Error {
+  readonly code: 'UNKNOWN_TOOL' | 'UNKNOWN_RESOURCE' | 'UNKNOWN_PROMPT' | 'UPSTREAM_ERROR' | 'INVALID_PARAMS';
+  constructor(code: GatewayError['code'], message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** What became of a gated request: a result for the client, or an approval to obtain first. */
+export type GatedOutcome<R> = { kind: 'result'; result: R } | { kind: 'ask'; request: ApprovalRequest };
+
+/** Options of {@link Gateway.start}. */
+export interface GatewayOptions {
+  stores: GatewayStores;
+  log?: GatewayLog;
+  /** Milliseconds since the epoch; injectable for tests. */
+  now?: () => number;
+}
+
+/**
+ * The transport-independent gateway: upstream connections, the tool catalog with pins and labels, and the guard
+ * every request passes through. Downstream servers (stdio, HTTP) translate MCP requests into calls on it.
+ */
+export class Gateway {
+  readonly config: GatewayConfig;
+  readonly upstreams: Upstream[];
+  readonly stores: GatewayStores;
+  #guard: Guard;
+  #catalog = new Map<string, CatalogTool>();
+  #resources = new Map<string, { upstream: Upstream; resource: Resource }>();
+  #prompts = new Map<string, { upstream: Upstream; prompt: Prompt }>();
+  #pins: PinFile;
+  #configured: PolicyDocument;
+  #opened = new Set<string>();
+  readonly #log: GatewayLog;
+  readonly #now: () => number;
+  readonly #listeners = new Set<() => void>();
+
+  private constructor(config: GatewayConfig, pins: PinFile, options: GatewayOptions) {
+    this.config = config;
+    this.stores = options.stores;
+    this.#pins = pins;
+    this.#log = options.log ?? (() => {});
+    this.#now = options.now ?? Date.now;
+    this.#configured = configuredPolicy(config.policy, config.upstreams);
+    this.upstreams = config.upstreams.map((u) => new Upstream(u, this.#log));
+    this.#guard = this.#newGuard(labelTools(this.#configured, [], config.upstreams).policy);
+  }
+
+  /** Connects every upstream and builds the catalog. An upstream that cannot start fails the start. */
+  static async start(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
+    const pins = config.pinning === 'approve' ? await readPins(config.pinsFile) : { version: 1 as const, tools: {}, instructions: {} };
+    const gateway = new Gateway(config, pins, options);
+    try {
+      await Promise.all(gateway.upstreams.map((u) => u.connect()));
+    } catch (error) {
+      await gateway.close();
+      throw error;
+    }
+    for (const upstream of gateway.upstreams) {
+      upstream.onChange = () => {
+        gateway.rebuild();
+        for (const listener of gateway.#listeners) listener();
+      };
+    }
+    gateway.rebuild();
+    return gateway;
+  }
+
+  /** The guard for the current tool labels. */
+  get guard(): Guard {
+    return this.#guard;
+  }
+
+  /** Every tool on offer, quarantined ones included. */
+  get catalog(): ReadonlyMap<string, CatalogTool> {
+    return this.#catalog;
+  }
+
+  /** Registers a callback for list changes; returns its removal. */
+  onListChanged(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #newGuard(policy: Guard['policy']): Guard {
+    return createGuard({
+      policy,
+      ...this.stores,
+      now: this.#now,
+      onError: (error, where) => this.#log(`${where}: ${(error as Error).message}`),
+    });
+  }
+
+  /** Rebuilds catalog, pins status and labels from what upstreams offer now. */
+  rebuild(pins: PinFile = this.#pins): void {
+    this.#pins = pins;
+    const catalog = new Map<string, CatalogTool>();
+    const resources = new Map<string, { upstream: Upstream; resource: Resource }>();
+    const prompts = new Map<string, { upstream: Upstream; prompt: Prompt }>();
+    const offered = [];
+    for (const upstream of this.upstreams) {
+      const instructions = upstream.offer.instructions;
+      const pinnedInstructions = pins.instructions[upstream.name];
+      const instructionsChanged =
+        this.config.pinning === 'approve' &&
+        (instructions !== undefined || pinnedInstructions !== undefined) &&
+        pinStatus(pinnedInstructions, instructionsHash(instructions)) !== 'approved';
+      for (const definition of upstream.offer.tools) {
+        // Task-only tools cannot be called through a plain tools/call; offering them would only produce errors.
+        if (definition.execution?.taskSupport === 'required') continue;
+        const name = namespaced(upstream.name, definition.name);
+        const hash = toolHash(pinnedDefinition(definition as unknown as Record<string, unknown>));
+        const status = this.config.pinning === 'approve' ? pinStatus(pins.tools[name], hash) : 'approved';
+        const entry: CatalogTool = { name, upstream, definition, hash, status, source: 'policy' };
+        if (status !== 'approved') entry.quarantine = `its definition is ${status === 'new' ? 'new' : 'changed since approval'}`;
+        else if (instructionsChanged) entry.quarantine = `the instructions of \`${upstream.name}\` changed since approval`;
+        catalog.set(name, entry);
+        offered.push({ upstream: upstream.name, name: definition.name, annotations: definition.annotations ?? {} });
+      }
+      for (const resource of upstream.offer.resources) resources.set(resource.uri, { upstream, resource });
+      for (const prompt of upstream.offer.prompts) prompts.set(namespaced(upstream.name, prompt.name), { upstream, prompt });
+    }
+    const labelled = labelTools(this.#configured, offered, this.config.upstreams);
+    for (const entry of catalog.values()) entry.source = labelled.sources.get(entry.name) ?? 'policy';
+    this.#catalog = catalog;
+    this.#resources = resources;
+    this.#prompts = prompts;
+    this.#guard = this.#newGuard(labelled.policy);
+  }
+
+  /** Tools clients may see: approved ones, each with its legs in `_meta`. */
+  listTools(): Tool[] {
+    const out: Tool[] = [];
+    for (const entry of this.#catalog.values()) {
+      // INVARIANT: quarantined tools are hidden (test/mcp/gateway.test.ts "pinning").
+      if (entry.quarantine) continue;
+      const legs = this.#guard.policy.resolve(entry.name).legsFor({});
+      const meta = { ...(entry.definition._meta ?? {}), [LEGS_META_KEY]: { call: formatLegs(legs.pre), output: formatLegs(legs.post), source: entry.source } };
+      out.push({ ...entry.definition, name: entry.name, _meta: meta });
+    }
+    return out;
+  }
+
+  /** Resources clients may see, named by upstream. */
+  listResources(): Resource[] {
+    return [...this.#resources.values()].map(({ upstream, resource }) => ({ ...resource, name: namespaced(upstream.name, resource.name) }));
+  }
+
+  /** Prompts clients may see, namespaced. */
+  listPrompts(): Prompt[] {
+    return [...this.#prompts.entries()].map(([name, { prompt }]) => ({ ...prompt, name }));
+  }
+
+  /** Opens a Rule-of-Two session (idempotent). */
+  async openSession(sessionId: string): Promise<void> {
+    if (this.#opened.has(sessionId)) return;
+    await this.#guard.session(sessionId);
+    this.#opened.add(sessionId);
+  }
+
+  /** Forgets that a session was opened in this process (its state stays in the store). */
+  forgetSession(sessionId: string): void {
+    this.#opened.delete(sessionId);
+  }
+
+  /** Decides and, when allowed, runs a tool call. `receipt` is an approval obtained for this exact call. */
+  async callTool(
+    sessionId: string,
+    name: string,
+    args: Record<string, unknown> | undefined,
+    options: { receipt?: ApprovalReceipt; callId?: string; signal?: AbortSignal } = {},
+  ): Promise<GatedOutcome<CallToolResult>> {
+    const entry = this.#catalog.get(name);
+    if (!entry) throw new GatewayError('UNKNOWN_TOOL', `unknown tool \`${name}\``);
+    if (entry.quarantine) {
+      const text = `ruleoftwo blocked \`${name}\`: it is quarantined because ${entry.quarantine}; an operator must review it with \`ruleoftwo tools diff\` and approve it with \`ruleoftwo tools approve ${name}\``;
+      return { kind: 'result', result: blocked(text, { effect: 'deny', reason: 'quarantined' }) };
+    }
+    return this.#gated(
+      sessionId,
+      { id: options.callId ?? crypto.randomUUID(), tool: name, args: args ?? {} },
+      options.receipt,
+      (signal) => entry.upstream.callTool(entry.definition.name, args, signal),
+      options.signal,
+    );
+  }
+
+  /** Decides and, when allowed, reads a resource; its content counts as the upstream's resource label (A by default). */
+  async readResource(sessionId: string, uri: string, options: { receipt?: ApprovalReceipt; signal?: AbortSignal } = {}): Promise<GatedOutcome<ReadResourceResult | CallToolResult>> {
+    const hit = this.#resources.get(uri);
+    if (!hit) throw new GatewayError('UNKNOWN_RESOURCE', `unknown resource \`${uri}\``);
+    return this.#gated(
+      sessionId,
+      { id: crypto.randomUUID(), tool: resourceToolName(hit.upstream.name), args: { uri } },
+      options.receipt,
+      (signal) => hit.upstream.readResource(uri, signal),
+      options.signal,
+    );
+  }
+
+  /** Decides and, when allowed, gets a prompt; its messages count as the upstream's prompt label (A by default). */
+  async getPrompt(
+    sessionId: string,
+    name: string,
+    args: Record<string, string> | undefined,
+    options: { receipt?: ApprovalReceipt; signal?: AbortSignal } = {},
+  ): Promise<GatedOutcome<GetPromptResult | CallToolResult>> {
+    const hit = this.#prompts.get(name);
+    if (!hit) throw new GatewayError('UNKNOWN_PROMPT', `unknown prompt \`${name}\``);
+    return this.#gated(
+      sessionId,
+      { id: crypto.randomUUID(), tool: promptToolName(hit.upstream.name), args: { name, arguments: args ?? {} } },
+      options.receipt,
+      (signal) => hit.upstream.getPrompt(hit.prompt.name, args, signal),
+      options.signal,
+    );
+  }
+
+  /**
+   * Records a person's answer to an approval request and, when approved, decides and runs the call with the
+   * single-use receipt. Declined, expired or already used → a blocked result.
+   */
+  async answer(
+    sessionId: string,
+    requestId: string,
+    approved: boolean,
+    by: string,
+    retry: (receipt: ApprovalReceipt) => Promise<GatedOutcome<CallToolResult>>,
+  ): Promise<CallToolResult> {
+    const receipt = await this.#guard.answer(requestId, { approved, by });
+    if (!approved) {
+      return blocked(`ruleoftwo blocked the call: a person declined approval request \`${requestId}\`; it was not run`, {
+        effect: 'deny',
+        reason: 'approval_denied',
+      });
+    }
+    if (!receipt) {
+      return blocked(`ruleoftwo blocked the call: approval request \`${requestId}\` is expired, already used or unknown`, {
+        effect: 'deny',
+        reason: 'receipt_invalid',
+      });
+    }
+    const outcome = await retry(receipt);
+    if (outcome.kind === 'result') return outcome.result;
+    return blocked(`ruleoftwo blocked \`${outcome.request.tool}\`: the approval did not cover this call`, { effect: 'deny', reason: 'receipt_invalid' });
+  }
+
+  async #gated<R extends object>(
+    sessionId: string,
+    call: ToolCall,
+    receipt: ApprovalReceipt | undefined,
+    run: (signal?: AbortSignal) => Promise<R>,
+    signal: AbortSignal | undefined,
+  ): Promise<GatedOutcome<R | CallToolResult>> {
+    await this.openSession(sessionId);
+    const approval = receipt ?? (await this.#outOfBandReceipt(sessionId, call));
+    const decision = await this.#guard.check(sessionId, call, approval ? { receipt: approval } : {});
+    if (decision.effect === 'ask' && decision.approval) return { kind: 'ask', request: decision.approval };
+    if (decision.effect !== 'allow') {
+      return { kind: 'result', result: blocked(explainDecision(decision), decisionMeta(decision)) };
+    }
+    // INVARIANT: only an allowed decision reaches the upstream (test/mcp/e2e.test.ts "decline is not executed").
+    let result: R;
+    try {
+      result = await run(signal);
+    } catch (error) {
+      // The error text reaches the model like an output would, so what was reserved is committed.
+      await this.#guard.record(sessionId, call.id, { error: (error as Error).message });
+      throw new GatewayError('UPSTREAM_ERROR', `upstream failed on \`${call.tool}\`: ${(error as Error).message}`);
+    }
+    const recorded = await this.#guard.record(sessionId, call.id, result);
+    if (!recorded.ok) this.#log(`could not record \`${call.tool}\` in session \`${sessionId}\`: ${recorded.message}`);
+    const meta = { ...((result as { _meta?: Record<string, unknown> })._meta ?? {}), [DECISION_META_KEY]: decisionMeta(decision, recorded.ok ? recorded.legsAfter : decision.legsAfter) };
+    return { kind: 'result', result: { ...result, _meta: meta } };
+  }
+
+  /** An approved, unused request from the out-of-band channel for exactly this call in this session. */
+  async #outOfBandReceipt(sessionId: string, call: ToolCall): Promise<ApprovalReceipt | undefined> {
+    const approved = await this.stores.approvals.list({ sessionId, status: 'approved' });
+    const wanted = canonicalHash(call.args ?? null);
+    const now = this.#now();
+    for (const record of approved) {
+      const request = record.request;
+      if (record.usedAt !== undefined || request.tool !== call.tool || request.expiresAt < now) continue;
+      if (canonicalHash(request.args ?? null) !== wanted) continue;
+      return { requestId: request.id, hash: request.hash };
+    }
+    return undefined;
+  }
+
+  /** Pins to check definitions against (after `ruleoftwo tools approve`, reload with {@link Gateway.reloadPins}). */
+  get pins(): PinFile {
+    return this.#pins;
+  }
+
+  /** Rereads the pin file and rebuilds the catalog. */
+  async reloadPins(): Promise<void> {
+    if (this.config.pinning !== 'approve') return;
+    this.rebuild(await readPins(this.config.pinsFile));
+    for (const listener of this.#listeners) listener();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.upstreams.map((u) => u.close()));
+    await this.#guard.close();
+  }
+}
+
+/** The decision summary a result carries in `_meta`. */
+function decisionMeta(decision: Decision, legsAfter = decision.legsAfter): Record<string, unknown> {
+  return { effect: decision.effect, legsBefore: decision.legsBefore, legsAfter, reasons: decision.reasons.map((r) => r.code) };
+}
+
+/** A tool result that tells the model what was blocked and why; `isError` so clients show it as a failure. */
+export function blocked(text: string, meta: Record<string, unknown>): CallToolResult {
+  return { isError: true, content: [{ type: 'text', text }], _meta: { [DECISION_META_KEY]: meta } };
+}
+
+/** Explains a denial in words a model (and the person reading over its shoulder) can act on. */
+export function explainDecision(decision: Decision): string {
+  const lines = [`ruleoftwo blocked \`${decision.tool}\`; it was not run.`];
+  for (const reason of decision.reasons) lines.push(`- ${reason.message}`);
+  if (decision.evidence.length > 0) {
+    lines.push(`The session holds ${decision.legsBefore || 'no legs'} because of:`);
+    for (const item of decision.evidence) lines.push(`- ${formatEvidence(item)}`);
+  }
+  return lines.join('\n');
+}
+
+/** Explains an `ask` that no channel could put to a person, naming the out-of-band request. */
+export function explainPendingApproval(request: ApprovalRequest): string {
+  const lines = [
+    `ruleoftwo needs a person's approval for \`${request.tool}\`; it was not run.`,
+    ...request.reasons.map((r) => `- ${r.message}`),
+    ...request.evidence.map((e) => `- evidence: ${formatEvidence(e)}`),
+    `Approval request \`${request.id}\` is pending until ${new Date(request.expiresAt).toISOString()}.`,
+    `An operator can run \`ruleoftwo approvals approve ${request.id}\`; then the same call with the same arguments may be retried once.`,
+  ];
+  return lines.join('\n');
+}

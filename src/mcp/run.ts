@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable, Writable } from 'node:stream';
+import { MemoryApprovalStore, MemoryAuditLog, MemorySessionStore } from '../store/memory.ts';
+import type { GatewayConfig } from './config.ts';
+import { ElicitationApprovals } from './elicitation.ts';
+import { Gateway, type GatewayStores } from './gateway.ts';
+import { type HttpGateway, serveGatewayHttp } from './http.ts';
+import { type StdioGateway, serveGatewayStdio } from './stdio.ts';
+import type { GatewayLog } from './upstream.ts';
+
+/** Options of {@link runGateway}. */
+export interface RunGatewayOptions {
+  transport: 'stdio' | 'http';
+  /** The Rule-of-Two session of a stdio connection; a fresh id when absent. */
+  sessionId?: string;
+  /** Stores for sessions, approvals and audit; memory stores when absent. */
+  stores?: GatewayStores;
+  log?: GatewayLog;
+  /** Environment to read the bearer token from (`http.tokenEnv`). */
+  env?: Record<string, string | undefined>;
+  stdin?: Readable;
+  stdout?: Writable;
+  /** Overrides `http.port` (0 picks a free port). */
+  port?: number;
+}
+
+/** A running gateway. */
+export interface RunningGateway {
+  gateway: Gateway;
+  http?: HttpGateway;
+  stdio?: StdioGateway;
+  close(): Promise<void>;
+}
+
+/** In-memory stores: enforcement lasts as long as the process. */
+export function memoryStores(): GatewayStores {
+  return { sessions: new MemorySessionStore(), approvals: new MemoryApprovalStore(), audit: new MemoryAuditLog() };
+}
+
+/** Starts the gateway: connects upstreams, then serves clients over stdio or Streamable HTTP. */
+export async function runGateway(config: GatewayConfig, options: RunGatewayOptions): Promise<RunningGateway> {
+  const log = options.log ?? (() => {});
+  const gateway = await Gateway.start(config, { stores: options.stores ?? memoryStores(), log });
+  const approvals = new ElicitationApprovals({ ttlSeconds: gateway.guard.policy.approvalTtlMs / 1000 });
+  if (options.transport === 'stdio') {
+    const stdio = serveGatewayStdio(gateway, {
+      sessionId: options.sessionId ?? `stdio:${randomUUID()}`,
+      approvals,
+      maxMessageBytes: config.maxMessageBytes,
+      log,
+      ...(options.stdin ? { stdin: options.stdin } : {}),
+      ...(options.stdout ? { stdout: options.stdout } : {}),
+    });
+    return {
+      gateway,
+      stdio,
+      async close() {
+        await stdio.close();
+        await gateway.close();
+      },
+    };
+  }
+  const tokenEnv = config.http.tokenEnv;
+  const token = tokenEnv === undefined ? undefined : (options.env ?? process.env)[tokenEnv];
+  if (tokenEnv !== undefined && !token) {
+    await gateway.close();
+    throw new Error(`http.tokenEnv names \`${tokenEnv}\`, which is not set`);
+  }
+  const http = await serveGatewayHttp(gateway, {
+    http: options.port === undefined ? config.http : { ...config.http, port: options.port },
+    approvals,
+    maxMessageBytes: config.maxMessageBytes,
+    log,
+    ...(token === undefined ? {} : { token }),
+  });
+  return {
+    gateway,
+    http,
+    async close() {
+      await http.close();
+      await gateway.close();
+    },
+  };
+}

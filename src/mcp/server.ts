@@ -1,0 +1,128 @@
+import {
+  type CallToolResult,
+  ProtocolError,
+  ProtocolErrorCode,
+  Server,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
+import type { ElicitationApprovals } from './elicitation.ts';
+import { canElicit } from './elicitation.ts';
+import { blocked, explainPendingApproval, type GatedOutcome, type Gateway, GatewayError } from './gateway.ts';
+
+/** Names the Rule-of-Two session a request belongs to. */
+export type SessionResolver = (ctx: ServerContext) => string;
+
+const SERVER_INFO = { name: 'ruleoftwo-gateway', version: '0.1.0' };
+
+const INSTRUCTIONS =
+  'Tools are served through ruleoftwo, which enforces the Agents Rule of Two per session: a call that would combine ' +
+  'untrusted input (A), sensitive data (B) and a consequential action (C) needs a person to approve it. A blocked ' +
+  'call returns an error that says why; do not try to work around it.';
+
+function toProtocolError(error: unknown): ProtocolError {
+  if (error instanceof GatewayError) {
+    const code = error.code === 'UPSTREAM_ERROR' ? ProtocolErrorCode.InternalError : ProtocolErrorCode.InvalidParams;
+    return new ProtocolError(code, error.message, { code: error.code });
+  }
+  if (error instanceof ProtocolError) return error;
+  return new ProtocolError(ProtocolErrorCode.InternalError, `ruleoftwo gateway error: ${(error as Error).message}`, {
+    code: 'GATEWAY_ERROR',
+  });
+}
+
+/** Runs a handler, turning gateway failures into JSON-RPC errors with a stable code. */
+async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw toProtocolError(error);
+  }
+}
+
+/** Non-tool results cannot carry `isError`: a blocked read becomes a JSON-RPC error that says why. */
+function unwrapRead<R>(outcome: GatedOutcome<R | CallToolResult>): R {
+  if (outcome.kind === 'ask') {
+    throw new ProtocolError(ProtocolErrorCode.InvalidRequest, explainPendingApproval(outcome.request), {
+      code: 'APPROVAL_REQUIRED',
+      requestId: outcome.request.id,
+    });
+  }
+  const result = outcome.result as CallToolResult;
+  if (result.isError === true && Array.isArray(result.content)) {
+    const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+    throw new ProtocolError(ProtocolErrorCode.InvalidRequest, text, { code: 'CALL_DENIED' });
+  }
+  return outcome.result as R;
+}
+
+function objectArgs(value: unknown): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new GatewayError('INVALID_PARAMS', 'tool arguments must be an object');
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Builds the downstream MCP server for one serving unit (a stdio connection, an HTTP session or request). Every
+ * tool call, resource read and prompt get goes through the gateway's guard in the session `sessionOf` names.
+ */
+export function createDownstreamServer(
+  gateway: Gateway,
+  sessionOf: SessionResolver,
+  approvals: ElicitationApprovals,
+): Server {
+  const server = new Server(SERVER_INFO, {
+    capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true } },
+    instructions: INSTRUCTIONS,
+    requestState: { verify: (state, ctx) => approvals.codec.verify(state, ctx) },
+  });
+
+  server.setRequestHandler('tools/list', async () => ({ tools: gateway.listTools() }));
+  server.setRequestHandler('resources/list', async () => ({ resources: gateway.listResources() }));
+  server.setRequestHandler('resources/templates/list', async () => ({ resourceTemplates: [] }));
+  server.setRequestHandler('prompts/list', async () => ({ prompts: gateway.listPrompts() }));
+
+  server.setRequestHandler('tools/call', (request, ctx) =>
+    guarded(async () => {
+      const sessionId = sessionOf(ctx);
+      const name = request.params.name;
+      const args = objectArgs(request.params.arguments);
+      const answer = approvals.read(ctx, sessionId, name, args ?? {});
+      if (answer.kind === 'invalid') {
+        return blocked(`ruleoftwo blocked \`${name}\`: ${answer.message}`, { effect: 'deny', reason: 'receipt_invalid' });
+      }
+      if (answer.kind === 'answer') {
+        // The guard's receipt flow: record the person's answer, then decide again with the single-use receipt.
+        return gateway.answer(sessionId, answer.requestId, answer.approved, 'mcp-elicitation', (receipt) =>
+          gateway.callTool(sessionId, name, args, { receipt, signal: ctx.mcpReq.signal }),
+        );
+      }
+      const outcome = await gateway.callTool(sessionId, name, args, { signal: ctx.mcpReq.signal });
+      if (outcome.kind === 'result') return outcome.result;
+      if (canElicit(ctx, server.getClientCapabilities())) return approvals.ask(outcome.request, sessionId);
+      // No elicitation: the request waits in the approval store for an out-of-band answer; the model is told why.
+      return blocked(explainPendingApproval(outcome.request), {
+        effect: 'ask',
+        reason: 'approval_required',
+        requestId: outcome.request.id,
+      });
+    }),
+  );
+
+  server.setRequestHandler('resources/read', (request, ctx) =>
+    guarded(async () => unwrapRead(await gateway.readResource(sessionOf(ctx), request.params.uri, { signal: ctx.mcpReq.signal }))),
+  );
+
+  server.setRequestHandler('prompts/get', (request, ctx) =>
+    guarded(async () =>
+      unwrapRead(
+        await gateway.getPrompt(sessionOf(ctx), request.params.name, request.params.arguments, {
+          signal: ctx.mcpReq.signal,
+        }),
+      ),
+    ),
+  );
+
+  return server;
+}

@@ -1,0 +1,169 @@
+import {
+  type CallToolResult,
+  Client,
+  type GetPromptResult,
+  type Prompt,
+  type ReadResourceResult,
+  type Resource,
+  StreamableHTTPClientTransport,
+  type Tool,
+} from '@modelcontextprotocol/client';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { UpstreamConfig } from './config.ts';
+
+/** What an upstream offers right now. */
+export interface UpstreamOffer {
+  tools: Tool[];
+  resources: Resource[];
+  prompts: Prompt[];
+  instructions: string | undefined;
+}
+
+/** Reports what happens to upstreams (spawns, crashes, list changes), for the operator's log. */
+export type GatewayLog = (message: string) => void;
+
+const CLIENT_INFO = { name: 'ruleoftwo-gateway', version: '0.1.0' };
+
+/**
+ * One upstream MCP server: a single client connection shared by every downstream session. It declares no client
+ * capabilities upstream, so an upstream cannot push elicitation or sampling that would bypass the gateway.
+ */
+export class Upstream {
+  readonly config: UpstreamConfig;
+  offer: UpstreamOffer = { tools: [], resources: [], prompts: [], instructions: undefined };
+  /** Called after the offer changed (list-changed notification, reconnect). */
+  onChange: () => void = () => {};
+  readonly #log: GatewayLog;
+  #client: Client | undefined;
+  #connecting: Promise<Client> | undefined;
+  #closed = false;
+
+  constructor(config: UpstreamConfig, log: GatewayLog) {
+    this.config = config;
+    this.#log = log;
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Connects (once at a time) and lists what the upstream offers. */
+  async connect(): Promise<Client> {
+    if (this.#client) return this.#client;
+    this.#connecting ??= this.#open().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  async #open(): Promise<Client> {
+    if (this.#closed) throw new Error(`upstream \`${this.name}\` is closed`);
+    const client = new Client(CLIENT_INFO, {
+      capabilities: {},
+      listChanged: {
+        tools: { onChanged: () => void this.#relist('tools list changed') },
+        resources: { onChanged: () => void this.#relist('resources list changed') },
+        prompts: { onChanged: () => void this.#relist('prompts list changed') },
+      },
+    });
+    const transport = this.#transport();
+    client.onclose = () => {
+      if (this.#client === client) this.#client = undefined;
+      if (!this.#closed) this.#log(`upstream \`${this.name}\` disconnected; it reconnects on the next request`);
+    };
+    await withTimeout(client.connect(transport), this.config.timeoutMs, `connecting to upstream \`${this.name}\``);
+    this.#client = client;
+    try {
+      this.offer = await this.#list(client);
+    } catch (error) {
+      this.#client = undefined;
+      await client.close().catch(() => {});
+      throw error;
+    }
+    return client;
+  }
+
+  #transport(): StdioClientTransport | StreamableHTTPClientTransport {
+    const t = this.config.transport;
+    if (t.kind === 'http') {
+      return new StreamableHTTPClientTransport(new URL(t.url), { requestInit: { headers: t.headers } });
+    }
+    // An explicit environment: the SDK's short safe list (PATH, HOME, ...) plus what the config names, never the
+    // gateway's own secrets.
+    const transport = new StdioClientTransport({
+      command: t.command,
+      args: t.args,
+      env: { ...getDefaultEnvironment(), ...t.env },
+      ...(t.cwd === undefined ? {} : { cwd: t.cwd }),
+      stderr: 'pipe',
+    });
+    transport.stderr?.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.#log(`[${this.name}] ${line}`);
+    });
+    this.#log(`spawning upstream \`${this.name}\`: ${t.command} ${t.args.join(' ')}`);
+    return transport;
+  }
+
+  async #list(client: Client): Promise<UpstreamOffer> {
+    const caps = client.getServerCapabilities() ?? {};
+    const options = { timeout: this.config.timeoutMs };
+    const [tools, resources, prompts] = await Promise.all([
+      caps.tools ? client.listTools(undefined, options).then((r) => r.tools) : [],
+      caps.resources ? client.listResources(undefined, options).then((r) => r.resources) : [],
+      caps.prompts ? client.listPrompts(undefined, options).then((r) => r.prompts) : [],
+    ]);
+    return { tools, resources, prompts, instructions: client.getInstructions() };
+  }
+
+  async #relist(why: string): Promise<void> {
+    const client = this.#client;
+    if (!client) return;
+    try {
+      this.offer = await this.#list(client);
+      this.#log(`upstream \`${this.name}\`: ${why}; ${this.offer.tools.length} tool(s)`);
+      this.onChange();
+    } catch (error) {
+      this.#log(`upstream \`${this.name}\`: relisting failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** Calls a tool by its upstream name, bounded by the upstream's timeout. */
+  async callTool(name: string, args: Record<string, unknown> | undefined, signal?: AbortSignal): Promise<CallToolResult> {
+    const client = await this.connect();
+    const params = args === undefined ? { name } : { name, arguments: args };
+    return client.callTool(params, { timeout: this.config.timeoutMs, ...(signal ? { signal } : {}) });
+  }
+
+  /** Reads a resource, bounded by the upstream's timeout. */
+  async readResource(uri: string, signal?: AbortSignal): Promise<ReadResourceResult> {
+    const client = await this.connect();
+    return client.readResource({ uri }, { timeout: this.config.timeoutMs, ...(signal ? { signal } : {}) });
+  }
+
+  /** Gets a prompt, bounded by the upstream's timeout. */
+  async getPrompt(name: string, args: Record<string, string> | undefined, signal?: AbortSignal): Promise<GetPromptResult> {
+    const client = await this.connect();
+    const params = args === undefined ? { name } : { name, arguments: args };
+    return client.getPrompt(params, { timeout: this.config.timeoutMs, ...(signal ? { signal } : {}) });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.close().catch(() => {});
+  }
+}
+
+/** Rejects when `promise` takes longer than `ms`. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
