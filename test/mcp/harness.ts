@@ -1,0 +1,128 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client as ClientV2, StreamableHTTPClientTransport as HttpV2 } from '@modelcontextprotocol/client';
+import { StdioClientTransport as StdioV2 } from '@modelcontextprotocol/client/stdio';
+import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport as StdioV1 } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport as HttpV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { stringify } from 'yaml';
+
+/** The repository root. */
+export const ROOT = resolve(import.meta.dirname, '../..');
+/** The Node that runs the tests (24, with type stripping), used to spawn TypeScript entry points. */
+export const NODE = process.execPath;
+/** The CLI entry point. */
+export const CLI = join(ROOT, 'src/cli/main.ts');
+
+/** Path of an npm MCP server's entry point. */
+export function npmServer(name: 'server-filesystem' | 'server-everything' | 'server-memory'): string {
+  return join(ROOT, 'node_modules/@modelcontextprotocol', name, 'dist/index.js');
+}
+
+/** A fresh temporary folder and its removal. */
+export async function tempDir(prefix = 'r2-mcp-'): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Writes a gateway config as YAML and returns its path. */
+export async function writeConfig(dir: string, config: unknown, name = 'gateway.yaml'): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, stringify(config), 'utf8');
+  return file;
+}
+
+/** How a test client answers elicitation: a queue of answers, or no elicitation capability at all. */
+export type Answers = ('accept' | 'decline' | 'cancel')[] | undefined;
+
+/** What every test client can do, whichever SDK it comes from. */
+export interface TestClient {
+  sdk: 'v1' | 'v2';
+  era: string;
+  callTool(name: string, args: Record<string, unknown>): Promise<ToolResult>;
+  listTools(): Promise<{ name: string; _meta?: Record<string, unknown> }[]>;
+  /** Elicitation messages received so far. */
+  elicited: string[];
+  close(): Promise<void>;
+}
+
+/** A tool result as tests read it. */
+export interface ToolResult {
+  isError?: boolean;
+  content?: { type: string; text?: string }[];
+  _meta?: Record<string, unknown>;
+}
+
+/** The text of a tool result. */
+export function textOf(result: ToolResult): string {
+  return (result.content ?? []).map((c) => c.text ?? '').join('\n');
+}
+
+function answer(answers: string[], elicited: string[], message: string) {
+  elicited.push(message);
+  const next = answers.shift();
+  if (next === 'accept') return { action: 'accept' as const, content: { approve: true } };
+  return { action: (next ?? 'decline') as 'decline' | 'cancel' };
+}
+
+/** Where a test client connects: a gateway spawned over stdio, or a gateway URL. */
+export type Target = { stdio: string[]; env?: Record<string, string> } | { url: string; headers?: Record<string, string> };
+
+/** An SDK v2 client pinned to an era. */
+export async function v2Client(target: Target, era: 'modern' | 'legacy', answers: Answers): Promise<TestClient> {
+  const elicited: string[] = [];
+  const client = new ClientV2(
+    { name: 'test-v2', version: '1.0.0' },
+    {
+      capabilities: answers ? { elicitation: { form: {} } } : {},
+      ...(era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {}),
+    },
+  );
+  if (answers) {
+    client.setRequestHandler('elicitation/create', async (request) =>
+      answer(answers, elicited, String((request.params as { message?: string }).message)),
+    );
+  }
+  const transport =
+    'stdio' in target
+      ? new StdioV2({ command: NODE, args: target.stdio, stderr: 'ignore', env: { PATH: process.env.PATH ?? '', ...target.env } })
+      : new HttpV2(new URL(target.url), { requestInit: { headers: target.headers ?? {} } });
+  await client.connect(transport);
+  return {
+    sdk: 'v2',
+    era: String(client.getNegotiatedProtocolVersion()),
+    callTool: (name, args) => client.callTool({ name, arguments: args }) as Promise<ToolResult>,
+    listTools: async () => (await client.listTools()).tools,
+    elicited,
+    close: () => client.close(),
+  };
+}
+
+/** An SDK v1 client (2025-11-25). */
+export async function v1Client(target: Target, answers: Answers): Promise<TestClient> {
+  const elicited: string[] = [];
+  const client = new ClientV1(
+    { name: 'test-v1', version: '1.0.0' },
+    { capabilities: answers ? { elicitation: { form: {} } } : {} },
+  );
+  if (answers) {
+    client.setRequestHandler(ElicitRequestSchema, async (request) =>
+      answer(answers, elicited, String((request.params as { message?: string }).message)),
+    );
+  }
+  const transport =
+    'stdio' in target
+      ? new StdioV1({ command: NODE, args: target.stdio, stderr: 'ignore', env: { PATH: process.env.PATH ?? '', ...target.env } })
+      : new HttpV1(new URL(target.url), { requestInit: { headers: target.headers ?? {} } });
+  await client.connect(transport);
+  return {
+    sdk: 'v1',
+    era: String((transport as { protocolVersion?: string }).protocolVersion ?? '2025-11-25'),
+    callTool: (name, args) => client.callTool({ name, arguments: args }) as Promise<ToolResult>,
+    listTools: async () => (await client.listTools()).tools,
+    elicited,
+    close: () => client.close(),
+  };
+}
