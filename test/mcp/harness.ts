@@ -126,3 +126,45 @@ export async function v1Client(target: Target, answers: Answers): Promise<TestCl
     close: () => client.close(),
   };
 }
+
+/** Sends one 2026-07-28 `tools/call` over HTTP by hand (no SDK), to test what the wire allows. */
+export async function rawModernCall(
+  url: string,
+  options: {
+    id: number;
+    name: string;
+    args: unknown;
+    session?: string;
+    extra?: Record<string, unknown>;
+    elicitation?: boolean;
+    headers?: Record<string, string>;
+  },
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const meta = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientCapabilities': options.elicitation === false ? {} : { elicitation: { form: {} } },
+    'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1.0.0' },
+  };
+  const body = {
+    jsonrpc: '2.0',
+    id: options.id,
+    method: 'tools/call',
+    params: { name: options.name, arguments: options.args, ...options.extra, _meta: meta },
+  };
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': options.name,
+      ...(options.session ? { 'ruleoftwo-session': options.session } : {}),
+      ...options.headers,
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  const json = text.startsWith('{') ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? '{}');
+  return { status: response.status, body: JSON.parse(json) };
+}

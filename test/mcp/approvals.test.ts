@@ -1,0 +1,129 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadGatewayConfig } from '../../src/mcp/config.ts';
+import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
+import { npmServer, rawModernCall, tempDir, textOf, type ToolResult, writeConfig } from './harness.ts';
+
+// The 2026-07-28 approval round trip on the wire: the request state is signed, bound to the exact call and
+// session, and an approval runs the call once. Upstream: the real server-filesystem from npm.
+
+let dir: string;
+let remove: () => Promise<void>;
+let running: RunningGateway;
+let url: string;
+const ACCEPT = { ruleoftwo_approval: { action: 'accept', content: { approve: true } } };
+
+beforeAll(async () => {
+  ({ dir, remove } = await tempDir());
+  await mkdir(join(dir, 'box'));
+  await writeFile(join(dir, 'box', 'private.txt'), 'secret');
+  const file = await writeConfig(dir, {
+    version: 1,
+    policy: { version: 1, session: { input: 'untrusted' } },
+    pinning: 'off',
+    servers: {
+      fs: {
+        command: process.execPath,
+        args: [npmServer('server-filesystem'), join(dir, 'box')],
+        tools: { read_text_file: { output: 'B' }, 'write_*': { call: 'C' }, edit_file: { call: 'C' } },
+      },
+    },
+  });
+  running = await runGateway(await loadGatewayConfig(file), { transport: 'http', port: 0 });
+  url = running.http?.url ?? '';
+}, 30_000);
+
+afterAll(async () => {
+  await running?.close();
+  await remove?.();
+});
+
+/** Opens a session holding A (untrusted input) and B (a private read). */
+async function taint(session: string): Promise<void> {
+  const read = await rawModernCall(url, { id: 1, session, name: 'fs__read_text_file', args: { path: join(dir, 'box', 'private.txt') } });
+  expect((read.body.result as ToolResult).isError).not.toBe(true);
+}
+
+function result(response: { body: Record<string, unknown> }): ToolResult & Record<string, unknown> {
+  return response.body.result as ToolResult & Record<string, unknown>;
+}
+
+describe('elicitation on 2026-07-28 (MRTR)', () => {
+  it('signed state: accepted once, replay refused, other arguments refused, tampering refused', async () => {
+    const session = `mrtr-${crypto.randomUUID()}`;
+    await taint(session);
+    const target = join(dir, 'box', 'once.txt');
+    const args = { path: target, edits: [{ oldText: 'n', newText: 'n+' }] };
+    await writeFile(target, 'n');
+    const ask = result(await rawModernCall(url, { id: 2, session, name: 'fs__edit_file', args }));
+    expect(ask.resultType).toBe('input_required');
+    const state = String(ask.requestState);
+    const retry = (id: number, extra: Record<string, unknown>, callArgs: unknown = args, who = session) =>
+      rawModernCall(url, { id, session: who, name: 'fs__edit_file', args: callArgs, extra });
+
+    // Another session cannot use this state.
+    const stolen = result(await retry(3, { requestState: state, inputResponses: ACCEPT }, args, `${session}-other`));
+    expect(textOf(stolen)).toContain('issued for another call or session');
+    // Nor can it approve other arguments.
+    const widened = result(await retry(4, { requestState: state, inputResponses: ACCEPT }, { ...args, edits: [{ oldText: 'n', newText: 'PWNED' }] }));
+    expect(textOf(widened)).toContain('issued for another call or session');
+    // A forged signature is a JSON-RPC error.
+    const forged = await retry(5, { requestState: `${state.slice(0, -4)}AAAA`, inputResponses: ACCEPT });
+    expect((forged.body.error as { code: number }).code).toBe(-32602);
+    expect(await readFile(target, 'utf8')).toBe('n');
+
+    const accepted = result(await retry(6, { requestState: state, inputResponses: ACCEPT }));
+    expect(accepted.isError).not.toBe(true);
+    expect(await readFile(target, 'utf8')).toBe('n+');
+    // The same state again: the receipt is single-use.
+    const replay = result(await retry(7, { requestState: state, inputResponses: ACCEPT }));
+    expect(replay.isError).toBe(true);
+    expect(textOf(replay)).toContain('already used');
+    expect(await readFile(target, 'utf8')).toBe('n+');
+  });
+
+  it('a retry without an answer, or with approve false, runs nothing', async () => {
+    const session = `mrtr-${crypto.randomUUID()}`;
+    await taint(session);
+    const target = join(dir, 'box', 'never.txt');
+    const args = { path: target, content: 'x' };
+    const ask = result(await rawModernCall(url, { id: 2, session, name: 'fs__write_file', args }));
+    const state = String(ask.requestState);
+    const empty = result(await rawModernCall(url, { id: 3, session, name: 'fs__write_file', args, extra: { requestState: state } }));
+    expect(textOf(empty)).toContain('carries no approval answer');
+    const no = { ruleoftwo_approval: { action: 'accept', content: { approve: false } } };
+    const refused = result(await rawModernCall(url, { id: 4, session, name: 'fs__write_file', args, extra: { requestState: state, inputResponses: no } }));
+    expect(textOf(refused)).toContain('declined');
+    await expect(readFile(target, 'utf8')).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('out-of-band approvals', () => {
+  it('a client without elicitation gets a pending request; once approved in the store, the same call runs once', async () => {
+    const session = `oob-${crypto.randomUUID()}`;
+    await taint(session);
+    const target = join(dir, 'box', 'oob.txt');
+    const args = { path: target, edits: [{ oldText: 'k', newText: 'k+' }] };
+    await writeFile(target, 'k');
+    const call = (id: number, callArgs: unknown = args) =>
+      rawModernCall(url, { id, session, name: 'fs__edit_file', args: callArgs, elicitation: false });
+    const pending = result(await call(2));
+    expect(pending.isError).toBe(true);
+    const requestId = /approvals approve ([0-9a-f-]{36})/.exec(textOf(pending))?.[1] ?? '';
+    const records = await running.gateway.stores.approvals.list({ sessionId: `http:${session}`, status: 'pending' });
+    expect(records.map((r) => r.request.id)).toContain(requestId);
+
+    // What `ruleoftwo approvals approve <id>` does against the same store.
+    await running.gateway.guard.answer(requestId, { approved: true, by: 'operator' });
+    const other = result(await call(3, { ...args, edits: [{ oldText: 'k', newText: 'EVIL' }] }));
+    expect(other.isError).toBe(true);
+    expect(await readFile(target, 'utf8')).toBe('k');
+    const ran = result(await call(4));
+    expect(ran.isError).not.toBe(true);
+    expect(await readFile(target, 'utf8')).toBe('k+');
+    const again = result(await call(5));
+    expect(again.isError).toBe(true);
+    expect(await readFile(target, 'utf8')).toBe('k+');
+  });
+});
