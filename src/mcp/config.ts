@@ -77,6 +77,7 @@ class ConfigReader {
   readonly issues: ConfigIssue[] = [];
   readonly lineOf: (path: Path) => number | undefined;
   readonly #base: string;
+  lists: Record<string, string[]> = {};
 
   constructor(lineOf: (path: Path) => number | undefined, base: string) {
     this.lineOf = lineOf;
@@ -146,7 +147,8 @@ class ConfigReader {
   /** Validates tool labels with the policy validator, reporting issues at their place in this file. */
   toolLabels(value: unknown, path: Path): Record<string, ToolDocument> {
     if (value === undefined) return {};
-    const result = validatePolicy({ version: 1, tools: value }, (p) => this.lineOf([...path, ...p.slice(1)]));
+    // The policy's named lists are visible to upstream labels too.
+    const result = validatePolicy({ version: 1, lists: this.lists, tools: value }, (p) => this.lineOf([...path, ...p.slice(1)]));
     if (result.ok) return (result.document.tools ?? {}) as Record<string, ToolDocument>;
     for (const issue of result.issues) {
       this.issues.push({ ...issue, path: `${formatPath(path)}${issue.path.replace(/^tools/, '')}` });
@@ -259,6 +261,8 @@ export async function parseGatewayConfig(text: string, base: string): Promise<Ga
     'maxMessageBytes',
   ]);
   if (root.version !== 1) reader.report('invalid_version', ['version'], 'expected `version: 1`');
+  const policy = await readPolicy(root.policy, base, reader);
+  reader.lists = policy?.lists ?? {};
   const servers = reader.mapping(root.servers, ['servers'], Object.keys(isRecord(root.servers) ? root.servers : {}));
   const upstreams: UpstreamConfig[] = [];
   for (const [name, value] of Object.entries(servers)) {
@@ -276,7 +280,6 @@ export async function parseGatewayConfig(text: string, base: string): Promise<Ga
   if (typeof maxMessageBytes !== 'number' || !Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024) {
     reader.report('invalid_value', ['maxMessageBytes'], 'expected a whole number of bytes, at least 1024');
   }
-  const policy = await readPolicy(root.policy, base, reader);
   const config: GatewayConfig = {
     policy: policy ?? { version: 1 },
     upstreams,

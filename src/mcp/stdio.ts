@@ -4,6 +4,7 @@ import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/s
 import type { ElicitationApprovals } from './elicitation.ts';
 import type { Gateway } from './gateway.ts';
 import { createDownstreamServer } from './server.ts';
+import { LineScreen } from './lines.ts';
 import type { GatewayLog } from './upstream.ts';
 
 /** A running stdio endpoint. */
@@ -29,7 +30,11 @@ export function serveGatewayStdio(
   },
 ): StdioGateway {
   const servers = new Set<Server>();
-  const transport = new StdioServerTransport(options.stdin, options.stdout, { maxBufferSize: options.maxMessageBytes });
+  const stdin = options.stdin ?? process.stdin;
+  const stdout = options.stdout ?? process.stdout;
+  const screened = stdin.pipe(new LineScreen(options.maxMessageBytes, (line) => stdout.write(line)));
+  // The screen already bounds lines; the SDK's own bound (which closes the connection) sits above it.
+  const transport = new StdioServerTransport(screened, stdout, { maxBufferSize: options.maxMessageBytes * 2 });
   let onClosed: () => void = () => {};
   const closed = new Promise<void>((resolve) => {
     onClosed = resolve;
@@ -46,7 +51,7 @@ export function serveGatewayStdio(
     },
     { transport, onerror: (error) => options.log(`stdio: ${error.message}`) },
   );
-  (options.stdin ?? process.stdin).once('end', onClosed);
+  stdin.once('end', onClosed);
   const unsubscribe = gateway.onListChanged(() => {
     for (const server of servers) server.sendToolListChanged().catch(() => {});
   });

@@ -71,7 +71,12 @@ export class Upstream {
       if (this.#client === client) this.#client = undefined;
       if (!this.#closed) this.#log(`upstream \`${this.name}\` disconnected; it reconnects on the next request`);
     };
-    await withTimeout(client.connect(transport), this.config.timeoutMs, `connecting to upstream \`${this.name}\``);
+    try {
+      await withTimeout(client.connect(transport), this.config.timeoutMs, 'connecting');
+    } catch (error) {
+      await client.close().catch(() => {});
+      throw new Error(`upstream \`${this.name}\` did not start: ${(error as Error).message}`);
+    }
     this.#client = client;
     try {
       this.offer = await this.#list(client);

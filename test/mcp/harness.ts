@@ -42,7 +42,7 @@ export interface TestClient {
   sdk: 'v1' | 'v2';
   era: string;
   callTool(name: string, args: Record<string, unknown>): Promise<ToolResult>;
-  listTools(): Promise<{ name: string; _meta?: Record<string, unknown> }[]>;
+  listTools(): Promise<{ name: string; _meta?: Record<string, unknown> | undefined }[]>;
   /** Elicitation messages received so far. */
   elicited: string[];
   close(): Promise<void>;

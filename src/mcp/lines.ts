@@ -1,0 +1,71 @@
+import { Transform, type TransformCallback } from 'node:stream';
+
+/** A JSON-RPC error line for a message that could not be read (its id is unknown, hence null). */
+export function errorLine(code: number, message: string): string {
+  return `${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } })}\n`;
+}
+
+/**
+ * Screens newline-delimited JSON-RPC from a stdio client before the SDK reads it: a line that is not JSON, or longer
+ * than `maxBytes`, is answered on `reply` with a JSON-RPC error and dropped, and the connection stays open.
+ */
+export class LineScreen extends Transform {
+  readonly #maxBytes: number;
+  readonly #reply: (line: string) => void;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #skipping = false;
+
+  constructor(maxBytes: number, reply: (line: string) => void) {
+    super();
+    this.#maxBytes = maxBytes;
+    this.#reply = reply;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    let start = 0;
+    for (let newline = chunk.indexOf(10, start); newline !== -1; newline = chunk.indexOf(10, start)) {
+      this.#take(chunk.subarray(start, newline));
+      this.#line();
+      start = newline + 1;
+    }
+    this.#take(chunk.subarray(start));
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.#pendingBytes > 0 || this.#skipping) this.#line();
+    done();
+  }
+
+  #take(part: Buffer): void {
+    if (this.#skipping || part.length === 0) return;
+    this.#pendingBytes += part.length;
+    if (this.#pendingBytes > this.#maxBytes) {
+      this.#skipping = true;
+      this.#pending = [];
+      return;
+    }
+    this.#pending.push(part);
+  }
+
+  #line(): void {
+    if (this.#skipping) {
+      this.#reply(errorLine(-32600, `message larger than ${this.#maxBytes} bytes`));
+    } else if (this.#pendingBytes > 0) {
+      const line = Buffer.concat(this.#pending);
+      const text = line.toString('utf8').trim();
+      if (text !== '') {
+        try {
+          JSON.parse(text);
+          this.push(Buffer.concat([line, Buffer.from('\n')]));
+        } catch {
+          this.#reply(errorLine(-32700, 'parse error: the line is not JSON'));
+        }
+      }
+    }
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#skipping = false;
+  }
+}
