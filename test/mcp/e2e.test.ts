@@ -151,6 +151,24 @@ describe('sessions and labels', () => {
     }
   });
 
+  it('resources and prompts read through the gateway bring A', async () => {
+    const client = await v2Client(httpTarget(`resources-${crypto.randomUUID()}`), 'modern', ['decline']);
+    try {
+      await client.callTool('fs__read_text_file', { path: join(dir, 'sandbox', 'private.txt') });
+      const prompt = await client.getPrompt('ev__simple-prompt');
+      expect(legsAfter(prompt)).toBe('AB');
+      const resource = await client.readResource('demo://resource/static/document/architecture.md');
+      expect(legsAfter(resource)).toBe('AB');
+      const target = join(dir, 'sandbox', 'after-resource.txt');
+      const write = await client.callTool('fs__write_file', { path: target, content: 'x' });
+      expect(write.isError).toBe(true);
+      expect(client.elicited).toHaveLength(1);
+      expect(client.elicited[0]).toContain('A from result of `ev/prompts/get`');
+    } finally {
+      await client.close();
+    }
+  });
+
   it('without elicitation, an ask is denied with an explanation naming the pending approval', async () => {
     const client = await v2Client(httpTarget(`no-elicit-${crypto.randomUUID()}`), 'modern', undefined);
     try {

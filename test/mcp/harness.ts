@@ -43,6 +43,8 @@ export interface TestClient {
   era: string;
   callTool(name: string, args: Record<string, unknown>): Promise<ToolResult>;
   listTools(): Promise<{ name: string; _meta?: Record<string, unknown> | undefined }[]>;
+  readResource(uri: string): Promise<{ _meta?: Record<string, unknown> | undefined }>;
+  getPrompt(name: string): Promise<{ _meta?: Record<string, unknown> | undefined }>;
   /** Elicitation messages received so far. */
   elicited: string[];
   close(): Promise<void>;
@@ -95,6 +97,8 @@ export async function v2Client(target: Target, era: 'modern' | 'legacy', answers
     era: String(client.getNegotiatedProtocolVersion()),
     callTool: (name, args) => client.callTool({ name, arguments: args }) as Promise<ToolResult>,
     listTools: async () => (await client.listTools()).tools,
+    readResource: (uri) => client.readResource({ uri }),
+    getPrompt: (name) => client.getPrompt({ name }),
     elicited,
     close: () => client.close(),
   };
@@ -122,6 +126,8 @@ export async function v1Client(target: Target, answers: Answers): Promise<TestCl
     era: String((transport as { protocolVersion?: string }).protocolVersion ?? '2025-11-25'),
     callTool: (name, args) => client.callTool({ name, arguments: args }) as Promise<ToolResult>,
     listTools: async () => (await client.listTools()).tools,
+    readResource: (uri) => client.readResource({ uri }),
+    getPrompt: (name) => client.getPrompt({ name }),
     elicited,
     close: () => client.close(),
   };
