@@ -12,7 +12,10 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
     summary: 'replay a trace through the engine',
     load: async () => (await import('./commands/replay.ts')).replay,
   },
-  tools: { summary: 'review and approve MCP tool definitions', load: async () => (await import('./commands/tools.ts')).tools },
+  tools: {
+    summary: 'review and approve MCP tool definitions',
+    load: async () => (await import('./commands/tools.ts')).tools,
+  },
   validate: { summary: 'validate a policy file', load: async () => (await import('./commands/validate.ts')).validate },
   audit: {
     summary: 'verify, tail, export or summarize an audit log',

@@ -148,7 +148,9 @@ class ConfigReader {
   toolLabels(value: unknown, path: Path): Record<string, ToolDocument> {
     if (value === undefined) return {};
     // The policy's named lists are visible to upstream labels too.
-    const result = validatePolicy({ version: 1, lists: this.lists, tools: value }, (p) => this.lineOf([...path, ...p.slice(1)]));
+    const result = validatePolicy({ version: 1, lists: this.lists, tools: value }, (p) =>
+      this.lineOf([...path, ...p.slice(1)]),
+    );
     if (result.ok) return (result.document.tools ?? {}) as Record<string, ToolDocument>;
     for (const issue of result.issues) {
       this.issues.push({ ...issue, path: `${formatPath(path)}${issue.path.replace(/^tools/, '')}` });
@@ -249,17 +251,11 @@ export async function parseGatewayConfig(text: string, base: string): Promise<Ga
   const source = parseSource(text);
   if (source.issues.length > 0) throw new ConfigError('gateway config has syntax errors', source.issues);
   const reader = new ConfigReader(source.lineOf, base);
-  const root = reader.mapping(source.value, [], [
-    '$schema',
-    'version',
-    'policy',
-    'servers',
-    'http',
-    'pins',
-    'pinning',
-    'store',
-    'maxMessageBytes',
-  ]);
+  const root = reader.mapping(
+    source.value,
+    [],
+    ['$schema', 'version', 'policy', 'servers', 'http', 'pins', 'pinning', 'store', 'maxMessageBytes'],
+  );
   if (root.version !== 1) reader.report('invalid_version', ['version'], 'expected `version: 1`');
   const policy = await readPolicy(root.policy, base, reader);
   reader.lists = policy?.lists ?? {};

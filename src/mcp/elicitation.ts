@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
-  type ClientCapabilities,
   CLIENT_CAPABILITIES_META_KEY,
+  type ClientCapabilities,
   createRequestStateCodec,
   type InputRequiredResult,
   inputRequired,
@@ -35,7 +35,11 @@ export function canElicit(ctx: ServerContext, connectionCaps: ClientCapabilities
   const caps = (envelope?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? connectionCaps;
   const elicitation = caps?.elicitation as { form?: unknown } | undefined;
   // `elicitation: {}` means form mode (the 2025-11-25 spec's backward-compatible reading).
-  return elicitation !== undefined && elicitation !== null && (elicitation.form !== undefined || Object.keys(elicitation).length === 0);
+  return (
+    elicitation !== undefined &&
+    elicitation !== null &&
+    (elicitation.form !== undefined || Object.keys(elicitation).length === 0)
+  );
 }
 
 function callDigest(sessionId: string, tool: string, args: unknown): string {

@@ -1,4 +1,11 @@
-import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, Tool } from '@modelcontextprotocol/client';
+import type {
+  CallToolResult,
+  GetPromptResult,
+  Prompt,
+  ReadResourceResult,
+  Resource,
+  Tool,
+} from '@modelcontextprotocol/client';
 import { formatEvidence } from '../approvals/format.ts';
 import { canonicalHash } from '../core/canonical.ts';
 import type { ToolCall } from '../core/decide.ts';
@@ -10,14 +17,22 @@ import type { ApprovalReceipt, ApprovalStore, AuditLog, SessionStore } from '../
 import type { GatewayConfig } from './config.ts';
 import {
   configuredPolicy,
-  LEGS_META_KEY,
   type LabelSource,
+  LEGS_META_KEY,
   labelTools,
   namespaced,
   promptToolName,
   resourceToolName,
 } from './labels.ts';
-import { instructionsHash, type PinFile, type PinStatus, pinnedDefinition, pinStatus, readPins, toolHash } from './pins.ts';
+import {
+  instructionsHash,
+  type PinFile,
+  type PinStatus,
+  pinnedDefinition,
+  pinStatus,
+  readPins,
+  toolHash,
+} from './pins.ts';
 import { type GatewayLog, Upstream } from './upstream.ts';
 
 /** The `_meta` key under which a result carries the gateway's decision. */
@@ -96,7 +111,10 @@ export class Gateway {
 
   /** Connects every upstream and builds the catalog. An upstream that cannot start fails the start. */
   static async start(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
-    const pins = config.pinning === 'approve' ? await readPins(config.pinsFile) : { version: 1 as const, tools: {}, instructions: {} };
+    const pins =
+      config.pinning === 'approve'
+        ? await readPins(config.pinsFile)
+        : { version: 1 as const, tools: {}, instructions: {} };
     const gateway = new Gateway(config, pins, options);
     try {
       await Promise.all(gateway.upstreams.map((u) => u.connect()));
@@ -160,13 +178,16 @@ export class Gateway {
         const hash = toolHash(pinnedDefinition(definition as unknown as Record<string, unknown>));
         const status = this.config.pinning === 'approve' ? pinStatus(pins.tools[name], hash) : 'approved';
         const entry: CatalogTool = { name, upstream, definition, hash, status, source: 'policy' };
-        if (status !== 'approved') entry.quarantine = `its definition is ${status === 'new' ? 'new' : 'changed since approval'}`;
-        else if (instructionsChanged) entry.quarantine = `the instructions of \`${upstream.name}\` changed since approval`;
+        if (status !== 'approved')
+          entry.quarantine = `its definition is ${status === 'new' ? 'new' : 'changed since approval'}`;
+        else if (instructionsChanged)
+          entry.quarantine = `the instructions of \`${upstream.name}\` changed since approval`;
         catalog.set(name, entry);
         offered.push({ upstream: upstream.name, name: definition.name, annotations: definition.annotations ?? {} });
       }
       for (const resource of upstream.offer.resources) resources.set(resource.uri, { upstream, resource });
-      for (const prompt of upstream.offer.prompts) prompts.set(namespaced(upstream.name, prompt.name), { upstream, prompt });
+      for (const prompt of upstream.offer.prompts)
+        prompts.set(namespaced(upstream.name, prompt.name), { upstream, prompt });
     }
     const labelled = labelTools(this.#configured, offered, this.config.upstreams);
     for (const entry of catalog.values()) entry.source = labelled.sources.get(entry.name) ?? 'policy';
@@ -183,7 +204,10 @@ export class Gateway {
       // INVARIANT: quarantined tools are hidden (test/mcp/gateway.test.ts "pinning").
       if (entry.quarantine) continue;
       const legs = this.#guard.policy.resolve(entry.name).legsFor({});
-      const meta = { ...(entry.definition._meta ?? {}), [LEGS_META_KEY]: { call: formatLegs(legs.pre), output: formatLegs(legs.post), source: entry.source } };
+      const meta = {
+        ...(entry.definition._meta ?? {}),
+        [LEGS_META_KEY]: { call: formatLegs(legs.pre), output: formatLegs(legs.post), source: entry.source },
+      };
       out.push({ ...entry.definition, name: entry.name, _meta: meta });
     }
     return out;
@@ -191,7 +215,10 @@ export class Gateway {
 
   /** Resources clients may see, named by upstream. */
   listResources(): Resource[] {
-    return [...this.#resources.values()].map(({ upstream, resource }) => ({ ...resource, name: namespaced(upstream.name, resource.name) }));
+    return [...this.#resources.values()].map(({ upstream, resource }) => ({
+      ...resource,
+      name: namespaced(upstream.name, resource.name),
+    }));
   }
 
   /** Prompts clients may see, namespaced. */
@@ -234,7 +261,11 @@ export class Gateway {
   }
 
   /** Decides and, when allowed, reads a resource; its content counts as the upstream's resource label (A by default). */
-  async readResource(sessionId: string, uri: string, options: { receipt?: ApprovalReceipt; signal?: AbortSignal } = {}): Promise<GatedOutcome<ReadResourceResult | CallToolResult>> {
+  async readResource(
+    sessionId: string,
+    uri: string,
+    options: { receipt?: ApprovalReceipt; signal?: AbortSignal } = {},
+  ): Promise<GatedOutcome<ReadResourceResult | CallToolResult>> {
     const hit = this.#resources.get(uri);
     if (!hit) throw new GatewayError('UNKNOWN_RESOURCE', `unknown resource \`${uri}\``);
     return this.#gated(
@@ -275,22 +306,39 @@ export class Gateway {
     by: string,
     retry: (receipt: ApprovalReceipt) => Promise<GatedOutcome<CallToolResult>>,
   ): Promise<CallToolResult> {
-    const receipt = await this.#guard.answer(requestId, { approved, by });
-    if (!approved) {
-      return blocked(`ruleoftwo blocked the call: a person declined approval request \`${requestId}\`; it was not run`, {
-        effect: 'deny',
-        reason: 'approval_denied',
-      });
-    }
-    if (!receipt) {
-      return blocked(`ruleoftwo blocked the call: approval request \`${requestId}\` is expired, already used or unknown`, {
+    const record = await this.stores.approvals.get(requestId);
+    // INVARIANT: an answer only touches a request of the session it arrives in (the receipt check repeats this).
+    if (record?.request.sessionId !== sessionId) {
+      return blocked(`ruleoftwo blocked the call: approval request \`${requestId}\` is not one of this session`, {
         effect: 'deny',
         reason: 'receipt_invalid',
       });
     }
+    const receipt = await this.#guard.answer(requestId, { approved, by });
+    if (!approved) {
+      return blocked(
+        `ruleoftwo blocked the call: a person declined approval request \`${requestId}\`; it was not run`,
+        {
+          effect: 'deny',
+          reason: 'approval_denied',
+        },
+      );
+    }
+    if (!receipt) {
+      return blocked(
+        `ruleoftwo blocked the call: approval request \`${requestId}\` is expired, already used or unknown`,
+        {
+          effect: 'deny',
+          reason: 'receipt_invalid',
+        },
+      );
+    }
     const outcome = await retry(receipt);
     if (outcome.kind === 'result') return outcome.result;
-    return blocked(`ruleoftwo blocked \`${outcome.request.tool}\`: the approval did not cover this call`, { effect: 'deny', reason: 'receipt_invalid' });
+    return blocked(`ruleoftwo blocked \`${outcome.request.tool}\`: the approval did not cover this call`, {
+      effect: 'deny',
+      reason: 'receipt_invalid',
+    });
   }
 
   async #gated<R extends object>(
@@ -318,7 +366,10 @@ export class Gateway {
     }
     const recorded = await this.#guard.record(sessionId, call.id, result);
     if (!recorded.ok) this.#log(`could not record \`${call.tool}\` in session \`${sessionId}\`: ${recorded.message}`);
-    const meta = { ...((result as { _meta?: Record<string, unknown> })._meta ?? {}), [DECISION_META_KEY]: decisionMeta(decision, recorded.ok ? recorded.legsAfter : decision.legsAfter) };
+    const meta = {
+      ...((result as { _meta?: Record<string, unknown> })._meta ?? {}),
+      [DECISION_META_KEY]: decisionMeta(decision, recorded.ok ? recorded.legsAfter : decision.legsAfter),
+    };
     return { kind: 'result', result: { ...result, _meta: meta } };
   }
 
@@ -356,7 +407,12 @@ export class Gateway {
 
 /** The decision summary a result carries in `_meta`. */
 function decisionMeta(decision: Decision, legsAfter = decision.legsAfter): Record<string, unknown> {
-  return { effect: decision.effect, legsBefore: decision.legsBefore, legsAfter, reasons: decision.reasons.map((r) => r.code) };
+  return {
+    effect: decision.effect,
+    legsBefore: decision.legsBefore,
+    legsAfter,
+    reasons: decision.reasons.map((r) => r.code),
+  };
 }
 
 /** A tool result that tells the model what was blocked and why; `isError` so clients show it as a failure. */

@@ -54,7 +54,13 @@ export function statelessSession(request: Request | undefined): string {
  */
 export async function serveGatewayHttp(
   gateway: Gateway,
-  options: { http: HttpConfig; approvals: ElicitationApprovals; maxMessageBytes: number; log: GatewayLog; token?: string },
+  options: {
+    http: HttpConfig;
+    approvals: ElicitationApprovals;
+    maxMessageBytes: number;
+    log: GatewayLog;
+    token?: string;
+  },
 ): Promise<HttpGateway> {
   const { http, approvals, maxMessageBytes, log } = options;
   const legacy = new Map<string, { transport: WebStandardStreamableHTTPServerTransport; server: Server }>();
@@ -132,7 +138,10 @@ export async function serveGatewayHttp(
     return modern.fetch(request, body === undefined ? {} : { parsedBody: body });
   }
 
-  const handler = toNodeHandler({ fetch }, { maxRequestBodySize: maxMessageBytes, onerror: (e) => log(`http: ${e.message}`) });
+  const handler = toNodeHandler(
+    { fetch },
+    { maxRequestBodySize: maxMessageBytes, onerror: (e) => log(`http: ${e.message}`) },
+  );
   const node: NodeServer = createServer((req, res) => {
     handler(req as NodeIncomingMessageLike, res).catch((error: Error) => {
       log(`http: ${error.message}`);

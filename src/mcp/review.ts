@@ -26,7 +26,10 @@ export interface DefinitionReview {
 }
 
 /** Connects to every upstream, lists what it offers now and compares it with the pins. */
-export async function reviewDefinitions(config: GatewayConfig, log: GatewayLog = () => {}): Promise<DefinitionReview[]> {
+export async function reviewDefinitions(
+  config: GatewayConfig,
+  log: GatewayLog = () => {},
+): Promise<DefinitionReview[]> {
   const pins = await readPins(config.pinsFile);
   const upstreams = config.upstreams.map((u) => new Upstream(u, log));
   try {
@@ -88,7 +91,10 @@ export async function approveDefinitions(
 ): Promise<string[]> {
   const reviews = await reviewDefinitions(config, options.log);
   const pending = reviews.filter((r) => r.status === 'new' || r.status === 'changed');
-  const chosen = names.length === 0 ? pending : pending.filter((r) => names.includes(r.name) || names.includes(r.name.replace(/ instructions$/, '')));
+  const chosen =
+    names.length === 0
+      ? pending
+      : pending.filter((r) => names.includes(r.name) || names.includes(r.name.replace(/ instructions$/, '')));
   const unknown = names.filter((n) => !reviews.some((r) => r.name === n || r.name === `${n} instructions`));
   if (unknown.length > 0) throw new Error(`no tool or server named ${unknown.map((n) => `\`${n}\``).join(', ')}`);
   const pins = await readPins(config.pinsFile);

@@ -90,7 +90,10 @@ export function createDownstreamServer(
       const args = objectArgs(request.params.arguments);
       const answer = approvals.read(ctx, sessionId, name, args ?? {});
       if (answer.kind === 'invalid') {
-        return blocked(`ruleoftwo blocked \`${name}\`: ${answer.message}`, { effect: 'deny', reason: 'receipt_invalid' });
+        return blocked(`ruleoftwo blocked \`${name}\`: ${answer.message}`, {
+          effect: 'deny',
+          reason: 'receipt_invalid',
+        });
       }
       if (answer.kind === 'answer') {
         // The guard's receipt flow: record the person's answer, then decide again with the single-use receipt.
@@ -111,7 +114,9 @@ export function createDownstreamServer(
   );
 
   server.setRequestHandler('resources/read', (request, ctx) =>
-    guarded(async () => unwrapRead(await gateway.readResource(sessionOf(ctx), request.params.uri, { signal: ctx.mcpReq.signal }))),
+    guarded(async () =>
+      unwrapRead(await gateway.readResource(sessionOf(ctx), request.params.uri, { signal: ctx.mcpReq.signal })),
+    ),
   );
 
   server.setRequestHandler('prompts/get', (request, ctx) =>

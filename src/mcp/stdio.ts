@@ -1,10 +1,10 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Server } from '@modelcontextprotocol/server';
-import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { ElicitationApprovals } from './elicitation.ts';
 import type { Gateway } from './gateway.ts';
-import { createDownstreamServer } from './server.ts';
 import { LineScreen } from './lines.ts';
+import { createDownstreamServer } from './server.ts';
 import type { GatewayLog } from './upstream.ts';
 
 /** A running stdio endpoint. */

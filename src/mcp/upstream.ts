@@ -133,7 +133,11 @@ export class Upstream {
   }
 
   /** Calls a tool by its upstream name, bounded by the upstream's timeout. */
-  async callTool(name: string, args: Record<string, unknown> | undefined, signal?: AbortSignal): Promise<CallToolResult> {
+  async callTool(
+    name: string,
+    args: Record<string, unknown> | undefined,
+    signal?: AbortSignal,
+  ): Promise<CallToolResult> {
     const client = await this.connect();
     const params = args === undefined ? { name } : { name, arguments: args };
     return client.callTool(params, { timeout: this.config.timeoutMs, ...(signal ? { signal } : {}) });
@@ -146,7 +150,11 @@ export class Upstream {
   }
 
   /** Gets a prompt, bounded by the upstream's timeout. */
-  async getPrompt(name: string, args: Record<string, string> | undefined, signal?: AbortSignal): Promise<GetPromptResult> {
+  async getPrompt(
+    name: string,
+    args: Record<string, string> | undefined,
+    signal?: AbortSignal,
+  ): Promise<GetPromptResult> {
     const client = await this.connect();
     const params = args === undefined ? { name } : { name, arguments: args };
     return client.getPrompt(params, { timeout: this.config.timeoutMs, ...(signal ? { signal } : {}) });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
 import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
-import { npmServer, rawModernCall, tempDir, textOf, type ToolResult, writeConfig } from './harness.ts';
+import { npmServer, rawModernCall, type ToolResult, tempDir, textOf, writeConfig } from './harness.ts';
 
 // The 2026-07-28 approval round trip on the wire: the request state is signed, bound to the exact call and
 // session, and an approval runs the call once. Upstream: the real server-filesystem from npm.
@@ -41,7 +41,12 @@ afterAll(async () => {
 
 /** Opens a session holding A (untrusted input) and B (a private read). */
 async function taint(session: string): Promise<void> {
-  const read = await rawModernCall(url, { id: 1, session, name: 'fs__read_text_file', args: { path: join(dir, 'box', 'private.txt') } });
+  const read = await rawModernCall(url, {
+    id: 1,
+    session,
+    name: 'fs__read_text_file',
+    args: { path: join(dir, 'box', 'private.txt') },
+  });
   expect((read.body.result as ToolResult).isError).not.toBe(true);
 }
 
@@ -66,7 +71,13 @@ describe('elicitation on 2026-07-28 (MRTR)', () => {
     const stolen = result(await retry(3, { requestState: state, inputResponses: ACCEPT }, args, `${session}-other`));
     expect(textOf(stolen)).toContain('issued for another call or session');
     // Nor can it approve other arguments.
-    const widened = result(await retry(4, { requestState: state, inputResponses: ACCEPT }, { ...args, edits: [{ oldText: 'n', newText: 'PWNED' }] }));
+    const widened = result(
+      await retry(
+        4,
+        { requestState: state, inputResponses: ACCEPT },
+        { ...args, edits: [{ oldText: 'n', newText: 'PWNED' }] },
+      ),
+    );
     expect(textOf(widened)).toContain('issued for another call or session');
     // A forged signature is a JSON-RPC error.
     const forged = await retry(5, { requestState: `${state.slice(0, -4)}AAAA`, inputResponses: ACCEPT });
@@ -90,10 +101,20 @@ describe('elicitation on 2026-07-28 (MRTR)', () => {
     const args = { path: target, content: 'x' };
     const ask = result(await rawModernCall(url, { id: 2, session, name: 'fs__write_file', args }));
     const state = String(ask.requestState);
-    const empty = result(await rawModernCall(url, { id: 3, session, name: 'fs__write_file', args, extra: { requestState: state } }));
+    const empty = result(
+      await rawModernCall(url, { id: 3, session, name: 'fs__write_file', args, extra: { requestState: state } }),
+    );
     expect(textOf(empty)).toContain('carries no approval answer');
     const no = { ruleoftwo_approval: { action: 'accept', content: { approve: false } } };
-    const refused = result(await rawModernCall(url, { id: 4, session, name: 'fs__write_file', args, extra: { requestState: state, inputResponses: no } }));
+    const refused = result(
+      await rawModernCall(url, {
+        id: 4,
+        session,
+        name: 'fs__write_file',
+        args,
+        extra: { requestState: state, inputResponses: no },
+      }),
+    );
     expect(textOf(refused)).toContain('declined');
     await expect(readFile(target, 'utf8')).rejects.toThrow(/ENOENT/);
   });

@@ -40,7 +40,11 @@ beforeAll(async () => {
         args: [npmServer('server-filesystem'), sandbox],
         tools: { 'read_*': { output: 'B' }, edit_file: { call: 'C' }, write_file: { call: 'C' } },
       },
-      ev: { command: process.execPath, args: [npmServer('server-everything'), 'stdio'], tools: { echo: { output: 'A' } } },
+      ev: {
+        command: process.execPath,
+        args: [npmServer('server-everything'), 'stdio'],
+        tools: { echo: { output: 'A' } },
+      },
       mem: {
         command: process.execPath,
         args: [npmServer('server-memory')],
@@ -75,7 +79,7 @@ const cases: [string, Make][] = [
   ['http, SDK v1, 2025-11-25', (a) => v1Client(httpTarget(), a)],
 ];
 
-function legsAfter(result: { _meta?: Record<string, unknown> }): unknown {
+function legsAfter(result: { _meta?: Record<string, unknown> | undefined }): unknown {
   return (result._meta?.['dev.ruleoftwo/decision'] as { legsAfter?: string } | undefined)?.legsAfter;
 }
 

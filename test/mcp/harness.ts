@@ -58,8 +58,8 @@ export interface ToolResult {
 }
 
 /** The text of a tool result. */
-export function textOf(result: ToolResult): string {
-  return (result.content ?? []).map((c) => c.text ?? '').join('\n');
+export function textOf(result: { content?: unknown }): string {
+  return ((result.content ?? []) as { text?: string }[]).map((c) => c.text ?? '').join('\n');
 }
 
 function answer(answers: string[], elicited: string[], message: string) {
@@ -70,7 +70,9 @@ function answer(answers: string[], elicited: string[], message: string) {
 }
 
 /** Where a test client connects: a gateway spawned over stdio, or a gateway URL. */
-export type Target = { stdio: string[]; env?: Record<string, string> } | { url: string; headers?: Record<string, string> };
+export type Target =
+  | { stdio: string[]; env?: Record<string, string> }
+  | { url: string; headers?: Record<string, string> };
 
 /** An SDK v2 client pinned to an era. */
 export async function v2Client(target: Target, era: 'modern' | 'legacy', answers: Answers): Promise<TestClient> {
@@ -89,7 +91,12 @@ export async function v2Client(target: Target, era: 'modern' | 'legacy', answers
   }
   const transport =
     'stdio' in target
-      ? new StdioV2({ command: NODE, args: target.stdio, stderr: 'ignore', env: { PATH: process.env.PATH ?? '', ...target.env } })
+      ? new StdioV2({
+          command: NODE,
+          args: target.stdio,
+          stderr: 'ignore',
+          env: { PATH: process.env.PATH ?? '', ...target.env },
+        })
       : new HttpV2(new URL(target.url), { requestInit: { headers: target.headers ?? {} } });
   await client.connect(transport);
   return {
@@ -118,7 +125,12 @@ export async function v1Client(target: Target, answers: Answers): Promise<TestCl
   }
   const transport =
     'stdio' in target
-      ? new StdioV1({ command: NODE, args: target.stdio, stderr: 'ignore', env: { PATH: process.env.PATH ?? '', ...target.env } })
+      ? new StdioV1({
+          command: NODE,
+          args: target.stdio,
+          stderr: 'ignore',
+          env: { PATH: process.env.PATH ?? '', ...target.env },
+        })
       : new HttpV1(new URL(target.url), { requestInit: { headers: target.headers ?? {} } });
   await client.connect(transport);
   return {

@@ -20,7 +20,10 @@ function legsOf(doc: { call?: string; output?: string }): number {
   return (parseLegs(doc.call ?? '') ?? 0) | (parseLegs(doc.output ?? '') ?? 0);
 }
 
-const hints = fc.record({ readOnlyHint: fc.option(fc.boolean(), { nil: undefined }), openWorldHint: fc.option(fc.boolean(), { nil: undefined }) });
+const hints = fc.record({
+  readOnlyHint: fc.option(fc.boolean(), { nil: undefined }),
+  openWorldHint: fc.option(fc.boolean(), { nil: undefined }),
+});
 
 describe('labels from annotations', () => {
   it('untrusted hints: every unlabelled tool is A and C, whatever it claims', () => {
@@ -50,7 +53,7 @@ describe('labels from annotations', () => {
 
 describe('policy for the tools on offer', () => {
   const upstreams = [upstream('fs', false, { 'read_*': { output: 'B' } }), upstream('kb', true)];
-  const configured = configuredPolicy({ version: 1, tools: { 'fs__write_file': { call: 'C' } } }, upstreams);
+  const configured = configuredPolicy({ version: 1, tools: { fs__write_file: { call: 'C' } } }, upstreams);
 
   it('configured names and globs win; annotations fill only the gaps', () => {
     const { policy, sources } = labelTools(

@@ -53,7 +53,11 @@ describe('tool pinning', () => {
       const approved = await cli(['tools', 'approve', '--config', honest], dir);
       expect(approved.stdout).toBe('approved 3: mail__read_inbox, mail__search_contacts, mail__send_email\n');
       await unapproved.reloadPins();
-      expect(unapproved.listTools().map((t) => t.name)).toEqual(['mail__read_inbox', 'mail__search_contacts', 'mail__send_email']);
+      expect(unapproved.listTools().map((t) => t.name)).toEqual([
+        'mail__read_inbox',
+        'mail__search_contacts',
+        'mail__send_email',
+      ]);
     } finally {
       await unapproved.close();
     }
@@ -85,7 +89,7 @@ describe('tool pinning', () => {
   }, 30_000);
 
   it('reports config problems with their path and line, without a stack trace', async () => {
-    const bad = await writeConfig(dir, { version: 1, servers: { 'bad__name': { url: 'not a url' } } }, 'bad.yaml');
+    const bad = await writeConfig(dir, { version: 1, servers: { bad__name: { url: 'not a url' } } }, 'bad.yaml');
     const result = await cli(['tools', 'diff', '--config', bad], dir);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('gateway config has 2 issue(s)');

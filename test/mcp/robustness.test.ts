@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
 import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
-import { rawModernCall, ROOT, tempDir, textOf, type ToolResult, v2Client, writeConfig } from './harness.ts';
+import { ROOT, rawModernCall, type ToolResult, tempDir, textOf, v2Client, writeConfig } from './harness.ts';
 
 // Bad input and misbehaving upstreams: a JSON-RPC error for the client, the gateway keeps serving, nothing reaches an
 // upstream that was not decided. Upstream: a real SDK v2 server (test/mcp/fixtures/flaky-server.ts).
@@ -61,22 +61,41 @@ describe('HTTP front door', () => {
   it('refuses a missing or wrong bearer token with 401', async () => {
     const missing = await rawModernCall(url, { id: 1, name: 'flaky__ok', args: {} });
     expect(missing.status).toBe(401);
-    const wrong = await rawModernCall(url, { id: 1, name: 'flaky__ok', args: {}, headers: { authorization: 'Bearer nope' } });
+    const wrong = await rawModernCall(url, {
+      id: 1,
+      name: 'flaky__ok',
+      args: {},
+      headers: { authorization: 'Bearer nope' },
+    });
     expect(wrong.status).toBe(401);
     expect((await ok(1)).status).toBe(200);
   });
 
   it('refuses foreign browser origins and non-loopback Host names with 403', async () => {
-    const evil = await rawModernCall(url, { id: 1, name: 'flaky__ok', args: {}, headers: { ...auth, origin: 'https://evil.example' } });
+    const evil = await rawModernCall(url, {
+      id: 1,
+      name: 'flaky__ok',
+      args: {},
+      headers: { ...auth, origin: 'https://evil.example' },
+    });
     expect(evil.status).toBe(403);
-    const allowed = await rawModernCall(url, { id: 1, name: 'flaky__ok', args: {}, headers: { ...auth, origin: 'http://localhost:6274' } });
+    const allowed = await rawModernCall(url, {
+      id: 1,
+      name: 'flaky__ok',
+      args: {},
+      headers: { ...auth, origin: 'http://localhost:6274' },
+    });
     expect(allowed.status).toBe(200);
     // fetch cannot set Host, so this one goes through node:http, as a DNS-rebound browser request would arrive.
     const status = await new Promise<number | undefined>((resolve, reject) => {
-      const request = httpRequest(url, { method: 'POST', headers: { host: 'attacker.example', ...auth } }, (response) => {
-        response.resume();
-        resolve(response.statusCode);
-      });
+      const request = httpRequest(
+        url,
+        { method: 'POST', headers: { host: 'attacker.example', ...auth } },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode);
+        },
+      );
       request.on('error', reject);
       request.end('{}');
     });
@@ -87,7 +106,9 @@ describe('HTTP front door', () => {
     const malformed = await post('{"jsonrpc": "2.0", "id": 1, "method": ');
     expect(malformed.status).toBe(400);
     expect(malformed.body.error?.code).toBe(-32700);
-    const huge = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { pad: 'x'.repeat(10_000) } }));
+    const huge = await post(
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { pad: 'x'.repeat(10_000) } }),
+    );
     expect(huge.status).toBe(413);
     expect(textOf((await ok(2)).body.result as ToolResult)).toMatch(/^ok from/);
   });

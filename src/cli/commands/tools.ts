@@ -33,14 +33,18 @@ export const tools: Command = {
     const log = (message: string) => io.stderr.write(`ruleoftwo tools: ${message}\n`);
     if (action === 'approve') {
       const approved = await approveDefinitions(config, names, { log });
-      io.stdout.write(approved.length === 0 ? 'nothing to approve\n' : `approved ${approved.length}: ${approved.join(', ')}\n`);
+      io.stdout.write(
+        approved.length === 0 ? 'nothing to approve\n' : `approved ${approved.length}: ${approved.join(', ')}\n`,
+      );
       return 0;
     }
     if (names.length > 0) throw new UsageError('diff takes no names');
     const reviews = await reviewDefinitions(config, log);
     const pending = reviews.filter((r) => r.status !== 'approved');
     if (rest.includes('--json')) {
-      io.stdout.write(`${JSON.stringify({ pending: pending.map(({ name, status, changes }) => ({ name, status, changes })) })}\n`);
+      io.stdout.write(
+        `${JSON.stringify({ pending: pending.map(({ name, status, changes }) => ({ name, status, changes })) })}\n`,
+      );
       return pending.length === 0 ? 0 : 1;
     }
     if (pending.length === 0) {
