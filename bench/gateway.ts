@@ -1,0 +1,164 @@
+// Gateway overhead: latency per tools/call through `ruleoftwo gateway` against a direct client→server connection
+// to the same upstream, in the same run, over stdio and Streamable HTTP at concurrency 1 and 16; then the gateway's
+// memory with 1,000 open sessions. Run: node_modules/.bin/node bench/gateway.ts
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { stringify } from 'yaml';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const NODE = process.execPath;
+const CLI = join(ROOT, 'src/cli/main.ts');
+const ECHO = join(ROOT, 'bench/echo-server.ts');
+const CALLS = Number(process.env.BENCH_CALLS ?? 3000);
+const SESSIONS = 1000;
+
+interface Stats {
+  p50: number;
+  p99: number;
+  perSecond: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** Runs `calls` echo calls with `concurrency` in flight; per-call latency in ms. */
+async function measure(client: Client, tool: string, calls: number, concurrency: number): Promise<Stats> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < calls) {
+      const i = next++;
+      const t0 = performance.now();
+      const result = await client.callTool({ name: tool, arguments: { i, text: 'hello' } });
+      latencies.push(performance.now() - t0);
+      if (result.isError) throw new Error(`call failed: ${JSON.stringify(result.content)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), perSecond: calls / elapsed };
+}
+
+async function connect(transport: StdioClientTransport | StreamableHTTPClientTransport): Promise<Client> {
+  const client = new Client({ name: 'bench', version: '1.0.0' });
+  await client.connect(transport);
+  return client;
+}
+
+/** Starts a child and resolves with the first line on the stream that matches. */
+function startChild(args: string[], stream: 'stdout' | 'stderr', pattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((done, fail) => {
+    let text = '';
+    child[stream]?.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const match = pattern.exec(text);
+      if (match) done({ child, match });
+    });
+    child.once('exit', (code) => fail(new Error(`${args.join(' ')} exited with ${code}: ${text}`)));
+  });
+}
+
+async function rssKiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+}
+
+/** Opens a 2025-era session by hand (initialize + initialized + one call), as 1,000 separate clients would. */
+async function openSession(url: string, i: number): Promise<void> {
+  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const post = (body: unknown, extra: Record<string, string> = {}) =>
+    fetch(url, { method: 'POST', headers: { ...headers, ...extra }, body: JSON.stringify(body) });
+  const init = await post({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: `s${i}`, version: '1' } },
+  });
+  await init.text();
+  const session = init.headers.get('mcp-session-id');
+  if (!session) throw new Error('no session id');
+  const withSession = { 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
+  await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, withSession)).text();
+  const call = await post({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'up__echo', arguments: { i } } }, withSession);
+  const text = await call.text();
+  if (!text.includes('"content"')) throw new Error(`session ${i}: ${text.slice(0, 200)}`);
+}
+
+function row(name: string, direct: Stats, gateway: Stats): string {
+  const f = (n: number) => n.toFixed(3).padStart(8);
+  return `${name.padEnd(26)} direct p50 ${f(direct.p50)} p99 ${f(direct.p99)} | gateway p50 ${f(gateway.p50)} p99 ${f(gateway.p99)} | added p50 ${f(gateway.p50 - direct.p50)} p99 ${f(gateway.p99 - direct.p99)} ms | throughput ${direct.perSecond.toFixed(0).padStart(6)} vs ${gateway.perSecond.toFixed(0).padStart(6)}/s = ${((gateway.perSecond / direct.perSecond) * 100).toFixed(0)}%`;
+}
+
+async function compare(label: string, direct: Client, gateway: Client): Promise<void> {
+  await measure(direct, 'echo', 300, 4);
+  await measure(gateway, 'up__echo', 300, 4);
+  for (const concurrency of [1, 16]) {
+    // Alternate halves so drift on a shared machine hits both sides alike.
+    const half = Math.floor(CALLS / 2);
+    const d1 = await measure(direct, 'echo', half, concurrency);
+    const g1 = await measure(gateway, 'up__echo', half, concurrency);
+    const d2 = await measure(direct, 'echo', half, concurrency);
+    const g2 = await measure(gateway, 'up__echo', half, concurrency);
+    const merge = (a: Stats, b: Stats): Stats => ({ p50: (a.p50 + b.p50) / 2, p99: Math.max(a.p99, b.p99), perSecond: (a.perSecond + b.perSecond) / 2 });
+    console.log(row(`${label}, concurrency ${concurrency}`, merge(d1, d2), merge(g1, g2)));
+  }
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'r2-bench-'));
+const children: ChildProcess[] = [];
+try {
+  const { child: echoHttp, match } = await startChild([ECHO, 'http'], 'stdout', /(http:\S+)\n/);
+  children.push(echoHttp);
+  const upstreamUrl = match[1] ?? '';
+  const base = { version: 1, pinning: 'off', policy: { version: 1, session: { input: 'trusted' } } };
+  const tools = { echo: { output: 'A' } };
+  const stdioConfig = join(dir, 'stdio.yaml');
+  await writeFile(stdioConfig, stringify({ ...base, servers: { up: { command: NODE, args: [ECHO, 'stdio'], tools } } }));
+  const httpConfig = join(dir, 'http.yaml');
+  await writeFile(httpConfig, stringify({ ...base, servers: { up: { url: upstreamUrl, tools } } }));
+
+  console.log(`ruleoftwo gateway benchmark: ${CALLS} calls per cell, Node ${process.version}, memory stores`);
+  // stdio: the client spawns the upstream directly, or the gateway that spawns the same upstream program.
+  const directStdio = await connect(new StdioClientTransport({ command: NODE, args: [ECHO, 'stdio'], stderr: 'ignore' }));
+  const gatewayStdio = await connect(
+    new StdioClientTransport({ command: NODE, args: [CLI, 'gateway', '--config', stdioConfig], stderr: 'ignore' }),
+  );
+  await compare('stdio', directStdio, gatewayStdio);
+  await directStdio.close();
+  await gatewayStdio.close();
+
+  // Streamable HTTP: the same upstream process, reached directly or through the gateway process.
+  const { child: gatewayHttp, match: listening } = await startChild(
+    [CLI, 'gateway', '--config', httpConfig, '--http', '--port', '0'],
+    'stderr',
+    /listening on (http:\S+)/,
+  );
+  children.push(gatewayHttp);
+  const gatewayUrl = listening[1] ?? '';
+  const directHttp = await connect(new StreamableHTTPClientTransport(new URL(upstreamUrl)));
+  const viaGateway = await connect(new StreamableHTTPClientTransport(new URL(gatewayUrl)));
+  await compare('streamable http', directHttp, viaGateway);
+  await directHttp.close();
+  await viaGateway.close();
+
+  const pid = gatewayHttp.pid ?? 0;
+  const before = await rssKiB(pid);
+  for (let i = 0; i < SESSIONS; i += 50) {
+    await Promise.all(Array.from({ length: 50 }, (_, j) => openSession(gatewayUrl, i + j)));
+  }
+  const after = await rssKiB(pid);
+  console.log(
+    `memory: gateway RSS ${(before / 1024).toFixed(1)} MiB before, ${(after / 1024).toFixed(1)} MiB with ${SESSIONS} open sessions (one call each) = ${((after - before) / SESSIONS).toFixed(1)} KiB per session`,
+  );
+} finally {
+  for (const child of children) child.kill();
+  await rm(dir, { recursive: true, force: true });
+}
