@@ -376,6 +376,7 @@ export class Gateway {
   /** An approved, unused request from the out-of-band channel for exactly this call in this session. */
   async #outOfBandReceipt(sessionId: string, call: ToolCall): Promise<ApprovalReceipt | undefined> {
     const approved = await this.stores.approvals.list({ sessionId, status: 'approved' });
+    if (approved.length === 0) return undefined;
     const wanted = canonicalHash(call.args ?? null);
     const now = this.#now();
     for (const record of approved) {
