@@ -53,7 +53,11 @@ async function connect(transport: StdioClientTransport | StreamableHTTPClientTra
 }
 
 /** Starts a child and resolves with the first line on the stream that matches. */
-function startChild(args: string[], stream: 'stdout' | 'stderr', pattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+function startChild(
+  args: string[],
+  stream: 'stdout' | 'stderr',
+  pattern: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   const child = spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((done, fail) => {
     let text = '';
@@ -87,7 +91,10 @@ async function openSession(url: string, i: number): Promise<void> {
   if (!session) throw new Error('no session id');
   const withSession = { 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
   await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, withSession)).text();
-  const call = await post({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'up__echo', arguments: { i } } }, withSession);
+  const call = await post(
+    { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'up__echo', arguments: { i } } },
+    withSession,
+  );
   const text = await call.text();
   if (!text.includes('"content"')) throw new Error(`session ${i}: ${text.slice(0, 200)}`);
 }
@@ -107,7 +114,11 @@ async function compare(label: string, direct: Client, gateway: Client): Promise<
     const g1 = await measure(gateway, 'up__echo', half, concurrency);
     const d2 = await measure(direct, 'echo', half, concurrency);
     const g2 = await measure(gateway, 'up__echo', half, concurrency);
-    const merge = (a: Stats, b: Stats): Stats => ({ p50: (a.p50 + b.p50) / 2, p99: Math.max(a.p99, b.p99), perSecond: (a.perSecond + b.perSecond) / 2 });
+    const merge = (a: Stats, b: Stats): Stats => ({
+      p50: (a.p50 + b.p50) / 2,
+      p99: Math.max(a.p99, b.p99),
+      perSecond: (a.perSecond + b.perSecond) / 2,
+    });
     console.log(row(`${label}, concurrency ${concurrency}`, merge(d1, d2), merge(g1, g2)));
   }
 }
@@ -121,13 +132,18 @@ try {
   const base = { version: 1, pinning: 'off', policy: { version: 1, session: { input: 'trusted' } } };
   const tools = { echo: { output: 'A' } };
   const stdioConfig = join(dir, 'stdio.yaml');
-  await writeFile(stdioConfig, stringify({ ...base, servers: { up: { command: NODE, args: [ECHO, 'stdio'], tools } } }));
+  await writeFile(
+    stdioConfig,
+    stringify({ ...base, servers: { up: { command: NODE, args: [ECHO, 'stdio'], tools } } }),
+  );
   const httpConfig = join(dir, 'http.yaml');
   await writeFile(httpConfig, stringify({ ...base, servers: { up: { url: upstreamUrl, tools } } }));
 
   console.log(`ruleoftwo gateway benchmark: ${CALLS} calls per cell, Node ${process.version}, memory stores`);
   // stdio: the client spawns the upstream directly, or the gateway that spawns the same upstream program.
-  const directStdio = await connect(new StdioClientTransport({ command: NODE, args: [ECHO, 'stdio'], stderr: 'ignore' }));
+  const directStdio = await connect(
+    new StdioClientTransport({ command: NODE, args: [ECHO, 'stdio'], stderr: 'ignore' }),
+  );
   const gatewayStdio = await connect(
     new StdioClientTransport({ command: NODE, args: [CLI, 'gateway', '--config', stdioConfig], stderr: 'ignore' }),
   );

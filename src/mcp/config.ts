@@ -39,6 +39,10 @@ export interface HttpConfig {
   allowedOrigins: string[];
   /** Name of the environment variable holding the bearer token clients must send, if any. */
   tokenEnv?: string;
+  /** A 2025-era session unused this long is closed. */
+  sessionIdleMs: number;
+  /** Most 2025-era sessions open at once; more initialize requests get 503. */
+  maxSessions: number;
 }
 
 /** Where sessions, approvals and audit events live. */
@@ -221,7 +225,15 @@ class ConfigReader {
   }
 
   http(value: unknown): HttpConfig {
-    const raw = this.mapping(value ?? {}, ['http'], ['host', 'port', 'path', 'allowedOrigins', 'tokenEnv']);
+    const raw = this.mapping(
+      value ?? {},
+      ['http'],
+      ['host', 'port', 'path', 'allowedOrigins', 'tokenEnv', 'sessionIdleTimeout', 'maxSessions'],
+    );
+    const maxSessions = raw.maxSessions ?? 10_000;
+    if (typeof maxSessions !== 'number' || !Number.isInteger(maxSessions) || maxSessions < 1) {
+      this.report('invalid_value', ['http', 'maxSessions'], 'expected a whole number, at least 1');
+    }
     const port = raw.port ?? 8787;
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
       this.report('invalid_port', ['http', 'port'], 'expected a port number from 0 to 65535');
@@ -231,6 +243,8 @@ class ConfigReader {
       port: typeof port === 'number' ? port : 8787,
       path: this.string(raw.path, ['http', 'path'], '/mcp'),
       allowedOrigins: this.strings(raw.allowedOrigins, ['http', 'allowedOrigins']),
+      sessionIdleMs: this.duration(raw.sessionIdleTimeout, ['http', 'sessionIdleTimeout'], 30 * 60_000),
+      maxSessions: typeof maxSessions === 'number' ? maxSessions : 10_000,
     };
     if (raw.tokenEnv !== undefined) http.tokenEnv = this.string(raw.tokenEnv, ['http', 'tokenEnv'], '');
     return http;

@@ -25,6 +25,7 @@ import {
   resourceToolName,
 } from './labels.ts';
 import {
+  emptyPins,
   instructionsHash,
   type PinFile,
   type PinStatus,
@@ -111,10 +112,7 @@ export class Gateway {
 
   /** Connects every upstream and builds the catalog. An upstream that cannot start fails the start. */
   static async start(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
-    const pins =
-      config.pinning === 'approve'
-        ? await readPins(config.pinsFile)
-        : { version: 1 as const, tools: {}, instructions: {} };
+    const pins = config.pinning === 'approve' ? await readPins(config.pinsFile) : emptyPins();
     const gateway = new Gateway(config, pins, options);
     try {
       await Promise.all(gateway.upstreams.map((u) => u.connect()));

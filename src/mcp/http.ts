@@ -63,7 +63,19 @@ export async function serveGatewayHttp(
   },
 ): Promise<HttpGateway> {
   const { http, approvals, maxMessageBytes, log } = options;
-  const legacy = new Map<string, { transport: WebStandardStreamableHTTPServerTransport; server: Server }>();
+  const legacy = new Map<
+    string,
+    { transport: WebStandardStreamableHTTPServerTransport; server: Server; lastSeen: number }
+  >();
+  // Clients that vanish without DELETE would otherwise hold their session forever.
+  const sweeper = setInterval(
+    () => {
+      const cutoff = Date.now() - http.sessionIdleMs;
+      for (const entry of legacy.values()) if (entry.lastSeen < cutoff) void entry.transport.close().catch(() => {});
+    },
+    Math.min(60_000, http.sessionIdleMs),
+  );
+  sweeper.unref();
   const modern = createMcpHandler(
     (ctx) => createDownstreamServer(gateway, () => statelessSession(ctx.requestInfo), approvals),
     { legacy: 'reject', maxRequestBodySize: maxMessageBytes, onerror: (error) => log(`http: ${error.message}`) },
@@ -79,13 +91,15 @@ export async function serveGatewayHttp(
       sessionIdGenerator: () => randomUUID(),
       maxRequestBodySize: maxMessageBytes,
       onsessioninitialized: (id) => {
-        legacy.set(id, { transport, server });
-      },
-      onsessionclosed: (id) => {
-        legacy.delete(id);
-        gateway.forgetSession(`http:${id}`);
+        legacy.set(id, { transport, server, lastSeen: Date.now() });
       },
     });
+    // Closed by DELETE, by the idle sweep or at shutdown; the session's legs stay in the store.
+    transport.onclose = () => {
+      if (transport.sessionId === undefined) return;
+      legacy.delete(transport.sessionId);
+      gateway.forgetSession(`http:${transport.sessionId}`);
+    };
     const server = createDownstreamServer(gateway, () => `http:${transport.sessionId}`, approvals);
     await server.connect(transport);
     return transport.handleRequest(request, { parsedBody: body });
@@ -129,10 +143,15 @@ export async function serveGatewayHttp(
       if (sessionId) {
         const hit = legacy.get(sessionId);
         if (!hit) return jsonRpcError(404, -32001, `unknown session \`${sessionId}\`; initialize again`);
+        hit.lastSeen = Date.now();
         return hit.transport.handleRequest(request, { parsedBody: body });
       }
       const initializing = Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body);
-      if (request.method === 'POST' && initializing) return openLegacy(request, body);
+      if (request.method === 'POST' && initializing) {
+        if (legacy.size >= http.maxSessions)
+          return jsonRpcError(503, -32000, 'too many open sessions; try again later');
+        return openLegacy(request, body);
+      }
       return jsonRpcError(400, -32600, 'a 2025-era request needs an `Mcp-Session-Id` from initialize');
     }
     return modern.fetch(request, body === undefined ? {} : { parsedBody: body });
@@ -161,6 +180,7 @@ export async function serveGatewayHttp(
       return legacy.size;
     },
     async close() {
+      clearInterval(sweeper);
       unsubscribe();
       await Promise.all([...legacy.values()].map(({ transport }) => transport.close().catch(() => {})));
       legacy.clear();

@@ -56,7 +56,8 @@ export function pinStatus(pin: Pin | undefined, hash: string): PinStatus {
   return pin.hash === hash ? 'approved' : 'changed';
 }
 
-function emptyPins(): PinFile {
+/** A pin file with nothing approved. */
+export function emptyPins(): PinFile {
   return { version: 1, tools: Object.create(null), instructions: Object.create(null) };
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { unwatchFile, watchFile } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { MemoryApprovalStore, MemoryAuditLog, MemorySessionStore } from '../store/memory.ts';
 import type { GatewayConfig } from './config.ts';
@@ -37,10 +38,25 @@ export function memoryStores(): GatewayStores {
   return { sessions: new MemorySessionStore(), approvals: new MemoryApprovalStore(), audit: new MemoryAuditLog() };
 }
 
+/** Rereads the pin file when it changes (after `ruleoftwo tools approve`), so approved tools appear without a restart. */
+function watchPins(gateway: Gateway, log: GatewayLog): () => void {
+  if (gateway.config.pinning !== 'approve') return () => {};
+  const file = gateway.config.pinsFile;
+  const reload = () => {
+    gateway.reloadPins().then(
+      () => log(`pins reloaded from \`${file}\``),
+      (error: Error) => log(`pins not reloaded: ${error.message}`),
+    );
+  };
+  watchFile(file, { interval: 500, persistent: false }, reload);
+  return () => unwatchFile(file, reload);
+}
+
 /** Starts the gateway: connects upstreams, then serves clients over stdio or Streamable HTTP. */
 export async function runGateway(config: GatewayConfig, options: RunGatewayOptions): Promise<RunningGateway> {
   const log = options.log ?? (() => {});
   const gateway = await Gateway.start(config, { stores: options.stores ?? memoryStores(), log });
+  const stopWatching = watchPins(gateway, log);
   const approvals = new ElicitationApprovals({ ttlSeconds: gateway.guard.policy.approvalTtlMs / 1000 });
   if (options.transport === 'stdio') {
     const stdio = serveGatewayStdio(gateway, {
@@ -55,6 +71,7 @@ export async function runGateway(config: GatewayConfig, options: RunGatewayOptio
       gateway,
       stdio,
       async close() {
+        stopWatching();
         await stdio.close();
         await gateway.close();
       },
@@ -63,6 +80,7 @@ export async function runGateway(config: GatewayConfig, options: RunGatewayOptio
   const tokenEnv = config.http.tokenEnv;
   const token = tokenEnv === undefined ? undefined : (options.env ?? process.env)[tokenEnv];
   if (tokenEnv !== undefined && !token) {
+    stopWatching();
     await gateway.close();
     throw new Error(`http.tokenEnv names \`${tokenEnv}\`, which is not set`);
   }
@@ -77,6 +95,7 @@ export async function runGateway(config: GatewayConfig, options: RunGatewayOptio
     gateway,
     http,
     async close() {
+      stopWatching();
       await http.close();
       await gateway.close();
     },

@@ -132,32 +132,30 @@ export class Upstream {
     }
   }
 
-  /** Calls a tool by its upstream name, bounded by the upstream's timeout. */
-  async callTool(
-    name: string,
-    args: Record<string, unknown> | undefined,
+  /** Runs one request on the connection (connecting first), bounded by the upstream's timeout. */
+  async #request<T>(
+    send: (client: Client, options: { timeout: number; signal?: AbortSignal }) => Promise<T>,
     signal?: AbortSignal,
-  ): Promise<CallToolResult> {
+  ): Promise<T> {
     const client = await this.connect();
-    const params = args === undefined ? { name } : { name, arguments: args };
-    return client.callTool(params, { timeout: this.config.timeoutMs, ...(signal ? { signal } : {}) });
+    return send(client, { timeout: this.config.timeoutMs, ...(signal ? { signal } : {}) });
   }
 
-  /** Reads a resource, bounded by the upstream's timeout. */
-  async readResource(uri: string, signal?: AbortSignal): Promise<ReadResourceResult> {
-    const client = await this.connect();
-    return client.readResource({ uri }, { timeout: this.config.timeoutMs, ...(signal ? { signal } : {}) });
+  /** Calls a tool by its upstream name. */
+  callTool(name: string, args: Record<string, unknown> | undefined, signal?: AbortSignal): Promise<CallToolResult> {
+    const params = args === undefined ? { name } : { name, arguments: args };
+    return this.#request((client, options) => client.callTool(params, options), signal);
   }
 
-  /** Gets a prompt, bounded by the upstream's timeout. */
-  async getPrompt(
-    name: string,
-    args: Record<string, string> | undefined,
-    signal?: AbortSignal,
-  ): Promise<GetPromptResult> {
-    const client = await this.connect();
+  /** Reads a resource. */
+  readResource(uri: string, signal?: AbortSignal): Promise<ReadResourceResult> {
+    return this.#request((client, options) => client.readResource({ uri }, options), signal);
+  }
+
+  /** Gets a prompt. */
+  getPrompt(name: string, args: Record<string, string> | undefined, signal?: AbortSignal): Promise<GetPromptResult> {
     const params = args === undefined ? { name } : { name, arguments: args };
-    return client.getPrompt(params, { timeout: this.config.timeoutMs, ...(signal ? { signal } : {}) });
+    return this.#request((client, options) => client.getPrompt(params, options), signal);
   }
 
   async close(): Promise<void> {

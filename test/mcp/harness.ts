@@ -74,6 +74,37 @@ export type Target =
   | { stdio: string[]; env?: Record<string, string> }
   | { url: string; headers?: Record<string, string> };
 
+/** The calls both SDK lines' clients share, as the tests use them. */
+interface SdkClient {
+  callTool(params: { name: string; arguments: Record<string, unknown> }): Promise<unknown>;
+  listTools(): Promise<{ tools: { name: string; _meta?: Record<string, unknown> | undefined }[] }>;
+  readResource(params: { uri: string }): Promise<{ _meta?: Record<string, unknown> | undefined }>;
+  getPrompt(params: { name: string }): Promise<{ _meta?: Record<string, unknown> | undefined }>;
+  close(): Promise<void>;
+}
+
+function testClient(sdk: 'v1' | 'v2', era: string, client: SdkClient, elicited: string[]): TestClient {
+  return {
+    sdk,
+    era,
+    callTool: (name, args) => client.callTool({ name, arguments: args }) as Promise<ToolResult>,
+    listTools: async () => (await client.listTools()).tools,
+    readResource: (uri) => client.readResource({ uri }),
+    getPrompt: (name) => client.getPrompt({ name }),
+    elicited,
+    close: () => client.close(),
+  };
+}
+
+function stdioParams(target: { stdio: string[]; env?: Record<string, string> }) {
+  return {
+    command: NODE,
+    args: target.stdio,
+    stderr: 'ignore' as const,
+    env: { PATH: process.env.PATH ?? '', ...target.env },
+  };
+}
+
 /** An SDK v2 client pinned to an era. */
 export async function v2Client(target: Target, era: 'modern' | 'legacy', answers: Answers): Promise<TestClient> {
   const elicited: string[] = [];
@@ -91,24 +122,10 @@ export async function v2Client(target: Target, era: 'modern' | 'legacy', answers
   }
   const transport =
     'stdio' in target
-      ? new StdioV2({
-          command: NODE,
-          args: target.stdio,
-          stderr: 'ignore',
-          env: { PATH: process.env.PATH ?? '', ...target.env },
-        })
+      ? new StdioV2(stdioParams(target))
       : new HttpV2(new URL(target.url), { requestInit: { headers: target.headers ?? {} } });
   await client.connect(transport);
-  return {
-    sdk: 'v2',
-    era: String(client.getNegotiatedProtocolVersion()),
-    callTool: (name, args) => client.callTool({ name, arguments: args }) as Promise<ToolResult>,
-    listTools: async () => (await client.listTools()).tools,
-    readResource: (uri) => client.readResource({ uri }),
-    getPrompt: (name) => client.getPrompt({ name }),
-    elicited,
-    close: () => client.close(),
-  };
+  return testClient('v2', String(client.getNegotiatedProtocolVersion()), client, elicited);
 }
 
 /** An SDK v1 client (2025-11-25). */
@@ -125,24 +142,11 @@ export async function v1Client(target: Target, answers: Answers): Promise<TestCl
   }
   const transport =
     'stdio' in target
-      ? new StdioV1({
-          command: NODE,
-          args: target.stdio,
-          stderr: 'ignore',
-          env: { PATH: process.env.PATH ?? '', ...target.env },
-        })
+      ? new StdioV1(stdioParams(target))
       : new HttpV1(new URL(target.url), { requestInit: { headers: target.headers ?? {} } });
   await client.connect(transport);
-  return {
-    sdk: 'v1',
-    era: String((transport as { protocolVersion?: string }).protocolVersion ?? '2025-11-25'),
-    callTool: (name, args) => client.callTool({ name, arguments: args }) as Promise<ToolResult>,
-    listTools: async () => (await client.listTools()).tools,
-    readResource: (uri) => client.readResource({ uri }),
-    getPrompt: (name) => client.getPrompt({ name }),
-    elicited,
-    close: () => client.close(),
-  };
+  const era = (transport as { protocolVersion?: string }).protocolVersion ?? '2025-11-25';
+  return testClient('v1', era, client as unknown as SdkClient, elicited);
 }
 
 /** Sends one 2026-07-28 `tools/call` over HTTP by hand (no SDK), to test what the wire allows. */

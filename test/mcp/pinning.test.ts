@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
 import { Gateway } from '../../src/mcp/gateway.ts';
-import { memoryStores } from '../../src/mcp/run.ts';
+import { approveDefinitions } from '../../src/mcp/review.ts';
+import { memoryStores, runGateway } from '../../src/mcp/run.ts';
 import { cli } from './cli-io.ts';
 import { ROOT, tempDir, textOf, writeConfig } from './harness.ts';
 
@@ -87,6 +88,24 @@ describe('tool pinning', () => {
     expect(reapproved.stdout).toBe('approved 1: mail__send_email\n');
     expect((await cli(['tools', 'diff', '--config', rugPull], dir)).status).toBe(0);
   }, 30_000);
+
+  it('a running gateway picks up approvals without a restart', async () => {
+    const { dir: own, remove: removeOwn } = await tempDir();
+    const config = await loadGatewayConfig(await writeConfig(own, mailConfig({}), 'live.yaml'));
+    const running = await runGateway(config, { transport: 'http', port: 0 });
+    try {
+      expect(running.gateway.listTools()).toEqual([]);
+      await approveDefinitions(config, ['mail__read_inbox']);
+      const deadline = Date.now() + 5000;
+      while (running.gateway.listTools().length === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(running.gateway.listTools().map((t) => t.name)).toEqual(['mail__read_inbox']);
+    } finally {
+      await running.close();
+      await removeOwn();
+    }
+  });
 
   it('reports config problems with their path and line, without a stack trace', async () => {
     const bad = await writeConfig(dir, { version: 1, servers: { bad__name: { url: 'not a url' } } }, 'bad.yaml');

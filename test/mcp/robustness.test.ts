@@ -121,6 +121,33 @@ describe('HTTP front door', () => {
   });
 });
 
+describe('2025-era HTTP sessions', () => {
+  it('an idle session is closed and its id then refused with 404', async () => {
+    const temp = await tempDir();
+    const file = await writeConfig(temp.dir, {
+      version: 1,
+      pinning: 'off',
+      http: { sessionIdleTimeout: '300ms', maxSessions: 1 },
+      servers: { flaky: { command: process.execPath, args: [join(ROOT, 'test/mcp/fixtures/flaky-server.ts')] } },
+    });
+    const idle = await runGateway(await loadGatewayConfig(file), { transport: 'http', port: 0 });
+    try {
+      const target = { url: idle.http?.url ?? '' };
+      const client = await v2Client(target, 'legacy', undefined);
+      expect(idle.http?.legacySessions).toBe(1);
+      // At most one session: a second client is turned away while the first is open.
+      await expect(v2Client(target, 'legacy', undefined)).rejects.toThrow(/503|too many open sessions/);
+      await new Promise((resolve) => setTimeout(resolve, 900));
+      expect(idle.http?.legacySessions).toBe(0);
+      await expect(client.callTool('flaky__ok', {})).rejects.toThrow(/404|unknown session|Session not found/i);
+      await client.close().catch(() => {});
+    } finally {
+      await idle.close();
+      await temp.remove();
+    }
+  });
+});
+
 describe('misbehaving upstream', () => {
   it('a hanging upstream call times out with a JSON-RPC error; other calls still work', async () => {
     const started = Date.now();
