@@ -8,6 +8,9 @@ import { join, resolve } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { stringify } from 'yaml';
+import { loadGatewayConfig } from '../src/mcp/config.ts';
+import { Gateway } from '../src/mcp/gateway.ts';
+import { memoryStores } from '../src/mcp/run.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
@@ -26,8 +29,16 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
+/** Anything that makes tool calls: an SDK client, or the gateway in-process. */
+interface Caller {
+  callTool(params: {
+    name: string;
+    arguments: Record<string, unknown>;
+  }): Promise<{ isError?: boolean | undefined; content?: unknown }>;
+}
+
 /** Runs `calls` echo calls with `concurrency` in flight; per-call latency in ms. */
-async function measure(client: Client, tool: string, calls: number, concurrency: number): Promise<Stats> {
+async function measure(client: Caller, tool: string, calls: number, concurrency: number): Promise<Stats> {
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -104,7 +115,7 @@ function row(name: string, direct: Stats, gateway: Stats): string {
   return `${name.padEnd(26)} direct p50 ${f(direct.p50)} p99 ${f(direct.p99)} | gateway p50 ${f(gateway.p50)} p99 ${f(gateway.p99)} | added p50 ${f(gateway.p50 - direct.p50)} p99 ${f(gateway.p99 - direct.p99)} ms | throughput ${direct.perSecond.toFixed(0).padStart(6)} vs ${gateway.perSecond.toFixed(0).padStart(6)}/s = ${((gateway.perSecond / direct.perSecond) * 100).toFixed(0)}%`;
 }
 
-async function compare(label: string, direct: Client, gateway: Client): Promise<void> {
+async function compare(label: string, direct: Caller, gateway: Caller): Promise<void> {
   await measure(direct, 'echo', 300, 4);
   await measure(gateway, 'up__echo', 300, 4);
   for (const concurrency of [1, 16]) {
@@ -165,14 +176,39 @@ try {
   await directHttp.close();
   await viaGateway.close();
 
-  const pid = gatewayHttp.pid ?? 0;
+  // The gateway's own work per call, without the extra process hop: in-process Gateway.callTool against the same
+  // upstream connection called directly.
+  const inProcess = await Gateway.start(await loadGatewayConfig(stdioConfig), { stores: memoryStores() });
+  const upstream = inProcess.upstreams[0];
+  if (!upstream) throw new Error('no upstream');
+  const viaUpstream: Caller = { callTool: (p) => upstream.callTool('echo', p.arguments) };
+  const viaGuard: Caller = {
+    callTool: async (p) => {
+      const outcome = await inProcess.callTool('bench', 'up__echo', p.arguments);
+      if (outcome.kind !== 'result') throw new Error('unexpected ask');
+      return outcome.result;
+    },
+  };
+  await compare('in-process decision path', viaUpstream, viaGuard);
+  await inProcess.close();
+
+  // Memory: a fresh gateway process, before and after 1,000 sessions that each made one call.
+  const { child: fresh, match: freshListening } = await startChild(
+    [CLI, 'gateway', '--config', httpConfig, '--http', '--port', '0'],
+    'stderr',
+    /listening on (http:\S+)/,
+  );
+  children.push(fresh);
+  const freshUrl = freshListening[1] ?? '';
+  await openSession(freshUrl, -1);
+  const pid = fresh.pid ?? 0;
   const before = await rssKiB(pid);
   for (let i = 0; i < SESSIONS; i += 50) {
-    await Promise.all(Array.from({ length: 50 }, (_, j) => openSession(gatewayUrl, i + j)));
+    await Promise.all(Array.from({ length: 50 }, (_, j) => openSession(freshUrl, i + j)));
   }
   const after = await rssKiB(pid);
   console.log(
-    `memory: gateway RSS ${(before / 1024).toFixed(1)} MiB before, ${(after / 1024).toFixed(1)} MiB with ${SESSIONS} open sessions (one call each) = ${((after - before) / SESSIONS).toFixed(1)} KiB per session`,
+    `memory: fresh gateway RSS ${(before / 1024).toFixed(1)} MiB with 1 session, ${(after / 1024).toFixed(1)} MiB with ${SESSIONS + 1} open sessions (one call each) = ${((after - before) / SESSIONS).toFixed(1)} KiB per session`,
   );
 } finally {
   for (const child of children) child.kill();
