@@ -88,7 +88,7 @@ export class ElicitationApprovals {
     if (typeof state !== 'object' || typeof state.requestId !== 'string' || typeof state.call !== 'string') {
       return { kind: 'invalid', message: 'request state is not an approval of this gateway' };
     }
-    // INVARIANT: signed state approves only the call it was minted for (test/mcp/elicitation.test.ts "bound").
+    // INVARIANT: signed state approves only the call it was minted for (test/mcp/approvals.test.ts "signed state").
     if (state.call !== callDigest(sessionId, tool, args)) {
       return { kind: 'invalid', message: 'the approval state was issued for another call or session' };
     }

@@ -199,7 +199,7 @@ export class Gateway {
   listTools(): Tool[] {
     const out: Tool[] = [];
     for (const entry of this.#catalog.values()) {
-      // INVARIANT: quarantined tools are hidden (test/mcp/gateway.test.ts "pinning").
+      // INVARIANT: quarantined tools are hidden (test/mcp/pinning.test.ts "quarantines definitions").
       if (entry.quarantine) continue;
       const legs = this.#guard.policy.resolve(entry.name).legsFor({});
       const meta = {
@@ -305,7 +305,8 @@ export class Gateway {
     retry: (receipt: ApprovalReceipt) => Promise<GatedOutcome<CallToolResult>>,
   ): Promise<CallToolResult> {
     const record = await this.stores.approvals.get(requestId);
-    // INVARIANT: an answer only touches a request of the session it arrives in (the receipt check repeats this).
+    // INVARIANT: an answer only touches a request of the session it arrives in (test/mcp/approvals.test.ts
+    // "another session's request").
     if (record?.request.sessionId !== sessionId) {
       return blocked(`ruleoftwo blocked the call: approval request \`${requestId}\` is not one of this session`, {
         effect: 'deny',

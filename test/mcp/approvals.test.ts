@@ -120,6 +120,30 @@ describe('elicitation on 2026-07-28 (MRTR)', () => {
   });
 });
 
+describe('answers', () => {
+  it("another session's request cannot be answered from this session", async () => {
+    const owner = `owner-${crypto.randomUUID()}`;
+    await taint(owner);
+    const target = join(dir, 'box', 'foreign.txt');
+    const pending = result(
+      await rawModernCall(url, {
+        id: 2,
+        session: owner,
+        name: 'fs__write_file',
+        args: { path: target, content: 'x' },
+        elicitation: false,
+      }),
+    );
+    const requestId = /approvals approve ([0-9a-f-]{36})/.exec(textOf(pending))?.[1] ?? '';
+    const retry = () => running.gateway.callTool('http:intruder', 'fs__write_file', { path: target, content: 'x' });
+    const answered = await running.gateway.answer('http:intruder', requestId, true, 'intruder', retry);
+    expect(textOf(answered)).toContain('is not one of this session');
+    const record = await running.gateway.stores.approvals.get(requestId);
+    expect(record?.status).toBe('pending');
+    await expect(readFile(target, 'utf8')).rejects.toThrow(/ENOENT/);
+  });
+});
+
 describe('out-of-band approvals', () => {
   it('a client without elicitation gets a pending request; once approved in the store, the same call runs once', async () => {
     const session = `oob-${crypto.randomUUID()}`;
