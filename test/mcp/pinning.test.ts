@@ -107,6 +107,32 @@ describe('tool pinning', () => {
     }
   });
 
+  it('follows list changes: a tool that appears later is quarantined, and clients are told', async () => {
+    const { dir: own, remove: removeOwn } = await tempDir();
+    const flaky = { command: process.execPath, args: [join(ROOT, 'test/mcp/fixtures/flaky-server.ts')] };
+    const config = await loadGatewayConfig(
+      await writeConfig(own, { version: 1, pins: './pins.json', servers: { flaky } }),
+    );
+    await approveDefinitions(config, []);
+    const gateway = await Gateway.start(config, { stores: memoryStores() });
+    try {
+      let told = 0;
+      gateway.onListChanged(() => told++);
+      const grown = await gateway.callTool('s', 'flaky__grow', {});
+      expect(grown.kind === 'result' && textOf(grown.result)).toBe('grown');
+      const deadline = Date.now() + 5000;
+      while (!gateway.catalog.has('flaky__extra') && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(gateway.catalog.get('flaky__extra')?.status).toBe('new');
+      expect(gateway.listTools().map((t) => t.name)).not.toContain('flaky__extra');
+      expect(told).toBeGreaterThan(0);
+    } finally {
+      await gateway.close();
+      await removeOwn();
+    }
+  });
+
   it('reports config problems with their path and line, without a stack trace', async () => {
     const bad = await writeConfig(dir, { version: 1, servers: { bad__name: { url: 'not a url' } } }, 'bad.yaml');
     const result = await cli(['tools', 'diff', '--config', bad], dir);
