@@ -253,7 +253,17 @@ export class Gateway {
       sessionId,
       { id: options.callId ?? crypto.randomUUID(), tool: name, args: args ?? {} },
       options.receipt,
-      (signal) => entry.upstream.callTool(entry.definition.name, args, signal),
+      async (signal) => {
+        // A reconnect (after a crash) relists the upstream; the call must still be to the definition decided on.
+        await entry.upstream.connect();
+        const current = this.#catalog.get(name);
+        if (current?.hash !== entry.hash || current.quarantine) {
+          // INVARIANT: a definition that changed across a reconnect is not called (test/mcp/robustness.test.ts
+          // "definitions that changed across a crash").
+          throw new Error(`the definition of \`${name}\` changed when its upstream reconnected`);
+        }
+        return entry.upstream.callTool(entry.definition.name, args, signal);
+      },
       options.signal,
     );
   }

@@ -37,6 +37,7 @@ export class Upstream {
   #client: Client | undefined;
   #connecting: Promise<Client> | undefined;
   #closed = false;
+  #connections = 0;
 
   constructor(config: UpstreamConfig, log: GatewayLog) {
     this.config = config;
@@ -85,6 +86,8 @@ export class Upstream {
       await client.close().catch(() => {});
       throw error;
     }
+    // A restarted server may offer other definitions: the gateway re-checks them against the pins.
+    if (this.#connections++ > 0) this.onChange();
     return client;
   }
 

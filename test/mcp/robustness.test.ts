@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
+import { approveDefinitions } from '../../src/mcp/review.ts';
 import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
 import { ROOT, rawModernCall, type ToolResult, tempDir, textOf, v2Client, writeConfig } from './harness.ts';
 
@@ -158,12 +159,48 @@ describe('misbehaving upstream', () => {
   });
 
   it('a crashed upstream gives a JSON-RPC error; the next call reconnects to a new process', async () => {
+    let relisted = 0;
+    const stop = running.gateway.onListChanged(() => relisted++);
     const before = textOf((await ok(1)).body.result as ToolResult);
     const crashed = await rawModernCall(url, { id: 2, name: 'flaky__crash', args: {}, headers: auth });
     expect((crashed.body.error as { message: string }).message).toMatch(/upstream failed on `flaky__crash`/);
     const after = textOf((await ok(3)).body.result as ToolResult);
     expect(after).toMatch(/^ok from \d+$/);
     expect(after).not.toBe(before);
+    // The new process's definitions were listed and checked again.
+    expect(relisted).toBe(1);
+    stop();
+  });
+
+  it('definitions that changed across a crash and restart are not called', async () => {
+    const temp = await tempDir();
+    const file = await writeConfig(temp.dir, {
+      version: 1,
+      pins: './pins.json',
+      servers: {
+        flaky: {
+          command: process.execPath,
+          args: [join(ROOT, 'test/mcp/fixtures/flaky-server.ts')],
+          env: { FLAKY_MARKER: join(temp.dir, 'crashed') },
+        },
+      },
+    });
+    const config = await loadGatewayConfig(file);
+    await approveDefinitions(config, []);
+    const pinned = await runGateway(config, { transport: 'http', port: 0 });
+    try {
+      const client = await v2Client({ url: pinned.http?.url ?? '' }, 'legacy', undefined);
+      expect(textOf(await client.callTool('flaky__ok', {}))).toMatch(/^ok from/);
+      await expect(client.callTool('flaky__crash', {})).rejects.toThrow(/upstream failed/);
+      // Decided on the old definition, then the reconnect shows a new one: the call is not sent.
+      await expect(client.callTool('flaky__ok', {})).rejects.toThrow(/changed when its upstream reconnected/);
+      const after = await client.callTool('flaky__ok', {});
+      expect(textOf(after)).toMatch(/quarantined because its definition is changed since approval/);
+      await client.close();
+    } finally {
+      await pinned.close();
+      await temp.remove();
+    }
   });
 
   it('an SDK client sees the same errors and keeps its connection', async () => {
