@@ -85,6 +85,11 @@ export async function serveGatewayHttp(
     for (const { server } of legacy.values()) server.sendToolListChanged().catch(() => {});
   });
   const token = options.token === undefined ? undefined : digest(options.token);
+  if (!LOOPBACK_HOSTS.has(http.host) && token === undefined) {
+    log(
+      `warning: listening on \`${http.host}\` without a bearer token (http.tokenEnv); anyone who can reach it can call tools`,
+    );
+  }
 
   async function openLegacy(request: Request, body: unknown): Promise<Response> {
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
