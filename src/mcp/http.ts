@@ -45,7 +45,8 @@ function digest(text: string): Buffer {
 /** The session a stateless request belongs to: its session header, else the shared session. */
 export function statelessSession(request: Request | undefined): string {
   const named = request?.headers.get(SESSION_HEADER);
-  return named && SESSION_NAME.test(named) ? `http:${named}` : SHARED_HTTP_SESSION;
+  // A namespace of their own: a header cannot name a 2025-era session (`http:<id>`) or a stdio one.
+  return named && SESSION_NAME.test(named) ? `named:${named}` : SHARED_HTTP_SESSION;
 }
 
 /**

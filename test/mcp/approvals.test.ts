@@ -156,7 +156,7 @@ describe('out-of-band approvals', () => {
     const pending = result(await call(2));
     expect(pending.isError).toBe(true);
     const requestId = /approvals approve ([0-9a-f-]{36})/.exec(textOf(pending))?.[1] ?? '';
-    const records = await running.gateway.stores.approvals.list({ sessionId: `http:${session}`, status: 'pending' });
+    const records = await running.gateway.stores.approvals.list({ sessionId: `named:${session}`, status: 'pending' });
     expect(records.map((r) => r.request.id)).toContain(requestId);
 
     // What `ruleoftwo approvals approve <id>` does against the same store.
