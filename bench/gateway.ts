@@ -163,13 +163,16 @@ try {
   await gatewayStdio.close();
 
   // Streamable HTTP: the same upstream process, reached directly or through the gateway process.
-  const { child: gatewayHttp, match: listening } = await startChild(
-    [CLI, 'gateway', '--config', httpConfig, '--http', '--port', '0'],
-    'stderr',
-    /listening on (http:\S+)/,
-  );
-  children.push(gatewayHttp);
-  const gatewayUrl = listening[1] ?? '';
+  const startGateway = async () => {
+    const started = await startChild(
+      [CLI, 'gateway', '--config', httpConfig, '--http', '--port', '0'],
+      'stderr',
+      /listening on (http:\S+)/,
+    );
+    children.push(started.child);
+    return { pid: started.child.pid ?? 0, url: started.match[1] ?? '' };
+  };
+  const { url: gatewayUrl } = await startGateway();
   const directHttp = await connect(new StreamableHTTPClientTransport(new URL(upstreamUrl)));
   const viaGateway = await connect(new StreamableHTTPClientTransport(new URL(gatewayUrl)));
   await compare('streamable http', directHttp, viaGateway);
@@ -193,15 +196,8 @@ try {
   await inProcess.close();
 
   // Memory: a fresh gateway process, before and after 1,000 sessions that each made one call.
-  const { child: fresh, match: freshListening } = await startChild(
-    [CLI, 'gateway', '--config', httpConfig, '--http', '--port', '0'],
-    'stderr',
-    /listening on (http:\S+)/,
-  );
-  children.push(fresh);
-  const freshUrl = freshListening[1] ?? '';
+  const { pid, url: freshUrl } = await startGateway();
   await openSession(freshUrl, -1);
-  const pid = fresh.pid ?? 0;
   const before = await rssKiB(pid);
   for (let i = 0; i < SESSIONS; i += 50) {
     await Promise.all(Array.from({ length: 50 }, (_, j) => openSession(freshUrl, i + j)));
