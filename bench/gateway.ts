@@ -15,7 +15,7 @@ import { memoryStores } from '../src/mcp/run.ts';
 const ROOT = resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
 const CLI = join(ROOT, 'src/cli/main.ts');
-const ECHO = join(ROOT, 'bench/echo-server.ts');
+const ECHO = join(ROOT, 'test/mcp/fixtures/echo-server.ts');
 const CALLS = Number(process.env.BENCH_CALLS ?? 3000);
 const SESSIONS = 1000;
 

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import {
   type Answers,
   CLI,
   npmServer,
+  ROOT,
   type Target,
   type TestClient,
   tempDir,
@@ -170,6 +172,34 @@ describe('sessions and labels', () => {
       expect(client.elicited[0]).toContain('A from result of `ev/prompts/get`');
     } finally {
       await client.close();
+    }
+  });
+
+  it('reaches an upstream over Streamable HTTP', async () => {
+    const echo = spawn(process.execPath, [join(ROOT, 'test/mcp/fixtures/echo-server.ts'), 'http'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    try {
+      const url = await new Promise<string>((resolve) =>
+        echo.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())),
+      );
+      const file = await writeConfig(
+        dir,
+        { version: 1, pinning: 'off', servers: { web: { url, tools: { echo: { output: 'A' } } } } },
+        'web.yaml',
+      );
+      const web = await runGateway(await loadGatewayConfig(file), { transport: 'http', port: 0 });
+      try {
+        const client = await v2Client({ url: web.http?.url ?? '' }, 'modern', undefined);
+        const result = await client.callTool('web__echo', { hello: 'world' });
+        expect(textOf(result)).toBe('{"hello":"world"}');
+        expect(legsAfter(result)).toBe('A');
+        await client.close();
+      } finally {
+        await web.close();
+      }
+    } finally {
+      echo.kill();
     }
   });
 
