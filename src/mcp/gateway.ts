@@ -78,6 +78,8 @@ export interface GatewayOptions {
   log?: GatewayLog;
   /** Milliseconds since the epoch; injectable for tests. */
   now?: () => number;
+  /** How an operator approves a pending request out of band, given its id (shown to the model). */
+  approveCommand?: (requestId: string) => string;
 }
 
 /**
@@ -98,6 +100,7 @@ export class Gateway {
   readonly #log: GatewayLog;
   readonly #now: () => number;
   readonly #listeners = new Set<() => void>();
+  readonly #approveCommand: ((requestId: string) => string) | undefined;
 
   private constructor(config: GatewayConfig, pins: PinFile, options: GatewayOptions) {
     this.config = config;
@@ -105,6 +108,7 @@ export class Gateway {
     this.#pins = pins;
     this.#log = options.log ?? (() => {});
     this.#now = options.now ?? Date.now;
+    this.#approveCommand = options.approveCommand;
     this.#configured = configuredPolicy(config.policy, config.upstreams);
     this.upstreams = config.upstreams.map((u) => new Upstream(u, this.#log));
     this.#guard = this.#newGuard(labelTools(this.#configured, [], config.upstreams).policy);
@@ -402,6 +406,11 @@ export class Gateway {
     return this.#pins;
   }
 
+  /** Explains a pending approval to the model, with this gateway's out-of-band channel if it has one. */
+  explainPending(request: ApprovalRequest): string {
+    return explainPendingApproval(request, this.#approveCommand?.(request.id));
+  }
+
   /** Rereads the pin file and rebuilds the catalog. */
   async reloadPins(): Promise<void> {
     if (this.config.pinning !== 'approve') return;
@@ -441,14 +450,18 @@ export function explainDecision(decision: Decision): string {
   return lines.join('\n');
 }
 
-/** Explains an `ask` that no channel could put to a person, naming the out-of-band request. */
-export function explainPendingApproval(request: ApprovalRequest): string {
+/**
+ * Explains an `ask` that no channel could put to a person, naming the out-of-band request. `approve` says how an
+ * operator approves it (e.g. the `ruleoftwo approvals approve` command line); without one, no channel reaches it.
+ */
+export function explainPendingApproval(request: ApprovalRequest, approve?: string): string {
   const lines = [
     `ruleoftwo needs a person's approval for \`${request.tool}\`; it was not run.`,
     ...request.reasons.map((r) => `- ${r.message}`),
     ...request.evidence.map((e) => `- evidence: ${formatEvidence(e)}`),
-    `Approval request \`${request.id}\` is pending until ${new Date(request.expiresAt).toISOString()}.`,
-    `An operator can run \`ruleoftwo approvals approve ${request.id}\`; then the same call with the same arguments may be retried once.`,
+    approve === undefined
+      ? `Approval request \`${request.id}\` cannot reach an operator from this gateway (no shared approval store); it expires at ${new Date(request.expiresAt).toISOString()}.`
+      : `Approval request \`${request.id}\` is pending until ${new Date(request.expiresAt).toISOString()}. An operator can run \`${approve}\`; then the same call with the same arguments may be retried once.`,
   ];
   return lines.join('\n');
 }

@@ -7,7 +7,7 @@ import {
 } from '@modelcontextprotocol/server';
 import type { ElicitationApprovals } from './elicitation.ts';
 import { canElicit } from './elicitation.ts';
-import { blocked, explainPendingApproval, type GatedOutcome, type Gateway, GatewayError } from './gateway.ts';
+import { blocked, type GatedOutcome, type Gateway, GatewayError } from './gateway.ts';
 
 /** Names the Rule-of-Two session a request belongs to. */
 export type SessionResolver = (ctx: ServerContext) => string;
@@ -40,9 +40,9 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** Non-tool results cannot carry `isError`: a blocked read becomes a JSON-RPC error that says why. */
-function unwrapRead<R>(outcome: GatedOutcome<R | CallToolResult>): R {
+function unwrapRead<R>(gateway: Gateway, outcome: GatedOutcome<R | CallToolResult>): R {
   if (outcome.kind === 'ask') {
-    throw new ProtocolError(ProtocolErrorCode.InvalidRequest, explainPendingApproval(outcome.request), {
+    throw new ProtocolError(ProtocolErrorCode.InvalidRequest, gateway.explainPending(outcome.request), {
       code: 'APPROVAL_REQUIRED',
       requestId: outcome.request.id,
     });
@@ -105,7 +105,7 @@ export function createDownstreamServer(
       if (outcome.kind === 'result') return outcome.result;
       if (canElicit(ctx, server.getClientCapabilities())) return approvals.ask(outcome.request, sessionId);
       // No elicitation: the request waits in the approval store for an out-of-band answer; the model is told why.
-      return blocked(explainPendingApproval(outcome.request), {
+      return blocked(gateway.explainPending(outcome.request), {
         effect: 'ask',
         reason: 'approval_required',
         requestId: outcome.request.id,
@@ -115,13 +115,17 @@ export function createDownstreamServer(
 
   server.setRequestHandler('resources/read', (request, ctx) =>
     guarded(async () =>
-      unwrapRead(await gateway.readResource(sessionOf(ctx), request.params.uri, { signal: ctx.mcpReq.signal })),
+      unwrapRead(
+        gateway,
+        await gateway.readResource(sessionOf(ctx), request.params.uri, { signal: ctx.mcpReq.signal }),
+      ),
     ),
   );
 
   server.setRequestHandler('prompts/get', (request, ctx) =>
     guarded(async () =>
       unwrapRead(
+        gateway,
         await gateway.getPrompt(sessionOf(ctx), request.params.name, request.params.arguments, {
           signal: ctx.mcpReq.signal,
         }),

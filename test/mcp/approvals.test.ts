@@ -134,7 +134,7 @@ describe('answers', () => {
         elicitation: false,
       }),
     );
-    const requestId = /approvals approve ([0-9a-f-]{36})/.exec(textOf(pending))?.[1] ?? '';
+    const requestId = String((pending._meta?.['dev.ruleoftwo/decision'] as { requestId?: string }).requestId);
     const retry = () => running.gateway.callTool('http:intruder', 'fs__write_file', { path: target, content: 'x' });
     const answered = await running.gateway.answer('http:intruder', requestId, true, 'intruder', retry);
     expect(textOf(answered)).toContain('is not one of this session');
@@ -155,11 +155,11 @@ describe('out-of-band approvals', () => {
       rawModernCall(url, { id, session, name: 'fs__edit_file', args: callArgs, elicitation: false });
     const pending = result(await call(2));
     expect(pending.isError).toBe(true);
-    const requestId = /approvals approve ([0-9a-f-]{36})/.exec(textOf(pending))?.[1] ?? '';
+    const requestId = String((pending._meta?.['dev.ruleoftwo/decision'] as { requestId?: string }).requestId);
     const records = await running.gateway.stores.approvals.list({ sessionId: `named:${session}`, status: 'pending' });
     expect(records.map((r) => r.request.id)).toContain(requestId);
 
-    // What `ruleoftwo approvals approve <id>` does against the same store.
+    // What `ruleoftwo approvals approve <db> <id>` does against a shared store.
     await running.gateway.guard.answer(requestId, { approved: true, by: 'operator' });
     const other = result(await call(3, { ...args, edits: [{ oldText: 'k', newText: 'EVIL' }] }));
     expect(other.isError).toBe(true);
