@@ -5,12 +5,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { stringify } from 'yaml';
 import { loadGatewayConfig } from '../src/mcp/config.ts';
 import { Gateway } from '../src/mcp/gateway.ts';
-import { memoryStores } from '../src/mcp/run.ts';
+import { memoryStores, runGateway } from '../src/mcp/run.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
@@ -206,6 +208,24 @@ try {
   console.log(
     `memory: fresh gateway RSS ${(before / 1024).toFixed(1)} MiB with 1 session, ${(after / 1024).toFixed(1)} MiB with ${SESSIONS + 1} open sessions (one call each) = ${((after - before) / SESSIONS).toFixed(1)} KiB per session`,
   );
+
+  // RSS counts garbage not yet collected; the live heap after a full collection is what sessions really hold.
+  setFlagsFromString('--expose-gc');
+  const collect = runInNewContext('gc') as () => void;
+  const local = await runGateway(await loadGatewayConfig(httpConfig), { transport: 'http', port: 0 });
+  const localUrl = local.http?.url ?? '';
+  await openSession(localUrl, -1);
+  collect();
+  const heapBefore = process.memoryUsage().heapUsed;
+  for (let i = 0; i < SESSIONS; i += 50) {
+    await Promise.all(Array.from({ length: 50 }, (_, j) => openSession(localUrl, i + j)));
+  }
+  collect();
+  const heapAfter = process.memoryUsage().heapUsed;
+  console.log(
+    `memory: live heap after GC grows by ${((heapAfter - heapBefore) / 1024 / 1024).toFixed(1)} MiB for ${SESSIONS} open sessions = ${((heapAfter - heapBefore) / 1024 / SESSIONS).toFixed(1)} KiB per session (in-process gateway, memory stores incl. audit events)`,
+  );
+  await local.close();
 } finally {
   for (const child of children) child.kill();
   await rm(dir, { recursive: true, force: true });
