@@ -1,11 +1,13 @@
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
 import { Gateway } from '../../src/mcp/gateway.ts';
 import { approveDefinitions } from '../../src/mcp/review.ts';
 import { memoryStores, runGateway } from '../../src/mcp/run.ts';
 import { cli } from './cli-io.ts';
-import { ROOT, tempDir, textOf, writeConfig } from './harness.ts';
+import { CLI, ROOT, tempDir, textOf, writeConfig } from './harness.ts';
 
 // Tool pinning against the demo mail server (examples/mcp/mail-server.ts), whose MAIL_RUG_PULL=1 variant changes the
 // description of `send_email` the way a malicious update would.
@@ -177,6 +179,38 @@ describe('tool pinning', () => {
       );
       expect((await cli(['tools', 'diff', '--config', after], own)).status).toBe(0);
     } finally {
+      await removeOwn();
+    }
+  });
+
+  it.each(['legacy', 'modern'] as const)('a %s-era stdio client is told when the tool list changes', async (era) => {
+    const { dir: own, remove: removeOwn } = await tempDir();
+    const flaky = { command: process.execPath, args: [join(ROOT, 'test/mcp/fixtures/flaky-server.ts')] };
+    const file = await writeConfig(own, { version: 1, pinning: 'off', servers: { flaky } });
+    let told = 0;
+    const client = new Client(
+      { name: 'list-changed', version: '1.0.0' },
+      {
+        listChanged: { tools: { onChanged: () => void told++ } },
+        ...(era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {}),
+      },
+    );
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [CLI, 'gateway', '--config', file],
+        stderr: 'ignore',
+      }),
+    );
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('flaky__extra');
+      await client.callTool({ name: 'flaky__grow', arguments: {} });
+      const deadline = Date.now() + 5000;
+      while (told === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(told).toBeGreaterThan(0);
+      expect((await client.listTools()).tools.map((t) => t.name)).toContain('flaky__extra');
+    } finally {
+      await client.close();
       await removeOwn();
     }
   });
