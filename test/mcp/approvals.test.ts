@@ -50,6 +50,10 @@ async function taint(session: string): Promise<void> {
   expect((read.body.result as ToolResult).isError).not.toBe(true);
 }
 
+function pendingId(pending: ToolResult): string {
+  return String((pending._meta?.['dev.ruleoftwo/decision'] as { requestId?: string } | undefined)?.requestId);
+}
+
 function result(response: { body: Record<string, unknown> }): ToolResult & Record<string, unknown> {
   return response.body.result as ToolResult & Record<string, unknown>;
 }
@@ -134,7 +138,7 @@ describe('answers', () => {
         elicitation: false,
       }),
     );
-    const requestId = String((pending._meta?.['dev.ruleoftwo/decision'] as { requestId?: string }).requestId);
+    const requestId = pendingId(pending);
     const retry = () => running.gateway.callTool('http:intruder', 'fs__write_file', { path: target, content: 'x' });
     const answered = await running.gateway.answer('http:intruder', requestId, true, 'intruder', retry);
     expect(textOf(answered)).toContain('is not one of this session');
@@ -155,7 +159,7 @@ describe('out-of-band approvals', () => {
       rawModernCall(url, { id, session, name: 'fs__edit_file', args: callArgs, elicitation: false });
     const pending = result(await call(2));
     expect(pending.isError).toBe(true);
-    const requestId = String((pending._meta?.['dev.ruleoftwo/decision'] as { requestId?: string }).requestId);
+    const requestId = pendingId(pending);
     const records = await running.gateway.stores.approvals.list({ sessionId: `named:${session}`, status: 'pending' });
     expect(records.map((r) => r.request.id)).toContain(requestId);
 
