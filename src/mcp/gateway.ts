@@ -250,6 +250,7 @@ export class Gateway {
     const entry = this.#catalog.get(name);
     if (!entry) throw new GatewayError('UNKNOWN_TOOL', `unknown tool \`${name}\``);
     if (entry.quarantine) {
+      this.#log(`refused \`${name}\` in session \`${sessionId}\`: quarantined because ${entry.quarantine}`);
       const text = `ruleoftwo blocked \`${name}\`: it is quarantined because ${entry.quarantine}; an operator must review it with \`ruleoftwo tools diff\` and approve it with \`ruleoftwo tools approve ${name}\``;
       return { kind: 'result', result: blocked(text, { effect: 'deny', reason: 'quarantined' }) };
     }
