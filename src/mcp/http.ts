@@ -42,6 +42,14 @@ function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
+/** Whether a 2025-era initialize request declares elicitation. */
+function declaresElicitation(body: unknown): boolean {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.some(
+    (m) => (m as { params?: { capabilities?: { elicitation?: unknown } } })?.params?.capabilities?.elicitation != null,
+  );
+}
+
 /** The session a stateless request belongs to: its session header, else the shared session. */
 export function statelessSession(request: Request | undefined): string {
   const named = request?.headers.get(SESSION_HEADER);
@@ -95,6 +103,8 @@ export async function serveGatewayHttp(
   async function openLegacy(request: Request, body: unknown): Promise<Response> {
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      // Only elicitation needs a stream per call (the approval question travels on it); without it, plain JSON.
+      enableJsonResponse: !declaresElicitation(body),
       maxRequestBodySize: maxMessageBytes,
       onsessioninitialized: (id) => {
         legacy.set(id, { transport, server, lastSeen: Date.now() });
