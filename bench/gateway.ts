@@ -18,7 +18,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
 const CLI = join(ROOT, 'src/cli/main.ts');
 const ECHO = join(ROOT, 'test/mcp/fixtures/echo-server.ts');
-const CALLS = Number(process.env.BENCH_CALLS ?? 3000);
+const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
 const SESSIONS = 1000;
 
 interface Stats {
