@@ -23,6 +23,7 @@ export interface UpstreamOffer {
 export type GatewayLog = (message: string) => void;
 
 const CLIENT_INFO = { name: 'ruleoftwo-gateway', version: '0.1.0' };
+const CONNECT_TIMEOUT_MS = 30_000;
 
 /**
  * One upstream MCP server: a single client connection shared by every downstream session. It declares no client
@@ -73,7 +74,8 @@ export class Upstream {
       if (!this.#closed) this.#log(`upstream \`${this.name}\` disconnected; it reconnects on the next request`);
     };
     try {
-      await withTimeout(client.connect(transport), this.config.timeoutMs, 'connecting');
+      // Starting a process can take longer than a tool call may: the bound is the larger of the two.
+      await withTimeout(client.connect(transport), Math.max(this.config.timeoutMs, CONNECT_TIMEOUT_MS), 'connecting');
     } catch (error) {
       await client.close().catch(() => {});
       throw new Error(`upstream \`${this.name}\` did not start: ${(error as Error).message}`);
@@ -114,7 +116,7 @@ export class Upstream {
 
   async #list(client: Client): Promise<UpstreamOffer> {
     const caps = client.getServerCapabilities() ?? {};
-    const options = { timeout: this.config.timeoutMs };
+    const options = { timeout: Math.max(this.config.timeoutMs, CONNECT_TIMEOUT_MS) };
     const [tools, resources, prompts] = await Promise.all([
       caps.tools ? client.listTools(undefined, options).then((r) => r.tools) : [],
       caps.resources ? client.listResources(undefined, options).then((r) => r.resources) : [],
