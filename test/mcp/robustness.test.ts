@@ -128,7 +128,7 @@ describe('2025-era HTTP sessions', () => {
     const file = await writeConfig(temp.dir, {
       version: 1,
       pinning: 'off',
-      http: { sessionIdleTimeout: '300ms', maxSessions: 1 },
+      http: { sessionIdleTimeout: '1s', maxSessions: 1 },
       servers: { flaky: { command: process.execPath, args: [join(ROOT, 'test/mcp/fixtures/flaky-server.ts')] } },
     });
     const idle = await runGateway(await loadGatewayConfig(file), { transport: 'http', port: 0 });
@@ -138,7 +138,10 @@ describe('2025-era HTTP sessions', () => {
       expect(idle.http?.legacySessions).toBe(1);
       // At most one session: a second client is turned away while the first is open.
       await expect(v2Client(target, 'legacy', undefined)).rejects.toThrow(/503|too many open sessions/);
-      await new Promise((resolve) => setTimeout(resolve, 900));
+      const deadline = Date.now() + 5000;
+      while ((idle.http?.legacySessions ?? 0) > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       expect(idle.http?.legacySessions).toBe(0);
       await expect(client.callTool('flaky__ok', {})).rejects.toThrow(/404|unknown session|Session not found/i);
       await client.close().catch(() => {});
