@@ -147,12 +147,12 @@ export async function serveGatewayHttp(
       if (Buffer.byteLength(text) > maxMessageBytes) {
         return jsonRpcError(413, -32600, `message larger than ${maxMessageBytes} bytes`);
       }
+      // Parsed once here; everything below reads `parsedBody`, never the consumed request body.
       try {
         body = JSON.parse(text);
       } catch {
         return jsonRpcError(400, -32700, 'parse error: the body is not JSON');
       }
-      request = new Request(request.url, { method: 'POST', headers: request.headers, body: text });
     }
     if (await isLegacyRequest(request, body, { maxRequestBodySize: maxMessageBytes })) {
       const sessionId = request.headers.get('mcp-session-id');
