@@ -251,7 +251,8 @@ class ConfigReader {
   }
 
   store(value: unknown): StoreConfig {
-    if (value === undefined) return { kind: 'memory' };
+    // SQLite by default, next to the config: a restart keeps every session's legs and pending approvals.
+    if (value === undefined) return { kind: 'sqlite', path: this.file(undefined, ['store', 'path'], 'ruleoftwo.db') };
     const raw = this.mapping(value, ['store'], ['kind', 'path']);
     if (raw.kind === 'memory') return { kind: 'memory' };
     if (raw.kind === 'sqlite') return { kind: 'sqlite', path: this.file(raw.path, ['store', 'path'], 'ruleoftwo.db') };

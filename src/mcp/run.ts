@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { unwatchFile, watchFile } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { MemoryApprovalStore, MemoryAuditLog, MemorySessionStore } from '../store/memory.ts';
+import { openStores } from '../store/open.ts';
 import type { GatewayConfig } from './config.ts';
 import { ElicitationApprovals } from './elicitation.ts';
 import { Gateway, type GatewayStores } from './gateway.ts';
@@ -14,7 +15,7 @@ export interface RunGatewayOptions {
   transport: 'stdio' | 'http';
   /** The Rule-of-Two session of a stdio connection; a fresh id when absent. */
   sessionId?: string;
-  /** Stores for sessions, approvals and audit; memory stores when absent. */
+  /** Stores for sessions, approvals and audit; those the config names (SQLite by default) when absent. */
   stores?: GatewayStores;
   log?: GatewayLog;
   /** Environment to read the bearer token from (`http.tokenEnv`). */
@@ -38,6 +39,22 @@ export function memoryStores(): GatewayStores {
   return { sessions: new MemorySessionStore(), approvals: new MemoryApprovalStore(), audit: new MemoryAuditLog() };
 }
 
+/** Quotes a path for a shell command line when it needs it. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The stores the config names, and how an operator answers approvals in them from another process. */
+export async function openGatewayStores(
+  config: GatewayConfig,
+  env: Record<string, string | undefined> = process.env,
+): Promise<{ stores: GatewayStores; approveCommand?: (requestId: string) => string }> {
+  const store = config.store;
+  if (store.kind === 'memory') return { stores: memoryStores() };
+  const stores = await openStores({ path: store.path, policy: config.policy, env });
+  return { stores, approveCommand: (id) => `ruleoftwo approvals approve ${shellWord(store.path)} ${id}` };
+}
+
 /** Rereads the pin file when it changes (after `ruleoftwo tools approve`), so approved tools appear without a restart. */
 function watchPins(gateway: Gateway, log: GatewayLog): () => void {
   if (gateway.config.pinning !== 'approve') return () => {};
@@ -55,7 +72,12 @@ function watchPins(gateway: Gateway, log: GatewayLog): () => void {
 /** Starts the gateway: connects upstreams, then serves clients over stdio or Streamable HTTP. */
 export async function runGateway(config: GatewayConfig, options: RunGatewayOptions): Promise<RunningGateway> {
   const log = options.log ?? (() => {});
-  const gateway = await Gateway.start(config, { stores: options.stores ?? memoryStores(), log });
+  const opened = options.stores ? { stores: options.stores } : await openGatewayStores(config, options.env);
+  const gateway = await Gateway.start(config, {
+    stores: opened.stores,
+    log,
+    ...(opened.approveCommand ? { approveCommand: opened.approveCommand } : {}),
+  });
   const stopWatching = watchPins(gateway, log);
   const approvals = new ElicitationApprovals({ ttlSeconds: gateway.guard.policy.approvalTtlMs / 1000 });
   if (options.transport === 'stdio') {

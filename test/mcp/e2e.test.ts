@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
 import { approveDefinitions } from '../../src/mcp/review.ts';
 import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
+import { cli } from './cli-io.ts';
 import {
   type Answers,
   CLI,
@@ -203,19 +204,53 @@ describe('sessions and labels', () => {
     }
   });
 
-  it('without elicitation, an ask is denied with an explanation naming the pending approval', async () => {
-    const client = await v2Client(httpTarget(`no-elicit-${crypto.randomUUID()}`), 'modern', undefined);
+  it('without elicitation: pending until `ruleoftwo approvals approve`, then the same call runs once', async () => {
+    const client = await v1Client({ stdio: [CLI, 'gateway', '--config', configFile] }, undefined);
     try {
       await client.callTool('fs__read_text_file', { path: join(dir, 'sandbox', 'private.txt') });
       await client.callTool('ev__echo', { message: 'x' });
-      const target = join(dir, 'sandbox', 'never.txt');
-      const result = await client.callTool('fs__write_file', { path: target, content: 'x' });
-      expect(result.isError).toBe(true);
-      expect(textOf(result)).toMatch(/needs a person's approval for `fs__write_file`; it was not run/);
-      expect(textOf(result)).toMatch(/Approval request `[0-9a-f-]{36}` cannot reach an operator from this gateway/);
-      await expect(readFile(target, 'utf8')).rejects.toThrow(/ENOENT/);
+      const target = join(dir, 'sandbox', 'out-of-band.txt');
+      await writeFile(target, 'n');
+      const edit = { path: target, edits: [{ oldText: 'n', newText: 'n+' }] };
+      const pending = await client.callTool('fs__edit_file', edit);
+      expect(pending.isError).toBe(true);
+      expect(textOf(pending)).toMatch(/needs a person's approval for `fs__edit_file`; it was not run/);
+      // The model is told the operator's command line, against the gateway's SQLite store.
+      const command = /An operator can run `ruleoftwo (approvals approve \S+ [0-9a-f-]{36})`/.exec(
+        textOf(pending),
+      )?.[1];
+      expect(command).toBeDefined();
+      expect(await readFile(target, 'utf8')).toBe('n');
+      const approved = await cli((command ?? '').split(' '), dir);
+      expect(approved.status).toBe(0);
+      const ran = await client.callTool('fs__edit_file', edit);
+      expect(ran.isError).not.toBe(true);
+      expect(await readFile(target, 'utf8')).toBe('n+');
+      const again = await client.callTool('fs__edit_file', edit);
+      expect(again.isError).toBe(true);
+      expect(await readFile(target, 'utf8')).toBe('n+');
     } finally {
       await client.close();
+    }
+  });
+
+  it('a restart keeps enforcement: session legs live in SQLite', async () => {
+    const session = ['--session', `restart-${crypto.randomUUID()}`];
+    const first = await v2Client({ stdio: [CLI, 'gateway', '--config', configFile, ...session] }, 'modern', undefined);
+    await first.callTool('fs__read_text_file', { path: join(dir, 'sandbox', 'private.txt') });
+    await first.callTool('ev__echo', { message: 'x' });
+    await first.close();
+    const second = await v2Client({ stdio: [CLI, 'gateway', '--config', configFile, ...session] }, 'modern', [
+      'decline',
+    ]);
+    try {
+      const target = join(dir, 'sandbox', 'after-restart.txt');
+      const write = await second.callTool('fs__write_file', { path: target, content: 'x' });
+      expect(write.isError).toBe(true);
+      expect(second.elicited[0]).toContain('consequential (C) while the session holds AB');
+      await expect(readFile(target, 'utf8')).rejects.toThrow(/ENOENT/);
+    } finally {
+      await second.close();
     }
   });
 });
