@@ -46,7 +46,7 @@ export interface HttpConfig {
 }
 
 /** Where sessions, approvals and audit events live. */
-export type StoreConfig = { kind: 'memory' } | { kind: 'sqlite'; path: string };
+export type StoreConfig = { kind: 'memory' } | { kind: 'sqlite'; path: string; synchronous: 'full' | 'normal' };
 
 /** A validated gateway configuration with paths resolved against the config file's folder. */
 export interface GatewayConfig {
@@ -252,10 +252,20 @@ class ConfigReader {
 
   store(value: unknown): StoreConfig {
     // SQLite by default, next to the config: a restart keeps every session's legs and pending approvals.
-    if (value === undefined) return { kind: 'sqlite', path: this.file(undefined, ['store', 'path'], 'ruleoftwo.db') };
-    const raw = this.mapping(value, ['store'], ['kind', 'path']);
+    const raw =
+      value === undefined ? { kind: 'sqlite' } : this.mapping(value, ['store'], ['kind', 'path', 'synchronous']);
     if (raw.kind === 'memory') return { kind: 'memory' };
-    if (raw.kind === 'sqlite') return { kind: 'sqlite', path: this.file(raw.path, ['store', 'path'], 'ruleoftwo.db') };
+    if (raw.kind === 'sqlite') {
+      const synchronous = raw.synchronous ?? 'full';
+      if (synchronous !== 'full' && synchronous !== 'normal') {
+        this.report('invalid_value', ['store', 'synchronous'], 'expected `full` or `normal`');
+      }
+      return {
+        kind: 'sqlite',
+        path: this.file(raw.path, ['store', 'path'], 'ruleoftwo.db'),
+        synchronous: synchronous === 'normal' ? 'normal' : 'full',
+      };
+    }
     this.report('invalid_value', ['store', 'kind'], 'expected `memory` or `sqlite`');
     return { kind: 'memory' };
   }

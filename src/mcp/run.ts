@@ -51,7 +51,7 @@ export async function openGatewayStores(
 ): Promise<{ stores: GatewayStores; approveCommand?: (requestId: string) => string }> {
   const store = config.store;
   if (store.kind === 'memory') return { stores: memoryStores() };
-  const stores = await openStores({ path: store.path, policy: config.policy, env });
+  const stores = await openStores({ path: store.path, policy: config.policy, env, synchronous: store.synchronous });
   return { stores, approveCommand: (id) => `ruleoftwo approvals approve ${shellWord(store.path)} ${id}` };
 }
 

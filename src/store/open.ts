@@ -13,6 +13,8 @@ export interface OpenStoresOptions {
   checkpointEvery?: number;
   /** How long a writer waits for another process's lock before the call is denied (default 5000 ms). */
   busyTimeoutMs?: number;
+  /** `full` (default): every commit is fsynced; `normal`: commits survive a killed process, not a power loss. */
+  synchronous?: 'full' | 'normal';
   /** Where the key is looked up; defaults to `process.env`. */
   env?: Record<string, string | undefined>;
 }
@@ -37,7 +39,10 @@ export async function openStores(options: OpenStoresOptions): Promise<OpenedStor
     ...(options.key === undefined ? {} : { key: options.key }),
     ...(options.env === undefined ? {} : { env: options.env }),
   });
-  const database = options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs };
+  const database = {
+    ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+    ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+  };
   const sessions = new SqliteSessionStore(options.path, database);
   const opened: { close(): Promise<void> }[] = [sessions];
   try {

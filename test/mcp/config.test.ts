@@ -36,7 +36,7 @@ describe('gateway config', () => {
     expect(config.http).toMatchObject({ host: '127.0.0.1', port: 8787, path: '/mcp', allowedOrigins: [] });
     expect(config.pinsFile).toBe('/base/ruleoftwo-pins.json');
     expect(config.pinning).toBe('approve');
-    expect(config.store).toEqual({ kind: 'sqlite', path: '/base/ruleoftwo.db' });
+    expect(config.store).toEqual({ kind: 'sqlite', path: '/base/ruleoftwo.db', synchronous: 'full' });
   });
 
   it('reports every issue with its path and line', async () => {
