@@ -10,9 +10,9 @@ import { runInNewContext } from 'node:vm';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { stringify } from 'yaml';
-import { loadGatewayConfig } from '../src/mcp/config.ts';
+import { loadGatewayConfig, type StoreConfig } from '../src/mcp/config.ts';
 import { Gateway } from '../src/mcp/gateway.ts';
-import { memoryStores, runGateway } from '../src/mcp/run.ts';
+import { openGatewayStores, runGateway } from '../src/mcp/run.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
@@ -114,15 +114,15 @@ async function openSession(url: string, i: number): Promise<void> {
 
 function row(name: string, direct: Stats, gateway: Stats): string {
   const f = (n: number) => n.toFixed(3).padStart(8);
-  return `${name.padEnd(26)} direct p50 ${f(direct.p50)} p99 ${f(direct.p99)} | gateway p50 ${f(gateway.p50)} p99 ${f(gateway.p99)} | added p50 ${f(gateway.p50 - direct.p50)} p99 ${f(gateway.p99 - direct.p99)} ms | throughput ${direct.perSecond.toFixed(0).padStart(6)} vs ${gateway.perSecond.toFixed(0).padStart(6)}/s = ${((gateway.perSecond / direct.perSecond) * 100).toFixed(0)}%`;
+  return `${name.padEnd(41)} direct p50 ${f(direct.p50)} p99 ${f(direct.p99)} | gateway p50 ${f(gateway.p50)} p99 ${f(gateway.p99)} | added p50 ${f(gateway.p50 - direct.p50)} p99 ${f(gateway.p99 - direct.p99)} ms | throughput ${direct.perSecond.toFixed(0).padStart(6)} vs ${gateway.perSecond.toFixed(0).padStart(6)}/s = ${((gateway.perSecond / direct.perSecond) * 100).toFixed(0)}%`;
 }
 
-async function compare(label: string, direct: Caller, gateway: Caller): Promise<void> {
-  await measure(direct, 'echo', 300, 4);
-  await measure(gateway, 'up__echo', 300, 4);
+async function compare(label: string, direct: Caller, gateway: Caller, calls = CALLS): Promise<void> {
+  await measure(direct, 'echo', 100, 4);
+  await measure(gateway, 'up__echo', 100, 4);
   for (const concurrency of [1, 16]) {
     // Alternate halves so drift on a shared machine hits both sides alike.
-    const half = Math.floor(CALLS / 2);
+    const half = Math.floor(calls / 2);
     const d1 = await measure(direct, 'echo', half, concurrency);
     const g1 = await measure(gateway, 'up__echo', half, concurrency);
     const d2 = await measure(direct, 'echo', half, concurrency);
@@ -142,7 +142,13 @@ try {
   const { child: echoHttp, match } = await startChild([ECHO, 'http'], 'stdout', /(http:\S+)\n/);
   children.push(echoHttp);
   const upstreamUrl = match[1] ?? '';
-  const base = { version: 1, pinning: 'off', policy: { version: 1, session: { input: 'trusted' } } };
+  // Memory stores for the transport comparisons; the store variants are measured in-process below.
+  const base = {
+    version: 1,
+    pinning: 'off',
+    store: { kind: 'memory' },
+    policy: { version: 1, session: { input: 'trusted' } },
+  };
   const tools = { echo: { output: 'A' } };
   const stdioConfig = join(dir, 'stdio.yaml');
   await writeFile(
@@ -152,7 +158,7 @@ try {
   const httpConfig = join(dir, 'http.yaml');
   await writeFile(httpConfig, stringify({ ...base, servers: { up: { url: upstreamUrl, tools } } }));
 
-  console.log(`ruleoftwo gateway benchmark: ${CALLS} calls per cell, Node ${process.version}, memory stores`);
+  console.log(`ruleoftwo gateway benchmark: ${CALLS} calls per cell, Node ${process.version}`);
   // stdio: the client spawns the upstream directly, or the gateway that spawns the same upstream program.
   const directStdio = await connect(
     new StdioClientTransport({ command: NODE, args: [ECHO, 'stdio'], stderr: 'ignore' }),
@@ -183,19 +189,28 @@ try {
 
   // The gateway's own work per call, without the extra process hop: in-process Gateway.callTool against the same
   // upstream connection called directly.
-  const inProcess = await Gateway.start(await loadGatewayConfig(stdioConfig), { stores: memoryStores() });
-  const upstream = inProcess.upstreams[0];
-  if (!upstream) throw new Error('no upstream');
-  const viaUpstream: Caller = { callTool: (p) => upstream.callTool('echo', p.arguments) };
-  const viaGuard: Caller = {
-    callTool: async (p) => {
-      const outcome = await inProcess.callTool('bench', 'up__echo', p.arguments);
-      if (outcome.kind !== 'result') throw new Error('unexpected ask');
-      return outcome.result;
-    },
-  };
-  await compare('in-process decision path', viaUpstream, viaGuard);
-  await inProcess.close();
+  // With SQLite every decision and result is committed (fsynced with `full`), so those runs are shorter.
+  const variants: [string, StoreConfig, number][] = [
+    ['memory', { kind: 'memory' }, CALLS],
+    ['sqlite normal', { kind: 'sqlite', path: join(dir, 'normal.db'), synchronous: 'normal' }, Math.ceil(CALLS / 4)],
+    ['sqlite full', { kind: 'sqlite', path: join(dir, 'full.db'), synchronous: 'full' }, Math.ceil(CALLS / 10)],
+  ];
+  for (const [name, store, calls] of variants) {
+    const config = { ...(await loadGatewayConfig(stdioConfig)), store };
+    const inProcess = await Gateway.start(config, { stores: (await openGatewayStores(config)).stores });
+    const upstream = inProcess.upstreams[0];
+    if (!upstream) throw new Error('no upstream');
+    const viaUpstream: Caller = { callTool: (p) => upstream.callTool('echo', p.arguments) };
+    const viaGuard: Caller = {
+      callTool: async (p) => {
+        const outcome = await inProcess.callTool('bench', 'up__echo', p.arguments);
+        if (outcome.kind !== 'result') throw new Error('unexpected ask');
+        return outcome.result;
+      },
+    };
+    await compare(`in-process, ${name}`, viaUpstream, viaGuard, calls);
+    await inProcess.close();
+  }
 
   // Memory: a fresh gateway process, before and after 1,000 sessions that each made one call.
   const { pid, url: freshUrl } = await startGateway();
