@@ -34,7 +34,7 @@ export {
   toolHash,
 } from './pins.ts';
 export { approveDefinitions, type DefinitionReview, reviewDefinitions } from './review.ts';
-export { memoryStores, type RunGatewayOptions, type RunningGateway, runGateway } from './run.ts';
+export { memoryStores, openGatewayStores, type RunGatewayOptions, type RunningGateway, runGateway } from './run.ts';
 export { createDownstreamServer, type SessionResolver } from './server.ts';
 export { type StdioGateway, serveGatewayStdio } from './stdio.ts';
 export type { GatewayLog } from './upstream.ts';
