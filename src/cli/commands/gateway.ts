@@ -51,6 +51,12 @@ export const gateway: Command = {
     const tools = running.gateway.listTools().length;
     const quarantined = [...running.gateway.catalog.values()].filter((t) => t.quarantine).length;
     log(`${tools} tool(s) served, ${quarantined} quarantined${quarantined ? ' (see `ruleoftwo tools diff`)' : ''}`);
+    const store = config.store;
+    log(
+      store.kind === 'sqlite'
+        ? `sessions, approvals and audit in \`${store.path}\``
+        : 'memory stores: nothing survives a restart',
+    );
     if (running.http) log(`listening on ${running.http.url}`);
     await new Promise<void>((done) => {
       const stop = () => {
