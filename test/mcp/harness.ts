@@ -21,6 +21,11 @@ export function npmServer(name: 'server-filesystem' | 'server-everything' | 'ser
   return join(ROOT, 'node_modules/@modelcontextprotocol', name, 'dist/index.js');
 }
 
+/** Upstream config for a fixture server in test/mcp/fixtures, spawned with the Node that runs the tests. */
+export function fixtureServer(name: 'flaky-server' | 'counter-server', env?: Record<string, string>) {
+  return { command: NODE, args: [join(ROOT, 'test/mcp/fixtures', `${name}.ts`)], ...(env ? { env } : {}) };
+}
+
 /** A fresh temporary folder and its removal. */
 export async function tempDir(prefix = 'r2-mcp-'): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));

@@ -1,10 +1,9 @@
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
 import { Gateway } from '../../src/mcp/gateway.ts';
 import { memoryStores } from '../../src/mcp/run.ts';
-import { ROOT, tempDir, textOf, writeConfig } from './harness.ts';
+import { fixtureServer, tempDir, textOf, writeConfig } from './harness.ts';
 
 // The gateway against an obviously correct model of the Rule of Two, on generated call sequences: a call reaches the
 // upstream exactly when the model allows it. The upstream is a real MCP server that counts the calls it runs.
@@ -31,8 +30,7 @@ beforeAll(async () => {
     policy: { version: 1, session: { input: 'trusted' } },
     servers: {
       up: {
-        command: process.execPath,
-        args: [join(ROOT, 'test/mcp/fixtures/counter-server.ts')],
+        ...fixtureServer('counter-server'),
         env: { COUNTER_TOOLS: Object.keys(LABELS).join(',') },
         tools: LABELS,
       },

@@ -7,7 +7,7 @@ import { Gateway } from '../../src/mcp/gateway.ts';
 import { approveDefinitions } from '../../src/mcp/review.ts';
 import { memoryStores, runGateway } from '../../src/mcp/run.ts';
 import { cli } from './cli-io.ts';
-import { CLI, ROOT, tempDir, textOf, writeConfig } from './harness.ts';
+import { CLI, fixtureServer, ROOT, tempDir, textOf, writeConfig } from './harness.ts';
 
 // Tool pinning against the demo mail server (examples/mcp/mail-server.ts), whose MAIL_RUG_PULL=1 variant changes the
 // description of `send_email` the way a malicious update would.
@@ -111,7 +111,7 @@ describe('tool pinning', () => {
 
   it('follows list changes: a tool that appears later is quarantined, and clients are told', async () => {
     const { dir: own, remove: removeOwn } = await tempDir();
-    const flaky = { command: process.execPath, args: [join(ROOT, 'test/mcp/fixtures/flaky-server.ts')] };
+    const flaky = fixtureServer('flaky-server');
     const config = await loadGatewayConfig(
       await writeConfig(own, { version: 1, pins: './pins.json', servers: { flaky } }),
     );
@@ -141,11 +141,7 @@ describe('tool pinning', () => {
       version: 1,
       pins: './pins.json',
       servers: {
-        flaky: {
-          command: process.execPath,
-          args: [join(ROOT, 'test/mcp/fixtures/flaky-server.ts')],
-          env: { FLAKY_INSTRUCTIONS: instructions },
-        },
+        flaky: fixtureServer('flaky-server', { FLAKY_INSTRUCTIONS: instructions }),
       },
     });
     try {
@@ -185,7 +181,7 @@ describe('tool pinning', () => {
 
   it.each(['legacy', 'modern'] as const)('a %s-era stdio client is told when the tool list changes', async (era) => {
     const { dir: own, remove: removeOwn } = await tempDir();
-    const flaky = { command: process.execPath, args: [join(ROOT, 'test/mcp/fixtures/flaky-server.ts')] };
+    const flaky = fixtureServer('flaky-server');
     const file = await writeConfig(own, { version: 1, pinning: 'off', servers: { flaky } });
     let told = 0;
     const client = new Client(

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
 import { approveDefinitions } from '../../src/mcp/review.ts';
 import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
-import { ROOT, rawModernCall, type ToolResult, tempDir, textOf, v2Client, writeConfig } from './harness.ts';
+import { fixtureServer, rawModernCall, type ToolResult, tempDir, textOf, v2Client, writeConfig } from './harness.ts';
 
 // Bad input and misbehaving upstreams: a JSON-RPC error for the client, the gateway keeps serving, nothing reaches an
 // upstream that was not decided. Upstream: a real SDK v2 server (test/mcp/fixtures/flaky-server.ts).
@@ -25,8 +25,7 @@ beforeAll(async () => {
     http: { tokenEnv: 'R2_TEST_TOKEN', allowedOrigins: ['http://localhost:6274'] },
     servers: {
       flaky: {
-        command: process.execPath,
-        args: [join(ROOT, 'test/mcp/fixtures/flaky-server.ts')],
+        ...fixtureServer('flaky-server'),
         timeout: '800ms',
         trusted: true,
         tools: { '*': { legs: 'none' } },
@@ -129,7 +128,7 @@ describe('2025-era HTTP sessions', () => {
       version: 1,
       pinning: 'off',
       http: { sessionIdleTimeout: '1s', maxSessions: 1 },
-      servers: { flaky: { command: process.execPath, args: [join(ROOT, 'test/mcp/fixtures/flaky-server.ts')] } },
+      servers: { flaky: fixtureServer('flaky-server') },
     });
     const idle = await runGateway(await loadGatewayConfig(file), { transport: 'http', port: 0 });
     try {
@@ -181,11 +180,7 @@ describe('misbehaving upstream', () => {
       version: 1,
       pins: './pins.json',
       servers: {
-        flaky: {
-          command: process.execPath,
-          args: [join(ROOT, 'test/mcp/fixtures/flaky-server.ts')],
-          env: { FLAKY_MARKER: join(temp.dir, 'crashed') },
-        },
+        flaky: fixtureServer('flaky-server', { FLAKY_MARKER: join(temp.dir, 'crashed') }),
       },
     });
     const config = await loadGatewayConfig(file);
