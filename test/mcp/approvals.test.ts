@@ -124,6 +124,34 @@ describe('elicitation on 2026-07-28 (MRTR)', () => {
   });
 });
 
+describe('2026-07-28 sessions over HTTP', () => {
+  it('requests without a session header share one session, where legs only accumulate', async () => {
+    const read = result(
+      await rawModernCall(url, { id: 1, name: 'fs__read_text_file', args: { path: join(dir, 'box', 'private.txt') } }),
+    );
+    expect((read._meta?.['dev.ruleoftwo/decision'] as { legsAfter: string }).legsAfter).toBe('AB');
+    const target = join(dir, 'box', 'shared.txt');
+    // Another request without a header, as another client would send it: same session, so C asks.
+    const write = result(
+      await rawModernCall(url, { id: 2, name: 'fs__write_file', args: { path: target, content: 'x' } }),
+    );
+    expect(write.resultType).toBe('input_required');
+    const view = await running.gateway.guard.view('http:shared');
+    expect(view?.legs).toBe('AB');
+    // A named session is separate from the shared one.
+    const named = result(
+      await rawModernCall(url, {
+        id: 3,
+        session: `fresh-${crypto.randomUUID()}`,
+        name: 'fs__write_file',
+        args: { path: target, content: 'x' },
+      }),
+    );
+    expect(named.isError).not.toBe(true);
+    expect(await readFile(target, 'utf8')).toBe('x');
+  });
+});
+
 describe('answers', () => {
   it("another session's request cannot be answered from this session", async () => {
     const owner = `owner-${crypto.randomUUID()}`;
