@@ -129,7 +129,7 @@ describe('2026-07-28 sessions over HTTP', () => {
     const read = result(
       await rawModernCall(url, { id: 1, name: 'fs__read_text_file', args: { path: join(dir, 'box', 'private.txt') } }),
     );
-    expect((read._meta?.['dev.ruleoftwo/decision'] as { legsAfter: string }).legsAfter).toBe('AB');
+    expect(read._meta?.['dev.ruleoftwo/decision']).toMatchObject({ legsAfter: 'AB' });
     const target = join(dir, 'box', 'shared.txt');
     // Another request without a header, as another client would send it: same session, so C asks.
     const write = result(
