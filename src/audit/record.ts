@@ -110,7 +110,14 @@ export function parseRecord(text: string): { ok: true; record: AuditRecord } | {
   if (event === null || typeof event !== 'object' || Array.isArray(event) || typeof event.type !== 'string') {
     return { ok: false, problem: { code: 'malformed', message: 'the event has no `type`' } };
   }
-  if (canonicalJson(value) !== text) {
+  let canonical: string;
+  try {
+    canonical = canonicalJson(value);
+  } catch (error) {
+    // JSON.parse accepts numbers such as 1e999 (Infinity) that canonical JSON refuses: a tampered record.
+    return { ok: false, problem: { code: 'malformed', message: `not canonical JSON: ${(error as Error).message}` } };
+  }
+  if (canonical !== text) {
     return { ok: false, problem: { code: 'malformed', message: 'not in canonical form' } };
   }
   return { ok: true, record: value as AuditRecord };

@@ -159,6 +159,16 @@ describe('tamper detection', () => {
     );
   });
 
+  it('reports a flip that turns a number into one JSON.parse reads as Infinity, without throwing', () => {
+    // Found by the property above: a digit flipped to `e` made `1e999`, which canonical JSON cannot write.
+    const text = jsonl.toString('utf8');
+    const at = text.search(/"expiresAt":\d/);
+    expect(at).toBeGreaterThanOrEqual(0);
+    const tampered = `${text.slice(0, at)}"expiresAt":1e999${text.slice(at).replace(/^"expiresAt":\d+/, '')}`;
+    const report = verifyJsonl(Buffer.from(tampered), { publicKeys: [publicPem], witness });
+    expect(report.ok).toBe(false);
+  });
+
   it('names the record: an edit, a deletion, a swap and a truncation in a real database file', () => {
     const cases: [string, string, RegExp][] = [
       [
