@@ -1,0 +1,237 @@
+/**
+ * Argument-level controls: provenance conditions (a value from an untrusted or sensitive output), URL controls and
+ * references to sensitive objects. Compiled from a tool's `args` and the policy's `provenance` section; evaluated by
+ * {@link decide} against a session's provenance index. Each control only adds restrictions.
+ */
+import type { Reason } from './decision.ts';
+import type { ArgumentControl, ControlEffect, GateEffect, UrlControl } from './document.ts';
+import { formatLegs, LEG_A, LEG_B, type LegMask } from './legs.ts';
+import { type CompiledLists, patternsOf, readPath } from './match.ts';
+import type { ProvenanceReader, ProvenanceScan, ProvenanceSource } from './provenance.ts';
+
+/** A compiled URL control. */
+export interface CompiledUrlControl {
+  fromTrusted: boolean;
+  allow?: readonly RegExp[];
+  deny?: readonly RegExp[];
+  effect: GateEffect;
+}
+
+/** A compiled control on one argument path. */
+export interface CompiledControl {
+  /** Dot path, or `*` for every string argument. */
+  path: string;
+  untrusted: ControlEffect;
+  sensitive: ControlEffect;
+  reference: boolean;
+  url?: CompiledUrlControl;
+}
+
+/** Which argument carries which source's value: one finding of a decision. */
+export interface ProvenanceFinding {
+  /** Dot path of the argument, e.g. `to.0` or `body`. */
+  argument: string;
+  /** Legs the value carries: `A` untrusted, `B` sensitive. */
+  labels: string;
+  /** `value`, `text`, `evicted` (the index lost data), or `unknown` (no index for this session). */
+  kind: ProvenanceScan['kind'] | 'unknown';
+  value?: string;
+  sources: ProvenanceSource[];
+}
+
+/** What the controls made of a call. */
+export interface ControlOutcome {
+  reasons: Reason[];
+  findings: ProvenanceFinding[];
+  /** The strongest effect of a violated control, if any. */
+  effect?: GateEffect;
+}
+
+function compileUrl(url: UrlControl, lists: CompiledLists): CompiledUrlControl {
+  const out: CompiledUrlControl = { fromTrusted: url.from === 'trusted', effect: url.effect ?? 'deny' };
+  if (url.allow !== undefined) out.allow = patternsOf(url.allow, lists);
+  if (url.deny !== undefined) out.deny = patternsOf(url.deny, lists);
+  return out;
+}
+
+/** Compiles a tool's `args` controls. */
+export function compileControls(
+  args: Record<string, ArgumentControl> | undefined,
+  lists: CompiledLists,
+): CompiledControl[] {
+  return Object.entries(args ?? {}).map(([path, control]) => {
+    const compiled: CompiledControl = {
+      path,
+      untrusted: control.untrusted ?? 'off',
+      sensitive: control.sensitive ?? 'off',
+      reference: control.reference === true,
+    };
+    if (control.url !== undefined) compiled.url = compileUrl(control.url, lists);
+    return compiled;
+  });
+}
+
+/** Most string leaves inspected in one call; more denies (a call that large cannot be traced). */
+export const MAX_ARGUMENT_LEAVES = 10_000;
+
+/** Every string (and number) in the arguments with its dot path. */
+export function argumentLeaves(args: unknown): { path: string; value: string }[] {
+  const out: { path: string; value: string }[] = [];
+  const walk = (value: unknown, path: string, depth: number) => {
+    if (out.length > MAX_ARGUMENT_LEAVES) throw new Error(`arguments have more than ${MAX_ARGUMENT_LEAVES} values`);
+    if (typeof value === 'string') out.push({ path, value });
+    else if (typeof value === 'number' && Number.isFinite(value)) out.push({ path, value: String(value) });
+    else if (value !== null && typeof value === 'object') {
+      if (depth > 64) throw new Error('arguments nest deeper than 64 levels');
+      const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+      for (const [key, item] of entries) walk(item, path === '' ? key : `${path}.${key}`, depth + 1);
+    }
+  };
+  walk(args, '', 0);
+  return out;
+}
+
+function covers(controlPath: string, leafPath: string): boolean {
+  return controlPath === '*' || leafPath === controlPath || leafPath.startsWith(`${controlPath}.`);
+}
+
+/** Whether a reference argument is set: a non-empty string or number, or a non-empty list of them. */
+export function referenceSet(value: unknown): boolean {
+  if (typeof value === 'string') return value !== '';
+  if (typeof value === 'number') return true;
+  if (Array.isArray(value)) return value.length > 0;
+  return value !== undefined && value !== null && typeof value === 'object';
+}
+
+const STRENGTH: Record<ControlEffect, number> = { off: 0, ask: 1, deny: 2 };
+
+function stronger(a: ControlEffect, b: ControlEffect): ControlEffect {
+  return STRENGTH[b] > STRENGTH[a] ? b : a;
+}
+
+function describeSources(sources: readonly ProvenanceSource[]): string {
+  if (sources.length === 0) return '';
+  return ` (${sources.map((s) => `\`${s.tool}\` at seq ${s.seq}`).join(', ')})`;
+}
+
+/** Global provenance controls that apply to every string argument of a consequential tool. */
+export interface ConsequentialControls {
+  untrusted: ControlEffect;
+  sensitive: ControlEffect;
+}
+
+/**
+ * Evaluates the argument controls of one call. `reader` is the session's provenance index; without one, every
+ * argument under a provenance control is of unknown provenance and violates it.
+ */
+export function evaluateControls(
+  controls: readonly CompiledControl[],
+  consequential: ConsequentialControls | undefined,
+  args: unknown,
+  reader: ProvenanceReader | undefined,
+): ControlOutcome {
+  const outcome: ControlOutcome = { reasons: [], findings: [] };
+  if (controls.length === 0 && consequential === undefined) return outcome;
+  const violate = (effect: ControlEffect, reason: Omit<Reason, 'rule'>) => {
+    if (effect === 'off') return;
+    outcome.reasons.push({ ...reason, rule: 6 });
+    outcome.effect = outcome.effect === 'deny' || effect === 'deny' ? 'deny' : 'ask';
+  };
+  for (const leaf of argumentLeaves(args)) {
+    let untrusted: ControlEffect = consequential?.untrusted ?? 'off';
+    let sensitive: ControlEffect = consequential?.sensitive ?? 'off';
+    const urls: CompiledUrlControl[] = [];
+    for (const control of controls) {
+      if (!covers(control.path, leaf.path)) continue;
+      untrusted = stronger(untrusted, control.untrusted);
+      sensitive = stronger(sensitive, control.sensitive);
+      if (control.url) urls.push(control.url);
+    }
+    for (const url of urls) checkUrl(leaf, url, reader, violate);
+    if (untrusted === 'off' && sensitive === 'off') continue;
+    if (!reader) {
+      // INVARIANT: no index means unknown provenance, which violates (test/core/controls.test.ts "missing index").
+      outcome.findings.push({ argument: leaf.path, labels: 'AB', kind: 'unknown', sources: [] });
+      const message = `argument \`${leaf.path}\` has unknown provenance: this session has no provenance index`;
+      violate(stronger(untrusted, sensitive), { code: 'provenance_unknown', message });
+      continue;
+    }
+    for (const scan of reader.scan(leaf.value)) {
+      const finding: ProvenanceFinding = {
+        argument: leaf.path,
+        labels: formatLegs(scan.labels),
+        kind: scan.kind,
+        sources: scan.sources,
+      };
+      if (scan.value !== undefined) finding.value = scan.value;
+      outcome.findings.push(finding);
+      checkScan(leaf.path, scan, untrusted, sensitive, violate);
+    }
+  }
+  return outcome;
+}
+
+function checkScan(
+  path: string,
+  scan: ProvenanceScan,
+  untrusted: ControlEffect,
+  sensitive: ControlEffect,
+  violate: (effect: ControlEffect, reason: Omit<Reason, 'rule'>) => void,
+): void {
+  const what =
+    scan.kind === 'evicted'
+      ? 'may carry a value this session saw but no longer remembers'
+      : scan.kind === 'text'
+        ? `carries text \`${scan.value}\``
+        : `carries \`${scan.value}\``;
+  const from = describeSources(scan.sources);
+  if (scan.labels & LEG_A) {
+    violate(untrusted, {
+      code: 'argument_from_untrusted_output',
+      message: `argument \`${path}\` ${what} from an untrusted output${from}`,
+    });
+  }
+  if (scan.labels & LEG_B) {
+    violate(sensitive, {
+      code: 'argument_carries_sensitive_value',
+      message: `argument \`${path}\` ${what} from a sensitive output${from}`,
+    });
+  }
+}
+
+function checkUrl(
+  leaf: { path: string; value: string },
+  url: CompiledUrlControl,
+  reader: ProvenanceReader | undefined,
+  violate: (effect: ControlEffect, reason: Omit<Reason, 'rule'>) => void,
+): void {
+  let host: string;
+  try {
+    host = new URL(leaf.value).hostname.toLowerCase();
+  } catch {
+    violate(url.effect, { code: 'url_invalid', message: `argument \`${leaf.path}\` is not a URL` });
+    return;
+  }
+  if (url.deny?.some((p) => p.test(host))) {
+    violate(url.effect, { code: 'url_host_denied', message: `argument \`${leaf.path}\` points to denied host \`${host}\`` });
+  } else if (url.allow && !url.allow.some((p) => p.test(host))) {
+    violate(url.effect, {
+      code: 'url_host_denied',
+      message: `argument \`${leaf.path}\` points to host \`${host}\`, which is not on the allow-list`,
+    });
+  }
+  if (url.fromTrusted && !reader?.trustedUrl(leaf.value)) {
+    violate(url.effect, {
+      code: 'url_not_from_trusted_source',
+      message: `argument \`${leaf.path}\` is a URL that no trusted source gave verbatim (agent-constructed URLs are refused)`,
+    });
+  }
+}
+
+/** Legs a call's references add: B when a reference argument is set. */
+export function referenceLegs(controls: readonly CompiledControl[], args: unknown): LegMask {
+  for (const control of controls) {
+    if (control.reference && referenceSet(control.path === '*' ? args : readPath(args, control.path))) return LEG_B;
+  }
+  return 0;
+}

@@ -1,0 +1,664 @@
+/**
+ * Value provenance: a per-session index of the values and text that labelled outputs brought into the context, so a
+ * call's arguments can be traced back to the outputs they came from. Pure: no clock, no I/O; bounded memory.
+ *
+ * Two structures, one job each:
+ * - **values**: distinctive tokens (URLs, email addresses, IBANs, phone numbers, identifiers with digits, domains)
+ *   kept verbatim in compact form with the labels and events that brought them. An argument that *is* or
+ *   *contains* such a value is found exactly (anchor hash on the first {@link MIN_VALUE_LENGTH} characters, then a
+ *   verbatim comparison), and the finding names the events.
+ * - **text**: winnowed fingerprints (k = {@link GRAM}, window {@link WINDOW}) of all labelled text in a compact
+ *   fingerprint table with label bits. An argument of at least {@link MIN_TEXT_LENGTH} compact characters that lies
+ *   inside seen text, or that contains at least {@link MIN_CHUNK_LENGTH} characters of it, is found.
+ *
+ * Eviction errs on the side of flagging: whatever cannot be kept (values past the cap, fingerprints that do not fit)
+ * adds its labels to `lost`, and from then on every argument of meaningful length counts as possibly carrying them.
+ */
+import { LEG_A, LEG_B, type LegMask, NO_LEGS } from './legs.ts';
+
+/** Shortest value (in compact characters) that is indexed or matched; shorter strings cannot identify a source. */
+export const MIN_VALUE_LENGTH = 8;
+/** Length of the character n-grams that are fingerprinted. */
+export const GRAM = 8;
+/** Winnowing window: one fingerprint is kept per window of this many n-grams. */
+export const WINDOW = 16;
+/** Shortest argument guaranteed to be found when it lies inside seen text (winnowing guarantee: WINDOW + GRAM - 1). */
+export const MIN_TEXT_LENGTH = WINDOW + GRAM - 1;
+/** Shortest chunk of seen text guaranteed to be found inside a longer argument (two fingerprints). */
+export const MIN_CHUNK_LENGTH = 2 * MIN_TEXT_LENGTH;
+
+/** Limits of one index; the defaults keep a session that has seen 10 MB under 8 MB. */
+export interface ProvenanceLimits {
+  /** Most distinct values kept; the oldest are evicted first. */
+  maxValues: number;
+  /** Most compact characters of values kept. */
+  maxValueChars: number;
+  /** Longest value kept (longer strings are text only). */
+  maxValueLength: number;
+  /** log2 of the largest fingerprint table in 16-slot buckets (16 → 1,048,576 slots, 4 MiB). */
+  maxTableBits: number;
+  /** Most trusted URLs kept for URL controls. */
+  maxTrustedUrls: number;
+}
+
+/** Default limits. */
+export const DEFAULT_PROVENANCE_LIMITS: ProvenanceLimits = {
+  maxValues: 40_000,
+  maxValueChars: 1_000_000,
+  maxValueLength: 512,
+  maxTableBits: 16,
+  maxTrustedUrls: 20_000,
+};
+
+/** The event that brought a value into the session. */
+export interface ProvenanceSource {
+  seq: number;
+  callId: string;
+  tool: string;
+  /** Data legs the output brought: `A`, `B`, `AB`, or `` for a trusted, non-sensitive output. */
+  labels: string;
+}
+
+/** What an index found in one string: the legs it may carry and why. */
+export interface ProvenanceScan {
+  /** A when the string carries a value or text from an untrusted output, B from a sensitive one. */
+  labels: LegMask;
+  /** `value`: a verbatim value; `text`: a run of seen text; `evicted`: the index lost data with these labels. */
+  kind: 'value' | 'text' | 'evicted';
+  /** The matched value, shortened for display. */
+  value?: string;
+  /** The events that brought it (up to {@link SOURCES_PER_ENTRY}). */
+  sources: ProvenanceSource[];
+}
+
+/** Read side of a provenance index, as {@link decide} uses it. */
+export interface ProvenanceReader {
+  /** Findings for one argument string; empty when it carries nothing labelled. */
+  scan(text: string): ProvenanceScan[];
+  /** Whether a URL appeared verbatim in the output of a trusted source or in trusted input. */
+  trustedUrl(url: string): boolean;
+}
+
+/** A per-session provenance index. */
+export interface ProvenanceIndex extends ProvenanceReader {
+  /** Indexes an output with the data legs it brought; outputs without A also vouch for the URLs they contain. */
+  addOutput(source: Omit<ProvenanceSource, 'labels'>, labels: LegMask, output: unknown): void;
+  /** Indexes trusted input (the user's request, policy constants): values in it are never flagged. */
+  addTrusted(input: unknown): void;
+  /** Sizes and eviction state, for views and benchmarks. */
+  stats(): ProvenanceStats;
+}
+
+/** Sizes of an index. */
+export interface ProvenanceStats {
+  values: number;
+  valueChars: number;
+  fingerprints: number;
+  tableSlots: number;
+  trustedUrls: number;
+  /** Labels of data the index could not keep (see the module comment). */
+  lost: string;
+  /** Approximate bytes held. */
+  bytes: number;
+}
+
+/** How many sources a value remembers; the first ones, which are what brought it. */
+export const SOURCES_PER_ENTRY = 4;
+
+const UNTRUSTED = 1;
+const SENSITIVE = 2;
+const TRUSTED = 4;
+const BUCKET = 16;
+const MIN_TABLE_BITS = 6;
+const DISPLAY = 80;
+
+interface ValueEntry {
+  value: string;
+  labels: number;
+  sources: number[];
+}
+
+// Compact form, written into a shared buffer: `%XX` (ASCII) and `+` decoded, ASCII lower-cased, and spacing and
+// separators (`-().,'"_*+`) removed. Both sides of every comparison go through it, so formatting cannot hide a value.
+const SEPARATOR = 0;
+const FOLD = new Uint16Array(128).map((_, c) => {
+  if (c <= 32 || '-().,\'"_*+'.includes(String.fromCharCode(c))) return SEPARATOR;
+  return c >= 65 && c <= 90 ? c + 32 : c;
+});
+let buffer = new Uint16Array(4096);
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/** Writes the compact form of `text` into the shared buffer; returns its length. */
+function compactInto(text: string): number {
+  if (buffer.length < text.length) buffer = new Uint16Array(Math.max(text.length, buffer.length * 2));
+  const out = buffer;
+  const length = text.length;
+  let n = 0;
+  for (let i = 0; i < length; i++) {
+    let c = text.charCodeAt(i);
+    if (c === 37 && i + 2 < length) {
+      const high = hexDigit(text.charCodeAt(i + 1));
+      const low = hexDigit(text.charCodeAt(i + 2));
+      if (high >= 0 && high < 8 && low >= 0) {
+        c = high * 16 + low;
+        i += 2;
+      }
+    }
+    if (c < 128) {
+      c = FOLD[c] as number;
+      if (c === SEPARATOR) continue;
+    } else if (c === 0xa0 || (c >= 0x2000 && c <= 0x200b) || c === 0x3000 || c === 0xfeff) continue;
+    out[n++] = c;
+  }
+  return n;
+}
+
+function bufferString(n: number): string {
+  if (n <= 4096) return String.fromCharCode.apply(null, buffer.subarray(0, n) as unknown as number[]);
+  let out = '';
+  for (let i = 0; i < n; i += 4096) {
+    out += String.fromCharCode.apply(null, buffer.subarray(i, Math.min(n, i + 4096)) as unknown as number[]);
+  }
+  return out;
+}
+
+/** Compact form used on both sides of every comparison: `%XX` decoded, lower case, no spacing or separators. */
+export function compact(text: string): string {
+  return bufferString(compactInto(text));
+}
+
+const SPACED_IBAN = /\b[A-Z]{2}\d{2}(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?\b/g;
+const SPACED_PHONE = /\+?\d{1,4}(?:[ -]\(?\d{2,5}\)?){2,5}/g;
+const DOMAIN = /^[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}$/i;
+// Characters that end a token: spacing, quotes, brackets and list punctuation.
+const DELIMITER = new Uint8Array(128).map((_, c) => (c <= 32 || '"\'<>()[]{}`\\,;|'.includes(String.fromCharCode(c)) ? 1 : 0));
+/** Trailing sentence punctuation that is not part of a token: `.`, `:`, `!`, `?`. */
+function trailing(c: number): boolean {
+  return c === 46 || c === 58 || c === 33 || c === 63;
+}
+
+/**
+ * Distinctive values in a text, raw: tokens of at least {@link MIN_VALUE_LENGTH} characters with a digit, an `@`, a
+ * scheme (`://`) or the shape of a domain, a URL without its query, and IBANs and phone numbers written with spaces.
+ */
+export function extractValues(text: string, each: (raw: string) => void): void {
+  const length = text.length;
+  let start = -1;
+  let digits = false;
+  let special = false;
+  let dot = false;
+  for (let i = 0; i <= length; i++) {
+    const c = i < length ? text.charCodeAt(i) : 32;
+    if (c < 128 && DELIMITER[c] === 1) {
+      if (start >= 0) {
+        let end = i;
+        while (end > start && trailing(text.charCodeAt(end - 1))) end--;
+        if (end - start >= MIN_VALUE_LENGTH) {
+          const token = text.slice(start, end);
+          if (digits || special || (dot && DOMAIN.test(token))) {
+            each(token);
+            // A URL's query values are values too, but so is the URL without them.
+            const query = token.indexOf('?');
+            if (query > 0 && token.includes('://')) each(token.slice(0, query));
+          }
+        }
+        start = -1;
+      }
+      continue;
+    }
+    if (start < 0) {
+      start = i;
+      digits = special = dot = false;
+    }
+    if (c >= 48 && c <= 57) digits = true;
+    else if (c === 64 || (c === 58 && text.startsWith('//', i + 1))) special = true;
+    else if (c === 46) dot = true;
+  }
+  for (const match of text.matchAll(SPACED_IBAN)) each(match[0]);
+  for (const match of text.matchAll(SPACED_PHONE)) if (match[0].includes(' ') || match[0].includes('-')) each(match[0]);
+}
+
+/** Every string in a value (object keys included, so nothing labelled hides in a key), depth-first. */
+export function stringsOf(value: unknown, each: (text: string) => void, depth = 0): void {
+  if (typeof value === 'string') each(value);
+  else if (typeof value === 'number' || typeof value === 'bigint') each(String(value));
+  else if (value !== null && typeof value === 'object') {
+    if (depth > 64) throw new Error('value nests deeper than 64 levels');
+    if (Array.isArray(value)) for (const item of value) stringsOf(item, each, depth + 1);
+    else {
+      for (const [key, item] of Object.entries(value)) {
+        each(key);
+        stringsOf(item, each, depth + 1);
+      }
+    }
+  }
+}
+
+function mix(h: number): number {
+  let x = h | 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+const BASE = 0x01000193;
+// BASE^GRAM mod 2^32, to remove the character leaving the rolling window.
+const BASE_POW = (() => {
+  let p = 1;
+  for (let i = 0; i < GRAM; i++) p = Math.imul(p, BASE);
+  return p;
+})();
+
+/** Rolling hash of the GRAM characters of the buffer at `start`. */
+function gramHash(start: number): number {
+  let h = 0;
+  for (let i = start; i < start + GRAM; i++) h = (Math.imul(h, BASE) + (buffer[i] as number)) | 0;
+  return h;
+}
+
+/** Anchor of a compact value: the hash of its first GRAM characters, as the rolling hash computes it. */
+function anchorOf(value: string): number {
+  let h = 0;
+  for (let i = 0; i < GRAM; i++) h = (Math.imul(h, BASE) + value.charCodeAt(i)) | 0;
+  return h;
+}
+
+/** A second, independent hash of the gram at a position: the table's identity for a fingerprint. */
+function gramIdentity(position: number, rolling: number): number {
+  const text = buffer;
+  let h = rolling ^ 0x9e3779b9;
+  for (let i = position; i < position + GRAM; i++) h = Math.imul(h ^ (text[i] as number), 0x5bd1e995);
+  return mix(h);
+}
+
+// WINDOW is a power of two, so positions wrap with a mask.
+const RING_MASK = WINDOW - 1;
+const ring = new Int32Array(WINDOW);
+let keptPosition = new Int32Array(1024);
+let keptHash = new Int32Array(1024);
+
+/**
+ * Winnowing (Schleimer, Wilkerson, Aiken 2003) over the first `n` buffer characters: in every window of WINDOW
+ * consecutive gram hashes keep the rightmost minimum, so any shared substring of at least MIN_TEXT_LENGTH characters
+ * shares a kept fingerprint. A string shorter than a window keeps its minimum. Writes the kept positions and hashes
+ * into `keptPosition`/`keptHash` and returns how many there are.
+ */
+function winnow(n: number): number {
+  const count = n - GRAM + 1;
+  if (count <= 0) return 0;
+  if (keptPosition.length < count) {
+    keptPosition = new Int32Array(Math.max(count, keptPosition.length * 2));
+    keptHash = new Int32Array(keptPosition.length);
+  }
+  // Locals, not module bindings, in the hot loop.
+  const text = buffer;
+  const window = ring;
+  const positions = keptPosition;
+  const hashes = keptHash;
+  let h = gramHash(0);
+  let min = 0;
+  let minHash = h;
+  let last = -1;
+  let out = 0;
+  window[0] = h;
+  for (let i = 1; i < count; i++) {
+    h = (Math.imul(h, BASE) + (text[i + GRAM - 1] as number) - Math.imul(text[i - 1] as number, BASE_POW)) | 0;
+    window[i & RING_MASK] = h;
+    const start = i - WINDOW + 1;
+    if (min < start) {
+      min = start;
+      minHash = window[start & RING_MASK] as number;
+      for (let j = start + 1; j <= i; j++) {
+        const v = window[j & RING_MASK] as number;
+        if (v <= minHash) {
+          min = j;
+          minHash = v;
+        }
+      }
+    } else if (h <= minHash) {
+      min = i;
+      minHash = h;
+    }
+    if (i >= WINDOW - 1 && min !== last) {
+      positions[out] = min;
+      hashes[out++] = minHash;
+      last = min;
+    }
+  }
+  if (count < WINDOW) {
+    positions[0] = min;
+    hashes[0] = minHash;
+    out = 1;
+  }
+  return out;
+}
+
+/**
+ * Fingerprint table: 16-slot buckets, two bucket choices, 29-bit tags with 3 label bits in each 32-bit slot.
+ * Buckets are derived from the tag so the table can double without keeping the original hashes.
+ */
+class FingerprintTable {
+  #bits = MIN_TABLE_BITS;
+  #slots = new Uint32Array(BUCKET << MIN_TABLE_BITS);
+  #count = 0;
+  readonly #maxBits: number;
+  constructor(maxBits: number) {
+    this.#maxBits = Math.max(MIN_TABLE_BITS, maxBits);
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  #first(tag: number): number {
+    return (Math.imul(tag, 0x9e3779b1) >>> (32 - this.#bits)) * BUCKET;
+  }
+  #second(tag: number, first: number): number {
+    const mask = (1 << this.#bits) - 1;
+    const two = mix(tag ^ 0x27d4eb2f) & mask;
+    return (two * BUCKET === first ? (two + 1) & mask : two) * BUCKET;
+  }
+
+  /** Adds labels to a fingerprint; returns false when it does not fit (the caller records the loss). */
+  add(identity: number, labels: number): boolean {
+    const tag = identity >>> 3 || 1;
+    const slots = this.#slots;
+    const one = this.#first(tag);
+    const two = this.#second(tag, one);
+    let freeOne = -1;
+    let usedOne = 0;
+    for (let i = one; i < one + BUCKET; i++) {
+      const slot = slots[i] as number;
+      if (slot === 0) {
+        if (freeOne < 0) freeOne = i;
+      } else if (slot >>> 3 === tag) {
+        slots[i] = slot | labels;
+        return true;
+      } else usedOne++;
+    }
+    let freeTwo = -1;
+    let usedTwo = 0;
+    for (let i = two; i < two + BUCKET; i++) {
+      const slot = slots[i] as number;
+      if (slot === 0) {
+        if (freeTwo < 0) freeTwo = i;
+      } else if (slot >>> 3 === tag) {
+        slots[i] = slot | labels;
+        return true;
+      } else usedTwo++;
+    }
+    const free = freeOne >= 0 && (freeTwo < 0 || usedOne <= usedTwo) ? freeOne : freeTwo;
+    if ((free < 0 || this.#count >= slots.length * 0.85) && this.#grow()) return this.add(identity, labels);
+    if (free < 0) return false;
+    slots[free] = ((tag << 3) | labels) >>> 0;
+    this.#count++;
+    return true;
+  }
+
+  /** Label bits of a fingerprint, 0 when absent. */
+  get(identity: number): number {
+    const tag = identity >>> 3 || 1;
+    const slots = this.#slots;
+    const one = this.#first(tag);
+    for (let i = one; i < one + BUCKET; i++) if ((slots[i] as number) >>> 3 === tag) return (slots[i] as number) & 7;
+    const two = this.#second(tag, one);
+    for (let i = two; i < two + BUCKET; i++) if ((slots[i] as number) >>> 3 === tag) return (slots[i] as number) & 7;
+    return 0;
+  }
+
+  #grow(): boolean {
+    if (this.#bits >= this.#maxBits) return false;
+    const old = this.#slots;
+    this.#bits++;
+    this.#slots = new Uint32Array(BUCKET << this.#bits);
+    this.#count = 0;
+    // Re-adding into a table twice as large cannot fail in practice; a slot that did not fit would be a lost
+    // fingerprint, so the caller is told through the return value like any other loss.
+    let ok = true;
+    for (const slot of old) if (slot !== 0 && !this.add(slot & ~7, slot & 7)) ok = false;
+    return ok;
+  }
+}
+
+function legsOf(bits: number): LegMask {
+  return (bits & UNTRUSTED ? LEG_A : NO_LEGS) | (bits & SENSITIVE ? LEG_B : NO_LEGS);
+}
+
+function shorten(text: string): string {
+  return text.length > DISPLAY ? `${text.slice(0, DISPLAY - 1)}…` : text;
+}
+
+/** Untrusted only when no trusted source also wrote it; sensitive as it is. */
+function untrustedUnlessTrusted(bits: number): number {
+  return bits & TRUSTED ? bits & SENSITIVE : bits & (UNTRUSTED | SENSITIVE);
+}
+
+/** Labels that count against an argument: untrusted unless also trusted, sensitive unless also given by the user. */
+function effective(bits: number, trustedInput: boolean): number {
+  const out = untrustedUnlessTrusted(bits);
+  return trustedInput ? out & ~SENSITIVE : out;
+}
+
+/** A provenance index held in memory, bounded by {@link ProvenanceLimits}. */
+export class MemoryProvenanceIndex implements ProvenanceIndex {
+  readonly #limits: ProvenanceLimits;
+  readonly #values = new Map<string, ValueEntry>();
+  readonly #anchors = new Map<number, ValueEntry[]>();
+  readonly #table: FingerprintTable;
+  readonly #sources: ProvenanceSource[] = [];
+  /** Sources that brought text, per label bit, for findings on text. */
+  readonly #textSources = new Map<number, number[]>();
+  readonly #trustedUrls = new Set<string>();
+  /** Compact trusted input: a value found inside it was given by the user or the operator. */
+  readonly #trustedText: string[] = [];
+  #valueChars = 0;
+  #lost = 0;
+
+  /** `lost` starts an index that already lost data, e.g. a session whose index did not survive a restart. */
+  constructor(limits: Partial<ProvenanceLimits> = {}, lost: LegMask = NO_LEGS) {
+    this.#limits = { ...DEFAULT_PROVENANCE_LIMITS, ...limits };
+    this.#table = new FingerprintTable(this.#limits.maxTableBits);
+    this.#lost = (lost & LEG_A ? UNTRUSTED : 0) | (lost & LEG_B ? SENSITIVE : 0);
+  }
+
+  addOutput(source: Omit<ProvenanceSource, 'labels'>, labels: LegMask, output: unknown): void {
+    const bits = (labels & LEG_A ? UNTRUSTED : TRUSTED) | (labels & LEG_B ? SENSITIVE : 0);
+    const index = this.#sources.length;
+    this.#sources.push({ ...source, labels: (labels & LEG_A ? 'A' : '') + (labels & LEG_B ? 'B' : '') });
+    this.#ingest(output, bits, index);
+  }
+
+  addTrusted(input: unknown): void {
+    stringsOf(input, (text) => {
+      const small = compact(text);
+      if (small.length >= MIN_VALUE_LENGTH) this.#trustedText.push(small);
+    });
+    this.#ingest(input, TRUSTED, -1);
+  }
+
+  #ingest(output: unknown, bits: number, source: number): void {
+    stringsOf(output, (text) => {
+      extractValues(text, (raw) => {
+        // A URL in trusted input or in the output of a trusted source may be fetched verbatim.
+        if (bits & TRUSTED && raw.includes('://')) this.#trustUrl(raw);
+        this.#addValue(compact(raw), bits, source);
+      });
+      if (bits === TRUSTED && source >= 0) return;
+      const n = compactInto(text);
+      // A whole short string (a display name, a subject line) is a value of its own.
+      if (n >= MIN_VALUE_LENGTH && n < MIN_TEXT_LENGTH) this.#addValue(bufferString(n), bits, source);
+      this.#addText(n, bits, source);
+    });
+  }
+
+  #trustUrl(url: string): void {
+    if (this.#trustedUrls.size >= this.#limits.maxTrustedUrls) {
+      // Forgetting a trusted URL only makes a later fetch of it fail closed.
+      const oldest = this.#trustedUrls.values().next().value;
+      if (oldest !== undefined) this.#trustedUrls.delete(oldest);
+    }
+    this.#trustedUrls.add(url);
+  }
+
+  #addValue(value: string, bits: number, source: number): void {
+    if (value.length < MIN_VALUE_LENGTH || value.length > this.#limits.maxValueLength) return;
+    const existing = this.#values.get(value);
+    if (existing) {
+      existing.labels |= bits;
+      if (source >= 0 && existing.sources.length < SOURCES_PER_ENTRY && !existing.sources.includes(source))
+        existing.sources.push(source);
+      return;
+    }
+    while (
+      this.#values.size > 0 &&
+      (this.#values.size >= this.#limits.maxValues || this.#valueChars + value.length > this.#limits.maxValueChars)
+    ) {
+      this.#evictOldestValue();
+    }
+    const entry: ValueEntry = { value, labels: bits, sources: source >= 0 ? [source] : [] };
+    this.#values.set(value, entry);
+    this.#valueChars += value.length;
+    const anchor = anchorOf(value);
+    const list = this.#anchors.get(anchor);
+    if (list) list.push(entry);
+    else this.#anchors.set(anchor, [entry]);
+  }
+
+  #evictOldestValue(): void {
+    const first = this.#values.values().next().value as ValueEntry;
+    this.#values.delete(first.value);
+    this.#valueChars -= first.value.length;
+    const anchor = anchorOf(first.value);
+    const rest = (this.#anchors.get(anchor) ?? []).filter((e) => e !== first);
+    if (rest.length > 0) this.#anchors.set(anchor, rest);
+    else this.#anchors.delete(anchor);
+    // INVARIANT: eviction never turns a flag into a pass (test/core/provenance.test.ts "eviction never unflags").
+    this.#lost |= untrustedUnlessTrusted(first.labels);
+  }
+
+  /** Fingerprints the first `n` buffer characters. */
+  #addText(n: number, bits: number, source: number): void {
+    let lost = false;
+    const kept = winnow(n);
+    for (let k = 0; k < kept; k++) {
+      if (!this.#table.add(gramIdentity(keptPosition[k] as number, keptHash[k] as number), bits)) lost = true;
+    }
+    if (lost) this.#lost |= bits & (UNTRUSTED | SENSITIVE);
+    if (source < 0) return;
+    for (const bit of [UNTRUSTED, SENSITIVE]) {
+      if (!(bits & bit)) continue;
+      const list = this.#textSources.get(bit) ?? [];
+      if (list.length < SOURCES_PER_ENTRY && !list.includes(source)) list.push(source);
+      this.#textSources.set(bit, list);
+    }
+  }
+
+  scan(text: string): ProvenanceScan[] {
+    const n = compactInto(text);
+    if (n < MIN_VALUE_LENGTH) return [];
+    const small = bufferString(n);
+    const trustedInput = this.#trustedText.some((t) => t.includes(small));
+    const found: ProvenanceScan[] = [];
+    let valueBits = 0;
+    // Values: every position of the argument is a possible start of a value.
+    const seen = new Set<ValueEntry>();
+    let h = gramHash(0);
+    for (let i = 0; i + GRAM <= n; i++) {
+      if (i > 0) h = (Math.imul(h, BASE) + (buffer[i + GRAM - 1] as number) - Math.imul(buffer[i - 1] as number, BASE_POW)) | 0;
+      const list = this.#anchors.get(h);
+      if (!list) continue;
+      for (const entry of list) {
+        if (seen.has(entry) || !small.startsWith(entry.value, i)) continue;
+        seen.add(entry);
+        const bits = effective(entry.labels, trustedInput || this.#trustedText.some((t) => t.includes(entry.value)));
+        if (!bits) continue;
+        valueBits |= bits;
+        found.push({
+          labels: legsOf(bits),
+          kind: 'value',
+          value: shorten(entry.value),
+          sources: entry.sources.map((s) => this.#sources[s] as ProvenanceSource),
+        });
+      }
+    }
+    const textBits = effective(this.#scanText(n), trustedInput) & ~valueBits;
+    if (textBits) {
+      const sources: ProvenanceSource[] = [];
+      for (const bit of [UNTRUSTED, SENSITIVE]) {
+        if (!(textBits & bit)) continue;
+        for (const s of this.#textSources.get(bit) ?? []) {
+          const source = this.#sources[s] as ProvenanceSource;
+          if (!sources.includes(source)) sources.push(source);
+        }
+      }
+      found.push({ labels: legsOf(textBits), kind: 'text', value: shorten(small), sources });
+    }
+    const lost = this.#lost & ~(valueBits | textBits);
+    if (lost && !trustedInput) found.push({ labels: legsOf(lost), kind: 'evicted', sources: [] });
+    return dropContained(found);
+  }
+
+  /**
+   * Label bits of seen text the argument (the first `n` buffer characters) lies in (all its fingerprints) or carries
+   * a chunk of (two kept fingerprints in a row), each without the untrusted bit where a trusted source wrote it too.
+   */
+  #scanText(n: number): number {
+    let all = 7;
+    let previous = 0;
+    let chunk = 0;
+    const kept = winnow(n);
+    for (let k = 0; k < kept; k++) {
+      const bits = this.#table.get(gramIdentity(keptPosition[k] as number, keptHash[k] as number));
+      all &= bits;
+      chunk |= untrustedUnlessTrusted(previous & bits);
+      previous = bits;
+    }
+    const inside = n >= MIN_TEXT_LENGTH && kept > 0 ? untrustedUnlessTrusted(all) : 0;
+    return inside | chunk;
+  }
+
+  trustedUrl(url: string): boolean {
+    return this.#trustedUrls.has(url);
+  }
+
+  stats(): ProvenanceStats {
+    return {
+      values: this.#values.size,
+      valueChars: this.#valueChars,
+      fingerprints: this.#table.count,
+      tableSlots: this.#table.size,
+      trustedUrls: this.#trustedUrls.size,
+      lost: (this.#lost & UNTRUSTED ? 'A' : '') + (this.#lost & SENSITIVE ? 'B' : ''),
+      // Slots are 4 bytes; a value costs its characters plus about 120 bytes of map, anchor and entry overhead.
+      bytes: this.#table.size * 4 + this.#valueChars + this.#values.size * 120 + this.#trustedUrls.size * 100,
+    };
+  }
+}
+
+/** Drops value findings whose value lies inside another finding's value with the same labels (a phone in an IBAN). */
+function dropContained(found: ProvenanceScan[]): ProvenanceScan[] {
+  if (found.length < 2) return found;
+  return found.filter(
+    (f) =>
+      f.kind !== 'value' ||
+      !found.some(
+        (g) =>
+          g !== f &&
+          g.kind === 'value' &&
+          g.labels === f.labels &&
+          g.value !== undefined &&
+          f.value !== undefined &&
+          g.value.length > f.value.length &&
+          g.value.includes(f.value),
+      ),
+  );
+}
