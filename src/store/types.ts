@@ -92,7 +92,10 @@ export type AuditEvent =
       brought: string;
       legsAfter: string;
       bytes: number;
+      /** What author lineage or declassification did to the output. */
+      note?: string;
     }
+  | { type: 'lineage.allow'; at: number; author?: string; item?: string; by?: string; reason?: string }
   | { type: 'result.ignored'; at: number; sessionId: string; callId: string; reason: string }
   | {
       type: 'transition';
