@@ -7,6 +7,10 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
     summary: 'the Email-Bot attack, with and without the guard',
     load: async () => (await import('./commands/demo.ts')).demo,
   },
+  eval: {
+    summary: 'run an attack-scenario suite with and without the refinements',
+    load: async () => (await import('./commands/eval.ts')).evaluate,
+  },
   gateway: { summary: 'run the MCP gateway', load: async () => (await import('./commands/gateway.ts')).gateway },
   replay: {
     summary: 'replay a trace through the engine',

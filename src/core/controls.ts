@@ -12,6 +12,7 @@ import type { ProvenanceReader, ProvenanceScan, ProvenanceSource } from './prove
 /** A compiled URL control. */
 export interface CompiledUrlControl {
   fromTrusted: boolean;
+  embedded: boolean;
   allow?: readonly RegExp[];
   deny?: readonly RegExp[];
   effect: GateEffect;
@@ -48,7 +49,11 @@ export interface ControlOutcome {
 }
 
 function compileUrl(url: UrlControl, lists: CompiledLists): CompiledUrlControl {
-  const out: CompiledUrlControl = { fromTrusted: url.from === 'trusted', effect: url.effect ?? 'deny' };
+  const out: CompiledUrlControl = {
+    fromTrusted: url.from === 'trusted',
+    embedded: url.embedded === true,
+    effect: url.effect ?? 'deny',
+  };
   if (url.allow !== undefined) out.allow = patternsOf(url.allow, lists);
   if (url.deny !== undefined) out.deny = patternsOf(url.deny, lists);
   return out;
@@ -147,7 +152,10 @@ export function evaluateControls(
       sensitive = stronger(sensitive, control.sensitive);
       if (control.url) urls.push(control.url);
     }
-    for (const url of urls) checkUrl(leaf, url, reader, violate);
+    for (const url of urls) {
+      if (!url.embedded) checkUrl(leaf.path, leaf.value, url, reader, violate);
+      else for (const found of embeddedUrls(leaf.value)) checkUrl(leaf.path, found, url, reader, violate);
+    }
     if (untrusted === 'off' && sensitive === 'off') continue;
     if (!reader) {
       // INVARIANT: no index means unknown provenance, which violates (test/core/controls.test.ts "missing index").
@@ -199,31 +207,41 @@ function checkScan(
   }
 }
 
+// A URL inside text ends at spacing, quotes, angle brackets or a closing parenthesis (markdown links and images).
+const EMBEDDED_URL = /[a-z][a-z0-9+.-]*:\/\/[^\s"'<>)\]]+/gi;
+
+/** URLs inside a text, without trailing sentence punctuation. */
+export function embeddedUrls(text: string): string[] {
+  return [...text.matchAll(EMBEDDED_URL)].map((m) => m[0].replace(/[.,;:!?]+$/, ''));
+}
+
 function checkUrl(
-  leaf: { path: string; value: string },
+  path: string,
+  value: string,
   url: CompiledUrlControl,
   reader: ProvenanceReader | undefined,
   violate: (effect: ControlEffect, reason: Omit<Reason, 'rule'>) => void,
 ): void {
   let host: string;
   try {
-    host = new URL(leaf.value).hostname.toLowerCase();
+    host = new URL(value).hostname.toLowerCase();
   } catch {
-    violate(url.effect, { code: 'url_invalid', message: `argument \`${leaf.path}\` is not a URL` });
+    violate(url.effect, { code: 'url_invalid', message: `argument \`${path}\` is not a URL` });
     return;
   }
+  const shown = value.length > 80 ? `${value.slice(0, 79)}…` : value;
   if (url.deny?.some((p) => p.test(host))) {
-    violate(url.effect, { code: 'url_host_denied', message: `argument \`${leaf.path}\` points to denied host \`${host}\`` });
+    violate(url.effect, { code: 'url_host_denied', message: `argument \`${path}\` points to denied host \`${host}\`` });
   } else if (url.allow && !url.allow.some((p) => p.test(host))) {
     violate(url.effect, {
       code: 'url_host_denied',
-      message: `argument \`${leaf.path}\` points to host \`${host}\`, which is not on the allow-list`,
+      message: `argument \`${path}\` points to host \`${host}\`, which is not on the allow-list`,
     });
   }
-  if (url.fromTrusted && !reader?.trustedUrl(leaf.value)) {
+  if (url.fromTrusted && !reader?.trustedUrl(value)) {
     violate(url.effect, {
       code: 'url_not_from_trusted_source',
-      message: `argument \`${leaf.path}\` is a URL that no trusted source gave verbatim (agent-constructed URLs are refused)`,
+      message: `argument \`${path}\` has URL \`${shown}\`, which no trusted source gave verbatim`,
     });
   }
 }

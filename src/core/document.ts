@@ -58,6 +58,11 @@ export type ControlEffect = GateEffect | 'off';
 export interface UrlControl {
   /** `trusted`: the URL must have appeared verbatim in the output of a trusted source or in trusted input. */
   from?: 'trusted' | 'any';
+  /**
+   * Check every URL inside the argument's text (a message body, a markdown image) instead of the argument as one
+   * URL; text without URLs passes.
+   */
+  embedded?: boolean;
   /** Host globs, inline or the name of an entry in `lists`; a URL to any other host violates the control. */
   allow?: string[] | string;
   /** Host globs, inline or the name of an entry in `lists`; a URL to one of them violates the control. */

@@ -442,10 +442,9 @@ function untrustedUnlessTrusted(bits: number): number {
   return bits & TRUSTED ? bits & SENSITIVE : bits & (UNTRUSTED | SENSITIVE);
 }
 
-/** Labels that count against an argument: untrusted unless also trusted, sensitive unless also given by the user. */
+/** Labels that count against an argument: none when trusted input holds it, else untrusted unless also trusted. */
 function effective(bits: number, trustedInput: boolean): number {
-  const out = untrustedUnlessTrusted(bits);
-  return trustedInput ? out & ~SENSITIVE : out;
+  return trustedInput ? 0 : untrustedUnlessTrusted(bits);
 }
 
 /** A provenance index held in memory, bounded by {@link ProvenanceLimits}. */

@@ -327,11 +327,13 @@ class Validator {
   }
 
   #urlControl(value: unknown, path: Path): void {
-    const url = this.#mapping(value, path, ['from', 'allow', 'deny', 'effect']);
+    const url = this.#mapping(value, path, ['from', 'embedded', 'allow', 'deny', 'effect']);
     if (!url) return;
     if (Object.keys(url).length === 0)
       this.#report('empty_control', path, 'a URL control needs at least one of from, allow, deny');
     if (url.from !== undefined) this.#oneOf(url.from, [...path, 'from'], ['trusted', 'any']);
+    if (url.embedded !== undefined && typeof url.embedded !== 'boolean')
+      this.#report('expected_boolean', [...path, 'embedded'], `expected true or false, got ${describe(url.embedded)}`);
     for (const key of ['allow', 'deny']) if (url[key] !== undefined) this.#patterns(url[key], [...path, key]);
     if (url.effect !== undefined) this.#oneOf(url.effect, [...path, 'effect'], ['ask', 'deny']);
   }
