@@ -134,13 +134,20 @@ function hexDigit(c: number): number {
   return -1;
 }
 
-/** Writes the compact form of `text` into the shared buffer; returns its length. */
-function compactInto(text: string): number {
+let origin = new Int32Array(256);
+
+/**
+ * Writes the compact form of `text` into the shared buffer; returns its length. With `track`, `origin[i]` is the
+ * index in `text` of compact character `i`, so a match can be shown as the caller wrote it.
+ */
+function compactInto(text: string, track = false): number {
   if (buffer.length < text.length) buffer = new Uint16Array(Math.max(text.length, buffer.length * 2));
+  if (track && origin.length < text.length) origin = new Int32Array(Math.max(text.length, origin.length * 2));
   const out = buffer;
   const length = text.length;
   let n = 0;
   for (let i = 0; i < length; i++) {
+    const at = i;
     let c = text.charCodeAt(i);
     if (c === 37 && i + 2 < length) {
       const high = hexDigit(text.charCodeAt(i + 1));
@@ -154,9 +161,19 @@ function compactInto(text: string): number {
       c = FOLD[c] as number;
       if (c === SEPARATOR) continue;
     } else if (c === 0xa0 || (c >= 0x2000 && c <= 0x200b) || c === 0x3000 || c === 0xfeff) continue;
+    if (track) origin[n] = at;
     out[n++] = c;
   }
   return n;
+}
+
+/** The part of `text` that compact characters `from` to `to` (exclusive) came from; needs a tracked compaction. */
+function originalSlice(text: string, from: number, to: number): string {
+  const start = origin[from] as number;
+  const last = origin[to - 1] as number;
+  // A decoded `%XX` spans three characters of the original.
+  const end = text.charCodeAt(last) === 37 ? last + 3 : last + 1;
+  return text.slice(start, end);
 }
 
 function bufferString(n: number): string {
@@ -562,7 +579,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
   }
 
   scan(text: string): ProvenanceScan[] {
-    const n = compactInto(text);
+    const n = compactInto(text, true);
     if (n < MIN_VALUE_LENGTH) return [];
     const small = bufferString(n);
     const trustedInput = this.#trustedText.some((t) => t.includes(small));
@@ -584,7 +601,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
         found.push({
           labels: legsOf(bits),
           kind: 'value',
-          value: shorten(entry.value),
+          value: shorten(originalSlice(text, i, i + entry.value.length)),
           sources: entry.sources.map((s) => this.#sources[s] as ProvenanceSource),
         });
       }
@@ -599,7 +616,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
           if (!sources.includes(source)) sources.push(source);
         }
       }
-      found.push({ labels: legsOf(textBits), kind: 'text', value: shorten(small), sources });
+      found.push({ labels: legsOf(textBits), kind: 'text', value: shorten(text), sources });
     }
     const lost = this.#lost & ~(valueBits | textBits);
     if (lost && !trustedInput) found.push({ labels: legsOf(lost), kind: 'evicted', sources: [] });
