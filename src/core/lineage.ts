@@ -57,7 +57,8 @@ export function applyLineage(lineage: CompiledLineage, output: unknown, allowed:
     const problem = `${where} is not a list of items`;
     // INVARIANT: under `filter` an output whose items cannot be read is withheld, never passed on
     // (test/core/lineage.test.ts "unreadable output is withheld").
-    if (lineage.untrusted === 'filter') return { output: { withheld: problem }, untrusted: false, items: 0, untrustedItems: 0, problem };
+    if (lineage.untrusted === 'filter')
+      return { output: { withheld: problem }, untrusted: false, items: 0, untrustedItems: 0, problem };
     return { output, untrusted: true, items: 0, untrustedItems: 0, problem };
   }
   const trusted = (item: unknown): boolean => {
@@ -92,7 +93,8 @@ function replaceAt(value: unknown, path: readonly string[], replacement: unknown
 
 /** Describes what lineage did, for the audit log and `replay`. */
 export function describeLineage(outcome: LineageOutcome, mode: CompiledLineage['untrusted']): string {
-  if (outcome.problem) return `${outcome.problem}; ${mode === 'filter' ? 'the output was withheld' : 'the output brings A'}`;
+  if (outcome.problem)
+    return `${outcome.problem}; ${mode === 'filter' ? 'the output was withheld' : 'the output brings A'}`;
   if (outcome.untrustedItems === 0) return `all ${outcome.items} item(s) by trusted authors; no A`;
   return mode === 'filter'
     ? `removed ${outcome.untrustedItems} of ${outcome.items} item(s) by untrusted authors; no A`

@@ -194,7 +194,9 @@ const SPACED_IBAN = /\b[A-Z]{2}\d{2}(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?\b/g
 const SPACED_PHONE = /\+?\d{1,4}(?:[ -]\(?\d{2,5}\)?){2,5}/g;
 const DOMAIN = /^[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}$/i;
 // Characters that end a token: spacing, quotes, brackets and list punctuation.
-const DELIMITER = new Uint8Array(128).map((_, c) => (c <= 32 || '"\'<>()[]{}`\\,;|'.includes(String.fromCharCode(c)) ? 1 : 0));
+const DELIMITER = new Uint8Array(128).map((_, c) =>
+  c <= 32 || '"\'<>()[]{}`\\,;|'.includes(String.fromCharCode(c)) ? 1 : 0,
+);
 /** Trailing sentence punctuation that is not part of a token: `.`, `:`, `!`, `?`. */
 function trailing(c: number): boolean {
   return c === 46 || c === 58 || c === 33 || c === 63;
@@ -589,7 +591,8 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     const seen = new Set<ValueEntry>();
     let h = gramHash(0);
     for (let i = 0; i + GRAM <= n; i++) {
-      if (i > 0) h = (Math.imul(h, BASE) + (buffer[i + GRAM - 1] as number) - Math.imul(buffer[i - 1] as number, BASE_POW)) | 0;
+      if (i > 0)
+        h = (Math.imul(h, BASE) + (buffer[i + GRAM - 1] as number) - Math.imul(buffer[i - 1] as number, BASE_POW)) | 0;
       const list = this.#anchors.get(h);
       if (!list) continue;
       for (const entry of list) {

@@ -5,7 +5,6 @@ import { decide, errorDecision, type ToolCall } from '../core/decide.ts';
 import type { Decision, Reason } from '../core/decision.ts';
 import type { Configuration, InputTrust, PolicyDocument } from '../core/document.ts';
 import { formatLegs, LEG_A, LEG_B, type Leg, parseLegs } from '../core/legs.ts';
-import type { LineageAllowances } from '../core/lineage.ts';
 import { compilePolicy, type Policy } from '../core/policy.ts';
 import { MemoryProvenanceIndex, type ProvenanceLimits } from '../core/provenance.ts';
 import { type Evidence, effectiveLegs, newSessionState, reservedLegs, type SessionState } from '../core/state.ts';
@@ -211,7 +210,9 @@ class RuleOfTwoGuard implements Guard {
     // Indexing costs time on every output; a policy without provenance or URL-origin controls needs none.
     this.#tracesProvenance =
       policy.consequential !== undefined ||
-      policy.profiles.some((p) => p.controls.some((c) => c.untrusted !== 'off' || c.sensitive !== 'off' || c.url?.fromTrusted));
+      policy.profiles.some((p) =>
+        p.controls.some((c) => c.untrusted !== 'off' || c.sensitive !== 'off' || c.url?.fromTrusted),
+      );
   }
 
   /** A fresh index for a session this guard opened: it knows the session's whole history. */
@@ -457,7 +458,8 @@ class RuleOfTwoGuard implements Guard {
     if ((allow.author === undefined) === (allow.item === undefined))
       throw new ConfigError('a lineage allowance names exactly one of an author or an item');
     const event: AuditEvent = { type: 'lineage.allow', at: this.#now() };
-    for (const key of ['author', 'item', 'by', 'reason'] as const) if (allow[key] !== undefined) event[key] = allow[key];
+    for (const key of ['author', 'item', 'by', 'reason'] as const)
+      if (allow[key] !== undefined) event[key] = allow[key];
     // Audited first: an allowance the log does not hold is not granted.
     await this.#append(event);
     if (allow.author !== undefined) this.#allowances.authors.add(allow.author);
@@ -560,7 +562,10 @@ class RuleOfTwoGuard implements Guard {
     const parentData = formatLegs(parseLegs(forked.carried) ?? LEG_A | LEG_B);
     for (const value of options.carry ?? []) {
       // A declassified value is narrow and trusted; any other keeps the labels it carried.
-      const legs = value.declassify !== undefined ? (parseLegs(value.legs ?? parentData) ?? 0) & ~LEG_A : (parseLegs(value.legs ?? parentData) ?? LEG_A | LEG_B);
+      const legs =
+        value.declassify !== undefined
+          ? (parseLegs(value.legs ?? parentData) ?? 0) & ~LEG_A
+          : (parseLegs(value.legs ?? parentData) ?? LEG_A | LEG_B);
       childIndex?.addOutput({ seq: 0, callId: `carry:${value.name}`, tool: `fork of ${sessionId}` }, legs, value.value);
     }
     const carried = (options.carry ?? []).map((c) => ({

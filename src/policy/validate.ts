@@ -1,7 +1,7 @@
 import { redactionProblem } from '../audit/redact.ts';
+import { type NarrowSchema, narrowSchemaProblem } from '../core/declassify.ts';
 import type { PolicyDocument } from '../core/document.ts';
 import { LEG_A, LEG_B, LEG_C, type LegMask, parseLegs } from '../core/legs.ts';
-import { type NarrowSchema, narrowSchemaProblem } from '../core/declassify.ts';
 import { parseDuration } from '../core/policy.ts';
 import type { ConfigIssue } from '../errors.ts';
 import { formatPath } from './source.ts';
@@ -302,7 +302,11 @@ class Validator {
 
   #argControls(value: unknown, path: Path): void {
     if (!isRecord(value)) {
-      this.#report('expected_mapping', path, `expected a mapping of argument paths to controls, got ${describe(value)}`);
+      this.#report(
+        'expected_mapping',
+        path,
+        `expected a mapping of argument paths to controls, got ${describe(value)}`,
+      );
       return;
     }
     for (const [field, control] of Object.entries(value)) {
@@ -316,7 +320,11 @@ class Validator {
         if (entry[key] !== undefined) this.#oneOf(entry[key], [...at, key], CONTROL_EFFECTS);
       }
       if (entry.reference !== undefined && typeof entry.reference !== 'boolean')
-        this.#report('expected_boolean', [...at, 'reference'], `expected true or false, got ${describe(entry.reference)}`);
+        this.#report(
+          'expected_boolean',
+          [...at, 'reference'],
+          `expected true or false, got ${describe(entry.reference)}`,
+        );
       if (entry.url !== undefined) this.#urlControl(entry.url, [...at, 'url']);
     }
   }
@@ -341,7 +349,8 @@ class Validator {
   #lineage(value: unknown, path: Path): void {
     const lineage = this.#mapping(value, path, ['items', 'author', 'id', 'trusted', 'untrusted']);
     if (!lineage) return;
-    if (lineage.author === undefined) this.#report('missing_key', path, 'lineage needs `author`, the path to an item\'s author');
+    if (lineage.author === undefined)
+      this.#report('missing_key', path, "lineage needs `author`, the path to an item's author");
     for (const key of ['items', 'author', 'id']) {
       if (lineage[key] !== undefined && this.#string(lineage[key], [...path, key]))
         this.#argumentPath(lineage[key] as string, [...path, key]);

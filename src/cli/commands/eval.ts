@@ -3,7 +3,13 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../errors.ts';
 import { parsePolicy } from '../../policy/load.ts';
-import { EVAL_VARIANTS, type EvalCounts, type EvalReport, type EvalScenario, evaluateSuite } from '../../replay/eval.ts';
+import {
+  EVAL_VARIANTS,
+  type EvalCounts,
+  type EvalReport,
+  type EvalScenario,
+  evaluateSuite,
+} from '../../replay/eval.ts';
 import { parseTrace } from '../../replay/trace.ts';
 import { type Command, UsageError } from '../io.ts';
 import { table } from '../table.ts';
@@ -21,7 +27,9 @@ async function readText(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
-    throw new UsageError(`cannot read \`${file}\`: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UsageError(
+      `cannot read \`${file}\`: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
 }
 
@@ -38,12 +46,18 @@ export async function loadSuite(dir: string): Promise<EvalScenario[]> {
     const folder = join(dir, category);
     const policyFile = join(folder, 'policy.yaml');
     const parsed = parsePolicy(await readText(policyFile));
-    if (!parsed.ok) throw new ConfigError(`policy \`${policyFile}\` has ${parsed.issues.length} issue(s)`, parsed.issues);
+    if (!parsed.ok)
+      throw new ConfigError(`policy \`${policyFile}\` has ${parsed.issues.length} issue(s)`, parsed.issues);
     const traces = (await readdir(folder)).filter((f) => f.endsWith('.jsonl')).sort();
     for (const trace of traces) {
       const file = join(folder, trace);
       const events = parseTrace(await readText(file), `trace \`${file}\``);
-      scenarios.push({ category, name: `${category}/${trace.replace(/\.jsonl$/, '')}`, document: parsed.document, events });
+      scenarios.push({
+        category,
+        name: `${category}/${trace.replace(/\.jsonl$/, '')}`,
+        document: parsed.document,
+        events,
+      });
     }
   }
   if (scenarios.length === 0) throw new UsageError(`suite \`${dir}\` has no category folders with traces`);
@@ -55,7 +69,16 @@ function ratio(part: number, whole: number): string {
 }
 
 function total(report: EvalReport, variant: keyof EvalReport): EvalCounts {
-  const sum: EvalCounts = { scenarios: 0, attacks: 0, stopped: 0, benign: 0, allowed: 0, asked: 0, denied: 0, mismatches: [] };
+  const sum: EvalCounts = {
+    scenarios: 0,
+    attacks: 0,
+    stopped: 0,
+    benign: 0,
+    allowed: 0,
+    asked: 0,
+    denied: 0,
+    mismatches: [],
+  };
   for (const counts of report[variant].values()) {
     for (const key of ['scenarios', 'attacks', 'stopped', 'benign', 'allowed', 'asked', 'denied'] as const)
       sum[key] += counts[key];
