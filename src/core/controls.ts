@@ -193,6 +193,15 @@ function checkScan(
         ? `carries text \`${scan.value}\``
         : `carries \`${scan.value}\``;
   const from = describeSources(scan.sources);
+  if (scan.kind === 'evicted') {
+    // The index lost (or never had) data with these labels: the argument's provenance is unknown.
+    const effect = scan.labels & LEG_A ? (scan.labels & LEG_B ? stronger(untrusted, sensitive) : untrusted) : sensitive;
+    violate(effect, {
+      code: 'provenance_unknown',
+      message: `argument \`${path}\` ${what} (labels ${formatLegs(scan.labels)}): its provenance is unknown`,
+    });
+    return;
+  }
   if (scan.labels & LEG_A) {
     violate(untrusted, {
       code: 'argument_from_untrusted_output',

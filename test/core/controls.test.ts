@@ -51,7 +51,11 @@ describe('argument-level controls in decide', () => {
   it('asks when a nested argument carries a sensitive value, and allows a clean one', () => {
     const index = new MemoryProvenanceIndex();
     index.addOutput({ seq: 1, callId: 'c0', tool: 'read_cards' }, LEG_B, 'Visa 4111 1111 1111 1111');
-    const leak = check('send_money', { recipient: 'DE44500105175407324931', memo: { text: ['rent', 'card 4111111111111111'] } }, index);
+    const leak = check(
+      'send_money',
+      { recipient: 'DE44500105175407324931', memo: { text: ['rent', 'card 4111111111111111'] } },
+      index,
+    );
     expect(leak.effect).toBe('ask');
     expect(leak.provenance?.[0]).toMatchObject({ argument: 'memo.text.1', labels: 'B' });
     expect(leak.approval?.reasons.some((r) => r.code === 'argument_carries_sensitive_value')).toBe(true);
@@ -107,12 +111,17 @@ describe('argument-level controls in decide', () => {
     const asked = check('send_money', args, index);
     const approved = asked.approval;
     expect(approved).toBeDefined();
-    const again = decide(policy, state, { id: 'c1', tool: 'send_money', args }, {
-      now: 1,
-      newId: counterIds(),
-      provenance: index,
-      ...(approved ? { approved } : {}),
-    }).decision;
+    const again = decide(
+      policy,
+      state,
+      { id: 'c1', tool: 'send_money', args },
+      {
+        now: 1,
+        newId: counterIds(),
+        provenance: index,
+        ...(approved ? { approved } : {}),
+      },
+    ).decision;
     expect(again.effect).toBe('allow');
   });
 });

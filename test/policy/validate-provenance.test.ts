@@ -55,7 +55,9 @@ describe('policy validation of provenance, URL, reference, lineage and declassif
   });
 
   it('rejects a declassification schema that is not narrow', () => {
-    const parsed = parsePolicy('version: 1\ntools:\n  t:\n    output: A\n    declassify: { type: id, pattern: ".*", maxLength: 500 }\n');
+    const parsed = parsePolicy(
+      'version: 1\ntools:\n  t:\n    output: A\n    declassify: { type: id, pattern: ".*", maxLength: 500 }\n',
+    );
     expect(parsed.ok ? [] : parsed.issues.map((i) => i.message)).toEqual([
       "an id's maxLength must be an integer from 1 to 64",
     ]);
