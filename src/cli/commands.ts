@@ -12,6 +12,10 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
     load: async () => (await import('./commands/eval.ts')).evaluate,
   },
   gateway: { summary: 'run the MCP gateway', load: async () => (await import('./commands/gateway.ts')).gateway },
+  lineage: {
+    summary: 'mark an author or item trusted for author lineage',
+    load: async () => (await import('./commands/lineage.ts')).lineage,
+  },
   replay: {
     summary: 'replay a trace through the engine',
     load: async () => (await import('./commands/replay.ts')).replay,

@@ -92,6 +92,8 @@ export interface LineageDocument {
   id?: string;
   /** Trusted author globs, inline or the name of an entry in `lists`. */
   trusted?: string[] | string;
+  /** Ids of single items a reviewer marked trusted (`ruleoftwo lineage allow --item`). */
+  trustedItems?: string[];
   /** What items by other authors do: `filter` removes them before the model sees them, `taint` brings A. */
   untrusted?: 'filter' | 'taint';
 }

@@ -12,6 +12,7 @@ export interface CompiledLineage {
   author: string;
   id?: string;
   trusted: readonly RegExp[];
+  trustedItems: ReadonlySet<string>;
   untrusted: 'filter' | 'taint';
 }
 
@@ -42,6 +43,7 @@ export function compileLineage(doc: LineageDocument, lists: CompiledLists): Comp
   const out: CompiledLineage = {
     author: doc.author,
     trusted: doc.trusted === undefined ? [] : patternsOf(doc.trusted, lists),
+    trustedItems: new Set(doc.trustedItems ?? []),
     untrusted: doc.untrusted ?? 'taint',
   };
   if (doc.items !== undefined) out.items = doc.items;
@@ -67,7 +69,8 @@ export function applyLineage(lineage: CompiledLineage, output: unknown, allowed:
       return true;
     if (lineage.id === undefined) return false;
     const id = readPath(item, lineage.id);
-    return (typeof id === 'string' || typeof id === 'number') && allowed.items.has(String(id));
+    if (typeof id !== 'string' && typeof id !== 'number') return false;
+    return allowed.items.has(String(id)) || lineage.trustedItems.has(String(id));
   };
   const kept = list.filter(trusted);
   const untrustedItems = list.length - kept.length;

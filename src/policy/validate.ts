@@ -347,7 +347,7 @@ class Validator {
   }
 
   #lineage(value: unknown, path: Path): void {
-    const lineage = this.#mapping(value, path, ['items', 'author', 'id', 'trusted', 'untrusted']);
+    const lineage = this.#mapping(value, path, ['items', 'author', 'id', 'trusted', 'trustedItems', 'untrusted']);
     if (!lineage) return;
     if (lineage.author === undefined)
       this.#report('missing_key', path, "lineage needs `author`, the path to an item's author");
@@ -356,6 +356,26 @@ class Validator {
         this.#argumentPath(lineage[key] as string, [...path, key]);
     }
     if (lineage.trusted !== undefined) this.#patterns(lineage.trusted, [...path, 'trusted']);
+    if (lineage.trustedItems !== undefined) {
+      if (!Array.isArray(lineage.trustedItems)) {
+        this.#report(
+          'expected_list',
+          [...path, 'trustedItems'],
+          `expected a list of ids, got ${describe(lineage.trustedItems)}`,
+        );
+      } else if (lineage.id === undefined) {
+        this.#report('missing_key', [...path, 'id'], "trusted items need `id`, the path to an item's id");
+      } else {
+        lineage.trustedItems.forEach((entry, i) => {
+          if (typeof entry !== 'string' || entry === '')
+            this.#report(
+              'expected_string',
+              [...path, 'trustedItems', i],
+              `expected a non-empty string, got ${describe(entry)}`,
+            );
+        });
+      }
+    }
     if (lineage.untrusted !== undefined) this.#oneOf(lineage.untrusted, [...path, 'untrusted'], ['filter', 'taint']);
   }
 

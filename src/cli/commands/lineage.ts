@@ -1,0 +1,98 @@
+import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isSeq, parseDocument } from 'yaml';
+import { ConfigError } from '../../errors.ts';
+import { parsePolicy } from '../../policy/load.ts';
+import { type Command, UsageError } from '../io.ts';
+
+const USAGE = `usage: ruleoftwo lineage allow <policy> --tool <name> (--author <who> | --item <id>) [--by <who>]
+                         [--reason <text>] [--audit <file.jsonl>]
+
+Marks an author (or one item) trusted for a tool's author lineage: the author is added to the tool's trusted list
+(or to the named list it refers to), an item to its \`trustedItems\`. The policy file is rewritten in place, keeping
+comments, only if it is still valid afterwards. With --audit, a \`lineage.allow\` record is appended to that file
+(JSON Lines). A running guard takes the same statement through \`guard.allowLineage()\`.`;
+
+const OPTIONS = {
+  tool: { type: 'string' },
+  author: { type: 'string' },
+  item: { type: 'string' },
+  by: { type: 'string' },
+  reason: { type: 'string' },
+  audit: { type: 'string' },
+} as const;
+
+/** `ruleoftwo lineage allow ...`: a reviewer marks an author or item trusted, recorded in the policy and audit log. */
+export const lineage: Command = {
+  name: 'lineage',
+  summary: 'mark an author or item trusted for author lineage',
+  usage: USAGE,
+  async run(args, io) {
+    let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof OPTIONS }>>;
+    try {
+      parsed = parseArgs({ args, allowPositionals: true, options: OPTIONS });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const [action, file, ...rest] = parsed.positionals;
+    const { tool, author, item, by, reason, audit } = parsed.values;
+    if (action !== 'allow' || file === undefined || rest.length > 0) throw new UsageError('expected `allow <policy>`');
+    if (tool === undefined) throw new UsageError('--tool is required');
+    if ((author === undefined) === (item === undefined)) throw new UsageError('give exactly one of --author or --item');
+    const path = resolve(io.cwd, file);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read \`${file}\`: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+    const before = parsePolicy(text);
+    if (!before.ok) throw new ConfigError(`policy \`${file}\` has ${before.issues.length} issue(s)`, before.issues);
+    const spec = before.document.tools?.[tool];
+    if (spec === undefined || typeof spec !== 'object' || spec.lineage === undefined) {
+      throw new UsageError(`tool \`${tool}\` has no \`lineage\` in \`${file}\``);
+    }
+    const doc = parseDocument(text);
+    const base = ['tools', tool, 'lineage'];
+    let where: (string | number)[];
+    let value: string;
+    if (author !== undefined) {
+      value = author;
+      const trusted = spec.lineage.trusted;
+      where = typeof trusted === 'string' ? ['lists', trusted] : [...base, 'trusted'];
+    } else {
+      value = item as string;
+      where = [...base, 'trustedItems'];
+    }
+    const list = doc.getIn(where);
+    const already = isSeq(list) && list.items.some((n) => (n as { value?: unknown }).value === value);
+    if (!already) {
+      if (list === undefined) doc.setIn(where, doc.createNode([value], { flow: true }));
+      else doc.addIn(where, value);
+    }
+    const after = String(doc);
+    const check = parsePolicy(after);
+    if (!check.ok) throw new ConfigError(`the change would make \`${file}\` invalid`, check.issues);
+    if (!already) {
+      // Write beside and rename, so a crash never leaves a half-written policy.
+      await writeFile(`${path}.tmp`, after);
+      await rename(`${path}.tmp`, path);
+    }
+    const record = {
+      type: 'lineage.allow',
+      at: new Date().toISOString(),
+      policy: file,
+      tool,
+      ...(author === undefined ? { item } : { author }),
+      by: by ?? io.env.USER ?? 'unknown',
+      ...(reason === undefined ? {} : { reason }),
+    };
+    if (audit !== undefined) await appendFile(resolve(io.cwd, audit), `${JSON.stringify(record)}\n`);
+    const what = author === undefined ? `item \`${item}\`` : `author \`${author}\``;
+    io.stdout.write(
+      already ? `${what} was already trusted for \`${tool}\`\n` : `${what} is now trusted for \`${tool}\` in ${file}\n`,
+    );
+    return 0;
+  },
+};
