@@ -111,6 +111,9 @@ const TRUSTED = 4;
 const BUCKET = 16;
 const MIN_TABLE_BITS = 6;
 const DISPLAY = 80;
+/** Size of the anchor prefilter in bits (32 KiB). */
+const ANCHOR_BITS = 1 << 18;
+const ANCHOR_MASK = ANCHOR_BITS - 1;
 
 interface ValueEntry {
   value: string;
@@ -212,6 +215,7 @@ export function extractValues(text: string, each: (raw: string) => void): void {
   let digits = false;
   let special = false;
   let dot = false;
+  let anyDigit = false;
   for (let i = 0; i <= length; i++) {
     const c = i < length ? text.charCodeAt(i) : 32;
     if (c < 128 && DELIMITER[c] === 1) {
@@ -235,10 +239,11 @@ export function extractValues(text: string, each: (raw: string) => void): void {
       start = i;
       digits = special = dot = false;
     }
-    if (c >= 48 && c <= 57) digits = true;
+    if (c >= 48 && c <= 57) digits = anyDigit = true;
     else if (c === 64 || (c === 58 && text.startsWith('//', i + 1))) special = true;
     else if (c === 46) dot = true;
   }
+  if (!anyDigit) return;
   for (const match of text.matchAll(SPACED_IBAN)) each(match[0]);
   for (const match of text.matchAll(SPACED_PHONE)) if (match[0].includes(' ') || match[0].includes('-')) each(match[0]);
 }
@@ -387,6 +392,13 @@ class FingerprintTable {
     return (two * BUCKET === first ? (two + 1) & mask : two) * BUCKET;
   }
 
+  /** Grows the table once, ahead of `more` insertions, instead of doubling step by step. */
+  reserve(more: number): void {
+    let bits = this.#bits;
+    while (bits < this.#maxBits && this.#count + more > (BUCKET << bits) * 0.85) bits++;
+    if (bits > this.#bits) this.#grow(bits);
+  }
+
   /** Adds labels to a fingerprint; returns false when it does not fit (the caller records the loss). */
   add(identity: number, labels: number): boolean {
     const tag = identity >>> 3 || 1;
@@ -416,7 +428,8 @@ class FingerprintTable {
       } else usedTwo++;
     }
     const free = freeOne >= 0 && (freeTwo < 0 || usedOne <= usedTwo) ? freeOne : freeTwo;
-    if ((free < 0 || this.#count >= slots.length * 0.85) && this.#grow()) return this.add(identity, labels);
+    if ((free < 0 || this.#count >= slots.length * 0.85) && this.#grow(this.#bits + 1))
+      return this.add(identity, labels);
     if (free < 0) return false;
     slots[free] = ((tag << 3) | labels) >>> 0;
     this.#count++;
@@ -434,10 +447,10 @@ class FingerprintTable {
     return 0;
   }
 
-  #grow(): boolean {
+  #grow(bits: number): boolean {
     if (this.#bits >= this.#maxBits) return false;
     const old = this.#slots;
-    this.#bits++;
+    this.#bits = Math.min(bits, this.#maxBits);
     this.#slots = new Uint32Array(BUCKET << this.#bits);
     this.#count = 0;
     // Re-adding into a table twice as large cannot fail in practice; a slot that did not fit would be a lost
@@ -471,6 +484,8 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
   readonly #limits: ProvenanceLimits;
   readonly #values = new Map<string, ValueEntry>();
   readonly #anchors = new Map<number, ValueEntry[]>();
+  /** One bit per anchor hash (mod its size), so most positions of an argument skip the map. */
+  readonly #anchorBits = new Uint32Array(ANCHOR_BITS >>> 5);
   readonly #table: FingerprintTable;
   readonly #sources: ProvenanceSource[] = [];
   /** Sources that brought text, per label bit, for findings on text. */
@@ -549,6 +564,8 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     const list = this.#anchors.get(anchor);
     if (list) list.push(entry);
     else this.#anchors.set(anchor, [entry]);
+    const bit = anchor & ANCHOR_MASK;
+    this.#anchorBits[bit >>> 5] = (this.#anchorBits[bit >>> 5] as number) | (1 << (bit & 31));
   }
 
   #evictOldestValue(): void {
@@ -567,6 +584,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
   #addText(n: number, bits: number, source: number): void {
     let lost = false;
     const kept = winnow(n);
+    this.#table.reserve(kept);
     for (let k = 0; k < kept; k++) {
       if (!this.#table.add(gramIdentity(keptPosition[k] as number, keptHash[k] as number), bits)) lost = true;
     }
@@ -588,15 +606,20 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     const found: ProvenanceScan[] = [];
     let valueBits = 0;
     // Values: every position of the argument is a possible start of a value.
-    const seen = new Set<ValueEntry>();
+    // Evicted anchors leave their bit set: the prefilter only ever says "maybe".
+    const bits = this.#anchorBits;
+    let seen: Set<ValueEntry> | undefined;
     let h = gramHash(0);
     for (let i = 0; i + GRAM <= n; i++) {
       if (i > 0)
         h = (Math.imul(h, BASE) + (buffer[i + GRAM - 1] as number) - Math.imul(buffer[i - 1] as number, BASE_POW)) | 0;
+      const bit = h & ANCHOR_MASK;
+      if (((bits[bit >>> 5] as number) & (1 << (bit & 31))) === 0) continue;
       const list = this.#anchors.get(h);
       if (!list) continue;
       for (const entry of list) {
-        if (seen.has(entry) || !small.startsWith(entry.value, i)) continue;
+        if (seen?.has(entry) || !small.startsWith(entry.value, i)) continue;
+        seen ??= new Set();
         seen.add(entry);
         const bits = effective(entry.labels, trustedInput || this.#trustedText.some((t) => t.includes(entry.value)));
         if (!bits) continue;
@@ -658,7 +681,12 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
       trustedUrls: this.#trustedUrls.size,
       lost: (this.#lost & UNTRUSTED ? 'A' : '') + (this.#lost & SENSITIVE ? 'B' : ''),
       // Slots are 4 bytes; a value costs its characters plus about 120 bytes of map, anchor and entry overhead.
-      bytes: this.#table.size * 4 + this.#valueChars + this.#values.size * 120 + this.#trustedUrls.size * 100,
+      bytes:
+        this.#table.size * 4 +
+        ANCHOR_BITS / 8 +
+        this.#valueChars +
+        this.#values.size * 120 +
+        this.#trustedUrls.size * 100,
     };
   }
 }
