@@ -405,35 +405,36 @@ class FingerprintTable {
     const slots = this.#slots;
     const one = this.#first(tag);
     const two = this.#second(tag, one);
-    let freeOne = -1;
-    let usedOne = 0;
-    for (let i = one; i < one + BUCKET; i++) {
-      const slot = slots[i] as number;
-      if (slot === 0) {
-        if (freeOne < 0) freeOne = i;
-      } else if (slot >>> 3 === tag) {
-        slots[i] = slot | labels;
-        return true;
-      } else usedOne++;
-    }
-    let freeTwo = -1;
-    let usedTwo = 0;
-    for (let i = two; i < two + BUCKET; i++) {
-      const slot = slots[i] as number;
-      if (slot === 0) {
-        if (freeTwo < 0) freeTwo = i;
-      } else if (slot >>> 3 === tag) {
-        slots[i] = slot | labels;
-        return true;
-      } else usedTwo++;
-    }
-    const free = freeOne >= 0 && (freeTwo < 0 || usedOne <= usedTwo) ? freeOne : freeTwo;
+    // Each probe returns -1 when the tag was found (labels added), else (free slot + 1) * 32 + used slots.
+    const first = this.#probe(one, tag, labels);
+    if (first < 0) return true;
+    const second = this.#probe(two, tag, labels);
+    if (second < 0) return true;
+    const freeOne = (first >> 5) - 1;
+    const freeTwo = (second >> 5) - 1;
+    const free = freeOne >= 0 && (freeTwo < 0 || (first & 31) <= (second & 31)) ? freeOne : freeTwo;
     if ((free < 0 || this.#count >= slots.length * 0.85) && this.#grow(this.#bits + 1))
       return this.add(identity, labels);
     if (free < 0) return false;
     slots[free] = ((tag << 3) | labels) >>> 0;
     this.#count++;
     return true;
+  }
+
+  #probe(start: number, tag: number, labels: number): number {
+    const slots = this.#slots;
+    let free = -1;
+    let used = 0;
+    for (let i = start; i < start + BUCKET; i++) {
+      const slot = slots[i] as number;
+      if (slot === 0) {
+        if (free < 0) free = i;
+      } else if (slot >>> 3 === tag) {
+        slots[i] = slot | labels;
+        return -1;
+      } else used++;
+    }
+    return (free + 1) * 32 + used;
   }
 
   /** Label bits of a fingerprint, 0 when absent. */

@@ -1,6 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ConfigError } from '../../errors.ts';
 import { parsePolicy } from '../../policy/load.ts';
 import {
@@ -11,6 +10,7 @@ import {
   evaluateSuite,
 } from '../../replay/eval.ts';
 import { parseTrace } from '../../replay/trace.ts';
+import { parseCommandArgs } from '../args.ts';
 import { type Command, UsageError } from '../io.ts';
 import { table } from '../table.ts';
 
@@ -131,14 +131,7 @@ export const evaluate: Command = {
   summary: 'run an attack-scenario suite with and without the refinements',
   usage: USAGE,
   async run(args, io) {
-    let parsed: ReturnType<
-      typeof parseArgs<{ args: string[]; allowPositionals: true; options: { json: { type: 'boolean' } } }>
-    >;
-    try {
-      parsed = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
+    const parsed = parseCommandArgs(args, { json: { type: 'boolean' } });
     const [suite, ...rest] = parsed.positionals;
     if (suite === undefined || rest.length > 0) throw new UsageError('expected one suite directory');
     const report = await evaluateSuite(await loadSuite(resolve(io.cwd, suite)));

@@ -1,9 +1,9 @@
 import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { isSeq, parseDocument } from 'yaml';
 import { ConfigError } from '../../errors.ts';
 import { parsePolicy } from '../../policy/load.ts';
+import { parseCommandArgs } from '../args.ts';
 import { type Command, UsageError } from '../io.ts';
 
 const USAGE = `usage: ruleoftwo lineage allow <policy> --tool <name> (--author <who> | --item <id>) [--by <who>]
@@ -29,12 +29,7 @@ export const lineage: Command = {
   summary: 'mark an author or item trusted for author lineage',
   usage: USAGE,
   async run(args, io) {
-    let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof OPTIONS }>>;
-    try {
-      parsed = parseArgs({ args, allowPositionals: true, options: OPTIONS });
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
+    const parsed = parseCommandArgs(args, OPTIONS);
     const [action, file, ...rest] = parsed.positionals;
     const { tool, author, item, by, reason, audit } = parsed.values;
     if (action !== 'allow' || file === undefined || rest.length > 0) throw new UsageError('expected `allow <policy>`');
