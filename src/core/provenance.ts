@@ -405,47 +405,43 @@ class FingerprintTable {
     const slots = this.#slots;
     const one = this.#first(tag);
     const two = this.#second(tag, one);
-    // Each probe returns -1 when the tag was found (labels added), else (free slot + 1) * 32 + used slots.
-    const first = this.#probe(one, tag, labels);
-    if (first < 0) return true;
-    const second = this.#probe(two, tag, labels);
-    if (second < 0) return true;
-    const freeOne = (first >> 5) - 1;
-    const freeTwo = (second >> 5) - 1;
-    const free = freeOne >= 0 && (freeTwo < 0 || (first & 31) <= (second & 31)) ? freeOne : freeTwo;
-    if ((free < 0 || this.#count >= slots.length * 0.85) && this.#grow(this.#bits + 1))
-      return this.add(identity, labels);
-    if (free < 0) return false;
-    slots[free] = ((tag << 3) | labels) >>> 0;
+    const a = this.#find(one, tag);
+    const b = a < 0 ? a : this.#find(two, tag);
+    if (b < 0) {
+      const at = a < 0 ? -1 - a : -1 - b;
+      slots[at] = (slots[at] as number) | labels;
+      return true;
+    }
+    if (a === BUCKET && b === BUCKET) return this.#grow(this.#bits + 1) && this.add(identity, labels);
+    // Two choices, the emptier bucket wins: that is what lets the table fill to 85% without overflowing.
+    const at = a <= b ? one + a : two + b;
+    slots[at] = ((tag << 3) | labels) >>> 0;
     this.#count++;
+    if (this.#count > slots.length * 0.85) this.#grow(this.#bits + 1);
     return true;
   }
 
-  #probe(start: number, tag: number, labels: number): number {
+  /**
+   * Looks for a tag in one bucket: `-1 - index` when found, else how many slots are used. Slots are never freed,
+   * so a bucket fills from its start and the first empty slot ends the search.
+   */
+  #find(start: number, tag: number): number {
     const slots = this.#slots;
-    let free = -1;
-    let used = 0;
     for (let i = start; i < start + BUCKET; i++) {
       const slot = slots[i] as number;
-      if (slot === 0) {
-        if (free < 0) free = i;
-      } else if (slot >>> 3 === tag) {
-        slots[i] = slot | labels;
-        return -1;
-      } else used++;
+      if (slot === 0) return i - start;
+      if (slot >>> 3 === tag) return -1 - i;
     }
-    return (free + 1) * 32 + used;
+    return BUCKET;
   }
 
   /** Label bits of a fingerprint, 0 when absent. */
   get(identity: number): number {
     const tag = identity >>> 3 || 1;
-    const slots = this.#slots;
     const one = this.#first(tag);
-    for (let i = one; i < one + BUCKET; i++) if ((slots[i] as number) >>> 3 === tag) return (slots[i] as number) & 7;
-    const two = this.#second(tag, one);
-    for (let i = two; i < two + BUCKET; i++) if ((slots[i] as number) >>> 3 === tag) return (slots[i] as number) & 7;
-    return 0;
+    let found = this.#find(one, tag);
+    if (found >= 0) found = this.#find(this.#second(tag, one), tag);
+    return found < 0 ? (this.#slots[-1 - found] as number) & 7 : 0;
   }
 
   #grow(bits: number): boolean {
