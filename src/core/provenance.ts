@@ -85,6 +85,8 @@ export interface ProvenanceIndex extends ProvenanceReader {
   addOutput(source: Omit<ProvenanceSource, 'labels'>, labels: LegMask, output: unknown): void;
   /** Indexes trusted input (the user's request, policy constants): values in it are never flagged. */
   addTrusted(input: unknown): void;
+  /** Records that data with these labels entered the session but could not be indexed: it now flags like eviction. */
+  lose(labels: LegMask): void;
   /** Sizes and eviction state, for views and benchmarks. */
   stats(): ProvenanceStats;
 }
@@ -505,6 +507,10 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     const index = this.#sources.length;
     this.#sources.push({ ...source, labels: (labels & LEG_A ? 'A' : '') + (labels & LEG_B ? 'B' : '') });
     this.#ingest(output, bits, index);
+  }
+
+  lose(labels: LegMask): void {
+    this.#lost |= (labels & LEG_A ? UNTRUSTED : 0) | (labels & LEG_B ? SENSITIVE : 0);
   }
 
   addTrusted(input: unknown): void {

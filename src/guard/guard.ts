@@ -487,7 +487,15 @@ class RuleOfTwoGuard implements Guard {
       if (outcome.ok) {
         // What the model sees is indexed with the labels it brought.
         const labels = parseLegs(outcome.brought) ?? LEG_A | LEG_B;
-        this.#index(sessionId)?.addOutput({ seq: committed.seq, callId, tool: outcome.tool }, labels, outcome.output);
+        const index = this.#index(sessionId);
+        try {
+          index?.addOutput({ seq: committed.seq, callId, tool: outcome.tool }, labels, outcome.output);
+        } catch (error) {
+          // INVARIANT: an output that could not be indexed flags like an evicted one
+          // (test/guard/provenance.test.ts "unindexable output fails closed").
+          index?.lose(labels);
+          this.#onError(error, 'provenance index');
+        }
       }
     } catch (error) {
       this.#onError(error, 'session store');

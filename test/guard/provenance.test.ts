@@ -112,3 +112,19 @@ describe('guard with provenance', () => {
     expect(narrow.reasons.map((r) => r.code)).not.toContain('argument_from_untrusted_output');
   });
 });
+
+describe('guard provenance failures', () => {
+  it('unindexable output fails closed', async () => {
+    const errors: string[] = [];
+    const guard = createGuard({ policy: document, newId: counterIds(), onError: (_, where) => errors.push(where) });
+    const session = await guard.session('s1');
+    await session.check({ id: 'c1', tool: 'read_invoice', args: {} });
+    let deep: unknown = 'GB33BUKB20201555555555';
+    for (let i = 0; i < 100; i++) deep = [deep];
+    expect(await session.record('c1', deep)).toMatchObject({ ok: true, brought: 'AB' });
+    expect(errors).toEqual(['provenance index']);
+    const decision = await session.check({ id: 'c2', tool: 'send_money', args: { recipient: 'NL91ABNA0417164300' } });
+    expect(decision.effect).toBe('deny');
+    expect(decision.reasons.map((r) => r.code)).toContain('provenance_unknown');
+  });
+});
