@@ -5,7 +5,7 @@
  * Two structures, one job each:
  * - **values**: distinctive tokens (URLs, email addresses, IBANs, phone numbers, identifiers with digits, domains)
  *   kept verbatim in compact form with the labels and events that brought them. An argument that *is* or
- *   *contains* such a value is found exactly (anchor hash on the first {@link MIN_VALUE_LENGTH} characters, then a
+ *   *contains* such a value is found exactly (a hash of one {@link GRAM}-character anchor gram of the value, then a
  *   verbatim comparison), and the finding names the events.
  * - **text**: winnowed fingerprints (k = {@link GRAM}, window {@link WINDOW}) of all labelled text in a compact
  *   fingerprint table with label bits. An argument of at least {@link MIN_TEXT_LENGTH} compact characters that lies
@@ -119,6 +119,8 @@ const ANCHOR_MASK = ANCHOR_BITS - 1;
 
 interface ValueEntry {
   value: string;
+  /** Where in the value its anchor gram starts. */
+  offset: number;
   labels: number;
   sources: number[];
 }
@@ -288,10 +290,10 @@ function gramHash(start: number): number {
   return h;
 }
 
-/** Anchor of a compact value: the hash of its first GRAM characters, as the rolling hash computes it. */
-function anchorOf(value: string): number {
+/** Hash of the GRAM characters of `value` at `offset`, as the rolling hash computes it. */
+function anchorOf(value: string, offset: number): number {
   let h = 0;
-  for (let i = 0; i < GRAM; i++) h = (Math.imul(h, BASE) + value.charCodeAt(i)) | 0;
+  for (let i = offset; i < offset + GRAM; i++) h = (Math.imul(h, BASE) + value.charCodeAt(i)) | 0;
   return h;
 }
 
@@ -560,10 +562,23 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     ) {
       this.#evictOldestValue();
     }
-    const entry: ValueEntry = { value, labels: bits, sources: source >= 0 ? [source] : [] };
+    // Anchor the value on its least used gram: values that share a prefix (`https://`, a mail domain) would
+    // otherwise pile up under one anchor and every scan of that prefix would compare them all.
+    let offset = 0;
+    let anchor = anchorOf(value, 0);
+    let best = this.#anchors.get(anchor)?.length ?? 0;
+    for (let i = 1; best > 0 && i + GRAM <= value.length; i++) {
+      const h = anchorOf(value, i);
+      const used = this.#anchors.get(h)?.length ?? 0;
+      if (used < best) {
+        offset = i;
+        anchor = h;
+        best = used;
+      }
+    }
+    const entry: ValueEntry = { value, offset, labels: bits, sources: source >= 0 ? [source] : [] };
     this.#values.set(value, entry);
     this.#valueChars += value.length;
-    const anchor = anchorOf(value);
     const list = this.#anchors.get(anchor);
     if (list) list.push(entry);
     else this.#anchors.set(anchor, [entry]);
@@ -575,7 +590,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     const first = this.#values.values().next().value as ValueEntry;
     this.#values.delete(first.value);
     this.#valueChars -= first.value.length;
-    const anchor = anchorOf(first.value);
+    const anchor = anchorOf(first.value, first.offset);
     const rest = (this.#anchors.get(anchor) ?? []).filter((e) => e !== first);
     if (rest.length > 0) this.#anchors.set(anchor, rest);
     else this.#anchors.delete(anchor);
@@ -608,7 +623,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     const trustedInput = this.#trustedText.some((t) => t.includes(small));
     const found: ProvenanceScan[] = [];
     let valueBits = 0;
-    // Values: every position of the argument is a possible start of a value.
+    // Values: every position of the argument may hold a value's anchor gram.
     // Evicted anchors leave their bit set: the prefilter only ever says "maybe".
     const bits = this.#anchorBits;
     let seen: Set<ValueEntry> | undefined;
@@ -621,7 +636,8 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
       const list = this.#anchors.get(h);
       if (!list) continue;
       for (const entry of list) {
-        if (seen?.has(entry) || !small.startsWith(entry.value, i)) continue;
+        const start = i - entry.offset;
+        if (start < 0 || seen?.has(entry) || !small.startsWith(entry.value, start)) continue;
         seen ??= new Set();
         seen.add(entry);
         const bits = effective(entry.labels, trustedInput || this.#trustedText.some((t) => t.includes(entry.value)));
@@ -630,7 +646,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
         found.push({
           labels: legsOf(bits),
           kind: 'value',
-          value: shorten(originalSlice(text, i, i + entry.value.length)),
+          value: shorten(originalSlice(text, start, start + entry.value.length)),
           sources: entry.sources.map((s) => this.#sources[s] as ProvenanceSource),
         });
       }

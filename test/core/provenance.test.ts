@@ -45,6 +45,18 @@ describe('provenance index', () => {
     expect(index.scan('DE44500105175407324931')).toEqual([]);
   });
 
+  it('finds one of many values that share a prefix, and only values that were seen', () => {
+    const index = new MemoryProvenanceIndex();
+    const urls = Array.from({ length: 300 }, (_, i) => `https://shop.example/item/${1000 + i}`);
+    index.addOutput(source(1, 'fetch'), LEG_A, urls.join('\n'));
+    const found = index.scan(`buy it at ${urls[123]} now`);
+    expect(found.map((f) => f.value)).toEqual(['https://shop.example/item/1123']);
+    // An unseen URL that shares a long prefix with seen text may be reported as text (errs on flagging), never as
+    // one of the seen values.
+    expect(index.scan('https://shop.example/item/9999').filter((f) => f.kind === 'value')).toEqual([]);
+    expect(index.scan('https://other.example/item/9999')).toEqual([]);
+  });
+
   it('decodes percent escapes and ignores case and separators on both sides', () => {
     const index = new MemoryProvenanceIndex();
     index.addOutput(source(1, 'read_notes'), LEG_B, 'deal code FALCON-7731, vote 2026-03-03');
