@@ -122,7 +122,19 @@ interface ValueEntry {
   /** Where in the value its anchor gram starts. */
   offset: number;
   labels: number;
-  sources: number[];
+  /** Index of the source that brought it (-1: trusted input only), or the first few (memory: most have one). */
+  sources: number | number[];
+}
+
+function sourceList(entry: ValueEntry): number[] {
+  return typeof entry.sources === 'number' ? (entry.sources < 0 ? [] : [entry.sources]) : entry.sources;
+}
+
+function addSource(entry: ValueEntry, source: number): void {
+  if (source < 0) return;
+  const list = sourceList(entry);
+  if (list.length >= SOURCES_PER_ENTRY || list.includes(source)) return;
+  entry.sources = list.length === 0 ? source : [...list, source];
 }
 
 // Compact form, written into a shared buffer: `%XX` (ASCII) and `+` decoded, ASCII lower-cased, and spacing and
@@ -484,7 +496,8 @@ function effective(bits: number, trustedInput: boolean): number {
 export class MemoryProvenanceIndex implements ProvenanceIndex {
   readonly #limits: ProvenanceLimits;
   readonly #values = new Map<string, ValueEntry>();
-  readonly #anchors = new Map<number, ValueEntry[]>();
+  /** Values by the hash of their anchor gram: one entry, or a list when several share it. */
+  readonly #anchors = new Map<number, ValueEntry | ValueEntry[]>();
   /** One bit per anchor hash (mod its size), so most positions of an argument skip the map. */
   readonly #anchorBits = new Uint32Array(ANCHOR_BITS >>> 5);
   readonly #table: FingerprintTable;
@@ -552,8 +565,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     const existing = this.#values.get(value);
     if (existing) {
       existing.labels |= bits;
-      if (source >= 0 && existing.sources.length < SOURCES_PER_ENTRY && !existing.sources.includes(source))
-        existing.sources.push(source);
+      addSource(existing, source);
       return;
     }
     while (
@@ -566,24 +578,30 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     // otherwise pile up under one anchor and every scan of that prefix would compare them all.
     let offset = 0;
     let anchor = anchorOf(value, 0);
-    let best = this.#anchors.get(anchor)?.length ?? 0;
+    let best = this.#anchorCount(anchor);
     for (let i = 1; best > 0 && i + GRAM <= value.length; i++) {
       const h = anchorOf(value, i);
-      const used = this.#anchors.get(h)?.length ?? 0;
+      const used = this.#anchorCount(h);
       if (used < best) {
         offset = i;
         anchor = h;
         best = used;
       }
     }
-    const entry: ValueEntry = { value, offset, labels: bits, sources: source >= 0 ? [source] : [] };
+    const entry: ValueEntry = { value, offset, labels: bits, sources: source };
     this.#values.set(value, entry);
     this.#valueChars += value.length;
-    const list = this.#anchors.get(anchor);
-    if (list) list.push(entry);
-    else this.#anchors.set(anchor, [entry]);
+    const slot = this.#anchors.get(anchor);
+    if (slot === undefined) this.#anchors.set(anchor, entry);
+    else if (Array.isArray(slot)) slot.push(entry);
+    else this.#anchors.set(anchor, [slot, entry]);
     const bit = anchor & ANCHOR_MASK;
     this.#anchorBits[bit >>> 5] = (this.#anchorBits[bit >>> 5] as number) | (1 << (bit & 31));
+  }
+
+  #anchorCount(anchor: number): number {
+    const slot = this.#anchors.get(anchor);
+    return slot === undefined ? 0 : Array.isArray(slot) ? slot.length : 1;
   }
 
   #evictOldestValue(): void {
@@ -591,8 +609,10 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     this.#values.delete(first.value);
     this.#valueChars -= first.value.length;
     const anchor = anchorOf(first.value, first.offset);
-    const rest = (this.#anchors.get(anchor) ?? []).filter((e) => e !== first);
-    if (rest.length > 0) this.#anchors.set(anchor, rest);
+    const slot = this.#anchors.get(anchor);
+    const rest = Array.isArray(slot) ? slot.filter((e) => e !== first) : [];
+    if (rest.length > 1) this.#anchors.set(anchor, rest);
+    else if (rest.length === 1) this.#anchors.set(anchor, rest[0] as ValueEntry);
     else this.#anchors.delete(anchor);
     // INVARIANT: eviction never turns a flag into a pass (test/core/provenance.test.ts "eviction never unflags").
     this.#lost |= untrustedUnlessTrusted(first.labels);
@@ -633,9 +653,9 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
         h = (Math.imul(h, BASE) + (buffer[i + GRAM - 1] as number) - Math.imul(buffer[i - 1] as number, BASE_POW)) | 0;
       const bit = h & ANCHOR_MASK;
       if (((bits[bit >>> 5] as number) & (1 << (bit & 31))) === 0) continue;
-      const list = this.#anchors.get(h);
-      if (!list) continue;
-      for (const entry of list) {
+      const slot = this.#anchors.get(h);
+      if (slot === undefined) continue;
+      for (const entry of Array.isArray(slot) ? slot : [slot]) {
         const start = i - entry.offset;
         if (start < 0 || seen?.has(entry) || !small.startsWith(entry.value, start)) continue;
         seen ??= new Set();
@@ -647,7 +667,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
           labels: legsOf(bits),
           kind: 'value',
           value: shorten(originalSlice(text, start, start + entry.value.length)),
-          sources: entry.sources.map((s) => this.#sources[s] as ProvenanceSource),
+          sources: sourceList(entry).map((s) => this.#sources[s] as ProvenanceSource),
         });
       }
     }
@@ -699,12 +719,12 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
       tableSlots: this.#table.size,
       trustedUrls: this.#trustedUrls.size,
       lost: (this.#lost & UNTRUSTED ? 'A' : '') + (this.#lost & SENSITIVE ? 'B' : ''),
-      // Slots are 4 bytes; a value costs its characters plus about 120 bytes of map, anchor and entry overhead.
+      // Slots are 4 bytes; a value costs its characters plus about 150 bytes of map, anchor and entry overhead.
       bytes:
         this.#table.size * 4 +
         ANCHOR_BITS / 8 +
         this.#valueChars +
-        this.#values.size * 120 +
+        this.#values.size * 150 +
         this.#trustedUrls.size * 100,
     };
   }
