@@ -567,13 +567,11 @@ class RuleOfTwoGuard implements Guard {
     });
     this.#newIndex(childId, undefined, 'trusted');
     const childIndex = this.#indexes.get(childId);
-    const parentData = formatLegs(parseLegs(forked.carried) ?? LEG_A | LEG_B);
+    const parentData = effectiveLegs(parent) & (LEG_A | LEG_B);
     for (const value of options.carry ?? []) {
-      // A declassified value is narrow and trusted; any other keeps the labels it carried.
-      const legs =
-        value.declassify !== undefined
-          ? (parseLegs(value.legs ?? parentData) ?? 0) & ~LEG_A
-          : (parseLegs(value.legs ?? parentData) ?? LEG_A | LEG_B);
+      // Labels as forkSession gave them (it validated them); a declassified value loses A.
+      const carried = value.legs === undefined ? parentData : (parseLegs(value.legs) ?? LEG_A | LEG_B);
+      const legs = value.declassify === undefined ? carried : carried & ~LEG_A;
       childIndex?.addOutput({ seq: 0, callId: `carry:${value.name}`, tool: `fork of ${sessionId}` }, legs, value.value);
     }
     const carried = (options.carry ?? []).map((c) => ({
