@@ -94,7 +94,7 @@ function run(name: string, make: (bytes: number) => string): void {
     for (let j = 0; j < 10; j++) {
       if (j < 3) {
         const at = Math.floor(random() * (seen.length - 200));
-        args.push(seen.slice(at, at + 40 + ((j * 37 + k) % 120)));
+        args.push(seen.slice(at, at + 60 + ((j * 37 + k) % 120)));
       } else args.push(`fresh argument ${k} ${j} ${Math.floor(random() * 1e9)} ${'x'.repeat((k * j) % 80)}`);
     }
     return args;

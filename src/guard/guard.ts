@@ -6,7 +6,7 @@ import type { Decision, Reason } from '../core/decision.ts';
 import type { Configuration, InputTrust, PolicyDocument } from '../core/document.ts';
 import { formatLegs, LEG_A, LEG_B, type Leg, parseLegs } from '../core/legs.ts';
 import { compilePolicy, type Policy } from '../core/policy.ts';
-import { MemoryProvenanceIndex, type ProvenanceLimits } from '../core/provenance.ts';
+import { MemoryProvenanceIndex, type ProvenanceLimits, type ProvenanceStats } from '../core/provenance.ts';
 import { type Evidence, effectiveLegs, newSessionState, reservedLegs, type SessionState } from '../core/state.ts';
 import { type CarriedValue, dropLeg, forkSession, recordResult } from '../core/transitions.ts';
 import { CallDeniedError, ConfigError } from '../errors.ts';
@@ -72,6 +72,8 @@ export interface SessionView {
   pending: { callId: string; tool: string; post: string }[];
   evidence: Evidence[];
   parent?: string;
+  /** Sizes of the session's provenance index in this process, when the policy traces provenance. */
+  provenance?: ProvenanceStats;
 }
 
 /** The outcome of recording a tool's output. */
@@ -633,6 +635,9 @@ class RuleOfTwoGuard implements Guard {
       evidence: state.evidence,
     };
     if (state.parent !== undefined) view.parent = state.parent;
+    // Read without creating: a view must not stand in for the session's own index.
+    const index = this.#indexes.get(sessionId);
+    if (index) view.provenance = index.stats();
     return view;
   }
 

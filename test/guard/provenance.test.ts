@@ -38,6 +38,7 @@ describe('guard with provenance', () => {
     expect(requested.reasons.map((r) => r.code)).not.toContain('argument_from_untrusted_output');
     const listed = await session.check({ id: 'c4', tool: 'send_money', args: { recipient: 'DE44500105175407324931' } });
     expect(listed.effect).toBe('allow');
+    expect((await session.view())?.provenance).toMatchObject({ lost: '', values: expect.any(Number) });
   });
 
   it('restart fails closed: a session this process did not open has unknown provenance', async () => {
