@@ -217,11 +217,17 @@ function checkScan(
 }
 
 // A URL inside text ends at spacing, quotes, angle brackets or a closing parenthesis (markdown links and images).
-const EMBEDDED_URL = /[a-z][a-z0-9+.-]*:\/\/[^\s"'<>)\]]+/gi;
+// The scheme is bounded so a long run of letters cannot make the search quadratic.
+const EMBEDDED_URL = /[a-z][a-z0-9+.-]{0,31}:\/\/[^\s"'<>)\]]+/gi;
+const TRAILING_PUNCTUATION = new Set(['.', ',', ';', ':', '!', '?']);
 
 /** URLs inside a text, without trailing sentence punctuation. */
 export function embeddedUrls(text: string): string[] {
-  return [...text.matchAll(EMBEDDED_URL)].map((m) => m[0].replace(/[.,;:!?]+$/, ''));
+  return [...text.matchAll(EMBEDDED_URL)].map((m) => {
+    let end = m[0].length;
+    while (end > 0 && TRAILING_PUNCTUATION.has(m[0][end - 1] as string)) end--;
+    return m[0].slice(0, end);
+  });
 }
 
 function checkUrl(

@@ -176,3 +176,18 @@ describe('recipient allow-lists (argument conditions)', () => {
     expect(decision.reasons.map((r) => r.code)).toEqual(['argument_from_untrusted_output']);
   });
 });
+
+describe('embedded URLs', () => {
+  it('finds URLs in text and strips sentence punctuation, in linear time on hostile input', async () => {
+    const { embeddedUrls } = await import('../../src/core/controls.ts');
+    expect(embeddedUrls('see https://a.example/x?y=1. and ![i](http://b.example/p.png), ok?')).toEqual([
+      'https://a.example/x?y=1',
+      'http://b.example/p.png',
+    ]);
+    const hostile = `${'a'.repeat(200_000)} http://x.example/${'.'.repeat(100_000)}x`;
+    const started = performance.now();
+    expect(embeddedUrls(hostile)).toHaveLength(1);
+    // A quadratic scan of these 300,000 characters would take minutes; linear takes milliseconds.
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+});
