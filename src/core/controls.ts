@@ -127,7 +127,8 @@ export interface ConsequentialControls {
 
 /**
  * Evaluates the argument controls of one call. `reader` is the session's provenance index; without one, every
- * argument under a provenance control is of unknown provenance and violates it.
+ * argument under a provenance control is of unknown provenance and violates it. With one, the first string arguments
+ * under no control are traced too, for the record: their findings are reported and never violate anything.
  */
 export function evaluateControls(
   controls: readonly CompiledControl[],
@@ -136,7 +137,8 @@ export function evaluateControls(
   reader: ProvenanceReader | undefined,
 ): ControlOutcome {
   const outcome: ControlOutcome = { reasons: [], findings: [] };
-  if (controls.length === 0 && consequential === undefined) return outcome;
+  if (controls.length === 0 && consequential === undefined && !reader) return outcome;
+  let reportBudget = REPORTED_LEAVES;
   const violate = (effect: ControlEffect, reason: Omit<Reason, 'rule'>) => {
     if (effect === 'off') return;
     outcome.reasons.push({ ...reason, rule: 6 });
@@ -156,7 +158,16 @@ export function evaluateControls(
       if (!url.embedded) checkUrl(leaf.path, leaf.value, url, reader, violate);
       else for (const found of embeddedUrls(leaf.value)) checkUrl(leaf.path, found, url, reader, violate);
     }
-    if (untrusted === 'off' && sensitive === 'off') continue;
+    if (untrusted === 'off' && sensitive === 'off') {
+      // Not controlled: traced for the record (replay, audit), within a budget, never a violation.
+      if (reader && reportBudget > 0 && leaf.value.length <= MAX_REPORTED_LENGTH) {
+        reportBudget--;
+        for (const scan of reader.scan(leaf.value)) {
+          if (scan.kind !== 'evicted') outcome.findings.push(findingOf(leaf.path, scan));
+        }
+      }
+      continue;
+    }
     if (!reader) {
       // INVARIANT: no index means unknown provenance, which violates (test/core/controls.test.ts "missing index").
       outcome.findings.push({ argument: leaf.path, labels: 'AB', kind: 'unknown', sources: [] });
@@ -165,18 +176,26 @@ export function evaluateControls(
       continue;
     }
     for (const scan of reader.scan(leaf.value)) {
-      const finding: ProvenanceFinding = {
-        argument: leaf.path,
-        labels: formatLegs(scan.labels),
-        kind: scan.kind,
-        sources: scan.sources,
-      };
-      if (scan.value !== undefined) finding.value = scan.value;
-      outcome.findings.push(finding);
+      outcome.findings.push(findingOf(leaf.path, scan));
       checkScan(leaf.path, scan, untrusted, sensitive, violate);
     }
   }
   return outcome;
+}
+
+/** Uncontrolled string arguments traced per call (for the record only), and the longest one traced. */
+const REPORTED_LEAVES = 64;
+const MAX_REPORTED_LENGTH = 4096;
+
+function findingOf(argument: string, scan: ProvenanceScan): ProvenanceFinding {
+  const finding: ProvenanceFinding = {
+    argument,
+    labels: formatLegs(scan.labels),
+    kind: scan.kind,
+    sources: scan.sources,
+  };
+  if (scan.value !== undefined) finding.value = scan.value;
+  return finding;
 }
 
 function checkScan(
