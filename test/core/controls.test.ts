@@ -67,7 +67,11 @@ describe('argument-level controls in decide', () => {
   it('traces arguments under no control for the record, without gating on them', () => {
     const index = new MemoryProvenanceIndex();
     index.addOutput({ seq: 4, callId: 'c0', tool: 'read_invoice' }, LEG_A, 'pay GB33 BUKB 2020 1555 5555 55');
-    const decision = check('send_money', { recipient: 'DE44500105175407324931', note: 'was GB33BUKB20201555555555' }, index);
+    const decision = check(
+      'send_money',
+      { recipient: 'DE44500105175407324931', note: 'was GB33BUKB20201555555555' },
+      index,
+    );
     expect(decision.effect).toBe('allow');
     expect(decision.provenance).toEqual([expect.objectContaining({ argument: 'note', labels: 'A', kind: 'value' })]);
     expect(check('share_file', { file_id: 'F-1', note: 'GB33BUKB20201555555555' }).provenance).toBeUndefined();
