@@ -39,6 +39,8 @@ export interface ProvenanceLimits {
   maxTableBits: number;
   /** Most trusted URLs kept for URL controls. */
   maxTrustedUrls: number;
+  /** Most compact characters of trusted input kept whole (values beyond it are flagged as if not given). */
+  maxTrustedChars: number;
 }
 
 /** Default limits. */
@@ -48,6 +50,7 @@ export const DEFAULT_PROVENANCE_LIMITS: ProvenanceLimits = {
   maxValueLength: 512,
   maxTableBits: 16,
   maxTrustedUrls: 20_000,
+  maxTrustedChars: 65_536,
 };
 
 /** The event that brought a value into the session. */
@@ -190,8 +193,8 @@ function compactInto(text: string, track = false): number {
 function originalSlice(text: string, from: number, to: number): string {
   const start = origin[from] as number;
   const last = origin[to - 1] as number;
-  // A decoded `%XX` spans three characters of the original.
-  const end = text.charCodeAt(last) === 37 ? last + 3 : last + 1;
+  // A decoded `%XX` spans three characters of the original; a literal `%` stays `%` in the compact form.
+  const end = text.charCodeAt(last) === 37 && buffer[to - 1] !== 37 ? last + 3 : last + 1;
   return text.slice(start, end);
 }
 
@@ -508,6 +511,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
   /** Compact trusted input: a value found inside it was given by the user or the operator. */
   readonly #trustedText: string[] = [];
   #valueChars = 0;
+  #trustedChars = 0;
   #lost = 0;
 
   /** `lost` starts an index that already lost data, e.g. a session whose index did not survive a restart. */
@@ -531,7 +535,9 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
   addTrusted(input: unknown): void {
     stringsOf(input, (text) => {
       const small = compact(text);
-      if (small.length >= MIN_VALUE_LENGTH) this.#trustedText.push(small);
+      if (small.length < MIN_VALUE_LENGTH || this.#trustedChars + small.length > this.#limits.maxTrustedChars) return;
+      this.#trustedText.push(small);
+      this.#trustedChars += small.length;
     });
     this.#ingest(input, TRUSTED, -1);
   }

@@ -62,6 +62,8 @@ describe('provenance index', () => {
     index.addOutput(source(1, 'read_notes'), LEG_B, 'deal code FALCON-7731, vote 2026-03-03');
     expect(labels(index, 'https://docs.example.com/search?q=falcon%2D7731')).toBe(LEG_B);
     expect(labels(index, 'Falcon 7731')).toBe(LEG_B);
+    const [shown] = index.scan('see falcon%2D7731 (100%)');
+    expect(shown?.value).toBe('falcon%2D7731');
   });
 
   it('does not flag values that trusted input also holds', () => {
