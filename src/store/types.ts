@@ -95,7 +95,16 @@ export type AuditEvent =
       /** What author lineage or declassification did to the output. */
       note?: string;
     }
-  | { type: 'lineage.allow'; at: number; author?: string; item?: string; by?: string; reason?: string }
+  | {
+      type: 'lineage.allow';
+      at: number;
+      author?: string;
+      item?: string;
+      /** The tool whose lineage it applies to; absent: every tool with lineage. */
+      tool?: string;
+      by?: string;
+      reason?: string;
+    }
   | { type: 'result.ignored'; at: number; sessionId: string; callId: string; reason: string }
   | {
       type: 'transition';

@@ -2,6 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { exportJsonl, openAuditDatabase } from '../../src/audit/inspect.ts';
+import { SqliteAuditLog } from '../../src/audit/sqlite-log.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
 import { cli } from './run-cli.ts';
 
@@ -28,6 +30,7 @@ function setup(): { dir: string; file: string } {
 describe('ruleoftwo lineage allow', () => {
   it('adds an author to the named list, keeps comments, and appends an audit record', async () => {
     const { dir, file } = setup();
+    await new SqliteAuditLog(join(dir, 'audit.db')).close();
     const result = await cli(
       [
         'lineage',
@@ -40,7 +43,7 @@ describe('ruleoftwo lineage allow', () => {
         '--by',
         'rev',
         '--audit',
-        'audit.jsonl',
+        'audit.db',
       ],
       { cwd: dir },
     );
@@ -50,8 +53,13 @@ describe('ruleoftwo lineage allow', () => {
     expect(text).toContain('# the coder');
     const parsed = parsePolicy(text);
     expect(parsed.ok && parsed.document.lists?.maintainers).toEqual(['alice', 'bob']);
-    const record = JSON.parse(readFileSync(join(dir, 'audit.jsonl'), 'utf8'));
-    expect(record).toMatchObject({ type: 'lineage.allow', tool: 'read_issue', author: 'bob', by: 'rev' });
+    const lines: string[] = [];
+    const db = openAuditDatabase(join(dir, 'audit.db'));
+    exportJsonl(db, (line) => lines.push(line));
+    db.close();
+    const records = lines.map((l) => JSON.parse(l)).filter((r) => r.event?.type === 'lineage.allow');
+    expect(JSON.stringify(records)).toContain('"author":"bob"');
+    expect(JSON.stringify(records)).toContain('"tool":"read_issue"');
     const again = await cli(['lineage', 'allow', 'policy.yaml', '--tool', 'read_issue', '--author', 'bob'], {
       cwd: dir,
     });

@@ -10,9 +10,9 @@ import {
   evaluateSuite,
 } from '../../replay/eval.ts';
 import { parseTrace } from '../../replay/trace.ts';
-import { parseCommandArgs } from '../args.ts';
 import { type Command, UsageError } from '../io.ts';
 import { table } from '../table.ts';
+import { parseCommandArgs } from './audit.ts';
 
 const USAGE = `usage: ruleoftwo eval <suite> [--json]
 
@@ -131,9 +131,8 @@ export const evaluate: Command = {
   summary: 'run an attack-scenario suite with and without the refinements',
   usage: USAGE,
   async run(args, io) {
-    const parsed = parseCommandArgs(args, { json: { type: 'boolean' } });
-    const [suite, ...rest] = parsed.positionals;
-    if (suite === undefined || rest.length > 0) throw new UsageError('expected one suite directory');
+    const parsed = parseCommandArgs(args, { json: { type: 'boolean' } }, 1);
+    const suite = parsed.positionals[0] as string;
     const report = await evaluateSuite(await loadSuite(resolve(io.cwd, suite)));
     if (parsed.values.json) {
       const json = Object.fromEntries(EVAL_VARIANTS.map((v) => [v, Object.fromEntries(report[v])]));

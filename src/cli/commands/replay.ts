@@ -1,16 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { loadPolicy } from '../../policy/load.ts';
 import { type ReplayResult, type ReplayRow, replay as replayTrace } from '../../replay/replay.ts';
 import { parseTrace } from '../../replay/trace.ts';
-import { parseCommandArgs } from '../args.ts';
 import { type Command, UsageError } from '../io.ts';
 import { table } from '../table.ts';
 
 const USAGE = `usage: ruleoftwo replay <policy> <trace.jsonl> [--json]
 
-Replays a trace (one JSON event a line: session, call, result, approval, drop, lineage; see docs/trace-format.md) through
-the engine and prints one decision per call and a summary. --json prints one object a line instead.
+Replays a trace (one JSON event a line: session, call, result, approval, drop, lineage; see
+docs/trace-format.md) through the engine and prints one decision per call and a summary. --json prints one object a
+line instead.
 Exit status: 1 when a decision differs from an \`expect\` in the trace, 2 on a usage, policy or trace error.`;
 
 /** The reason worth showing for a row: what gated or denied it, else what allowed it. */
@@ -83,7 +84,14 @@ export const replay: Command = {
   summary: 'replay a trace through the engine',
   usage: USAGE,
   async run(args, io) {
-    const parsed = parseCommandArgs(args, { json: { type: 'boolean' } });
+    let parsed: ReturnType<
+      typeof parseArgs<{ args: string[]; allowPositionals: true; options: { json: { type: 'boolean' } } }>
+    >;
+    try {
+      parsed = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
     const [policyFile, traceFile, ...rest] = parsed.positionals;
     if (policyFile === undefined || traceFile === undefined || rest.length > 0) {
       throw new UsageError('expected a policy file and a trace file');
