@@ -6,7 +6,7 @@
 import type { Reason } from './decision.ts';
 import type { ArgumentControl, ControlEffect, GateEffect, UrlControl } from './document.ts';
 import { formatLegs, LEG_A, LEG_B, type LegMask } from './legs.ts';
-import { type CompiledLists, patternsOf, readPath } from './match.ts';
+import { type CompiledLists, patternsOf } from './match.ts';
 import type { ProvenanceReader, ProvenanceScan, ProvenanceSource } from './provenance.ts';
 
 /** A compiled URL control. */
@@ -96,16 +96,14 @@ export function argumentLeaves(args: unknown): { path: string; value: string }[]
   return out;
 }
 
-function covers(controlPath: string, leafPath: string): boolean {
-  return controlPath === '*' || leafPath === controlPath || leafPath.startsWith(`${controlPath}.`);
-}
-
-/** Whether a reference argument is set: a non-empty string or number, or a non-empty list of them. */
-export function referenceSet(value: unknown): boolean {
-  if (typeof value === 'string') return value !== '';
-  if (typeof value === 'number') return true;
-  if (Array.isArray(value)) return value.length > 0;
-  return value !== undefined && value !== null && typeof value === 'object';
+/**
+ * Whether a control's path covers an argument leaf: the leaf itself or anything under it, with array indexes
+ * optional, so `recipients.email` covers `recipients.0.email` as `recipients.0.email` does.
+ */
+export function covers(controlPath: string, leafPath: string): boolean {
+  if (controlPath === '*') return true;
+  const under = (path: string) => path === controlPath || path.startsWith(`${controlPath}.`);
+  return under(leafPath) || under(leafPath.replace(/(^|\.)\d+(?=\.|$)/g, '').replace(/^\./, ''));
 }
 
 const STRENGTH: Record<ControlEffect, number> = { off: 0, ask: 1, deny: 2 };
@@ -280,10 +278,12 @@ function checkUrl(
   }
 }
 
-/** Legs a call's references add: B when a reference argument is set. */
+/** Legs a call's references add: B when an argument under a reference control holds a non-empty id. */
 export function referenceLegs(controls: readonly CompiledControl[], args: unknown): LegMask {
-  for (const control of controls) {
-    if (control.reference && referenceSet(control.path === '*' ? args : readPath(args, control.path))) return LEG_B;
+  const references = controls.filter((c) => c.reference);
+  if (references.length === 0) return 0;
+  for (const leaf of argumentLeaves(args)) {
+    if (leaf.value !== '' && references.some((c) => covers(c.path, leaf.path))) return LEG_B;
   }
   return 0;
 }

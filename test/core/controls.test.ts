@@ -204,3 +204,22 @@ describe('embedded URLs', () => {
     expect(performance.now() - started).toBeLessThan(2000);
   });
 });
+
+describe('argument paths of controls', () => {
+  it('cover leaves with or without array indexes, and references in lists of objects confer B', async () => {
+    const { covers } = await import('../../src/core/controls.ts');
+    expect(covers('recipients.email', 'recipients.0.email')).toBe(true);
+    expect(covers('recipients.0.email', 'recipients.0.email')).toBe(true);
+    expect(covers('recipients', 'recipients.3.name')).toBe(true);
+    expect(covers('recipients.email', 'recipients.0.name')).toBe(false);
+    expect(covers('to', 'tools')).toBe(false);
+    const attach = compilePolicy({
+      version: 1,
+      tools: { send: { call: 'C', args: { 'attachments.id': { reference: true } } } },
+    });
+    const legs = (args: unknown) => attach.resolve('send').legsFor(args);
+    expect(legs({ attachments: [{ id: 'F-payroll' }] }).pre).toBe(LEG_B | 4);
+    expect(legs({ attachments: [{ id: '' }] }).pre).toBe(4);
+    expect(legs({ attachments: [] }).pre).toBe(4);
+  });
+});
