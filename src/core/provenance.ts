@@ -224,47 +224,45 @@ function trailing(c: number): boolean {
   return c === 46 || c === 58 || c === 33 || c === 63;
 }
 
+// Characters that can make a token distinctive; the native search for them skips plain words at full speed.
+const SPECIAL = /[\d@.:]/g;
+const DIGIT = /\d/;
+
 /**
  * Distinctive values in a text, raw: tokens of at least {@link MIN_VALUE_LENGTH} characters with a digit, an `@`, a
  * scheme (`://`) or the shape of a domain, a URL without its query, and IBANs and phone numbers written with spaces.
  */
 export function extractValues(text: string, each: (raw: string) => void): void {
+  const tokens: string[] = [];
   const length = text.length;
-  let start = -1;
-  let digits = false;
-  let special = false;
-  let dot = false;
-  let anyDigit = false;
-  for (let i = 0; i <= length; i++) {
-    const c = i < length ? text.charCodeAt(i) : 32;
-    if (c < 128 && DELIMITER[c] === 1) {
-      if (start >= 0) {
-        let end = i;
-        while (end > start && trailing(text.charCodeAt(end - 1))) end--;
-        if (end - start >= MIN_VALUE_LENGTH) {
-          const token = text.slice(start, end);
-          if (digits || special || (dot && DOMAIN.test(token))) {
-            each(token);
-            // A URL's query values are values too, but so is the URL without them.
-            const query = token.indexOf('?');
-            if (query > 0 && token.includes('://')) each(token.slice(0, query));
-          }
-        }
-        start = -1;
-      }
-      continue;
-    }
-    if (start < 0) {
-      start = i;
-      digits = special = dot = false;
-    }
-    if (c >= 48 && c <= 57) digits = anyDigit = true;
-    else if (c === 64 || (c === 58 && text.startsWith('//', i + 1))) special = true;
-    else if (c === 46) dot = true;
+  let done = 0;
+  SPECIAL.lastIndex = 0;
+  for (let match = SPECIAL.exec(text); match !== null; match = SPECIAL.exec(text)) {
+    // Expand the special character to its whole token, once per token.
+    let start = match.index;
+    while (start > done && !isDelimiter(text.charCodeAt(start - 1))) start--;
+    let end = match.index;
+    while (end < length && !isDelimiter(text.charCodeAt(end))) end++;
+    done = end;
+    SPECIAL.lastIndex = end;
+    while (end > start && trailing(text.charCodeAt(end - 1))) end--;
+    if (end - start < MIN_VALUE_LENGTH) continue;
+    const token = text.slice(start, end);
+    if (DIGIT.test(token) || token.includes('@') || token.includes('://') || DOMAIN.test(token)) tokens.push(token);
   }
-  if (!anyDigit) return;
+  for (const token of tokens) {
+    each(token);
+    // A URL's query values are values too, but so is the URL without them.
+    const query = token.indexOf('?');
+    if (query > 0 && token.includes('://')) each(token.slice(0, query));
+  }
+  if (!DIGIT.test(text)) return;
   for (const match of text.matchAll(SPACED_IBAN)) each(match[0]);
   for (const match of text.matchAll(SPACED_PHONE)) if (match[0].includes(' ') || match[0].includes('-')) each(match[0]);
+}
+
+function isDelimiter(c: number): boolean {
+  return c < 128 && DELIMITER[c] === 1;
 }
 
 /** Every string in a value (object keys included, so nothing labelled hides in a key), depth-first. */
