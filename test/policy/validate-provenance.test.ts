@@ -19,6 +19,14 @@ describe('policy validation of provenance, URL, reference, lineage and declassif
     }
   });
 
+  it('accepts the example policy of docs/provenance.md', () => {
+    const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'provenance.md'), 'utf8');
+    const example = /```yaml\n(version: 1[\s\S]*?)```/.exec(doc)?.[1] ?? '';
+    expect(example).toContain('lineage:');
+    expect(parsePolicy(example)).toMatchObject({ ok: true });
+    expect(validate(parse(example))).toBe(true);
+  });
+
   it('reports every issue with its path and line', () => {
     const text = [
       'version: 1',
