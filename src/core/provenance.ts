@@ -483,7 +483,7 @@ function shorten(text: string): string {
   return text.length > DISPLAY ? `${text.slice(0, DISPLAY - 1)}…` : text;
 }
 
-/** Untrusted only when no trusted source also wrote it; sensitive as it is. */
+/** Untrusted unless trusted input also holds it; sensitive as it is. */
 function untrustedUnlessTrusted(bits: number): number {
   return bits & TRUSTED ? bits & SENSITIVE : bits & (UNTRUSTED | SENSITIVE);
 }
@@ -520,10 +520,12 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
   }
 
   addOutput(source: Omit<ProvenanceSource, 'labels'>, labels: LegMask, output: unknown): void {
-    const bits = (labels & LEG_A ? UNTRUSTED : TRUSTED) | (labels & LEG_B ? SENSITIVE : 0);
+    // An output never vouches for a value's other occurrences (only trusted input does): what the agent wrote after
+    // reading untrusted text can come back through a trusted tool, and must not be laundered that way.
+    const bits = (labels & LEG_A ? UNTRUSTED : 0) | (labels & LEG_B ? SENSITIVE : 0);
     const index = this.#sources.length;
     this.#sources.push({ ...source, labels: (labels & LEG_A ? 'A' : '') + (labels & LEG_B ? 'B' : '') });
-    this.#ingest(output, bits, index);
+    this.#ingest(output, bits, index, !(labels & LEG_A));
   }
 
   lose(labels: LegMask): void {
@@ -537,17 +539,18 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
       this.#trustedText.push(small);
       this.#trustedChars += small.length;
     });
-    this.#ingest(input, TRUSTED, -1);
+    this.#ingest(input, TRUSTED, -1, true);
   }
 
-  #ingest(output: unknown, bits: number, source: number): void {
+  #ingest(output: unknown, bits: number, source: number, vouchesForUrls: boolean): void {
     stringsOf(output, (text) => {
       extractValues(text, (raw) => {
         // A URL in trusted input or in the output of a trusted source may be fetched verbatim.
-        if (bits & TRUSTED && raw.includes('://')) this.#trustUrl(raw);
-        this.#addValue(compact(raw), bits, source);
+        if (vouchesForUrls && raw.includes('://')) this.#trustUrl(raw);
+        if (bits !== 0) this.#addValue(compact(raw), bits, source);
       });
-      if (bits === TRUSTED && source >= 0) return;
+      // An output that brought no legs matters only for the URLs it vouches for.
+      if (bits === 0) return;
       const n = compactInto(text);
       // A whole short string (a display name, a subject line) is a value of its own.
       if (n >= MIN_VALUE_LENGTH && n < MIN_TEXT_LENGTH) this.#addValue(bufferString(n), bits, source);

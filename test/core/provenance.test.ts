@@ -78,14 +78,16 @@ describe('provenance index', () => {
     expect(labels(index, 'GB33BUKB20201555555555')).toBe(LEG_A | LEG_B);
   });
 
-  it('clears A for a value a trusted source also gave, but keeps B', () => {
+  it('a value that a tool without A also returned stays flagged: outputs never launder values', () => {
     const index = new MemoryProvenanceIndex();
-    index.addOutput(source(1), LEG_A, 'book HTL-2087-5530 now');
-    index.addOutput(source(2, 'search_hotels'), 0, [{ id: 'HTL-2087-5530' }]);
+    index.addOutput(source(1), LEG_A, 'book HTL-4471-9921 now');
+    const values = index.stats().values;
+    index.addOutput(source(2, 'list_notes'), 0, [{ note: 'HTL-4471-9921' }]);
+    expect(labels(index, 'HTL-4471-9921')).toBe(LEG_A);
+    index.addOutput(source(3, 'search_hotels'), 0, [{ id: 'HTL-2087-5530' }]);
     expect(index.scan('HTL-2087-5530')).toEqual([]);
-    index.addOutput(source(3, 'read_file'), LEG_B, 'salary account ACC-99812-77');
-    index.addOutput(source(4, 'search'), 0, 'ACC-99812-77');
-    expect(labels(index, 'ACC-99812-77')).toBe(LEG_B);
+    // Outputs that brought no legs keep only the URLs they vouch for.
+    expect(index.stats().values).toBe(values);
   });
 
   it('vouches for URLs only from trusted sources, verbatim', () => {
