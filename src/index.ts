@@ -5,22 +5,37 @@ export { type TerminalApproverOptions, terminalApprover } from './approvals/term
 export type { Approver } from './approvals/types.ts';
 export { approvalHash } from './core/approval.ts';
 export { canonicalHash, canonicalJson } from './core/canonical.ts';
+export type { ProvenanceFinding } from './core/controls.ts';
 export { allowedLegs, type DecideContext, type DecideOutcome, decide, type ToolCall } from './core/decide.ts';
 export type { ApprovalRequest, DecidedCall, Decision, Effect, Reason, ReasonCode } from './core/decision.ts';
 export { type DeclassifyOutcome, declassify, type NarrowSchema } from './core/declassify.ts';
 export type {
   ArgumentCondition,
+  ArgumentControl,
   Configuration,
+  ControlEffect,
   GateEffect,
   InputTrust,
+  LineageDocument,
   MatchSpec,
   PolicyDocument,
   ResultCondition,
   ToolDocument,
+  UrlControl,
   ValueMatcher,
 } from './core/document.ts';
 export { formatLegs, type Leg, type LegMask, parseLegs } from './core/legs.ts';
 export { compilePolicy, type Policy, type ToolProfile } from './core/policy.ts';
+export {
+  DEFAULT_PROVENANCE_LIMITS,
+  MemoryProvenanceIndex,
+  type ProvenanceIndex,
+  type ProvenanceLimits,
+  type ProvenanceReader,
+  type ProvenanceScan,
+  type ProvenanceSource,
+  type ProvenanceStats,
+} from './core/provenance.ts';
 export { type Evidence, newSessionState, type SessionState } from './core/state.ts';
 export { type CarriedValue, dropLeg, forkSession, recordResult } from './core/transitions.ts';
 export { CallDeniedError, ConfigError, type ConfigIssue } from './errors.ts';
@@ -31,6 +46,7 @@ export {
   type Guard,
   type GuardedTool,
   type GuardOptions,
+  type LineageAllow,
   type RecordOutcome,
   type Session,
   type SessionOptions,

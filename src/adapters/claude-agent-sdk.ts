@@ -14,7 +14,7 @@ import type { Approver } from '../approvals/types.ts';
 import { canonicalJson } from '../core/canonical.ts';
 import type { Guard } from '../guard/guard.ts';
 import type { ApprovalAnswer } from '../store/types.ts';
-import { CallGate, deniedText } from './gate.ts';
+import { CallGate, deniedText, type Recorded } from './gate.ts';
 
 /** Options of {@link guardClaudeAgent}. */
 export interface ClaudeAgentGuardOptions {
@@ -60,14 +60,16 @@ export function guardClaudeAgent(options: ClaudeAgentGuardOptions): GuardedClaud
   };
 
   const postToolUse: HookCallback = async (input) => {
-    let withheld: string | undefined;
-    if (input.hook_event_name === 'PostToolUse') withheld = await gate.record(input.tool_use_id, input.tool_response);
+    let recorded: Recorded | undefined;
+    if (input.hook_event_name === 'PostToolUse') recorded = await gate.record(input.tool_use_id, input.tool_response);
     else if (input.hook_event_name === 'PostToolUseFailure')
       await gate.record(input.tool_use_id, { error: input.error });
-    if (withheld === undefined) return {};
+    if (recorded === undefined || (recorded.ok && !recorded.changed)) return {};
     // INVARIANT: an output whose legs were not recorded does not reach the model
-    // (test/adapters/claude-agent-sdk.test.ts "replaces an output whose legs were not recorded").
-    return { hookSpecificOutput: { hookEventName: 'PostToolUse', updatedToolOutput: withheld } };
+    // (test/adapters/claude-agent-sdk.test.ts "replaces an output whose legs were not recorded"); nor do items that
+    // author lineage removed (the filtered output replaces it).
+    const updatedToolOutput = recorded.ok ? recorded.output : recorded.message;
+    return { hookSpecificOutput: { hookEventName: 'PostToolUse', updatedToolOutput } };
   };
 
   const ask = async (request: Parameters<Approver>[0], signal: AbortSignal): Promise<ApprovalAnswer | undefined> => {

@@ -15,6 +15,9 @@ export type Verdict =
 /** The outcome of running a guarded call: its output, or the message the model reads instead. */
 export type RunOutcome<R> = { ok: true; output: R } | { ok: false; message: string };
 
+/** What the model may see of a recorded output. */
+export type Recorded = { ok: true; output: unknown; changed: boolean } | { ok: false; message: string };
+
 /** Options of {@link CallGate.run}. */
 export interface RunOptions<R> {
   /** A person's answer given through the framework's approval flow for this exact call. */
@@ -143,22 +146,30 @@ export class CallGate {
       await this.record(call.id, { error: errorText(error) });
       throw error;
     }
-    const withheld = await this.record(call.id, options.recordAs ? options.recordAs(output) : output);
-    return withheld === undefined ? { ok: true, output } : { ok: false, message: withheld };
+    const recorded = await this.record(call.id, options.recordAs ? options.recordAs(output) : output);
+    if (!recorded.ok) return { ok: false, message: recorded.message };
+    if (!recorded.changed) return { ok: true, output };
+    // INVARIANT: items that author lineage removed never reach the model (test/adapters/gate.test.ts "lineage").
+    if (options.recordAs) {
+      const why = 'author lineage removed items by untrusted authors, and this output cannot be filtered';
+      return { ok: false, message: `ruleoftwo withheld the output of call \`${call.id}\`: ${why}` };
+    }
+    return { ok: true, output: recorded.output as R };
   }
 
   /**
-   * Records the output of an allowed call. Returns undefined when recorded, else the message to show instead of the
-   * output: an output whose legs the guard could not record must not reach the model.
+   * Records the output of an allowed call and says what the model may see: the output, the output with items by
+   * untrusted authors removed (`changed`), or a message instead: an output whose legs the guard could not record must
+   * not reach the model.
    */
-  async record(callId: string, output: unknown): Promise<string | undefined> {
+  async record(callId: string, output: unknown): Promise<Recorded> {
     this.#verdicts.delete(callId);
     try {
       const outcome = await this.guard.record(this.sessionId, callId, output);
-      if (outcome.ok) return undefined;
-      return `ruleoftwo withheld the output of call \`${callId}\`: ${outcome.message}`;
+      if (outcome.ok) return { ok: true, output: outcome.output, changed: outcome.output !== output };
+      return { ok: false, message: `ruleoftwo withheld the output of call \`${callId}\`: ${outcome.message}` };
     } catch (error) {
-      return `ruleoftwo withheld the output of call \`${callId}\`: ${errorText(error)}`;
+      return { ok: false, message: `ruleoftwo withheld the output of call \`${callId}\`: ${errorText(error)}` };
     }
   }
 }

@@ -28,6 +28,10 @@ function formatEvent(event: AuditRecord['event']): string {
       return `result.ignored  session ${event.sessionId} call ${event.callId}: ${event.reason}`;
     case 'transition':
       return `transition ${event.kind}  session ${event.sessionId}  ${JSON.stringify(event.detail)}`;
+    case 'lineage.allow': {
+      const what = event.author !== undefined ? `author ${event.author}` : `item ${event.item}`;
+      return `lineage.allow  ${what}${event.tool ? ` for ${event.tool}` : ''}${event.by ? ` by ${event.by}` : ''}${event.reason ? `: ${event.reason}` : ''}`;
+    }
     default:
       return `${(event as { type: string }).type}  ${JSON.stringify(event)}`;
   }

@@ -7,7 +7,15 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
     summary: 'the Email-Bot attack, with and without the guard',
     load: async () => (await import('./commands/demo.ts')).demo,
   },
+  eval: {
+    summary: 'run an attack-scenario suite with and without the refinements',
+    load: async () => (await import('./commands/eval.ts')).evaluate,
+  },
   gateway: { summary: 'run the MCP gateway', load: async () => (await import('./commands/gateway.ts')).gateway },
+  lineage: {
+    summary: 'mark an author or item trusted for author lineage',
+    load: async () => (await import('./commands/lineage.ts')).lineage,
+  },
   replay: {
     summary: 'replay a trace through the engine',
     load: async () => (await import('./commands/replay.ts')).replay,

@@ -1,7 +1,9 @@
 import { approvalHash, receiptMismatch, type Sha256 } from './approval.ts';
+import { evaluateControls } from './controls.ts';
 import type { ApprovalRequest, Decision, Reason } from './decision.ts';
 import { formatLegs, LEG_A, LEG_B, LEG_C, type LegMask, legList } from './legs.ts';
 import { configurationMask, type Policy } from './policy.ts';
+import type { ProvenanceReader } from './provenance.ts';
 import { addEvidence, effectiveLegs, evidenceFor, type SessionState } from './state.ts';
 
 /** A tool call as the engine sees it. */
@@ -20,6 +22,11 @@ export interface DecideContext {
   approved?: ApprovalRequest;
   /** SHA-256 for approval hashes; defaults to a pure-JS implementation, hosts inject a native one. */
   sha256?: Sha256;
+  /**
+   * The session's provenance index, read-only. Absent: every argument under a provenance control has unknown
+   * provenance and violates it (fail closed).
+   */
+  provenance?: ProvenanceReader;
 }
 
 /** A decision and the session state after it. */
@@ -133,7 +140,13 @@ function decideUnsafe(policy: Policy, state: SessionState, call: ToolCall, conte
     reasons.push({ code: 'tool_is_trifecta', rule: 4, message: `\`${call.tool}\` is a trifecta by itself (ABC)` });
   }
 
-  const gated = reasons.some((r) => r.rule === 2 || r.rule === 3 || r.rule === 4);
+  // Rule 6: argument-level controls (provenance, URLs); they only add restrictions.
+  const consequential = profile.consequential || (legs.pre & LEG_C) !== 0 ? policy.consequential : undefined;
+  const controls = evaluateControls(profile.controls, consequential, call.args, context.provenance);
+  reasons.push(...controls.reasons);
+  if (controls.effect === 'deny') hardDeny = true;
+
+  const gated = controls.effect === 'ask' || reasons.some((r) => r.rule === 2 || r.rule === 3 || r.rule === 4);
   const evidence = evidenceFor(state, before);
   const base: Omit<Decision, 'effect' | 'legsAfter' | 'reasons'> = {
     sessionId: state.id,
@@ -144,6 +157,7 @@ function decideUnsafe(policy: Policy, state: SessionState, call: ToolCall, conte
     call: { profile: profile.key, source: legs.source, pre: formatLegs(legs.pre), post: formatLegs(legs.post) },
     legsBefore: formatLegs(before),
     evidence,
+    ...(controls.findings.length > 0 ? { provenance: controls.findings } : {}),
   };
 
   if (hardDeny) {

@@ -1,3 +1,4 @@
+import type { ProvenanceFinding } from './controls.ts';
 import type { Evidence } from './state.ts';
 
 /** The outcome of a decision. */
@@ -22,13 +23,22 @@ export type ReasonCode =
   | 'approver_error'
   | 'store_error'
   | 'audit_error'
-  | 'engine_error';
+  | 'engine_error'
+  | 'argument_from_untrusted_output'
+  | 'argument_carries_sensitive_value'
+  | 'provenance_unknown'
+  | 'url_invalid'
+  | 'url_host_denied'
+  | 'url_not_from_trusted_source';
 
 /** One reason behind a decision. */
 export interface Reason {
   code: ReasonCode;
-  /** The rule of the decision rule (ARCHITECTURE.md) it comes from; 0 for errors and approvals. */
-  rule: 0 | 1 | 2 | 3 | 4 | 5;
+  /**
+   * The rule of the decision rule (ARCHITECTURE.md) it comes from; 0 for errors and approvals, 6 for argument-level
+   * controls (provenance, URLs), which only add restrictions.
+   */
+  rule: 0 | 1 | 2 | 3 | 4 | 5 | 6;
   message: string;
 }
 
@@ -78,5 +88,7 @@ export interface Decision {
   legsAfter: string;
   reasons: Reason[];
   evidence: Evidence[];
+  /** Which argument carries which source's value (only arguments under a provenance control are traced). */
+  provenance?: ProvenanceFinding[];
   approval?: ApprovalRequest;
 }

@@ -1,3 +1,5 @@
+import type { NarrowSchema } from './declassify.ts';
+
 /**
  * The policy document: the shape of a policy file after validation (src/policy validates and reports issues;
  * the core compiles a valid document into matchers).
@@ -49,6 +51,53 @@ export interface ResultCondition {
   output: string;
 }
 
+/** What a violated argument-level control does: wait for a human, stop, or nothing (`off`). */
+export type ControlEffect = GateEffect | 'off';
+
+/** Where a URL argument may point (see docs/provenance.md). */
+export interface UrlControl {
+  /** `trusted`: the URL must have appeared verbatim in the output of a trusted source or in trusted input. */
+  from?: 'trusted' | 'any';
+  /**
+   * Check every URL inside the argument's text (a message body, a markdown image) instead of the argument as one
+   * URL; text without URLs passes.
+   */
+  embedded?: boolean;
+  /** Host globs, inline or the name of an entry in `lists`; a URL to any other host violates the control. */
+  allow?: string[] | string;
+  /** Host globs, inline or the name of an entry in `lists`; a URL to one of them violates the control. */
+  deny?: string[] | string;
+  /** Effect when violated; defaults to `deny`. */
+  effect?: GateEffect;
+}
+
+/** Controls on one argument, keyed by its dot path (`*` for every string argument). */
+export interface ArgumentControl {
+  /** Effect when the argument carries a value from an untrusted output (A). */
+  untrusted?: ControlEffect;
+  /** Effect when the argument carries a value from a sensitive output (B). */
+  sensitive?: ControlEffect;
+  /** The argument names a sensitive object (a file, attachment or record id): the call touches B when it is set. */
+  reference?: boolean;
+  url?: UrlControl;
+}
+
+/** Author lineage of a tool's output: which items were written by whom. */
+export interface LineageDocument {
+  /** Dot path to the list of items in the output; absent: the output itself is the list (or a single item). */
+  items?: string;
+  /** Dot path to an item's author, inside the item. */
+  author: string;
+  /** Dot path to an item's id, for item-level trust (`ruleoftwo lineage allow --item`). */
+  id?: string;
+  /** Trusted author globs, inline or the name of an entry in `lists`. */
+  trusted?: string[] | string;
+  /** Ids of single items a reviewer marked trusted (`ruleoftwo lineage allow --item`). */
+  trustedItems?: string[];
+  /** What items by other authors do: `filter` removes them before the model sees them, `taint` brings A. */
+  untrusted?: 'filter' | 'taint';
+}
+
 /** How one tool (or glob of tools) is labelled. */
 export interface ToolDocument {
   /** Shorthand: legs of the tool; B and C apply to the call, A and B to the output. */
@@ -64,6 +113,12 @@ export interface ToolDocument {
   when?: ArgumentCondition[];
   /** Result conditions, first match wins. */
   results?: ResultCondition[];
+  /** Argument-level controls keyed by argument path (provenance, URL controls, references). */
+  args?: Record<string, ArgumentControl>;
+  /** Author lineage of the output's items. */
+  lineage?: LineageDocument;
+  /** An output that validates against this narrow schema brings no A (the dual-LLM hand-off). */
+  declassify?: NarrowSchema;
 }
 
 /** A validated policy document (version 1). */
@@ -82,6 +137,8 @@ export interface PolicyDocument {
     ttl?: string;
   };
   lists?: Record<string, string[]>;
+  /** Provenance controls that apply to every consequential tool (one whose declared legs include C). */
+  provenance?: { consequential?: { untrusted?: ControlEffect; sensitive?: ControlEffect } };
   tools?: Record<string, ToolDocument>;
   /** What the audit log keeps. */
   audit?: {

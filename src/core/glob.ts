@@ -7,7 +7,8 @@ export function globToRegExp(glob: string): RegExp {
   for (const ch of glob) {
     if (ch === '*') source += '[\\s\\S]*';
     else if (ch === '?') source += '[\\s\\S]';
-    else source += ch.replace(/[.+^${}()|[\]\\/-]/g, '\\$&');
+    // `-` is not escaped: `\-` outside a class is a syntax error with the `u` flag.
+    else source += ch.replace(/[.+^${}()|[\]\\/]/g, '\\$&');
   }
   return new RegExp(`^${source}$`, 'u');
 }

@@ -83,7 +83,8 @@ function everyScalar(value: unknown, test: (v: unknown) => boolean): boolean {
   return value !== undefined && test(value);
 }
 
-function patternsOf(source: string[] | string, lists: CompiledLists): readonly RegExp[] {
+/** Patterns of an inline glob list or of a named list. */
+export function patternsOf(source: string[] | string, lists: CompiledLists): readonly RegExp[] {
   if (typeof source !== 'string') return source.map(globToRegExp);
   const list = lists.get(source);
   // The validator rejects unknown list names; reaching here without one is a bug, and failing loudly denies.

@@ -1,7 +1,10 @@
 import { canonicalHash } from './canonical.ts';
+import { type CompiledControl, type ConsequentialControls, compileControls, referenceLegs } from './controls.ts';
+import type { NarrowSchema } from './declassify.ts';
 import type { Configuration, GateEffect, InputTrust, PolicyDocument, ToolDocument } from './document.ts';
 import { globToRegExp, isGlob } from './glob.ts';
 import { ALL_LEGS, LEG_A, LEG_B, LEG_C, type LegMask, parseLegs } from './legs.ts';
+import { type CompiledLineage, compileLineage } from './lineage.ts';
 import { type CompiledLists, compileMatch, type Predicate } from './match.ts';
 
 /** Legs a call confers when decided (`pre`) and legs its output may bring (`post`). */
@@ -24,6 +27,13 @@ export interface ToolProfile {
   resultLegs(output: unknown, reserved: LegMask): LegMask;
   /** Every leg profile the tool can have, for static analysis. */
   readonly variants: readonly CallLegs[];
+  /** Argument-level controls (provenance, URLs, references). */
+  readonly controls: readonly CompiledControl[];
+  /** Whether any variant of the tool is consequential (C): the policy's `provenance.consequential` applies. */
+  readonly consequential: boolean;
+  readonly lineage?: CompiledLineage;
+  /** An output that validates against this schema brings no A. */
+  readonly declassify?: NarrowSchema;
 }
 
 /** A compiled, immutable policy. */
@@ -41,6 +51,10 @@ export interface Policy {
   resolve(tool: string): ToolProfile;
   /** Every named profile in file order. */
   readonly profiles: readonly ToolProfile[];
+  /** Provenance controls for every string argument of a consequential tool, when the policy sets any. */
+  readonly consequential?: ConsequentialControls;
+  /** Literal values of the policy's lists: trusted input, never flagged by provenance. */
+  readonly constants: readonly string[];
 }
 
 /** Default time an approval request stays valid. */
@@ -84,12 +98,15 @@ function compileProfile(
   known: boolean,
 ): ToolProfile {
   const where = `tools.${key}`;
-  const base = baseLegs(doc, where);
+  // Lineage that filters untrusted items means the output can never bring A.
+  const outputMask = doc.lineage?.untrusted === 'filter' ? ~LEG_A : ALL_LEGS;
+  const declared = baseLegs(doc, where);
+  const base = { pre: declared.pre, post: declared.post & outputMask };
   const conditions = (doc.when ?? []).map((condition, i) => ({
     test: compileMatch(condition.match, lists),
     legs: {
       pre: legsOrThrow(condition.call, base.pre, `${where}.when[${i}].call`),
-      post: legsOrThrow(condition.output, base.post, `${where}.when[${i}].output`),
+      post: legsOrThrow(condition.output, base.post, `${where}.when[${i}].output`) & outputMask,
       source: `when[${i}]`,
     } satisfies CallLegs,
   }));
@@ -98,20 +115,40 @@ function compileProfile(
     post: legsOrThrow(condition.output, base.post, `${where}.results[${i}].output`),
   }));
   const baseCall: CallLegs = { ...base, source: 'base' };
-  return {
+  const controls = compileControls(doc.args, lists);
+  const plain = [baseCall, ...conditions.map((c) => c.legs)];
+  const references = controls.some((c) => c.reference);
+  // A reference to a sensitive object adds B to whichever legs the conditions chose.
+  const variants = references ? [...plain, ...plain.map((v) => withReference(v))] : plain;
+  const profile: ToolProfile = {
     key,
     known,
     gate: doc.gate ?? defaultGate,
     legsFor(args) {
-      for (const condition of conditions) if (condition.test(args)) return condition.legs;
-      return baseCall;
+      let legs = baseCall;
+      for (const condition of conditions) {
+        if (condition.test(args)) {
+          legs = condition.legs;
+          break;
+        }
+      }
+      return references && referenceLegs(controls, args) ? withReference(legs) : legs;
     },
     resultLegs(output, reserved) {
       for (const result of results) if (result.test(output)) return result.post & reserved;
       return reserved;
     },
-    variants: [baseCall, ...conditions.map((c) => c.legs)],
+    variants,
+    controls,
+    consequential: variants.some((v) => v.pre & LEG_C),
+    ...(doc.lineage === undefined ? {} : { lineage: compileLineage(doc.lineage, lists) }),
+    ...(doc.declassify === undefined ? {} : { declassify: doc.declassify }),
   };
+  return profile;
+}
+
+function withReference(legs: CallLegs): CallLegs {
+  return { pre: legs.pre | LEG_B, post: legs.post, source: `${legs.source}+reference` };
 }
 
 /** Compiles a validated document. Throws on a document the validator would reject. */
@@ -142,7 +179,17 @@ export function compilePolicy(document: PolicyDocument): Policy {
   const approvalTtlMs = ttl === undefined ? DEFAULT_APPROVAL_TTL_MS : parseDuration(ttl);
   if (approvalTtlMs === undefined) throw new Error(`invalid duration \`${ttl}\` at approvals.ttl`);
   const version = canonicalHash(document).slice(0, 16);
+  const consequential = document.provenance?.consequential;
+  const constants = Object.values(document.lists ?? {})
+    .flat()
+    .filter((v) => !isGlob(v));
   return {
+    ...(consequential === undefined
+      ? {}
+      : {
+          consequential: { untrusted: consequential.untrusted ?? 'off', sensitive: consequential.sensitive ?? 'off' },
+        }),
+    constants,
     document,
     name: document.name ?? 'policy',
     version,

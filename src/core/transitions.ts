@@ -2,6 +2,7 @@ import { allowedLegs } from './decide.ts';
 import { declassify, type NarrowSchema } from './declassify.ts';
 import type { Configuration, InputTrust } from './document.ts';
 import { formatLegs, LEG_A, LEG_B, LEG_C, type Leg, type LegMask, legBit, NO_LEGS, parseLegs } from './legs.ts';
+import { applyLineage, describeLineage, type LineageAllowances, NO_ALLOWANCES } from './lineage.ts';
 import type { Policy } from './policy.ts';
 import { addEvidence, effectiveLegs, newSessionState, type SessionState } from './state.ts';
 
@@ -18,6 +19,10 @@ export interface RecordedLegs {
   /** Legs the output brought (a subset of `reserved`). */
   brought: string;
   legsAfter: string;
+  /** The output the model may see: the output itself, or with untrusted items removed by lineage. */
+  output: unknown;
+  /** What author lineage or declassification did, when the tool has either. */
+  note?: string;
 }
 
 /**
@@ -29,6 +34,7 @@ export function recordResult(
   state: SessionState,
   callId: string,
   output: unknown,
+  allowances: LineageAllowances = NO_ALLOWANCES,
 ): TransitionOutcome<RecordedLegs> {
   const pending = state.pending.find((p) => p.callId === callId);
   if (!pending) {
@@ -36,12 +42,28 @@ export function recordResult(
     return { ok: false, code: 'unknown_call', message, state };
   }
   let brought: LegMask;
+  let seen = output;
+  let note: string | undefined;
   try {
-    brought = policy.resolve(pending.tool).resultLegs(output, pending.post);
+    const profile = policy.resolve(pending.tool);
+    brought = profile.resultLegs(output, pending.post);
+    if (profile.declassify !== undefined && brought & LEG_A) {
+      const outcome = declassify(output, profile.declassify);
+      note = outcome.ok ? 'declassified by its narrow schema; no A' : `not declassified: ${outcome.message}`;
+      if (outcome.ok) brought &= ~LEG_A;
+    }
+    // Lineage always runs: under `filter` the output reserved no A, so untrusted items must not reach the model.
+    if (profile.lineage !== undefined) {
+      const lineage = applyLineage(profile.lineage, output, allowances);
+      seen = lineage.output;
+      note = describeLineage(lineage, profile.lineage.untrusted);
+      if (!lineage.untrusted) brought &= ~LEG_A;
+    }
   } catch {
     // INVARIANT: a result condition that fails to evaluate brings everything that was reserved
     // (test/core/match.test.ts "bring everything reserved when a result cannot be evaluated").
     brought = pending.post;
+    seen = output;
   }
   const seq = state.seq + 1;
   const next: SessionState = {
@@ -58,6 +80,8 @@ export function recordResult(
     reserved: formatLegs(pending.post),
     brought: formatLegs(brought),
     legsAfter: formatLegs(effectiveLegs(next)),
+    output: seen,
+    ...(note === undefined ? {} : { note }),
   };
 }
 

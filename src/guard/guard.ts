@@ -4,8 +4,9 @@ import type { Sha256 } from '../core/approval.ts';
 import { decide, errorDecision, type ToolCall } from '../core/decide.ts';
 import type { Decision, Reason } from '../core/decision.ts';
 import type { Configuration, InputTrust, PolicyDocument } from '../core/document.ts';
-import { formatLegs, LEG_A, type Leg } from '../core/legs.ts';
+import { formatLegs, LEG_A, LEG_B, type Leg, parseLegs } from '../core/legs.ts';
 import { compilePolicy, type Policy } from '../core/policy.ts';
+import { MemoryProvenanceIndex, type ProvenanceLimits, type ProvenanceStats } from '../core/provenance.ts';
 import { type Evidence, effectiveLegs, newSessionState, reservedLegs, type SessionState } from '../core/state.ts';
 import { type CarriedValue, dropLeg, forkSession, recordResult } from '../core/transitions.ts';
 import { CallDeniedError, ConfigError } from '../errors.ts';
@@ -38,12 +39,24 @@ export interface GuardOptions {
   newId?: () => string;
   /** Told about failures that were turned into denials (store down, audit not written, approver error). */
   onError?: (error: unknown, where: string) => void;
+  /** Limits of each session's provenance index (see docs/provenance.md). */
+  provenanceLimits?: Partial<ProvenanceLimits>;
+  /**
+   * Most sessions whose provenance index is kept in memory (default 1000); the least recently used is forgotten,
+   * and a forgotten session's arguments then have unknown provenance (fail closed).
+   */
+  maxIndexedSessions?: number;
 }
 
 /** Options for opening a session; defaults come from the policy. */
 export interface SessionOptions {
   configuration?: Configuration;
   input?: InputTrust;
+  /**
+   * The user's request. With trusted input, values in it are never flagged by provenance controls (the user asked
+   * to pay that IBAN); with untrusted input it is indexed as untrusted.
+   */
+  request?: unknown;
 }
 
 /** A read-only view of a session's state. */
@@ -59,11 +72,22 @@ export interface SessionView {
   pending: { callId: string; tool: string; post: string }[];
   evidence: Evidence[];
   parent?: string;
+  /** Sizes of the session's provenance index in this process, when the policy traces provenance. */
+  provenance?: ProvenanceStats;
 }
 
 /** The outcome of recording a tool's output. */
 export type RecordOutcome =
-  | { ok: true; tool: string; brought: string; legsAfter: string }
+  | {
+      ok: true;
+      tool: string;
+      brought: string;
+      legsAfter: string;
+      /** What the model may see: the output, or with items by untrusted authors removed by lineage. */
+      output: unknown;
+      /** What author lineage or declassification did. */
+      note?: string;
+    }
   | { ok: false; code: string; message: string };
 
 /** The outcome of a drop. */
@@ -111,6 +135,8 @@ export interface Guard {
   answer(requestId: string, answer: ApprovalAnswer): Promise<ApprovalReceipt | undefined>;
   /** The latest approval request made for a call id in a session (adapters resume framework approvals with it). */
   approvalFor(sessionId: string, callId: string): Promise<ApprovalRecord | undefined>;
+  /** Marks an author or an item trusted for author lineage from now on; recorded in the audit log. */
+  allowLineage(allow: LineageAllow): Promise<void>;
   /** Guards a plain async function as tool `name`; each call names its session. */
   wrap<A, R>(name: string, fn: (args: A) => R | Promise<R>): GuardedTool<A, R>;
   view(sessionId: string): Promise<SessionView | undefined>;
@@ -119,6 +145,14 @@ export interface Guard {
 
 /** SHA-256 from node:crypto: the same digest as the core's pure-JS default, several times faster. */
 export const nativeSha256: Sha256 = (text) => hash('sha256', text, 'hex');
+
+/** A reviewer's statement that an author, or one item, is trusted for author lineage. */
+export interface LineageAllow {
+  author?: string;
+  item?: string;
+  by?: string;
+  reason?: string;
+}
 
 /** Creates a guard. Stores default to memory; give SQLite stores for state that survives restarts. */
 export function createGuard(options: GuardOptions): Guard {
@@ -157,6 +191,11 @@ class RuleOfTwoGuard implements Guard {
   readonly #now: () => number;
   readonly #newId: () => string;
   readonly #onError: (error: unknown, where: string) => void;
+  readonly #indexes = new Map<string, MemoryProvenanceIndex>();
+  readonly #indexLimits: Partial<ProvenanceLimits>;
+  readonly #maxIndexed: number;
+  readonly #tracesProvenance: boolean;
+  readonly #allowances: { authors: Set<string>; items: Set<string> } = { authors: new Set(), items: new Set() };
 
   constructor(policy: Policy, options: GuardOptions) {
     this.policy = policy;
@@ -168,6 +207,53 @@ class RuleOfTwoGuard implements Guard {
     this.#now = options.now ?? Date.now;
     this.#newId = options.newId ?? (() => crypto.randomUUID());
     this.#onError = options.onError ?? (() => {});
+    this.#indexLimits = options.provenanceLimits ?? {};
+    this.#maxIndexed = options.maxIndexedSessions ?? 1000;
+    // Indexing costs time on every output; a policy without provenance or URL-origin controls needs none.
+    this.#tracesProvenance =
+      policy.consequential !== undefined ||
+      policy.profiles.some((p) =>
+        p.controls.some((c) => c.untrusted !== 'off' || c.sensitive !== 'off' || c.url?.fromTrusted),
+      );
+  }
+
+  /** A fresh index for a session this guard opened: it knows the session's whole history. */
+  #newIndex(id: string, request: unknown, input: InputTrust): void {
+    if (!this.#tracesProvenance) return;
+    const index = new MemoryProvenanceIndex(this.#indexLimits);
+    index.addTrusted(this.policy.constants);
+    if (request !== undefined) {
+      if (input === 'trusted') index.addTrusted(request);
+      else index.addOutput({ seq: 0, callId: 'request', tool: 'request' }, LEG_A, request);
+    }
+    this.#remember(id, index);
+  }
+
+  #remember(id: string, index: MemoryProvenanceIndex): void {
+    this.#indexes.delete(id);
+    this.#indexes.set(id, index);
+    if (this.#indexes.size > this.#maxIndexed) {
+      const oldest = this.#indexes.keys().next().value;
+      if (oldest !== undefined) this.#indexes.delete(oldest);
+    }
+  }
+
+  /**
+   * The index of a session. A session this process did not open (after a restart, on another replica, or forgotten
+   * by the LRU) gets an index that starts out having lost A and B, so its arguments are of unknown provenance.
+   */
+  #index(id: string): MemoryProvenanceIndex | undefined {
+    if (!this.#tracesProvenance) return undefined;
+    const index = this.#indexes.get(id);
+    if (index) {
+      this.#remember(id, index);
+      return index;
+    }
+    // INVARIANT: a missing index fails closed (test/guard/provenance.test.ts "restart fails closed").
+    const unknown = new MemoryProvenanceIndex(this.#indexLimits, LEG_A | LEG_B);
+    unknown.addTrusted(this.policy.constants);
+    this.#remember(id, unknown);
+    return unknown;
   }
 
   async session(id: string, options: SessionOptions = {}): Promise<Session> {
@@ -192,6 +278,7 @@ class RuleOfTwoGuard implements Guard {
       return { state: fresh, result: fresh };
     });
     if (created) {
+      this.#newIndex(id, options.request, input);
       await this.#append({
         type: 'session.open',
         at: this.#now(),
@@ -254,8 +341,14 @@ class RuleOfTwoGuard implements Guard {
         );
         return { result: { ...decision, sessionId } };
       }
-      const base = { now, newId: this.#newId, sha256: nativeSha256 };
-      const context = approved ? { ...base, approved } : base;
+      const index = this.#index(sessionId);
+      const context = {
+        now,
+        newId: this.#newId,
+        sha256: nativeSha256,
+        ...(approved ? { approved } : {}),
+        ...(index ? { provenance: index } : {}),
+      };
       const outcome = decide(this.policy, state, call, context);
       return { state: outcome.state, result: outcome.decision };
     });
@@ -363,17 +456,49 @@ class RuleOfTwoGuard implements Guard {
     return latest;
   }
 
+  async allowLineage(allow: LineageAllow): Promise<void> {
+    if ((allow.author === undefined) === (allow.item === undefined))
+      throw new ConfigError('a lineage allowance names exactly one of an author or an item');
+    const event: AuditEvent = { type: 'lineage.allow', at: this.#now() };
+    for (const key of ['author', 'item', 'by', 'reason'] as const)
+      if (allow[key] !== undefined) event[key] = allow[key];
+    // Audited first: an allowance the log does not hold is not granted.
+    await this.#append(event);
+    if (allow.author !== undefined) this.#allowances.authors.add(allow.author);
+    if (allow.item !== undefined) this.#allowances.items.add(allow.item);
+  }
+
   async record(sessionId: string, callId: string, output: unknown): Promise<RecordOutcome> {
     let outcome: RecordOutcome;
     try {
-      outcome = await this.#sessions.transact<RecordOutcome>(sessionId, (state) => {
-        if (!state)
-          return { result: { ok: false, code: 'unknown_session', message: `unknown session \`${sessionId}\`` } };
-        const recorded = recordResult(this.policy, state, callId, output);
-        if (!recorded.ok) return { result: { ok: false, code: recorded.code, message: recorded.message } };
-        const { tool, brought, legsAfter } = recorded;
-        return { state: recorded.state, result: { ok: true, tool, brought, legsAfter } };
+      const committed = await this.#sessions.transact<{ outcome: RecordOutcome; seq: number }>(sessionId, (state) => {
+        if (!state) {
+          const message = `unknown session \`${sessionId}\``;
+          return { result: { outcome: { ok: false, code: 'unknown_session', message }, seq: 0 } };
+        }
+        const recorded = recordResult(this.policy, state, callId, output, this.#allowances);
+        if (!recorded.ok) {
+          return { result: { outcome: { ok: false, code: recorded.code, message: recorded.message }, seq: 0 } };
+        }
+        const { tool, brought, legsAfter, note } = recorded;
+        const result: RecordOutcome = { ok: true, tool, brought, legsAfter, output: recorded.output };
+        if (note !== undefined) result.note = note;
+        return { state: recorded.state, result: { outcome: result, seq: recorded.state.seq } };
       });
+      outcome = committed.outcome;
+      if (outcome.ok) {
+        // What the model sees is indexed with the labels it brought.
+        const labels = parseLegs(outcome.brought) ?? LEG_A | LEG_B;
+        const index = this.#index(sessionId);
+        try {
+          index?.addOutput({ seq: committed.seq, callId, tool: outcome.tool }, labels, outcome.output);
+        } catch (error) {
+          // INVARIANT: an output that could not be indexed flags like an evicted one
+          // (test/guard/provenance.test.ts "unindexable output fails closed").
+          index?.lose(labels);
+          this.#onError(error, 'provenance index');
+        }
+      }
     } catch (error) {
       this.#onError(error, 'session store');
       return { ok: false, code: 'store_error', message: `session store failed: ${errorMessage(error)}` };
@@ -389,6 +514,7 @@ class RuleOfTwoGuard implements Guard {
           brought: outcome.brought,
           legsAfter: outcome.legsAfter,
           bytes: byteSize(output),
+          ...(outcome.note === undefined ? {} : { note: outcome.note }),
         }
       : { type: 'result.ignored', at, sessionId, callId, reason: outcome.message };
     try {
@@ -441,6 +567,15 @@ class RuleOfTwoGuard implements Guard {
       if (existing) throw new ConfigError(`session \`${childId}\` already exists`);
       return { state: forked.state, result: undefined };
     });
+    this.#newIndex(childId, undefined, 'trusted');
+    const childIndex = this.#indexes.get(childId);
+    const parentData = effectiveLegs(parent) & (LEG_A | LEG_B);
+    for (const value of options.carry ?? []) {
+      // Labels as forkSession gave them (it validated them); a declassified value loses A.
+      const carried = value.legs === undefined ? parentData : (parseLegs(value.legs) ?? LEG_A | LEG_B);
+      const legs = value.declassify === undefined ? carried : carried & ~LEG_A;
+      childIndex?.addOutput({ seq: 0, callId: `carry:${value.name}`, tool: `fork of ${sessionId}` }, legs, value.value);
+    }
     const carried = (options.carry ?? []).map((c) => ({
       name: c.name,
       legs: c.legs ?? null,
@@ -480,7 +615,8 @@ class RuleOfTwoGuard implements Guard {
       }
       const recorded = await this.record(sessionId, callId, output);
       if (!recorded.ok) throw new Error(`ruleoftwo could not record \`${name}\`: ${recorded.message}`);
-      return output;
+      // Lineage may have removed items by untrusted authors: the model gets what was recorded.
+      return recorded.output as R;
     };
   }
 
@@ -499,10 +635,14 @@ class RuleOfTwoGuard implements Guard {
       evidence: state.evidence,
     };
     if (state.parent !== undefined) view.parent = state.parent;
+    // Read without creating: a view must not stand in for the session's own index.
+    const index = this.#indexes.get(sessionId);
+    if (index) view.provenance = index.stats();
     return view;
   }
 
   async close(): Promise<void> {
+    this.#indexes.clear();
     await Promise.all([this.#sessions.close(), this.#approvals.close(), this.#audit.close()]);
   }
 

@@ -384,7 +384,9 @@ export class Gateway {
       ...((result as { _meta?: Record<string, unknown> })._meta ?? {}),
       [DECISION_META_KEY]: decisionMeta(decision, recorded.ok ? recorded.legsAfter : decision.legsAfter),
     };
-    return { kind: 'result', result: { ...result, _meta: meta } };
+    // Author lineage may have removed items by untrusted authors: the client gets what was recorded.
+    const seen = recorded.ok ? (recorded.output as R) : result;
+    return { kind: 'result', result: { ...seen, _meta: meta } };
   }
 
   /** An approved, unused request from the out-of-band channel for exactly this call in this session. */

@@ -26,6 +26,8 @@ export interface ToolAnalysis {
   /** Whether some variant has A, B and C by itself (rule 4). */
   selfTrifecta: boolean;
   variants: VariantAnalysis[];
+  /** Argument-level controls, lineage and declassification, one line each (see docs/provenance.md). */
+  refinements: string[];
 }
 
 /** A finding of the analysis; errors make `check` exit non-zero. */
@@ -86,7 +88,62 @@ function analyseTool(profile: ToolProfile, name: string): ToolAnalysis {
     gate: profile.gate,
     selfTrifecta: profile.variants.some((v) => (v.pre | v.post) === ALL_LEGS),
     variants,
+    refinements: describeRefinements(profile),
   };
+}
+
+function describeRefinements(profile: ToolProfile): string[] {
+  const out: string[] = [];
+  for (const c of profile.controls) {
+    const parts: string[] = [];
+    if (c.untrusted !== 'off') parts.push(`value from an untrusted output → ${c.untrusted}`);
+    if (c.sensitive !== 'off') parts.push(`value from a sensitive output → ${c.sensitive}`);
+    if (c.reference) parts.push('names a sensitive object: confers B');
+    if (c.url) {
+      const url = [c.url.embedded ? 'URLs in the text' : 'URL'];
+      if (c.url.fromTrusted) url.push('only as a trusted source gave it');
+      if (c.url.allow) url.push(`hosts ${c.url.allow.length} allowed pattern(s)`);
+      if (c.url.deny) url.push(`not ${c.url.deny.length} denied pattern(s)`);
+      parts.push(`${url.join(', ')} → ${c.url.effect}`);
+    }
+    out.push(`args.${c.path}: ${parts.join('; ')}`);
+  }
+  if (profile.lineage) {
+    const mode = profile.lineage.untrusted === 'filter' ? 'removed before the model sees them' : 'bring A';
+    out.push(`lineage: items by trusted authors bring no A; others ${mode}`);
+  }
+  if (profile.declassify) out.push(`declassify: an output that is a ${profile.declassify.type} brings no A`);
+  return out;
+}
+
+/** Allow-list conditions that lower C without a provenance control on the same argument. */
+function unguardedAllowLists(policy: Policy): Finding[] {
+  const findings: Finding[] = [];
+  for (const [name, doc] of Object.entries(policy.document.tools ?? {})) {
+    if (typeof doc !== 'object' || doc === null) continue;
+    const profile = policy.resolve(name);
+    const base = profile.variants[0];
+    if (!base || !(base.pre & LEG_C)) continue;
+    for (const [i, condition] of (doc.when ?? []).entries()) {
+      const variant = profile.variants[i + 1];
+      if (!variant || variant.pre & LEG_C) continue;
+      for (const [path, matcher] of Object.entries(condition.match)) {
+        if (typeof matcher !== 'object' || matcher === null || matcher.in === undefined) continue;
+        const guarded =
+          policy.consequential?.untrusted !== undefined && policy.consequential.untrusted !== 'off'
+            ? true
+            : profile.controls.some((c) => (c.path === path || c.path === '*') && c.untrusted !== 'off');
+        if (!guarded) {
+          findings.push({
+            severity: 'info',
+            code: 'allow_list_without_provenance',
+            message: `\`${name}\` when[${i}] trusts \`${path}\` by allow-list alone; add \`args.${path}.untrusted\` to refuse a listed value taken from untrusted text`,
+          });
+        }
+      }
+    }
+  }
+  return findings;
 }
 
 /** Analyses a policy: per-configuration verdicts, trifecta paths in dynamic mode, and findings. */
@@ -140,6 +197,7 @@ export function analysePolicy(policy: Policy): Analysis {
       }
     }
   }
+  findings.push(...unguardedAllowLists(policy));
   const globs = tools.filter((t) => /[*?]/.test(t.tool)).map((t) => t.tool);
   if (globs.length > 0) {
     findings.push({

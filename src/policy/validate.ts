@@ -1,4 +1,5 @@
 import { redactionProblem } from '../audit/redact.ts';
+import { type NarrowSchema, narrowSchemaProblem } from '../core/declassify.ts';
 import type { PolicyDocument } from '../core/document.ts';
 import { LEG_A, LEG_B, LEG_C, type LegMask, parseLegs } from '../core/legs.ts';
 import { parseDuration } from '../core/policy.ts';
@@ -14,6 +15,14 @@ export type PolicyValidation =
 
 const CONFIGURATIONS = ['dynamic', 'AB', 'AC', 'BC'];
 const MATCHER_KEYS = ['equals', 'in', 'notIn', 'regex', 'exists', 'lt', 'lte', 'gt', 'gte'];
+const CONTROL_EFFECTS = ['off', 'ask', 'deny'];
+const SCHEMA_KEYS: Record<string, readonly string[]> = {
+  boolean: ['type'],
+  date: ['type'],
+  number: ['type', 'min', 'max', 'integer'],
+  enum: ['type', 'values'],
+  id: ['type', 'pattern', 'maxLength'],
+};
 
 /** Validates a parsed policy file, reporting every issue with its path (and line, when `lineOf` is given). */
 export function validatePolicy(value: unknown, lineOf?: (path: Path) => number | undefined): PolicyValidation {
@@ -93,7 +102,19 @@ class Validator {
     const root = this.#mapping(
       value,
       [],
-      ['$schema', 'version', 'name', 'description', 'session', 'unknownTools', 'approvals', 'lists', 'tools', 'audit'],
+      [
+        '$schema',
+        'version',
+        'name',
+        'description',
+        'session',
+        'unknownTools',
+        'approvals',
+        'lists',
+        'provenance',
+        'tools',
+        'audit',
+      ],
     );
     if (!root) return;
     if (root.version === undefined) this.#report('missing_key', ['version'], 'missing `version: 1`');
@@ -108,6 +129,7 @@ class Validator {
     if (root.approvals !== undefined) this.#approvals(root.approvals);
     if (root.lists !== undefined) this.#listsOf(root.lists);
     if (root.unknownTools !== undefined) this.#unknownTools(root.unknownTools);
+    if (root.provenance !== undefined) this.#provenance(root.provenance);
     if (root.tools !== undefined) this.#tools(root.tools);
     if (root.audit !== undefined) this.#audit(root.audit);
   }
@@ -215,8 +237,22 @@ class Validator {
   }
 
   #tool(value: unknown, path: Path): void {
-    const tool = this.#mapping(value, path, ['legs', 'call', 'output', 'description', 'gate', 'when', 'results']);
+    const tool = this.#mapping(value, path, [
+      'legs',
+      'call',
+      'output',
+      'description',
+      'gate',
+      'when',
+      'results',
+      'args',
+      'lineage',
+      'declassify',
+    ]);
     if (!tool) return;
+    if (tool.args !== undefined) this.#argControls(tool.args, [...path, 'args']);
+    if (tool.lineage !== undefined) this.#lineage(tool.lineage, [...path, 'lineage']);
+    if (tool.declassify !== undefined) this.#narrowSchema(tool.declassify, [...path, 'declassify']);
     const short =
       tool.legs === undefined ? 0 : (this.#legs(tool.legs, [...path, 'legs'], LEG_A | LEG_B | LEG_C, 'a tool') ?? 0);
     const output =
@@ -251,6 +287,125 @@ class Validator {
         );
       }
     });
+  }
+
+  #provenance(value: unknown): void {
+    const provenance = this.#mapping(value, ['provenance'], ['consequential']);
+    if (!provenance || provenance.consequential === undefined) return;
+    const at = ['provenance', 'consequential'];
+    const consequential = this.#mapping(provenance.consequential, at, ['untrusted', 'sensitive']);
+    if (!consequential) return;
+    for (const key of ['untrusted', 'sensitive']) {
+      if (consequential[key] !== undefined) this.#oneOf(consequential[key], [...at, key], CONTROL_EFFECTS);
+    }
+  }
+
+  #argControls(value: unknown, path: Path): void {
+    if (!isRecord(value)) {
+      this.#report(
+        'expected_mapping',
+        path,
+        `expected a mapping of argument paths to controls, got ${describe(value)}`,
+      );
+      return;
+    }
+    for (const [field, control] of Object.entries(value)) {
+      const at = [...path, field];
+      this.#argumentPath(field, at);
+      const entry = this.#mapping(control, at, ['untrusted', 'sensitive', 'reference', 'url']);
+      if (!entry) continue;
+      if (Object.keys(entry).length === 0)
+        this.#report('empty_control', at, 'a control needs at least one of untrusted, sensitive, reference, url');
+      for (const key of ['untrusted', 'sensitive']) {
+        if (entry[key] !== undefined) this.#oneOf(entry[key], [...at, key], CONTROL_EFFECTS);
+      }
+      if (entry.reference !== undefined && typeof entry.reference !== 'boolean')
+        this.#report(
+          'expected_boolean',
+          [...at, 'reference'],
+          `expected true or false, got ${describe(entry.reference)}`,
+        );
+      if (entry.url !== undefined) this.#urlControl(entry.url, [...at, 'url']);
+    }
+  }
+
+  #argumentPath(field: string, at: Path): void {
+    if (field !== '*' && (field === '' || field.split('.').some((part) => part === '' || part === '*')))
+      this.#report('invalid_path', at, `invalid argument path \`${field}\`; use a dot path or \`*\``);
+  }
+
+  #urlControl(value: unknown, path: Path): void {
+    const url = this.#mapping(value, path, ['from', 'embedded', 'allow', 'deny', 'effect']);
+    if (!url) return;
+    if (Object.keys(url).length === 0)
+      this.#report('empty_control', path, 'a URL control needs at least one of from, allow, deny');
+    if (url.from !== undefined) this.#oneOf(url.from, [...path, 'from'], ['trusted', 'any']);
+    if (url.embedded !== undefined && typeof url.embedded !== 'boolean')
+      this.#report('expected_boolean', [...path, 'embedded'], `expected true or false, got ${describe(url.embedded)}`);
+    for (const key of ['allow', 'deny']) if (url[key] !== undefined) this.#patterns(url[key], [...path, key]);
+    if (url.effect !== undefined) this.#oneOf(url.effect, [...path, 'effect'], ['ask', 'deny']);
+  }
+
+  #lineage(value: unknown, path: Path): void {
+    const lineage = this.#mapping(value, path, ['items', 'author', 'id', 'trusted', 'trustedItems', 'untrusted']);
+    if (!lineage) return;
+    if (lineage.author === undefined)
+      this.#report('missing_key', path, "lineage needs `author`, the path to an item's author");
+    for (const key of ['items', 'author', 'id']) {
+      if (lineage[key] !== undefined && this.#string(lineage[key], [...path, key]))
+        this.#argumentPath(lineage[key] as string, [...path, key]);
+    }
+    if (lineage.trusted !== undefined) this.#patterns(lineage.trusted, [...path, 'trusted']);
+    if (lineage.trustedItems !== undefined) {
+      if (!Array.isArray(lineage.trustedItems)) {
+        this.#report(
+          'expected_list',
+          [...path, 'trustedItems'],
+          `expected a list of ids, got ${describe(lineage.trustedItems)}`,
+        );
+      } else if (lineage.id === undefined) {
+        this.#report('missing_key', [...path, 'id'], "trusted items need `id`, the path to an item's id");
+      } else {
+        lineage.trustedItems.forEach((entry, i) => {
+          if (typeof entry !== 'string' || entry === '')
+            this.#report(
+              'expected_string',
+              [...path, 'trustedItems', i],
+              `expected a non-empty string, got ${describe(entry)}`,
+            );
+        });
+      }
+    }
+    if (lineage.untrusted !== undefined) this.#oneOf(lineage.untrusted, [...path, 'untrusted'], ['filter', 'taint']);
+  }
+
+  #narrowSchema(value: unknown, path: Path): void {
+    if (!isRecord(value) || typeof value.type !== 'string' || !Object.hasOwn(SCHEMA_KEYS, value.type)) {
+      this.#report(
+        'invalid_schema',
+        path,
+        `expected a narrow schema with \`type\` one of ${Object.keys(SCHEMA_KEYS).join(', ')}; free text never declassifies`,
+      );
+      return;
+    }
+    const schema = this.#mapping(value, path, SCHEMA_KEYS[value.type] as readonly string[]);
+    if (!schema) return;
+    for (const key of ['min', 'max']) {
+      if (schema[key] !== undefined && (typeof schema[key] !== 'number' || !Number.isFinite(schema[key])))
+        this.#report('expected_number', [...path, key], `expected a number, got ${describe(schema[key])}`);
+    }
+    if (schema.integer !== undefined && typeof schema.integer !== 'boolean')
+      this.#report('expected_boolean', [...path, 'integer'], `expected true or false, got ${describe(schema.integer)}`);
+    if (value.type === 'enum' && !Array.isArray(schema.values)) {
+      this.#report('expected_list', [...path, 'values'], `expected a list of values, got ${describe(schema.values)}`);
+      return;
+    }
+    if (value.type === 'id' && (typeof schema.pattern !== 'string' || typeof schema.maxLength !== 'number')) {
+      this.#report('invalid_schema', path, 'an id schema needs `pattern` (a string) and `maxLength` (a number)');
+      return;
+    }
+    const problem = narrowSchemaProblem(value as unknown as NarrowSchema);
+    if (problem !== undefined) this.#report('invalid_schema', path, problem);
   }
 
   #conditions(value: unknown, path: Path, each: (condition: unknown, path: Path) => void): void {

@@ -18,6 +18,8 @@ export interface ReplayRow {
   reasons: Reason[];
   /** Something in the trace that did not go as written: an ignored result, an approval for nothing, ... */
   flag?: string;
+  /** What lineage or declassification did to an output, or what a lineage event allowed. */
+  note?: string;
   expect?: ExpectedEffect;
   /** Set when the decision differs from the trace's `expect`. */
   mismatch?: string;
@@ -107,7 +109,27 @@ class Replayer {
         return this.#result(event);
       case 'drop':
         return this.#drop(event);
+      case 'lineage':
+        return this.#lineage(event);
     }
+  }
+
+  async #lineage(event: Extract<TraceEvent, { type: 'lineage' }>): Promise<void> {
+    const allow = {
+      ...(event.author === undefined ? {} : { author: event.author }),
+      ...(event.item === undefined ? {} : { item: event.item }),
+      by: event.by ?? 'trace',
+      ...(event.reason === undefined ? {} : { reason: event.reason }),
+    };
+    await this.#guard.allowLineage(allow);
+    const what = event.author === undefined ? `item \`${event.item}\`` : `author \`${event.author}\``;
+    this.rows.push({
+      line: event.line,
+      kind: 'lineage',
+      session: this.#current,
+      reasons: [],
+      note: `${what} marked trusted by ${allow.by}`,
+    });
   }
 
   async #session(event: Extract<TraceEvent, { type: 'session' }>): Promise<void> {
@@ -118,6 +140,7 @@ class Replayer {
       const options = {
         ...(event.configuration ? { configuration: event.configuration } : {}),
         ...(event.input ? { input: event.input } : {}),
+        ...(event.request === undefined ? {} : { request: event.request }),
       };
       await this.#guard.session(event.id, options);
       this.#sessions.add(event.id);
@@ -199,6 +222,7 @@ class Replayer {
       call.status = 'recorded';
       row.legsAfter = outcome.legsAfter;
       row.reasons = [{ code: 'allowed', rule: 0, message: `output brought ${outcome.brought || 'no legs'}` }];
+      if (outcome.note !== undefined) row.note = outcome.note;
     } else {
       row.flag = `result not recorded: ${outcome.message}`;
     }

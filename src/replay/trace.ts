@@ -4,21 +4,31 @@ import { ConfigError, type ConfigIssue } from '../errors.ts';
 
 /** One event of a trace (one JSON object a line). `line` is where it was read. */
 export type TraceEvent =
-  | { type: 'session'; line: number; id: string; configuration?: Configuration; input?: InputTrust }
+  | {
+      type: 'session';
+      line: number;
+      id: string;
+      configuration?: Configuration;
+      input?: InputTrust;
+      /** The user's request: trusted input for provenance when the session's input is trusted. */
+      request?: unknown;
+    }
   | { type: 'call'; line: number; id: string; tool: string; args: unknown; session?: string; expect?: ExpectedEffect }
   | { type: 'result'; line: number; call: string; output: unknown }
   | { type: 'approval'; line: number; call: string; decision: 'approve' | 'deny'; expect?: ExpectedEffect }
-  | { type: 'drop'; line: number; leg: Leg; session?: string; reason?: string };
+  | { type: 'drop'; line: number; leg: Leg; session?: string; reason?: string }
+  | { type: 'lineage'; line: number; author?: string; item?: string; by?: string; reason?: string };
 
 /** What a trace says a decision must be: `allow`, `deny`, `ask`, or `stopped` (ask or deny). */
 export type ExpectedEffect = 'allow' | 'deny' | 'ask' | 'stopped';
 
 const FIELDS: Record<TraceEvent['type'], { required: string[]; optional: string[] }> = {
-  session: { required: ['id'], optional: ['configuration', 'input', 'comment'] },
+  session: { required: ['id'], optional: ['configuration', 'input', 'request', 'comment'] },
   call: { required: ['id', 'tool'], optional: ['args', 'session', 'expect', 'comment'] },
   result: { required: ['call'], optional: ['output', 'comment'] },
   approval: { required: ['call', 'decision'], optional: ['expect', 'comment'] },
   drop: { required: ['leg'], optional: ['session', 'reason', 'comment'] },
+  lineage: { required: [], optional: ['author', 'item', 'by', 'reason', 'comment'] },
 };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -87,7 +97,11 @@ export function parseTrace(text: string, name = 'trace'): TraceEvent[] {
       report('invalid_value', '`leg` must be A, B or C', 'leg');
       ok = false;
     }
-    for (const key of ['session', 'reason']) {
+    if (type === 'lineage' && (typeof value.author === 'string') === (typeof value.item === 'string')) {
+      report('invalid_value', 'a lineage event names exactly one of `author` or `item`');
+      ok = false;
+    }
+    for (const key of ['session', 'reason', 'author', 'item', 'by']) {
       if (value[key] !== undefined && typeof value[key] !== 'string') {
         report('expected_string', `\`${key}\` must be a string`, key);
         ok = false;

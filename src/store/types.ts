@@ -92,6 +92,18 @@ export type AuditEvent =
       brought: string;
       legsAfter: string;
       bytes: number;
+      /** What author lineage or declassification did to the output. */
+      note?: string;
+    }
+  | {
+      type: 'lineage.allow';
+      at: number;
+      author?: string;
+      item?: string;
+      /** The tool whose lineage it applies to; absent: every tool with lineage. */
+      tool?: string;
+      by?: string;
+      reason?: string;
     }
   | { type: 'result.ignored'; at: number; sessionId: string; callId: string; reason: string }
   | {

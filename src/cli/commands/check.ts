@@ -31,6 +31,7 @@ function renderTable(analysis: Analysis): string {
   }
   const { policy, dynamic } = analysis;
   const list = (items: string[]) => (items.length ? items.join(', ') : '(none)');
+  const refinements = analysis.tools.flatMap((t) => t.refinements.map((r) => `  ${t.tool} ${r}`));
   const out = [
     `policy ${policy.name} (version ${policy.version}); default configuration ${policy.configuration}, input ${policy.input}`,
     '',
@@ -42,6 +43,7 @@ function renderTable(analysis: Analysis): string {
     `  C by:    ${list(dynamic.cSinks)}`,
     `  A+B at once: ${list(dynamic.abTogether)}`,
     '',
+    ...(refinements.length > 0 ? ['argument-level refinements (docs/provenance.md):', ...refinements, ''] : []),
     ...analysis.findings.map((f) => `${f.severity}: ${f.message} [${f.code}]`),
   ];
   return `${out.join('\n')}\n`;

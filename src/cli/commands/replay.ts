@@ -9,8 +9,9 @@ import { table } from '../table.ts';
 
 const USAGE = `usage: ruleoftwo replay <policy> <trace.jsonl> [--json]
 
-Replays a trace (one JSON event a line: session, call, result, approval, drop; see docs/trace-format.md) through
-the engine and prints one decision per call and a summary. --json prints one object a line instead.
+Replays a trace (one JSON event a line: session, call, result, approval, drop, lineage; see
+docs/trace-format.md) through the engine and prints one decision per call and a summary. --json prints one object a
+line instead.
 Exit status: 1 when a decision differs from an \`expect\` in the trace, 2 on a usage, policy or trace error.`;
 
 /** The reason worth showing for a row: what gated or denied it, else what allowed it. */
@@ -18,6 +19,10 @@ function because(row: ReplayRow): string {
   const reasons = row.reasons.filter((r) => r.code !== 'allowed' || row.reasons.length === 1);
   return [
     ...reasons.map((r) => r.message),
+    row.note ?? '',
+    ...(row.decision?.provenance ?? [])
+      .filter((f) => !reasons.some((r) => r.message.includes(`\`${f.argument}\``)))
+      .map((f) => `provenance: \`${f.argument}\` carries ${f.labels} ${f.kind}${f.value ? ` \`${f.value}\`` : ''}`),
     row.flag ? `FLAG: ${row.flag}` : '',
     row.mismatch ? `MISMATCH: ${row.mismatch}` : '',
   ]
@@ -62,6 +67,8 @@ function jsonLines(result: ReplayResult): string {
       legsAfter: r.legsAfter,
       reasons: r.reasons.map(({ code, rule, message }) => ({ code, rule, message })),
       evidence: r.decision?.evidence,
+      provenance: r.decision?.provenance,
+      note: r.note,
       flag: r.flag,
       expect: r.expect,
       mismatch: r.mismatch,

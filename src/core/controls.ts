@@ -1,0 +1,289 @@
+/**
+ * Argument-level controls: provenance conditions (a value from an untrusted or sensitive output), URL controls and
+ * references to sensitive objects. Compiled from a tool's `args` and the policy's `provenance` section; evaluated by
+ * {@link decide} against a session's provenance index. Each control only adds restrictions.
+ */
+import type { Reason } from './decision.ts';
+import type { ArgumentControl, ControlEffect, GateEffect, UrlControl } from './document.ts';
+import { formatLegs, LEG_A, LEG_B, type LegMask } from './legs.ts';
+import { type CompiledLists, patternsOf } from './match.ts';
+import type { ProvenanceReader, ProvenanceScan, ProvenanceSource } from './provenance.ts';
+
+/** A compiled URL control. */
+export interface CompiledUrlControl {
+  fromTrusted: boolean;
+  embedded: boolean;
+  allow?: readonly RegExp[];
+  deny?: readonly RegExp[];
+  effect: GateEffect;
+}
+
+/** A compiled control on one argument path. */
+export interface CompiledControl {
+  /** Dot path, or `*` for every string argument. */
+  path: string;
+  untrusted: ControlEffect;
+  sensitive: ControlEffect;
+  reference: boolean;
+  url?: CompiledUrlControl;
+}
+
+/** Which argument carries which source's value: one finding of a decision. */
+export interface ProvenanceFinding {
+  /** Dot path of the argument, e.g. `to.0` or `body`. */
+  argument: string;
+  /** Legs the value carries: `A` untrusted, `B` sensitive. */
+  labels: string;
+  /** `value`, `text`, `evicted` (the index lost data), or `unknown` (no index for this session). */
+  kind: ProvenanceScan['kind'] | 'unknown';
+  value?: string;
+  sources: ProvenanceSource[];
+}
+
+/** What the controls made of a call. */
+export interface ControlOutcome {
+  reasons: Reason[];
+  findings: ProvenanceFinding[];
+  /** The strongest effect of a violated control, if any. */
+  effect?: GateEffect;
+}
+
+function compileUrl(url: UrlControl, lists: CompiledLists): CompiledUrlControl {
+  const out: CompiledUrlControl = {
+    fromTrusted: url.from === 'trusted',
+    embedded: url.embedded === true,
+    effect: url.effect ?? 'deny',
+  };
+  if (url.allow !== undefined) out.allow = patternsOf(url.allow, lists);
+  if (url.deny !== undefined) out.deny = patternsOf(url.deny, lists);
+  return out;
+}
+
+/** Compiles a tool's `args` controls. */
+export function compileControls(
+  args: Record<string, ArgumentControl> | undefined,
+  lists: CompiledLists,
+): CompiledControl[] {
+  return Object.entries(args ?? {}).map(([path, control]) => {
+    const compiled: CompiledControl = {
+      path,
+      untrusted: control.untrusted ?? 'off',
+      sensitive: control.sensitive ?? 'off',
+      reference: control.reference === true,
+    };
+    if (control.url !== undefined) compiled.url = compileUrl(control.url, lists);
+    return compiled;
+  });
+}
+
+/** Most string leaves inspected in one call; more denies (a call that large cannot be traced). */
+export const MAX_ARGUMENT_LEAVES = 10_000;
+
+/** Every string (and number) in the arguments with its dot path. */
+export function argumentLeaves(args: unknown): { path: string; value: string }[] {
+  const out: { path: string; value: string }[] = [];
+  const walk = (value: unknown, path: string, depth: number) => {
+    if (out.length > MAX_ARGUMENT_LEAVES) throw new Error(`arguments have more than ${MAX_ARGUMENT_LEAVES} values`);
+    if (typeof value === 'string') out.push({ path, value });
+    else if (typeof value === 'number' && Number.isFinite(value)) out.push({ path, value: String(value) });
+    else if (value !== null && typeof value === 'object') {
+      if (depth > 64) throw new Error('arguments nest deeper than 64 levels');
+      const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+      for (const [key, item] of entries) walk(item, path === '' ? key : `${path}.${key}`, depth + 1);
+    }
+  };
+  walk(args, '', 0);
+  return out;
+}
+
+/**
+ * Whether a control's path covers an argument leaf: the leaf itself or anything under it, with array indexes
+ * optional, so `recipients.email` covers `recipients.0.email` as `recipients.0.email` does.
+ */
+export function covers(controlPath: string, leafPath: string): boolean {
+  if (controlPath === '*') return true;
+  const under = (path: string) => path === controlPath || path.startsWith(`${controlPath}.`);
+  return under(leafPath) || under(leafPath.replace(/(^|\.)\d+(?=\.|$)/g, '').replace(/^\./, ''));
+}
+
+const STRENGTH: Record<ControlEffect, number> = { off: 0, ask: 1, deny: 2 };
+
+function stronger(a: ControlEffect, b: ControlEffect): ControlEffect {
+  return STRENGTH[b] > STRENGTH[a] ? b : a;
+}
+
+function describeSources(sources: readonly ProvenanceSource[]): string {
+  if (sources.length === 0) return '';
+  return ` (${sources.map((s) => `\`${s.tool}\` at seq ${s.seq}`).join(', ')})`;
+}
+
+/** Global provenance controls that apply to every string argument of a consequential tool. */
+export interface ConsequentialControls {
+  untrusted: ControlEffect;
+  sensitive: ControlEffect;
+}
+
+/**
+ * Evaluates the argument controls of one call. `reader` is the session's provenance index; without one, every
+ * argument under a provenance control is of unknown provenance and violates it. With one, the first string arguments
+ * under no control are traced too, for the record: their findings are reported and never violate anything.
+ */
+export function evaluateControls(
+  controls: readonly CompiledControl[],
+  consequential: ConsequentialControls | undefined,
+  args: unknown,
+  reader: ProvenanceReader | undefined,
+): ControlOutcome {
+  const outcome: ControlOutcome = { reasons: [], findings: [] };
+  if (controls.length === 0 && consequential === undefined && !reader) return outcome;
+  let reportBudget = REPORTED_LEAVES;
+  const violate = (effect: ControlEffect, reason: Omit<Reason, 'rule'>) => {
+    if (effect === 'off') return;
+    outcome.reasons.push({ ...reason, rule: 6 });
+    outcome.effect = outcome.effect === 'deny' || effect === 'deny' ? 'deny' : 'ask';
+  };
+  for (const leaf of argumentLeaves(args)) {
+    let untrusted: ControlEffect = consequential?.untrusted ?? 'off';
+    let sensitive: ControlEffect = consequential?.sensitive ?? 'off';
+    const urls: CompiledUrlControl[] = [];
+    for (const control of controls) {
+      if (!covers(control.path, leaf.path)) continue;
+      untrusted = stronger(untrusted, control.untrusted);
+      sensitive = stronger(sensitive, control.sensitive);
+      if (control.url) urls.push(control.url);
+    }
+    for (const url of urls) {
+      if (!url.embedded) checkUrl(leaf.path, leaf.value, url, reader, violate);
+      else for (const found of embeddedUrls(leaf.value)) checkUrl(leaf.path, found, url, reader, violate);
+    }
+    if (untrusted === 'off' && sensitive === 'off') {
+      // Not controlled: traced for the record (replay, audit), within a budget, never a violation.
+      if (reader && reportBudget > 0 && leaf.value.length <= MAX_REPORTED_LENGTH) {
+        reportBudget--;
+        for (const scan of reader.scan(leaf.value)) {
+          if (scan.kind !== 'evicted') outcome.findings.push(findingOf(leaf.path, scan));
+        }
+      }
+      continue;
+    }
+    if (!reader) {
+      // INVARIANT: no index means unknown provenance, which violates (test/core/controls.test.ts "missing index").
+      outcome.findings.push({ argument: leaf.path, labels: 'AB', kind: 'unknown', sources: [] });
+      const message = `argument \`${leaf.path}\` has unknown provenance: this session has no provenance index`;
+      violate(stronger(untrusted, sensitive), { code: 'provenance_unknown', message });
+      continue;
+    }
+    for (const scan of reader.scan(leaf.value)) {
+      outcome.findings.push(findingOf(leaf.path, scan));
+      checkScan(leaf.path, scan, untrusted, sensitive, violate);
+    }
+  }
+  return outcome;
+}
+
+/** Uncontrolled string arguments traced per call (for the record only), and the longest one traced. */
+const REPORTED_LEAVES = 64;
+const MAX_REPORTED_LENGTH = 4096;
+
+function findingOf(argument: string, scan: ProvenanceScan): ProvenanceFinding {
+  const finding: ProvenanceFinding = {
+    argument,
+    labels: formatLegs(scan.labels),
+    kind: scan.kind,
+    sources: scan.sources,
+  };
+  if (scan.value !== undefined) finding.value = scan.value;
+  return finding;
+}
+
+function checkScan(
+  path: string,
+  scan: ProvenanceScan,
+  untrusted: ControlEffect,
+  sensitive: ControlEffect,
+  violate: (effect: ControlEffect, reason: Omit<Reason, 'rule'>) => void,
+): void {
+  const what =
+    scan.kind === 'evicted'
+      ? 'may carry a value this session saw but no longer remembers'
+      : scan.kind === 'text'
+        ? `carries text \`${scan.value}\``
+        : `carries \`${scan.value}\``;
+  const from = describeSources(scan.sources);
+  if (scan.kind === 'evicted') {
+    // The index lost (or never had) data with these labels: the argument's provenance is unknown.
+    const effect = scan.labels & LEG_A ? (scan.labels & LEG_B ? stronger(untrusted, sensitive) : untrusted) : sensitive;
+    violate(effect, {
+      code: 'provenance_unknown',
+      message: `argument \`${path}\` ${what} (labels ${formatLegs(scan.labels)}): its provenance is unknown`,
+    });
+    return;
+  }
+  if (scan.labels & LEG_A) {
+    violate(untrusted, {
+      code: 'argument_from_untrusted_output',
+      message: `argument \`${path}\` ${what} from an untrusted output${from}`,
+    });
+  }
+  if (scan.labels & LEG_B) {
+    violate(sensitive, {
+      code: 'argument_carries_sensitive_value',
+      message: `argument \`${path}\` ${what} from a sensitive output${from}`,
+    });
+  }
+}
+
+// A URL inside text ends at spacing, quotes, angle brackets or a closing parenthesis (markdown links and images).
+// The scheme is bounded so a long run of letters cannot make the search quadratic.
+const EMBEDDED_URL = /[a-z][a-z0-9+.-]{0,31}:\/\/[^\s"'<>)\]]+/gi;
+const TRAILING_PUNCTUATION = new Set(['.', ',', ';', ':', '!', '?']);
+
+/** URLs inside a text, without trailing sentence punctuation. */
+export function embeddedUrls(text: string): string[] {
+  return [...text.matchAll(EMBEDDED_URL)].map((m) => {
+    let end = m[0].length;
+    while (end > 0 && TRAILING_PUNCTUATION.has(m[0][end - 1] as string)) end--;
+    return m[0].slice(0, end);
+  });
+}
+
+function checkUrl(
+  path: string,
+  value: string,
+  url: CompiledUrlControl,
+  reader: ProvenanceReader | undefined,
+  violate: (effect: ControlEffect, reason: Omit<Reason, 'rule'>) => void,
+): void {
+  let host: string;
+  try {
+    host = new URL(value).hostname.toLowerCase();
+  } catch {
+    violate(url.effect, { code: 'url_invalid', message: `argument \`${path}\` is not a URL` });
+    return;
+  }
+  const shown = value.length > 80 ? `${value.slice(0, 79)}…` : value;
+  if (url.deny?.some((p) => p.test(host))) {
+    violate(url.effect, { code: 'url_host_denied', message: `argument \`${path}\` points to denied host \`${host}\`` });
+  } else if (url.allow && !url.allow.some((p) => p.test(host))) {
+    violate(url.effect, {
+      code: 'url_host_denied',
+      message: `argument \`${path}\` points to host \`${host}\`, which is not on the allow-list`,
+    });
+  }
+  if (url.fromTrusted && !reader?.trustedUrl(value)) {
+    violate(url.effect, {
+      code: 'url_not_from_trusted_source',
+      message: `argument \`${path}\` has URL \`${shown}\`, which no trusted source gave verbatim`,
+    });
+  }
+}
+
+/** Legs a call's references add: B when an argument under a reference control holds a non-empty id. */
+export function referenceLegs(controls: readonly CompiledControl[], args: unknown): LegMask {
+  const references = controls.filter((c) => c.reference);
+  if (references.length === 0) return 0;
+  for (const leaf of argumentLeaves(args)) {
+    if (leaf.value !== '' && references.some((c) => covers(c.path, leaf.path))) return LEG_B;
+  }
+  return 0;
+}

@@ -1,0 +1,105 @@
+/**
+ * Author lineage: the items of an output (issue comments, chat messages, pull-request reviews) carry their author.
+ * Items by trusted authors bring no A; items by anyone else are removed before the model sees them (`filter`) or
+ * bring A (`taint`). Anything that cannot be read as items with authors brings A: lineage never fails open.
+ */
+import type { LineageDocument } from './document.ts';
+import { type CompiledLists, patternsOf, readPath } from './match.ts';
+
+/** A compiled lineage spec. */
+export interface CompiledLineage {
+  items?: string;
+  author: string;
+  id?: string;
+  trusted: readonly RegExp[];
+  trustedItems: ReadonlySet<string>;
+  untrusted: 'filter' | 'taint';
+}
+
+/** Authors and items a reviewer marked trusted at run time (`ruleoftwo lineage allow`). */
+export interface LineageAllowances {
+  authors: ReadonlySet<string>;
+  items: ReadonlySet<string>;
+}
+
+/** What lineage made of an output. */
+export interface LineageOutcome {
+  /** The output the model may see: with untrusted items removed under `filter`. */
+  output: unknown;
+  /** Whether what remains still brings A. */
+  untrusted: boolean;
+  items: number;
+  /** Items by untrusted authors (filtered out or tainting). */
+  untrustedItems: number;
+  /** Why the output as a whole counts as untrusted, when it does without untrusted items. */
+  problem?: string;
+}
+
+/** No run-time allowances. */
+export const NO_ALLOWANCES: LineageAllowances = { authors: new Set(), items: new Set() };
+
+/** Compiles a lineage spec. */
+export function compileLineage(doc: LineageDocument, lists: CompiledLists): CompiledLineage {
+  const out: CompiledLineage = {
+    author: doc.author,
+    trusted: doc.trusted === undefined ? [] : patternsOf(doc.trusted, lists),
+    trustedItems: new Set(doc.trustedItems ?? []),
+    untrusted: doc.untrusted ?? 'taint',
+  };
+  if (doc.items !== undefined) out.items = doc.items;
+  if (doc.id !== undefined) out.id = doc.id;
+  return out;
+}
+
+/** Applies lineage to an output. Pure: the output is copied, never changed in place. */
+export function applyLineage(lineage: CompiledLineage, output: unknown, allowed: LineageAllowances): LineageOutcome {
+  const list = lineage.items === undefined ? output : readPath(output, lineage.items);
+  if (!Array.isArray(list)) {
+    const where = lineage.items === undefined ? 'the output' : `\`${lineage.items}\``;
+    const problem = `${where} is not a list of items`;
+    // INVARIANT: under `filter` an output whose items cannot be read is withheld, never passed on
+    // (test/core/lineage.test.ts "unreadable output is withheld").
+    if (lineage.untrusted === 'filter')
+      return { output: { withheld: problem }, untrusted: false, items: 0, untrustedItems: 0, problem };
+    return { output, untrusted: true, items: 0, untrustedItems: 0, problem };
+  }
+  const trusted = (item: unknown): boolean => {
+    const author = readPath(item, lineage.author);
+    if (typeof author === 'string' && (allowed.authors.has(author) || lineage.trusted.some((p) => p.test(author))))
+      return true;
+    if (lineage.id === undefined) return false;
+    const id = readPath(item, lineage.id);
+    if (typeof id !== 'string' && typeof id !== 'number') return false;
+    return allowed.items.has(String(id)) || lineage.trustedItems.has(String(id));
+  };
+  const kept = list.filter(trusted);
+  const untrustedItems = list.length - kept.length;
+  if (lineage.untrusted === 'taint' || untrustedItems === 0) {
+    return { output, untrusted: untrustedItems > 0, items: list.length, untrustedItems };
+  }
+  const filtered = lineage.items === undefined ? kept : replaceAt(output, lineage.items.split('.'), kept);
+  return { output: filtered, untrusted: false, items: list.length, untrustedItems };
+}
+
+function replaceAt(value: unknown, path: readonly string[], replacement: unknown): unknown {
+  const [key, ...rest] = path;
+  if (key === undefined) return replacement;
+  if (Array.isArray(value)) {
+    const copy = [...value];
+    copy[Number(key)] = replaceAt(value[Number(key)], rest, replacement);
+    return copy;
+  }
+  const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  copy[key] = replaceAt(copy[key], rest, replacement);
+  return copy;
+}
+
+/** Describes what lineage did, for the audit log and `replay`. */
+export function describeLineage(outcome: LineageOutcome, mode: CompiledLineage['untrusted']): string {
+  if (outcome.problem)
+    return `${outcome.problem}; ${mode === 'filter' ? 'the output was withheld' : 'the output brings A'}`;
+  if (outcome.untrustedItems === 0) return `all ${outcome.items} item(s) by trusted authors; no A`;
+  return mode === 'filter'
+    ? `removed ${outcome.untrustedItems} of ${outcome.items} item(s) by untrusted authors; no A`
+    : `${outcome.untrustedItems} of ${outcome.items} item(s) by untrusted authors; the output brings A`;
+}

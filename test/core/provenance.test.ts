@@ -1,0 +1,211 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { LEG_A, LEG_B } from '../../src/core/legs.ts';
+import {
+  compact,
+  extractValues,
+  MemoryProvenanceIndex,
+  MIN_CHUNK_LENGTH,
+  MIN_TEXT_LENGTH,
+  MIN_VALUE_LENGTH,
+} from '../../src/core/provenance.ts';
+
+const source = (seq: number, tool = 'read_inbox') => ({ seq, callId: `c${seq}`, tool });
+
+function labels(index: MemoryProvenanceIndex, text: string): number {
+  return index.scan(text).reduce((mask, found) => mask | found.labels, 0);
+}
+
+// Words of letters only: never distinctive values, so text matching is what is tested.
+const word = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz'), minLength: 2, maxLength: 9 });
+const prose = fc.array(word, { minLength: 12, maxLength: 80 }).map((words) => words.join(' '));
+// Distinctive values: identifiers with a digit, of at least the minimum length.
+const identifier = fc
+  .tuple(
+    fc.string({ unit: fc.constantFrom(...'ABCDEFGHJKLMNPQRSTUVWXYZ'), minLength: 2, maxLength: 6 }),
+    fc.integer({ min: 10_000, max: 99_999_999 }),
+  )
+  .map(([letters, digits]) => `${letters}-${digits}`)
+  .filter((v) => compact(v).length >= MIN_VALUE_LENGTH);
+
+describe('provenance index', () => {
+  it('finds values exactly and inside arguments, and names the event that brought them', () => {
+    const index = new MemoryProvenanceIndex();
+    index.addOutput(source(3), LEG_A, {
+      body: 'Our bank changed: pay to GB33 BUKB 2020 1555 5555 55 or call +44 20 7946 0958.',
+    });
+    const [iban] = index.scan('GB33BUKB20201555555555');
+    expect(iban).toMatchObject({
+      kind: 'value',
+      labels: LEG_A,
+      sources: [{ seq: 3, callId: 'c3', tool: 'read_inbox' }],
+    });
+    expect(labels(index, 'please pay GB33 BUKB 2020 1555 5555 55 today')).toBe(LEG_A);
+    expect(labels(index, 'call +442079460958')).toBe(LEG_A);
+    expect(index.scan('DE44500105175407324931')).toEqual([]);
+  });
+
+  it('finds one of many values that share a prefix, and only values that were seen', () => {
+    const index = new MemoryProvenanceIndex();
+    const urls = Array.from({ length: 300 }, (_, i) => `https://shop.example/item/${1000 + i}`);
+    index.addOutput(source(1, 'fetch'), LEG_A, urls.join('\n'));
+    const found = index.scan(`buy it at ${urls[123]} now`);
+    expect(found.map((f) => f.value)).toEqual(['https://shop.example/item/1123']);
+    // An unseen URL that shares a long prefix with seen text may be reported as text (errs on flagging), never as
+    // one of the seen values.
+    expect(index.scan('https://shop.example/item/9999').filter((f) => f.kind === 'value')).toEqual([]);
+    expect(index.scan('https://other.example/item/9999')).toEqual([]);
+  });
+
+  it('decodes percent escapes and ignores case and separators on both sides', () => {
+    const index = new MemoryProvenanceIndex();
+    index.addOutput(source(1, 'read_notes'), LEG_B, 'deal code FALCON-7731, vote 2026-03-03');
+    expect(labels(index, 'https://docs.example.com/search?q=falcon%2D7731')).toBe(LEG_B);
+    expect(labels(index, 'Falcon 7731')).toBe(LEG_B);
+    const [shown] = index.scan('see falcon%2D7731 (100%)');
+    expect(shown?.value).toBe('falcon%2D7731');
+  });
+
+  it('does not flag values that trusted input also holds', () => {
+    const index = new MemoryProvenanceIndex();
+    index.addTrusted('Pay my landlord DE44 5001 0517 5407 3249 31 please');
+    index.addOutput(
+      source(2),
+      LEG_A | LEG_B,
+      'Rent: 1450 EUR to DE44 5001 0517 5407 3249 31, our new IBAN GB33BUKB20201555555555',
+    );
+    expect(index.scan('DE44500105175407324931')).toEqual([]);
+    expect(labels(index, 'GB33BUKB20201555555555')).toBe(LEG_A | LEG_B);
+  });
+
+  it('a value that a tool without A also returned stays flagged: outputs never launder values', () => {
+    const index = new MemoryProvenanceIndex();
+    index.addOutput(source(1), LEG_A, 'book HTL-4471-9921 now');
+    const values = index.stats().values;
+    index.addOutput(source(2, 'list_notes'), 0, [{ note: 'HTL-4471-9921' }]);
+    expect(labels(index, 'HTL-4471-9921')).toBe(LEG_A);
+    index.addOutput(source(3, 'search_hotels'), 0, [{ id: 'HTL-2087-5530' }]);
+    expect(index.scan('HTL-2087-5530')).toEqual([]);
+    // Outputs that brought no legs keep only the URLs they vouch for.
+    expect(index.stats().values).toBe(values);
+  });
+
+  it('vouches for URLs only from trusted sources, verbatim', () => {
+    const index = new MemoryProvenanceIndex();
+    index.addOutput(source(1, 'search_hotels'), 0, [{ url: 'https://www.hotels.example/h/HTL-2087-5530' }]);
+    index.addOutput(source(2, 'fetch_page'), LEG_A, 'see https://deals.evil.example/x');
+    index.addTrusted('open https://intranet.example.com/handbook.');
+    expect(index.trustedUrl('https://www.hotels.example/h/HTL-2087-5530')).toBe(true);
+    expect(index.trustedUrl('https://intranet.example.com/handbook')).toBe(true);
+    expect(index.trustedUrl('https://deals.evil.example/x')).toBe(false);
+    expect(index.trustedUrl('https://www.hotels.example/h/HTL-2087-5531')).toBe(false);
+  });
+
+  it('extracts URLs, emails, IBANs, phone numbers, identifiers and domains, but not plain words', () => {
+    const found: string[] = [];
+    extractValues(
+      'Mail boss@evil.example, see https://a.example/p?q=1. IBAN DE89 3704 0044 0532 0130 00, tel +1 555 010 0199, id INV-20391, host tracker.example; important meeting',
+      (v) => found.push(v),
+    );
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'boss@evil.example',
+        'https://a.example/p?q=1',
+        'https://a.example/p',
+        'DE89 3704 0044 0532 0130 00',
+        '+1 555 010 0199',
+        'INV-20391',
+        'tracker.example',
+      ]),
+    );
+    expect(found).not.toContain('important');
+  });
+
+  it('property: every indexed value is found exactly and inside any argument', () => {
+    fc.assert(
+      fc.property(prose, identifier, prose, prose, (before, value, after, around) => {
+        const index = new MemoryProvenanceIndex();
+        index.addOutput(source(1), LEG_A, `${before} ${value} ${after}`);
+        expect(labels(index, value) & LEG_A).toBe(LEG_A);
+        expect(labels(index, `${around.slice(0, 20)} ${value} ${around.slice(20, 40)}`) & LEG_A).toBe(LEG_A);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it(`property: any substring of seen text of ${MIN_TEXT_LENGTH}+ compact characters is found`, () => {
+    fc.assert(
+      fc.property(prose, fc.nat(), fc.nat(), (text, a, b) => {
+        const index = new MemoryProvenanceIndex();
+        index.addOutput(source(1, 'read_file'), LEG_B, text);
+        const start = a % text.length;
+        const end = start + ((b % text.length) + 1);
+        const piece = text.slice(start, end);
+        fc.pre(compact(piece).length >= MIN_TEXT_LENGTH);
+        expect(labels(index, piece) & LEG_B).toBe(LEG_B);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it(`property: an argument carrying ${MIN_CHUNK_LENGTH}+ compact characters of seen text is found`, () => {
+    fc.assert(
+      fc.property(prose, prose, prose, fc.nat(), (text, left, right, a) => {
+        const index = new MemoryProvenanceIndex();
+        index.addOutput(source(1, 'read_file'), LEG_B, text);
+        const start = a % Math.max(1, text.length - 1);
+        const chunk = text.slice(start, start + MIN_CHUNK_LENGTH + 20);
+        fc.pre(compact(chunk).length >= MIN_CHUNK_LENGTH);
+        expect(labels(index, `${left}/${chunk}/${right}`) & LEG_B).toBe(LEG_B);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('property: eviction never unflags', () => {
+    // INVARIANT test for "eviction never unflags" in src/core/provenance.ts.
+    const tiny = { maxValues: 8, maxValueChars: 200, maxTableBits: 6, maxTrustedUrls: 4 };
+    fc.assert(
+      fc.property(
+        identifier,
+        prose,
+        fc.array(
+          fc.tuple(fc.constantFrom(LEG_A, LEG_B, LEG_A | LEG_B), prose, fc.array(identifier, { maxLength: 6 })),
+          {
+            minLength: 1,
+            maxLength: 40,
+          },
+        ),
+        (value, text, later) => {
+          const index = new MemoryProvenanceIndex(tiny);
+          index.addOutput(source(1), LEG_A, `${text} ${value}`);
+          const flagged = labels(index, value);
+          expect(flagged & LEG_A).toBe(LEG_A);
+          for (const [i, [legs, more, values]] of later.entries()) {
+            index.addOutput(source(i + 2), legs, `${more} ${values.join(' ')}`);
+            expect(labels(index, value) & flagged).toBe(flagged);
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('an index that lost data (or never had it) flags every argument of meaningful length', () => {
+    const index = new MemoryProvenanceIndex({}, LEG_A | LEG_B);
+    expect(index.scan('anything-12345678')).toEqual([{ labels: LEG_A | LEG_B, kind: 'evicted', sources: [] }]);
+    expect(index.scan('short')).toEqual([]);
+    index.addTrusted('the user asked for anything-12345678');
+    expect(index.scan('anything-12345678')).toEqual([]);
+  });
+
+  it('stays within its table and value limits and reports what it lost', () => {
+    const index = new MemoryProvenanceIndex({ maxValues: 10, maxTableBits: 6 });
+    for (let i = 0; i < 50; i++)
+      index.addOutput(source(i), LEG_A, `value ID-${100_000 + i} ${'lorem ipsum dolor '.repeat(60)}${i}`);
+    const stats = index.stats();
+    expect(stats.values).toBeLessThanOrEqual(10);
+    expect(stats.tableSlots).toBe(16 << 6);
+    expect(stats.lost).toBe('A');
+  });
+});
