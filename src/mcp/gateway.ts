@@ -379,14 +379,19 @@ export class Gateway {
       throw new GatewayError('UPSTREAM_ERROR', `upstream failed on \`${call.tool}\`: ${(error as Error).message}`);
     }
     const recorded = await this.#guard.record(sessionId, call.id, result);
-    if (!recorded.ok) this.#log(`could not record \`${call.tool}\` in session \`${sessionId}\`: ${recorded.message}`);
+    if (!recorded.ok) {
+      // INVARIANT: an output the session and the audit log do not hold is withheld from the model
+      // (test/mcp/model.test.ts "an output that cannot be recorded is withheld").
+      this.#log(`could not record \`${call.tool}\` in session \`${sessionId}\`: ${recorded.message}`);
+      const why = `\`${call.tool}\` ran, but ruleoftwo could not record its output (${recorded.message}), so it is withheld`;
+      return { kind: 'result', result: blocked(why, decisionMeta(decision)) };
+    }
     const meta = {
       ...((result as { _meta?: Record<string, unknown> })._meta ?? {}),
-      [DECISION_META_KEY]: decisionMeta(decision, recorded.ok ? recorded.legsAfter : decision.legsAfter),
+      [DECISION_META_KEY]: decisionMeta(decision, recorded.legsAfter),
     };
     // Author lineage may have removed items by untrusted authors: the client gets what was recorded.
-    const seen = recorded.ok ? (recorded.output as R) : result;
-    return { kind: 'result', result: { ...seen, _meta: meta } };
+    return { kind: 'result', result: { ...(recorded.output as R), _meta: meta } };
   }
 
   /** An approved, unused request from the out-of-band channel for exactly this call in this session. */

@@ -83,3 +83,38 @@ describe('gateway vs the Rule-of-Two model', () => {
     );
   });
 });
+
+describe('gateway output that cannot be recorded', () => {
+  it('an output that cannot be recorded is withheld', async () => {
+    const temp = await tempDir();
+    const file = await writeConfig(temp.dir, {
+      version: 1,
+      pinning: 'off',
+      policy: { version: 1, session: { input: 'trusted' } },
+      servers: {
+        up: { ...fixtureServer('counter-server'), env: { COUNTER_TOOLS: 'b' }, tools: { b: { output: 'B' } } },
+      },
+    });
+    const stores = memoryStores();
+    // The audit log refuses result records: the output reached the gateway, but the session cannot hold it.
+    const failing = {
+      append: async (event: Parameters<typeof stores.audit.append>[0]) => {
+        if (event.type === 'result') throw new Error('disk full');
+        await stores.audit.append(event);
+      },
+      close: async () => {},
+    };
+    const local = await Gateway.start(await loadGatewayConfig(file), { stores: { ...stores, audit: failing } });
+    try {
+      const outcome = await local.callTool('s', 'up__b', {});
+      expect(outcome.kind).toBe('result');
+      const result = outcome.kind === 'result' ? outcome.result : undefined;
+      expect(result?.isError).toBe(true);
+      expect(textOf(result ?? {})).toContain('could not record its output');
+      expect(textOf(result ?? {})).not.toMatch(/^\d+$/);
+    } finally {
+      await local.close();
+      await temp.remove();
+    }
+  }, 30_000);
+});
