@@ -3,8 +3,8 @@ import { loadAuditKey } from '../../audit/checkpoint.ts';
 import { SqliteAuditLog } from '../../audit/sqlite-log.ts';
 import { SqliteApprovalStore } from '../../store/sqlite/approvals.ts';
 import type { ApprovalRecord, ApprovalStatus, AuditEvent } from '../../store/types.ts';
+import { existingFile, parseCommandArgs } from '../args.ts';
 import { type CliIo, type Command, UsageError } from '../io.ts';
-import { existingFile, parseCommandArgs } from './audit.ts';
 
 const USAGE = `usage: ruleoftwo approvals <subcommand> <db> [options]
 

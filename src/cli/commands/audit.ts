@@ -1,13 +1,13 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
-import { parseArgs } from 'node:util';
 import { type Checkpoint, generateAuditKey } from '../../audit/checkpoint.ts';
 import { formatRecord } from '../../audit/format.ts';
 import { auditStats, exportJsonl, openAuditDatabase, verifyDatabase, verifyJsonl } from '../../audit/inspect.ts';
 import { parseRecord } from '../../audit/record.ts';
 import { readRecords } from '../../audit/sqlite-log.ts';
 import type { VerifyReport } from '../../audit/verify.ts';
+import { existingFile, parseCommandArgs } from '../args.ts';
 import { type CliIo, type Command, UsageError } from '../io.ts';
 
 const USAGE = `usage: ruleoftwo audit <subcommand> <db> [options]
@@ -47,29 +47,6 @@ export const audit: Command = {
     }
   },
 };
-
-type Options = Record<string, { type: 'string' | 'boolean'; short?: string }>;
-
-/** Parses options with node:util, turning its errors into usage errors. */
-export function parseCommandArgs(args: string[], options: Options, positionals: number) {
-  let parsed: ReturnType<typeof parseArgs<{ options: Options; allowPositionals: true }>>;
-  try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message.split('\n')[0]?.replace(/\.$/, '').toLowerCase() ?? 'bad options');
-  }
-  if (parsed.positionals.length !== positionals) {
-    throw new UsageError(`expected ${positionals} argument(s), got ${parsed.positionals.length}`);
-  }
-  return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
-}
-
-/** The absolute path of a file that must exist; a database is never created by a reading command. */
-export function existingFile(file: string, io: CliIo): string {
-  const path = resolve(io.cwd, file);
-  if (!existsSync(path)) throw new Error(`no such file \`${file}\``);
-  return path;
-}
 
 /** Opens an audit database for reading, with errors that name the file. */
 export function openLog(file: string, io: CliIo): DatabaseSync {

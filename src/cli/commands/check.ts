@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Configuration } from '../../core/document.ts';
 import { type Analysis, analysePolicy, type Verdict } from '../../policy/analyze.ts';
 import { loadPolicy } from '../../policy/load.ts';
+import { parseCommandArgs } from '../args.ts';
 import { type Command, UsageError } from '../io.ts';
 import { table } from '../table.ts';
 
@@ -78,18 +78,12 @@ export const check: Command = {
   summary: 'static analysis of a policy',
   usage: USAGE,
   async run(args, io) {
-    let parsed: ReturnType<typeof parseArgs>;
-    try {
-      parsed = parseArgs({
-        args,
-        allowPositionals: true,
-        options: { format: { type: 'string' }, json: { type: 'boolean' }, strict: { type: 'boolean' } },
-      });
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-    const [file, ...rest] = parsed.positionals;
-    if (file === undefined || rest.length > 0) throw new UsageError('expected one policy file');
+    const parsed = parseCommandArgs(
+      args,
+      { format: { type: 'string' }, json: { type: 'boolean' }, strict: { type: 'boolean' } },
+      1,
+    );
+    const file = parsed.positionals[0] as string;
     const format = parsed.values.json ? 'json' : (parsed.values.format ?? 'table');
     if (format !== 'table' && format !== 'json' && format !== 'mermaid') {
       throw new UsageError(`unknown format \`${String(format)}\`; expected table, json or mermaid`);

@@ -10,9 +10,9 @@ import {
   evaluateSuite,
 } from '../../replay/eval.ts';
 import { parseTrace } from '../../replay/trace.ts';
+import { parseCommandArgs } from '../args.ts';
 import { type Command, UsageError } from '../io.ts';
 import { table } from '../table.ts';
-import { parseCommandArgs } from './audit.ts';
 
 const USAGE = `usage: ruleoftwo eval <suite> [--json]
 

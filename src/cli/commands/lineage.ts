@@ -6,8 +6,8 @@ import { SqliteAuditLog } from '../../audit/sqlite-log.ts';
 import { ConfigError } from '../../errors.ts';
 import { parsePolicy } from '../../policy/load.ts';
 import type { AuditEvent } from '../../store/types.ts';
+import { existingFile, parseCommandArgs } from '../args.ts';
 import { type Command, UsageError } from '../io.ts';
-import { existingFile, parseCommandArgs } from './audit.ts';
 
 const USAGE = `usage: ruleoftwo lineage allow <policy> --tool <name> (--author <who> | --item <id>) [--by <who>]
                          [--reason <text>] [--audit <db>]

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadPolicy } from '../../policy/load.ts';
 import { type ReplayResult, type ReplayRow, replay as replayTrace } from '../../replay/replay.ts';
 import { parseTrace } from '../../replay/trace.ts';
+import { parseCommandArgs } from '../args.ts';
 import { type Command, UsageError } from '../io.ts';
 import { table } from '../table.ts';
 
@@ -84,18 +84,8 @@ export const replay: Command = {
   summary: 'replay a trace through the engine',
   usage: USAGE,
   async run(args, io) {
-    let parsed: ReturnType<
-      typeof parseArgs<{ args: string[]; allowPositionals: true; options: { json: { type: 'boolean' } } }>
-    >;
-    try {
-      parsed = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-    const [policyFile, traceFile, ...rest] = parsed.positionals;
-    if (policyFile === undefined || traceFile === undefined || rest.length > 0) {
-      throw new UsageError('expected a policy file and a trace file');
-    }
+    const parsed = parseCommandArgs(args, { json: { type: 'boolean' } }, 2);
+    const [policyFile, traceFile] = parsed.positionals as [string, string];
     const policy = await loadPolicy(resolve(io.cwd, policyFile));
     let text: string;
     try {
