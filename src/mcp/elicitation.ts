@@ -32,9 +32,12 @@ export type ElicitedAnswer =
 /** Whether a client declared form elicitation, for this request (2026-07-28) or its connection (2025-11-25). */
 export function canElicit(ctx: ServerContext, connectionCaps: ClientCapabilities | undefined): boolean {
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
-  const caps = (envelope?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? connectionCaps;
+  return elicits((envelope?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? connectionCaps);
+}
+
+/** Whether client capabilities include form elicitation (`elicitation: {}` means form mode, per 2025-11-25). */
+export function elicits(caps: ClientCapabilities | undefined): boolean {
   const elicitation = caps?.elicitation as { form?: unknown } | undefined;
-  // `elicitation: {}` means form mode (the 2025-11-25 spec's backward-compatible reading).
   return (
     elicitation !== undefined &&
     elicitation !== null &&

@@ -1,16 +1,18 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { createServer, type Server as NodeServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as NodeServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type NodeIncomingMessageLike, toNodeHandler } from '@modelcontextprotocol/node';
 import {
   createMcpHandler,
   isInitializeRequest,
+  isJsonContentType,
   isLegacyRequest,
   type Server,
   WebStandardStreamableHTTPServerTransport,
 } from '@modelcontextprotocol/server';
 import type { HttpConfig } from './config.ts';
 import type { ElicitationApprovals } from './elicitation.ts';
+import { type FastToolCall, fastToolCall, HandedAsks, MODERN_REVISION, serveToolCall } from './fastpath.ts';
 import type { Gateway } from './gateway.ts';
 import { createDownstreamServer } from './server.ts';
 import type { GatewayLog } from './upstream.ts';
@@ -31,11 +33,50 @@ export interface HttpGateway {
   close(): Promise<void>;
 }
 
+/** A 2025-era HTTP session: its transport and SDK server, and asks the fast path handed to that server. */
+interface LegacySession {
+  transport: WebStandardStreamableHTTPServerTransport;
+  server: Server;
+  handed: HandedAsks;
+  lastSeen: number;
+}
+
+function rpcError(code: number, message: string): Record<string, unknown> {
+  return { jsonrpc: '2.0', id: null, error: { code, message } };
+}
+
 function jsonRpcError(status: number, code: number, message: string, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } }), {
+  return new Response(JSON.stringify(rpcError(code, message)), {
     status,
     headers: { 'content-type': 'application/json', ...headers },
   });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Reads a request body as UTF-8; undefined when it is larger than `maxBytes` (declared or actual). */
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<string | undefined> {
+  if (Number(req.headers['content-length'] ?? '0') > maxBytes) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
 }
 
 function digest(text: string): Buffer {
@@ -50,11 +91,17 @@ function declaresElicitation(body: unknown): boolean {
   );
 }
 
-/** The session a stateless request belongs to: its session header, else the shared session. */
-export function statelessSession(request: Request | undefined): string {
-  const named = request?.headers.get(SESSION_HEADER);
+/** The session of a stateless request, by its session header: the named session, else the shared session. */
+export function statelessSession(named: string | null | undefined): string {
   // A namespace of their own: a header cannot name a 2025-era session (`http:<id>`) or a stdio one.
   return named && SESSION_NAME.test(named) ? `named:${named}` : SHARED_HTTP_SESSION;
+}
+
+/** Why a request is refused before anything else is read: a foreign Host or Origin, or a missing bearer token. */
+interface Refusal {
+  status: number;
+  message: string;
+  headers?: Record<string, string>;
 }
 
 /**
@@ -72,10 +119,7 @@ export async function serveGatewayHttp(
   },
 ): Promise<HttpGateway> {
   const { http, approvals, maxMessageBytes, log } = options;
-  const legacy = new Map<
-    string,
-    { transport: WebStandardStreamableHTTPServerTransport; server: Server; lastSeen: number }
-  >();
+  const legacy = new Map<string, LegacySession>();
   // Clients that vanish without DELETE would otherwise hold their session forever.
   const sweeper = setInterval(
     () => {
@@ -86,7 +130,8 @@ export async function serveGatewayHttp(
   );
   sweeper.unref();
   const modern = createMcpHandler(
-    (ctx) => createDownstreamServer(gateway, () => statelessSession(ctx.requestInfo), approvals),
+    (ctx) =>
+      createDownstreamServer(gateway, () => statelessSession(ctx.requestInfo?.headers.get(SESSION_HEADER)), approvals),
     { legacy: 'reject', maxRequestBodySize: maxMessageBytes, onerror: (error) => log(`http: ${error.message}`) },
   );
   const unsubscribe = gateway.onListChanged(() => {
@@ -107,7 +152,7 @@ export async function serveGatewayHttp(
       enableJsonResponse: !declaresElicitation(body),
       maxRequestBodySize: maxMessageBytes,
       onsessioninitialized: (id) => {
-        legacy.set(id, { transport, server, lastSeen: Date.now() });
+        legacy.set(id, { transport, server, handed, lastSeen: Date.now() });
       },
     });
     // Closed by DELETE, by the idle sweep or at shutdown; the session's legs stay in the store.
@@ -116,31 +161,39 @@ export async function serveGatewayHttp(
       legacy.delete(transport.sessionId);
       gateway.forgetSession(`http:${transport.sessionId}`);
     };
-    const server = createDownstreamServer(gateway, () => `http:${transport.sessionId}`, approvals);
+    const handed = new HandedAsks();
+    const server = createDownstreamServer(gateway, () => `http:${transport.sessionId}`, approvals, handed.take);
     await server.connect(transport);
     return transport.handleRequest(request, { parsedBody: body });
   }
 
-  async function fetch(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    if (url.pathname !== http.path) return jsonRpcError(404, -32601, `not found; the MCP endpoint is \`${http.path}\``);
+  /** Host, Origin and bearer token checks, on headers read by name (lowercase). */
+  function refusal(header: (name: string) => string | null | undefined): Refusal | undefined {
     // DNS rebinding: a loopback listener answers only loopback Host names and allowed browser origins.
-    const host = (request.headers.get('host') ?? '').replace(/:\d+$/, '');
+    const host = (header('host') ?? '').replace(/:\d+$/, '');
     if (LOOPBACK_HOSTS.has(http.host) && !LOOPBACK_HOSTS.has(host)) {
-      return jsonRpcError(403, -32600, `host \`${host}\` is not allowed`);
+      return { status: 403, message: `host \`${host}\` is not allowed` };
     }
-    const origin = request.headers.get('origin');
-    if (origin !== null && !http.allowedOrigins.includes(origin)) {
-      return jsonRpcError(403, -32600, `origin \`${origin}\` is not allowed`);
+    const origin = header('origin');
+    if (origin != null && !http.allowedOrigins.includes(origin)) {
+      return { status: 403, message: `origin \`${origin}\` is not allowed` };
     }
     if (token) {
-      const given = /^Bearer (.+)$/.exec(request.headers.get('authorization') ?? '')?.[1] ?? '';
+      const given = /^Bearer (.+)$/.exec(header('authorization') ?? '')?.[1] ?? '';
       if (!timingSafeEqual(digest(given), token)) {
-        return jsonRpcError(401, -32600, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
+        return { status: 401, message: 'missing or wrong bearer token', headers: { 'www-authenticate': 'Bearer' } };
       }
     }
-    let body: unknown;
-    if (request.method === 'POST') {
+    return undefined;
+  }
+
+  async function fetch(request: Request, options: { parsedBody?: unknown } = {}): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname !== http.path) return jsonRpcError(404, -32601, `not found; the MCP endpoint is \`${http.path}\``);
+    const refused = refusal((name) => request.headers.get(name));
+    if (refused) return jsonRpcError(refused.status, -32600, refused.message, refused.headers);
+    let body: unknown = options.parsedBody;
+    if (request.method === 'POST' && !('parsedBody' in options)) {
       const declared = Number(request.headers.get('content-length') ?? '0');
       if (declared > maxMessageBytes) return jsonRpcError(413, -32600, `message larger than ${maxMessageBytes} bytes`);
       const text = await request.text();
@@ -177,11 +230,93 @@ export async function serveGatewayHttp(
     { fetch },
     { maxRequestBodySize: maxMessageBytes, onerror: (e) => log(`http: ${e.message}`) },
   );
+
+  /** The fast path's view of a `tools/call` POST, or undefined when the SDK must see it (see fastpath.ts). */
+  function fastCall(
+    req: IncomingMessage,
+    body: unknown,
+  ): { call: FastToolCall; session: LegacySession | undefined } | undefined {
+    const call = fastToolCall(body);
+    if (!call) return undefined;
+    const h = req.headers;
+    const accept = h.accept ?? '';
+    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
+    if (!isJsonContentType(h['content-type'] ?? '')) return undefined;
+    if (call.modern) {
+      // The SEP-2243 headers must agree with the body; mirrored argument headers are checked by the SDK only.
+      if (h['mcp-protocol-version'] !== MODERN_REVISION || h['mcp-method'] !== 'tools/call') return undefined;
+      if (h['mcp-name'] !== call.name || Object.keys(h).some((k) => k.startsWith('mcp-param-'))) return undefined;
+      return { call, session: undefined };
+    }
+    const id = h['mcp-session-id'];
+    const session = typeof id === 'string' ? legacy.get(id) : undefined;
+    if (!session?.server.getClientVersion()) return undefined;
+    const version = h['mcp-protocol-version'];
+    if (version !== undefined && version !== session.server.getNegotiatedProtocolVersion()) return undefined;
+    return { call, session };
+  }
+
+  async function serveFast(
+    req: IncomingMessage,
+    res: ServerResponse,
+    { call, session }: { call: FastToolCall; session: LegacySession | undefined },
+    body: unknown,
+  ): Promise<void> {
+    const controller = new AbortController();
+    res.once('close', () => controller.abort());
+    const header = req.headers[SESSION_HEADER];
+    const sessionId = session
+      ? `http:${session.transport.sessionId}`
+      : statelessSession(typeof header === 'string' ? header : undefined);
+    if (session) session.lastSeen = Date.now();
+    const outcome = await serveToolCall(gateway, call, {
+      sessionId,
+      approvals,
+      connectionCaps: session?.server.getClientCapabilities(),
+      signal: controller.signal,
+    });
+    if (outcome.kind === 'handoff') {
+      // A 2025-era client that elicits: its session's SDK server sends the question (see HandedAsks).
+      session?.handed.hand(call.id, call.name, outcome.request);
+      return handler(req as NodeIncomingMessageLike, res, body);
+    }
+    if (res.destroyed) return;
+    const extra: Record<string, string> = session?.transport.sessionId
+      ? { 'mcp-session-id': session.transport.sessionId }
+      : {};
+    sendJson(res, 200, outcome.response, extra);
+  }
+
+  /**
+   * Node entry: a POST to the endpoint that passes the Host, Origin and token checks is read and parsed once; a
+   * plain `tools/call` takes the fast path, anything else goes to the SDK through `fetch` with the parsed body.
+   */
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const admitted = req.method === 'POST' && path === http.path && !refusal((name) => single(req.headers[name]));
+    if (!admitted) return handler(req as NodeIncomingMessageLike, res);
+    const text = await readBody(req, maxMessageBytes);
+    if (text === undefined) {
+      return sendJson(res, 413, rpcError(-32600, `message larger than ${maxMessageBytes} bytes`), {
+        connection: 'close',
+      });
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return sendJson(res, 400, rpcError(-32700, 'parse error: the body is not JSON'));
+    }
+    const fast = fastCall(req, body);
+    if (fast) return serveFast(req, res, fast, body);
+    return handler(req as NodeIncomingMessageLike, res, body);
+  }
+
   const node: NodeServer = createServer((req, res) => {
-    handler(req as NodeIncomingMessageLike, res).catch((error: Error) => {
+    serve(req, res).catch((error: Error) => {
       log(`http: ${error.message}`);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message: 'internal error' } }));
+      res.end(JSON.stringify(rpcError(-32603, 'internal error')));
     });
   });
   await new Promise<void>((resolve, reject) => {

@@ -1,25 +1,38 @@
 import { Transform, type TransformCallback } from 'node:stream';
 
+const NEWLINE = Buffer.from('\n');
+
 /** A JSON-RPC error line for a message that could not be read (its id is unknown, hence null). */
 export function errorLine(code: number, message: string): string {
   return `${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } })}\n`;
 }
 
+/** Takes a parsed message before the SDK sees it; returns true when it took it (the line is then not passed on). */
+export type LineIntercept = (message: unknown, line: Buffer) => boolean;
+
 /**
  * Screens newline-delimited JSON-RPC from a stdio client before the SDK reads it: a line that is not JSON, or longer
- * than `maxBytes`, is answered on `reply` with a JSON-RPC error and dropped, and the connection stays open.
+ * than `maxBytes`, is answered on `reply` with a JSON-RPC error and dropped, and the connection stays open. Each
+ * parsed message is offered to `intercept` first (the fast path for tools/call).
  */
 export class LineScreen extends Transform {
   readonly #maxBytes: number;
   readonly #reply: (line: string) => void;
+  readonly #intercept: LineIntercept;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #skipping = false;
 
-  constructor(maxBytes: number, reply: (line: string) => void) {
+  constructor(maxBytes: number, reply: (line: string) => void, intercept: LineIntercept = () => false) {
     super();
     this.#maxBytes = maxBytes;
     this.#reply = reply;
+    this.#intercept = intercept;
+  }
+
+  /** Passes a line the intercept took on to the SDK after all. */
+  deliver(line: Buffer): void {
+    this.push(Buffer.concat([line, NEWLINE]));
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -56,12 +69,13 @@ export class LineScreen extends Transform {
       const line = Buffer.concat(this.#pending);
       const text = line.toString('utf8').trim();
       if (text !== '') {
+        let message: unknown;
         try {
-          JSON.parse(text);
-          this.push(Buffer.concat([line, Buffer.from('\n')]));
+          message = JSON.parse(text);
         } catch {
           this.#reply(errorLine(-32700, 'parse error: the line is not JSON'));
         }
+        if (message !== undefined && !this.#intercept(message, line)) this.deliver(line);
       }
     }
     this.#pending = [];

@@ -1,10 +1,12 @@
 import {
   type CallToolResult,
+  type InputRequiredResult,
   ProtocolError,
   ProtocolErrorCode,
   Server,
   type ServerContext,
 } from '@modelcontextprotocol/server';
+import type { ApprovalRequest } from '../core/decision.ts';
 import type { ElicitationApprovals } from './elicitation.ts';
 import { canElicit } from './elicitation.ts';
 import { blocked, type GatedOutcome, type Gateway, GatewayError } from './gateway.ts';
@@ -12,14 +14,16 @@ import { blocked, type GatedOutcome, type Gateway, GatewayError } from './gatewa
 /** Names the Rule-of-Two session a request belongs to. */
 export type SessionResolver = (ctx: ServerContext) => string;
 
-const SERVER_INFO = { name: 'ruleoftwo-gateway', version: '0.1.0' };
+/** How the gateway names itself to clients. */
+export const SERVER_INFO = { name: 'ruleoftwo-gateway', version: '0.1.0' };
 
 const INSTRUCTIONS =
   'Tools are served through ruleoftwo, which enforces the Agents Rule of Two per session: a call that would combine ' +
   'untrusted input (A), sensitive data (B) and a consequential action (C) needs a person to approve it. A blocked ' +
   'call returns an error that says why; do not try to work around it.';
 
-function toProtocolError(error: unknown): ProtocolError {
+/** A gateway failure as the JSON-RPC error a client receives, with a stable code in its data. */
+export function toProtocolError(error: unknown): ProtocolError {
   if (error instanceof GatewayError) {
     const code = error.code === 'UPSTREAM_ERROR' ? ProtocolErrorCode.InternalError : ProtocolErrorCode.InvalidParams;
     return new ProtocolError(code, error.message, { code: error.code });
@@ -64,13 +68,37 @@ function objectArgs(value: unknown): Record<string, unknown> | undefined {
 }
 
 /**
+ * What the client gets for an `ask`: the approval question when it can elicit, else a blocked result naming the
+ * out-of-band request (which waits in the approval store for an operator's answer).
+ */
+export function askPerson(
+  gateway: Gateway,
+  approvals: ElicitationApprovals,
+  request: ApprovalRequest,
+  sessionId: string,
+  elicit: boolean,
+): Promise<InputRequiredResult> | CallToolResult {
+  if (elicit) return approvals.ask(request, sessionId);
+  return blocked(gateway.explainPending(request), {
+    effect: 'ask',
+    reason: 'approval_required',
+    requestId: request.id,
+  });
+}
+
+/** An approval the fast path already asked for on a request, to be put to a person by this server. */
+export type AskedResolver = (ctx: ServerContext, name: string) => ApprovalRequest | undefined;
+
+/**
  * Builds the downstream MCP server for one serving unit (a stdio connection, an HTTP session or request). Every
  * tool call, resource read and prompt get goes through the gateway's guard in the session `sessionOf` names.
+ * `asked` hands over calls the fast path (fastpath.ts) already decided as `ask`: they are not decided again.
  */
 export function createDownstreamServer(
   gateway: Gateway,
   sessionOf: SessionResolver,
   approvals: ElicitationApprovals,
+  asked: AskedResolver = () => undefined,
 ): Server {
   const server = new Server(SERVER_INFO, {
     capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true } },
@@ -101,15 +129,12 @@ export function createDownstreamServer(
           gateway.callTool(sessionId, name, args, { receipt, signal: ctx.mcpReq.signal }),
         );
       }
-      const outcome = await gateway.callTool(sessionId, name, args, { signal: ctx.mcpReq.signal });
+      const handed = asked(ctx, name);
+      const outcome: GatedOutcome<CallToolResult> = handed
+        ? { kind: 'ask', request: handed }
+        : await gateway.callTool(sessionId, name, args, { signal: ctx.mcpReq.signal });
       if (outcome.kind === 'result') return outcome.result;
-      if (canElicit(ctx, server.getClientCapabilities())) return approvals.ask(outcome.request, sessionId);
-      // No elicitation: the request waits in the approval store for an out-of-band answer; the model is told why.
-      return blocked(gateway.explainPending(outcome.request), {
-        effect: 'ask',
-        reason: 'approval_required',
-        requestId: outcome.request.id,
-      });
+      return askPerson(gateway, approvals, outcome.request, sessionId, canElicit(ctx, server.getClientCapabilities()));
     }),
   );
 

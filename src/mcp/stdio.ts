@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Server } from '@modelcontextprotocol/server';
 import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { ElicitationApprovals } from './elicitation.ts';
+import { type FastToolCall, fastToolCall, HandedAsks, serveToolCall } from './fastpath.ts';
 import type { Gateway } from './gateway.ts';
 import { LineScreen } from './lines.ts';
 import { createDownstreamServer } from './server.ts';
@@ -32,7 +33,44 @@ export function serveGatewayStdio(
   const servers = new Set<Server>();
   const stdin = options.stdin ?? process.stdin;
   const stdout = options.stdout ?? process.stdout;
-  const screened = stdin.pipe(new LineScreen(options.maxMessageBytes, (line) => stdout.write(line)));
+  const handed = new HandedAsks();
+  const inFlight = new Map<string | number, AbortController>();
+  // The era the SDK pinned the connection to, and its server: the fast path serves only calls of that era.
+  let pinned: { era: string; server: Server } | undefined;
+  const write = (line: string) => {
+    if (stdout.writable) stdout.write(line);
+  };
+
+  const serveFast = async (call: FastToolCall, line: Buffer) => {
+    const controller = new AbortController();
+    inFlight.set(call.id, controller);
+    const outcome = await serveToolCall(gateway, call, {
+      sessionId: options.sessionId,
+      approvals: options.approvals,
+      connectionCaps: pinned?.server.getClientCapabilities(),
+      signal: controller.signal,
+    });
+    inFlight.delete(call.id);
+    if (controller.signal.aborted) return;
+    if (outcome.kind === 'response') write(`${JSON.stringify(outcome.response)}\n`);
+    else {
+      handed.hand(call.id, call.name, outcome.request);
+      screen.deliver(line);
+    }
+  };
+  const intercept = (message: unknown, line: Buffer): boolean => {
+    const cancelled = cancelledId(message);
+    // The SDK sees the cancellation too (it may be for one of its requests).
+    if (cancelled !== undefined) inFlight.get(cancelled)?.abort();
+    const call = fastToolCall(message);
+    if (!call || inFlight.has(call.id) || !pinned) return false;
+    const ready = call.modern ? pinned.era === 'modern' : pinned.era === 'legacy' && !!pinned.server.getClientVersion();
+    if (!ready) return false;
+    void serveFast(call, line);
+    return true;
+  };
+  const screen = new LineScreen(options.maxMessageBytes, write, intercept);
+  const screened = stdin.pipe(screen);
   // The screen already bounds lines; the SDK's own bound (which closes the connection) sits above it.
   const transport = new StdioServerTransport(screened, stdout, { maxBufferSize: options.maxMessageBytes * 2 });
   let onClosed: () => void = () => {};
@@ -40,11 +78,13 @@ export function serveGatewayStdio(
     onClosed = resolve;
   });
   const handle = serveStdio(
-    () => {
-      const server = createDownstreamServer(gateway, () => options.sessionId, options.approvals);
+    ({ era }) => {
+      const server = createDownstreamServer(gateway, () => options.sessionId, options.approvals, handed.take);
+      pinned = { era, server };
       servers.add(server);
       server.onclose = () => {
         servers.delete(server);
+        if (pinned?.server === server) pinned = undefined;
         onClosed();
       };
       return server;
@@ -63,4 +103,12 @@ export function serveGatewayStdio(
       onClosed();
     },
   };
+}
+
+/** The request id a `notifications/cancelled` names. */
+function cancelledId(message: unknown): string | number | undefined {
+  const m = message as { method?: unknown; params?: { requestId?: unknown } } | null;
+  if (m === null || typeof m !== 'object' || m.method !== 'notifications/cancelled') return undefined;
+  const id = m.params?.requestId;
+  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
 }

@@ -5,6 +5,7 @@ import {
   type Prompt,
   type ReadResourceResult,
   type Resource,
+  type StandardSchemaV1,
   StreamableHTTPClientTransport,
   type Tool,
 } from '@modelcontextprotocol/client';
@@ -21,6 +22,18 @@ export interface UpstreamOffer {
 
 /** Reports what happens to upstreams (spawns, crashes, list changes), for the operator's log. */
 export type GatewayLog = (message: string) => void;
+
+/** Accepts any object as a tool result, without a schema pass over a possibly large output. */
+const OPAQUE_RESULT: StandardSchemaV1<unknown, CallToolResult> = {
+  '~standard': {
+    version: 1,
+    vendor: 'ruleoftwo',
+    validate: (value) =>
+      value !== null && typeof value === 'object' && !Array.isArray(value)
+        ? { value: value as CallToolResult }
+        : { issues: [{ message: 'a tool result must be an object' }] },
+  },
+};
 
 const CLIENT_INFO = { name: 'ruleoftwo-gateway', version: '0.1.0' };
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -146,10 +159,20 @@ export class Upstream {
     return send(client, { timeout: this.config.timeoutMs, ...(signal ? { signal } : {}) });
   }
 
-  /** Calls a tool by its upstream name. */
+  /**
+   * Calls a tool by its upstream name. The result is checked to be an object, not validated against the SDK's
+   * schemas: the gateway records it as opaque output, and the downstream client validates what it receives.
+   */
   callTool(name: string, args: Record<string, unknown> | undefined, signal?: AbortSignal): Promise<CallToolResult> {
     const params = args === undefined ? { name } : { name, arguments: args };
-    return this.#request((client, options) => client.callTool(params, options), signal);
+    return this.#request(
+      (client, options) =>
+        // 2026-07-28 upstreams get the SDK's callTool, which mirrors declared arguments into HTTP headers.
+        client.getProtocolEra() === 'modern'
+          ? client.callTool(params, options)
+          : client.request({ method: 'tools/call', params }, OPAQUE_RESULT, options),
+      signal,
+    );
   }
 
   /** Reads a resource. */
