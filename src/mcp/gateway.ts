@@ -97,6 +97,8 @@ export class Gateway {
   #pins: PinFile;
   #configured: PolicyDocument;
   #opened = new Set<string>();
+  /** Sessions known to have no approval request that is pending or approved and unused: no store query per call. */
+  #noApprovals = new Set<string>();
   readonly #log: GatewayLog;
   readonly #now: () => number;
   readonly #listeners = new Set<() => void>();
@@ -238,6 +240,7 @@ export class Gateway {
   /** Forgets that a session was opened in this process (its state stays in the store). */
   forgetSession(sessionId: string): void {
     this.#opened.delete(sessionId);
+    this.#noApprovals.delete(sessionId);
   }
 
   /** Decides and, when allowed, runs a tool call. `receipt` is an approval obtained for this exact call. */
@@ -365,7 +368,10 @@ export class Gateway {
     await this.openSession(sessionId);
     const approval = receipt ?? (await this.#outOfBandReceipt(sessionId, call));
     const decision = await this.#guard.check(sessionId, call, approval ? { receipt: approval } : {});
-    if (decision.effect === 'ask' && decision.approval) return { kind: 'ask', request: decision.approval };
+    if (decision.effect === 'ask' && decision.approval) {
+      this.#noApprovals.delete(sessionId);
+      return { kind: 'ask', request: decision.approval };
+    }
     if (decision.effect !== 'allow') {
       return { kind: 'result', result: blocked(explainDecision(decision), decisionMeta(decision)) };
     }
@@ -396,13 +402,24 @@ export class Gateway {
 
   /** An approved, unused request from the out-of-band channel for exactly this call in this session. */
   async #outOfBandReceipt(sessionId: string, call: ToolCall): Promise<ApprovalReceipt | undefined> {
-    const approved = await this.stores.approvals.list({ sessionId, status: 'approved' });
-    if (approved.length === 0) return undefined;
-    const wanted = canonicalHash(call.args ?? null);
+    // Skipping the query can only miss a receipt, and a call without one is decided as if none existed: it asks
+    // again or is denied, never allowed (a request made by another replica is found after this process's next ask).
+    if (this.#noApprovals.has(sessionId)) return undefined;
     const now = this.#now();
-    for (const record of approved) {
+    const records = await this.stores.approvals.list({ sessionId });
+    // A request past its expiry can never be used, whatever its status says.
+    const open = records.filter(
+      (r) =>
+        r.request.expiresAt >= now && (r.status === 'pending' || (r.status === 'approved' && r.usedAt === undefined)),
+    );
+    if (open.length === 0) {
+      this.#noApprovals.add(sessionId);
+      return undefined;
+    }
+    const wanted = canonicalHash(call.args ?? null);
+    for (const record of open) {
       const request = record.request;
-      if (record.usedAt !== undefined || request.tool !== call.tool || request.expiresAt < now) continue;
+      if (record.status !== 'approved' || request.tool !== call.tool) continue;
       if (canonicalHash(request.args ?? null) !== wanted) continue;
       return { requestId: request.id, hash: request.hash };
     }

@@ -263,7 +263,10 @@ export async function serveGatewayHttp(
     body: unknown,
   ): Promise<void> {
     const controller = new AbortController();
-    res.once('close', () => controller.abort());
+    // A client that goes away mid-call aborts it (creating the abort reason costs, so only then).
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
     const header = req.headers[SESSION_HEADER];
     const sessionId = session
       ? `http:${session.transport.sessionId}`
