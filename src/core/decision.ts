@@ -13,6 +13,7 @@ export type ReasonCode =
   | 'lethal_trifecta'
   | 'tool_is_trifecta'
   | 'unknown_tool'
+  | 'tool_quarantined'
   | 'unknown_session'
   | 'duplicate_call_id'
   | 'invalid_call'
