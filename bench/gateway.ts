@@ -1,6 +1,8 @@
 // Gateway overhead: latency per tools/call through `ruleoftwo gateway` against a direct client→server connection
-// to the same upstream, in the same run, over stdio and Streamable HTTP at concurrency 1 and 16; then the gateway's
-// memory with 1,000 open sessions. Run: node_modules/.bin/node bench/gateway.ts
+// to the same upstream, in the same run, over stdio and Streamable HTTP at concurrency 1 and 16, with memory stores
+// and with the default SQLite store (`synchronous: full`); then the decision path in-process per store; then the
+// gateway's memory with 1,000 open sessions. Run: node_modules/.bin/node bench/gateway.ts
+// BENCH_CALLS sets calls per cell; BENCH_ONLY=stdio|http|sqlite|in-process|memory runs one part.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,6 +22,8 @@ const CLI = join(ROOT, 'src/cli/main.ts');
 const ECHO = join(ROOT, 'test/mcp/fixtures/echo-server.ts');
 const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
 const SESSIONS = 1000;
+const ONLY = process.env.BENCH_ONLY;
+const part = (name: string) => ONLY === undefined || ONLY === name;
 
 interface Stats {
   p50: number;
@@ -114,7 +118,7 @@ async function openSession(url: string, i: number): Promise<void> {
 
 function row(name: string, direct: Stats, gateway: Stats): string {
   const f = (n: number) => n.toFixed(3).padStart(8);
-  return `${name.padEnd(41)} direct p50 ${f(direct.p50)} p99 ${f(direct.p99)} | gateway p50 ${f(gateway.p50)} p99 ${f(gateway.p99)} | added p50 ${f(gateway.p50 - direct.p50)} p99 ${f(gateway.p99 - direct.p99)} ms | throughput ${direct.perSecond.toFixed(0).padStart(6)} vs ${gateway.perSecond.toFixed(0).padStart(6)}/s = ${((gateway.perSecond / direct.perSecond) * 100).toFixed(0)}%`;
+  return `${name.padEnd(44)} direct p50 ${f(direct.p50)} p99 ${f(direct.p99)} | gateway p50 ${f(gateway.p50)} p99 ${f(gateway.p99)} | added p50 ${f(gateway.p50 - direct.p50)} p99 ${f(gateway.p99 - direct.p99)} ms | throughput ${direct.perSecond.toFixed(0).padStart(6)} vs ${gateway.perSecond.toFixed(0).padStart(6)}/s = ${((gateway.perSecond / direct.perSecond) * 100).toFixed(0)}%`;
 }
 
 async function compare(label: string, direct: Caller, gateway: Caller, calls = CALLS): Promise<void> {
@@ -150,42 +154,58 @@ try {
     policy: { version: 1, session: { input: 'trusted' } },
   };
   const tools = { echo: { output: 'A' } };
-  const stdioConfig = join(dir, 'stdio.yaml');
-  await writeFile(
-    stdioConfig,
-    stringify({ ...base, servers: { up: { command: NODE, args: [ECHO, 'stdio'], tools } } }),
-  );
-  const httpConfig = join(dir, 'http.yaml');
-  await writeFile(httpConfig, stringify({ ...base, servers: { up: { url: upstreamUrl, tools } } }));
+  const configs = async (name: string, store: StoreConfig | { kind: 'memory' }) => {
+    const stdio = join(dir, `${name}-stdio.yaml`);
+    await writeFile(
+      stdio,
+      stringify({ ...base, store, servers: { up: { command: NODE, args: [ECHO, 'stdio'], tools } } }),
+    );
+    const http = join(dir, `${name}-http.yaml`);
+    await writeFile(http, stringify({ ...base, store, servers: { up: { url: upstreamUrl, tools } } }));
+    return { stdio, http };
+  };
+  const memory = await configs('memory', { kind: 'memory' });
+  // The product's default store: SQLite, every commit fsynced.
+  const sqlite = await configs('sqlite', { kind: 'sqlite', path: join(dir, 'gateway.db'), synchronous: 'full' });
+  const stdioConfig = memory.stdio;
+  const httpConfig = memory.http;
 
   console.log(`ruleoftwo gateway benchmark: ${CALLS} calls per cell, Node ${process.version}`);
   // stdio: the client spawns the upstream directly, or the gateway that spawns the same upstream program.
-  const directStdio = await connect(
-    new StdioClientTransport({ command: NODE, args: [ECHO, 'stdio'], stderr: 'ignore' }),
-  );
-  const gatewayStdio = await connect(
-    new StdioClientTransport({ command: NODE, args: [CLI, 'gateway', '--config', stdioConfig], stderr: 'ignore' }),
-  );
-  await compare('stdio', directStdio, gatewayStdio);
-  await directStdio.close();
-  await gatewayStdio.close();
-
-  // Streamable HTTP: the same upstream process, reached directly or through the gateway process.
-  const startGateway = async () => {
+  const viaStdio = async (label: string, config: string, calls: number) => {
+    const direct = await connect(new StdioClientTransport({ command: NODE, args: [ECHO, 'stdio'], stderr: 'ignore' }));
+    const gateway = await connect(
+      new StdioClientTransport({ command: NODE, args: [CLI, 'gateway', '--config', config], stderr: 'ignore' }),
+    );
+    await compare(label, direct, gateway, calls);
+    await direct.close();
+    await gateway.close();
+  };
+  // Streamable HTTP: the same upstream process, reached directly or through a gateway process.
+  const startGateway = async (config = httpConfig) => {
     const started = await startChild(
-      [CLI, 'gateway', '--config', httpConfig, '--http', '--port', '0'],
+      [CLI, 'gateway', '--config', config, '--http', '--port', '0'],
       'stderr',
       /listening on (http:\S+)/,
     );
     children.push(started.child);
     return { pid: started.child.pid ?? 0, url: started.match[1] ?? '' };
   };
-  const { url: gatewayUrl } = await startGateway();
-  const directHttp = await connect(new StreamableHTTPClientTransport(new URL(upstreamUrl)));
-  const viaGateway = await connect(new StreamableHTTPClientTransport(new URL(gatewayUrl)));
-  await compare('streamable http', directHttp, viaGateway);
-  await directHttp.close();
-  await viaGateway.close();
+  const viaHttp = async (label: string, config: string, calls: number) => {
+    const { url } = await startGateway(config);
+    const direct = await connect(new StreamableHTTPClientTransport(new URL(upstreamUrl)));
+    const gateway = await connect(new StreamableHTTPClientTransport(new URL(url)));
+    await compare(label, direct, gateway, calls);
+    await direct.close();
+    await gateway.close();
+  };
+  if (part('stdio')) await viaStdio('stdio, memory store', memory.stdio, CALLS);
+  if (part('http')) await viaHttp('streamable http, memory store', memory.http, CALLS);
+  // Each call commits its decision and its result with their audit records before it is released.
+  if (part('sqlite')) {
+    await viaStdio('stdio, sqlite full', sqlite.stdio, Math.ceil(CALLS / 4));
+    await viaHttp('streamable http, sqlite full', sqlite.http, Math.ceil(CALLS / 4));
+  }
 
   // The gateway's own work per call, without the extra process hop: in-process Gateway.callTool against the same
   // upstream connection called directly.
@@ -195,7 +215,7 @@ try {
     ['sqlite normal', { kind: 'sqlite', path: join(dir, 'normal.db'), synchronous: 'normal' }, Math.ceil(CALLS / 4)],
     ['sqlite full', { kind: 'sqlite', path: join(dir, 'full.db'), synchronous: 'full' }, Math.ceil(CALLS / 10)],
   ];
-  for (const [name, store, calls] of variants) {
+  for (const [name, store, calls] of part('in-process') ? variants : []) {
     const config = { ...(await loadGatewayConfig(stdioConfig)), store };
     const inProcess = await Gateway.start(config, { stores: (await openGatewayStores(config)).stores });
     const upstream = inProcess.upstreams[0];
@@ -212,35 +232,37 @@ try {
     await inProcess.close();
   }
 
-  // Memory: a fresh gateway process, before and after 1,000 sessions that each made one call.
-  const { pid, url: freshUrl } = await startGateway();
-  await openSession(freshUrl, -1);
-  const before = await rssKiB(pid);
-  for (let i = 0; i < SESSIONS; i += 50) {
-    await Promise.all(Array.from({ length: 50 }, (_, j) => openSession(freshUrl, i + j)));
-  }
-  const after = await rssKiB(pid);
-  console.log(
-    `memory: fresh gateway RSS ${(before / 1024).toFixed(1)} MiB with 1 session, ${(after / 1024).toFixed(1)} MiB with ${SESSIONS + 1} open sessions (one call each) = ${((after - before) / SESSIONS).toFixed(1)} KiB per session`,
-  );
+  if (part('memory')) {
+    // Memory: a fresh gateway process, before and after 1,000 sessions that each made one call.
+    const { pid, url: freshUrl } = await startGateway();
+    await openSession(freshUrl, -1);
+    const before = await rssKiB(pid);
+    for (let i = 0; i < SESSIONS; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, j) => openSession(freshUrl, i + j)));
+    }
+    const after = await rssKiB(pid);
+    console.log(
+      `memory: fresh gateway RSS ${(before / 1024).toFixed(1)} MiB with 1 session, ${(after / 1024).toFixed(1)} MiB with ${SESSIONS + 1} open sessions (one call each) = ${((after - before) / SESSIONS).toFixed(1)} KiB per session`,
+    );
 
-  // RSS counts garbage not yet collected; the live heap after a full collection is what sessions really hold.
-  setFlagsFromString('--expose-gc');
-  const collect = runInNewContext('gc') as () => void;
-  const local = await runGateway(await loadGatewayConfig(httpConfig), { transport: 'http', port: 0 });
-  const localUrl = local.http?.url ?? '';
-  await openSession(localUrl, -1);
-  collect();
-  const heapBefore = process.memoryUsage().heapUsed;
-  for (let i = 0; i < SESSIONS; i += 50) {
-    await Promise.all(Array.from({ length: 50 }, (_, j) => openSession(localUrl, i + j)));
+    // RSS counts garbage not yet collected; the live heap after a full collection is what sessions really hold.
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as () => void;
+    const local = await runGateway(await loadGatewayConfig(httpConfig), { transport: 'http', port: 0 });
+    const localUrl = local.http?.url ?? '';
+    await openSession(localUrl, -1);
+    collect();
+    const heapBefore = process.memoryUsage().heapUsed;
+    for (let i = 0; i < SESSIONS; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, j) => openSession(localUrl, i + j)));
+    }
+    collect();
+    const heapAfter = process.memoryUsage().heapUsed;
+    console.log(
+      `memory: live heap after GC grows by ${((heapAfter - heapBefore) / 1024 / 1024).toFixed(1)} MiB for ${SESSIONS} open sessions = ${((heapAfter - heapBefore) / 1024 / SESSIONS).toFixed(1)} KiB per session (in-process gateway, memory stores incl. audit events)`,
+    );
+    await local.close();
   }
-  collect();
-  const heapAfter = process.memoryUsage().heapUsed;
-  console.log(
-    `memory: live heap after GC grows by ${((heapAfter - heapBefore) / 1024 / 1024).toFixed(1)} MiB for ${SESSIONS} open sessions = ${((heapAfter - heapBefore) / 1024 / SESSIONS).toFixed(1)} KiB per session (in-process gateway, memory stores incl. audit events)`,
-  );
-  await local.close();
 } finally {
   for (const child of children) child.kill();
   await rm(dir, { recursive: true, force: true });

@@ -8,8 +8,8 @@ import type {
 } from '@modelcontextprotocol/client';
 import { formatEvidence } from '../approvals/format.ts';
 import { canonicalHash } from '../core/canonical.ts';
-import type { ToolCall } from '../core/decide.ts';
-import type { ApprovalRequest, Decision } from '../core/decision.ts';
+import { errorDecision, type ToolCall } from '../core/decide.ts';
+import type { ApprovalRequest, Decision, ReasonCode } from '../core/decision.ts';
 import type { PolicyDocument } from '../core/document.ts';
 import { formatLegs } from '../core/legs.ts';
 import { createGuard, type Guard } from '../guard/guard.ts';
@@ -250,16 +250,23 @@ export class Gateway {
     args: Record<string, unknown> | undefined,
     options: { receipt?: ApprovalReceipt; callId?: string; signal?: AbortSignal } = {},
   ): Promise<GatedOutcome<CallToolResult>> {
+    const call = { id: options.callId ?? crypto.randomUUID(), tool: name, args: args ?? {} };
     const entry = this.#catalog.get(name);
-    if (!entry) throw new GatewayError('UNKNOWN_TOOL', `unknown tool \`${name}\``);
+    if (!entry) {
+      const message = `unknown tool \`${name}\``;
+      await this.#refuse(sessionId, call, 'unknown_tool', message);
+      throw new GatewayError('UNKNOWN_TOOL', message);
+    }
     if (entry.quarantine) {
       this.#log(`refused \`${name}\` in session \`${sessionId}\`: quarantined because ${entry.quarantine}`);
-      const text = `ruleoftwo blocked \`${name}\`: it is quarantined because ${entry.quarantine}; an operator must review it with \`ruleoftwo tools diff\` and approve it with \`ruleoftwo tools approve ${name}\``;
-      return { kind: 'result', result: blocked(text, { effect: 'deny', reason: 'quarantined' }) };
+      const why = `it is quarantined because ${entry.quarantine}`;
+      const decision = await this.#refuse(sessionId, call, 'tool_quarantined', why);
+      const text = `ruleoftwo blocked \`${name}\`: ${why}; an operator must review it with \`ruleoftwo tools diff\` and approve it with \`ruleoftwo tools approve ${name}\``;
+      return { kind: 'result', result: blocked(text, decisionMeta(decision)) };
     }
     return this.#gated(
       sessionId,
-      { id: options.callId ?? crypto.randomUUID(), tool: name, args: args ?? {} },
+      call,
       options.receipt,
       async (signal) => {
         // A reconnect (after a crash) relists the upstream; the call must still be to the definition decided on.
@@ -283,7 +290,16 @@ export class Gateway {
     options: { receipt?: ApprovalReceipt; signal?: AbortSignal } = {},
   ): Promise<GatedOutcome<ReadResourceResult | CallToolResult>> {
     const hit = this.#resources.get(uri);
-    if (!hit) throw new GatewayError('UNKNOWN_RESOURCE', `unknown resource \`${uri}\``);
+    if (!hit) {
+      const message = `unknown resource \`${uri}\``;
+      await this.#refuse(
+        sessionId,
+        { id: crypto.randomUUID(), tool: 'resources/read', args: { uri } },
+        'unknown_tool',
+        message,
+      );
+      throw new GatewayError('UNKNOWN_RESOURCE', message);
+    }
     return this.#gated(
       sessionId,
       { id: crypto.randomUUID(), tool: resourceToolName(hit.upstream.name), args: { uri } },
@@ -301,7 +317,12 @@ export class Gateway {
     options: { receipt?: ApprovalReceipt; signal?: AbortSignal } = {},
   ): Promise<GatedOutcome<GetPromptResult | CallToolResult>> {
     const hit = this.#prompts.get(name);
-    if (!hit) throw new GatewayError('UNKNOWN_PROMPT', `unknown prompt \`${name}\``);
+    if (!hit) {
+      const message = `unknown prompt \`${name}\``;
+      const call = { id: crypto.randomUUID(), tool: 'prompts/get', args: { name, arguments: args ?? {} } };
+      await this.#refuse(sessionId, call, 'unknown_tool', message);
+      throw new GatewayError('UNKNOWN_PROMPT', message);
+    }
     return this.#gated(
       sessionId,
       { id: crypto.randomUUID(), tool: promptToolName(hit.upstream.name), args: { name, arguments: args ?? {} } },
@@ -398,6 +419,20 @@ export class Gateway {
     };
     // Author lineage may have removed items by untrusted authors: the client gets what was recorded.
     return { kind: 'result', result: { ...(recorded.output as R), _meta: meta } };
+  }
+
+  /**
+   * Writes a refusal made before the guard's decision (unknown or quarantined tool) to the audit log, as a deny
+   * decision. The call is refused whether or not the log takes it.
+   */
+  async #refuse(sessionId: string, call: ToolCall, code: ReasonCode, message: string): Promise<Decision> {
+    const state = await this.stores.sessions.get(sessionId).catch(() => undefined);
+    const decision = { ...errorDecision(this.#guard.policy, state, call, code, message), sessionId };
+    // INVARIANT: every refusal is audited (test/mcp/pinning.test.ts "refusals are audited").
+    await this.stores.audit
+      .append({ type: 'decision', at: this.#now(), decision })
+      .catch((error: Error) => this.#log(`audit log failed for a refusal of \`${call.tool}\`: ${error.message}`));
+    return decision;
   }
 
   /** An approved, unused request from the out-of-band channel for exactly this call in this session. */

@@ -3,9 +3,10 @@ import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
-import { Gateway } from '../../src/mcp/gateway.ts';
+import { DECISION_META_KEY, Gateway } from '../../src/mcp/gateway.ts';
 import { approveDefinitions } from '../../src/mcp/review.ts';
 import { memoryStores, runGateway } from '../../src/mcp/run.ts';
+import type { MemoryAuditLog } from '../../src/store/memory.ts';
 import { cli } from './cli-io.ts';
 import { CLI, fixtureServer, ROOT, tempDir, textOf, writeConfig } from './harness.ts';
 
@@ -38,6 +39,31 @@ afterAll(async () => {
 });
 
 describe('tool pinning', () => {
+  it('refusals are audited: a quarantined tool and an unknown tool each leave a deny decision', async () => {
+    const stores = memoryStores();
+    const gateway = await Gateway.start(await loadGatewayConfig(honest), { stores });
+    try {
+      const quarantined = await gateway.callTool('s', 'mail__send_email', { to: 'a@example.com' });
+      expect(quarantined.kind === 'result' && quarantined.result._meta?.[DECISION_META_KEY]).toMatchObject({
+        effect: 'deny',
+        reasons: ['tool_quarantined'],
+      });
+      await expect(gateway.callTool('s', 'mail__nope', {})).rejects.toThrow('unknown tool `mail__nope`');
+      await expect(gateway.readResource('s', 'mail://nope')).rejects.toThrow('unknown resource');
+      const decisions = (stores.audit as MemoryAuditLog).events.flatMap((e) =>
+        e.type === 'decision' ? [e.decision] : [],
+      );
+      expect(decisions.map((d) => [d.sessionId, d.tool, d.effect, d.reasons[0]?.code])).toEqual([
+        ['s', 'mail__send_email', 'deny', 'tool_quarantined'],
+        ['s', 'mail__nope', 'deny', 'unknown_tool'],
+        ['s', 'resources/read', 'deny', 'unknown_tool'],
+      ]);
+      expect(decisions[0]?.reasons[0]?.message).toContain('quarantined because its definition is new');
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it('quarantines definitions until approved, then again when one changes', async () => {
     const before = await cli(['tools', 'diff', '--config', honest], dir);
     expect(before.status).toBe(1);
