@@ -7,6 +7,7 @@ import {
   isInitializeRequest,
   isJsonContentType,
   isLegacyRequest,
+  legacyStatelessFallback,
   type Server,
   WebStandardStreamableHTTPServerTransport,
 } from '@modelcontextprotocol/server';
@@ -23,6 +24,8 @@ export const SESSION_HEADER = 'ruleoftwo-session';
 export const SHARED_HTTP_SESSION = 'http:shared';
 
 const SESSION_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
+/** The shape of the `Mcp-Session-Id`s this gateway mints (random UUIDs). */
+const MINTED_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
 /** A running downstream HTTP endpoint. */
@@ -187,6 +190,32 @@ export async function serveGatewayHttp(
     return undefined;
   }
 
+  // Sessions this process does not hold (opened before a restart, or closed by the idle sweep) whose Rule-of-Two
+  // state is in the store: each request is served statelessly in that session, so legs carry over.
+  const resumed = legacyStatelessFallback(
+    (ctx) => createDownstreamServer(gateway, () => `http:${ctx.requestInfo?.headers.get('mcp-session-id')}`, approvals),
+    (error) => log(`http: ${error.message}`),
+    { maxRequestBodySize: maxMessageBytes },
+  );
+
+  /**
+   * A 2025-era request naming a session id this process does not hold. Answering 404 would have the client
+   * initialize again and start over in a fresh session with no legs, so an id whose session is in the store keeps
+   * being served in it; an id the store does not know is refused, and a store failure refuses too.
+   */
+  async function resumeLegacy(request: Request, body: unknown, sessionId: string): Promise<Response> {
+    let stored = false;
+    try {
+      stored = MINTED_ID.test(sessionId) && (await gateway.stores.sessions.get(`http:${sessionId}`)) !== undefined;
+    } catch (error) {
+      log(`http: session store failed: ${(error as Error).message}`);
+      return jsonRpcError(503, -32000, 'session store unavailable; try again later');
+    }
+    // INVARIANT: a restart never resets a 2025-era session's legs (test/mcp/e2e.test.ts "a restart keeps enforcement").
+    if (stored) return resumed(request, body === undefined ? {} : { parsedBody: body });
+    return jsonRpcError(404, -32001, `unknown session \`${sessionId}\`; initialize again`);
+  }
+
   async function fetch(request: Request, options: { parsedBody?: unknown } = {}): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname !== http.path) return jsonRpcError(404, -32601, `not found; the MCP endpoint is \`${http.path}\``);
@@ -211,9 +240,11 @@ export async function serveGatewayHttp(
       const sessionId = request.headers.get('mcp-session-id');
       if (sessionId) {
         const hit = legacy.get(sessionId);
-        if (!hit) return jsonRpcError(404, -32001, `unknown session \`${sessionId}\`; initialize again`);
-        hit.lastSeen = Date.now();
-        return hit.transport.handleRequest(request, { parsedBody: body });
+        if (hit) {
+          hit.lastSeen = Date.now();
+          return hit.transport.handleRequest(request, { parsedBody: body });
+        }
+        return resumeLegacy(request, body, sessionId);
       }
       const initializing = Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body);
       if (request.method === 'POST' && initializing) {

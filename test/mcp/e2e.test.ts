@@ -253,4 +253,28 @@ describe('sessions and labels', () => {
       await second.close();
     }
   });
+
+  it('a restart keeps enforcement for a 2025-era HTTP session: its Mcp-Session-Id keeps its legs', async () => {
+    const config = await loadGatewayConfig(configFile);
+    let gateway = await runGateway(config, { transport: 'http', port: 0 });
+    const url = gateway.http?.url ?? '';
+    const client = await v1Client({ url }, undefined);
+    try {
+      await client.callTool('fs__read_text_file', { path: join(dir, 'sandbox', 'private.txt') });
+      await client.callTool('ev__echo', { message: 'x' });
+      await gateway.close();
+      gateway = await runGateway(config, { transport: 'http', port: Number(new URL(url).port) });
+      // The same client, with the Mcp-Session-Id minted before the restart: served in its stored session.
+      const target = join(dir, 'sandbox', 'after-http-restart.txt');
+      const write = await client.callTool('fs__write_file', { path: target, content: 'x' });
+      expect(write.isError).toBe(true);
+      expect(textOf(write)).toContain('consequential (C) while the session holds AB');
+      await expect(readFile(target, 'utf8')).rejects.toThrow(/ENOENT/);
+      const list = await client.listTools();
+      expect(list.map((t) => t.name)).toContain('fs__write_file');
+    } finally {
+      await client.close();
+      await gateway.close();
+    }
+  });
 });
