@@ -43,6 +43,8 @@ export interface HttpConfig {
   sessionIdleMs: number;
   /** Most 2025-era sessions open at once; more initialize requests get 503. */
   maxSessions: number;
+  /** Refuse 2026-07-28 calls without a `ruleoftwo-session` header instead of running them in the shared session. */
+  requireSessionHeader: boolean;
 }
 
 /** Where sessions, approvals and audit events live. */
@@ -228,8 +230,21 @@ class ConfigReader {
     const raw = this.mapping(
       value ?? {},
       ['http'],
-      ['host', 'port', 'path', 'allowedOrigins', 'tokenEnv', 'sessionIdleTimeout', 'maxSessions'],
+      [
+        'host',
+        'port',
+        'path',
+        'allowedOrigins',
+        'tokenEnv',
+        'sessionIdleTimeout',
+        'maxSessions',
+        'requireSessionHeader',
+      ],
     );
+    const requireSessionHeader = raw.requireSessionHeader ?? false;
+    if (typeof requireSessionHeader !== 'boolean') {
+      this.report('invalid_value', ['http', 'requireSessionHeader'], 'expected true or false');
+    }
     const maxSessions = raw.maxSessions ?? 10_000;
     if (typeof maxSessions !== 'number' || !Number.isInteger(maxSessions) || maxSessions < 1) {
       this.report('invalid_value', ['http', 'maxSessions'], 'expected a whole number, at least 1');
@@ -245,6 +260,7 @@ class ConfigReader {
       allowedOrigins: this.strings(raw.allowedOrigins, ['http', 'allowedOrigins']),
       sessionIdleMs: this.duration(raw.sessionIdleTimeout, ['http', 'sessionIdleTimeout'], 30 * 60_000),
       maxSessions: typeof maxSessions === 'number' ? maxSessions : 10_000,
+      requireSessionHeader: requireSessionHeader === true,
     };
     if (raw.tokenEnv !== undefined) http.tokenEnv = this.string(raw.tokenEnv, ['http', 'tokenEnv'], '');
     return http;

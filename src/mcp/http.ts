@@ -94,10 +94,23 @@ function declaresElicitation(body: unknown): boolean {
   );
 }
 
+/** Whether a session header value names a session. */
+function namesSession(named: string | null | undefined): named is string {
+  return !!named && SESSION_NAME.test(named);
+}
+
 /** The session of a stateless request, by its session header: the named session, else the shared session. */
 export function statelessSession(named: string | null | undefined): string {
   // A namespace of their own: a header cannot name a 2025-era session (`http:<id>`) or a stdio one.
-  return named && SESSION_NAME.test(named) ? `named:${named}` : SHARED_HTTP_SESSION;
+  return namesSession(named) ? `named:${named}` : SHARED_HTTP_SESSION;
+}
+
+const SESSION_METHODS = new Set(['tools/call', 'resources/read', 'prompts/get']);
+
+/** Whether a request body holds a request that acts in a session (a batch counts if any of it does). */
+function touchesSession(body: unknown): boolean {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.some((m) => SESSION_METHODS.has((m as { method?: unknown } | null)?.method as string));
 }
 
 /** Why a request is refused before anything else is read: a foreign Host or Origin, or a missing bearer token. */
@@ -254,6 +267,9 @@ export async function serveGatewayHttp(
       }
       return jsonRpcError(400, -32600, 'a 2025-era request needs an `Mcp-Session-Id` from initialize');
     }
+    if (http.requireSessionHeader && touchesSession(body) && !namesSession(request.headers.get(SESSION_HEADER))) {
+      return jsonRpcError(400, -32600, `a 2026-07-28 call needs a \`${SESSION_HEADER}\` header naming its session`);
+    }
     return modern.fetch(request, body === undefined ? {} : { parsedBody: body });
   }
 
@@ -274,6 +290,8 @@ export async function serveGatewayHttp(
     if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
     if (!isJsonContentType(h['content-type'] ?? '')) return undefined;
     if (call.modern) {
+      const named = single(h[SESSION_HEADER]);
+      if (http.requireSessionHeader && !namesSession(named)) return undefined;
       // The SEP-2243 headers must agree with the body; mirrored argument headers are checked by the SDK only.
       if (h['mcp-protocol-version'] !== MODERN_REVISION || h['mcp-method'] !== 'tools/call') return undefined;
       if (h['mcp-name'] !== call.name || Object.keys(h).some((k) => k.startsWith('mcp-param-'))) return undefined;

@@ -150,6 +150,43 @@ describe('2026-07-28 sessions over HTTP', () => {
     expect(named.isError).not.toBe(true);
     expect(await readFile(target, 'utf8')).toBe('x');
   });
+
+  it('with `http.requireSessionHeader`, a call without a session header is refused, on both paths', async () => {
+    const config = running.gateway.config;
+    const strict = await runGateway(
+      { ...config, http: { ...config.http, requireSessionHeader: true } },
+      {
+        transport: 'http',
+        port: 0,
+      },
+    );
+    try {
+      const strictUrl = strict.http?.url ?? '';
+      const shared = await strict.gateway.guard.view('http:shared');
+      const path = join(dir, 'box', 'private.txt');
+      const bare = await rawModernCall(strictUrl, { id: 1, name: 'fs__read_text_file', args: { path } });
+      expect(bare.status).toBe(400);
+      expect(bare.body.error).toMatchObject({ message: expect.stringContaining('`ruleoftwo-session` header') });
+      // An extra parameter takes the SDK path (not the fast path); it is refused the same way.
+      const slow = await rawModernCall(strictUrl, {
+        id: 2,
+        name: 'fs__read_text_file',
+        args: { path },
+        extra: { x: 1 },
+      });
+      expect(slow.status).toBe(400);
+      expect((await strict.gateway.guard.view('http:shared'))?.seq).toBe(shared?.seq);
+      const named = await rawModernCall(strictUrl, {
+        id: 3,
+        session: 'strict',
+        name: 'fs__read_text_file',
+        args: { path },
+      });
+      expect(result(named)._meta?.['dev.ruleoftwo/decision']).toMatchObject({ effect: 'allow' });
+    } finally {
+      await strict.close();
+    }
+  });
 });
 
 describe('answers', () => {
