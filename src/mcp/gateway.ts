@@ -4,8 +4,10 @@ import type {
   Prompt,
   ReadResourceResult,
   Resource,
+  ResourceTemplateType,
   Tool,
 } from '@modelcontextprotocol/client';
+import { UriTemplate } from '@modelcontextprotocol/client';
 import { formatEvidence } from '../approvals/format.ts';
 import { canonicalHash } from '../core/canonical.ts';
 import { errorDecision, type ToolCall } from '../core/decide.ts';
@@ -44,6 +46,13 @@ export interface GatewayStores {
   sessions: SessionStore;
   approvals: ApprovalStore;
   audit: AuditLog;
+}
+
+/** A resource template as the gateway offers it, with the matcher that routes reads to its upstream. */
+interface OfferedTemplate {
+  upstream: Upstream;
+  template: ResourceTemplateType;
+  matcher: UriTemplate;
 }
 
 /** A tool as the gateway offers it. */
@@ -93,6 +102,7 @@ export class Gateway {
   #guard: Guard;
   #catalog = new Map<string, CatalogTool>();
   #resources = new Map<string, { upstream: Upstream; resource: Resource }>();
+  #templates: OfferedTemplate[] = [];
   #prompts = new Map<string, { upstream: Upstream; prompt: Prompt }>();
   #pins: PinFile;
   #configured: PolicyDocument;
@@ -167,6 +177,7 @@ export class Gateway {
     const catalog = new Map<string, CatalogTool>();
     const resources = new Map<string, { upstream: Upstream; resource: Resource }>();
     const prompts = new Map<string, { upstream: Upstream; prompt: Prompt }>();
+    const templates: OfferedTemplate[] = [];
     const offered = [];
     for (const upstream of this.upstreams) {
       const instructions = upstream.offer.instructions;
@@ -190,6 +201,13 @@ export class Gateway {
         offered.push({ upstream: upstream.name, name: definition.name, annotations: definition.annotations ?? {} });
       }
       for (const resource of upstream.offer.resources) resources.set(resource.uri, { upstream, resource });
+      for (const template of upstream.offer.resourceTemplates) {
+        try {
+          templates.push({ upstream, template, matcher: new UriTemplate(template.uriTemplate) });
+        } catch (error) {
+          this.#log(`upstream \`${upstream.name}\`: resource template ignored: ${(error as Error).message}`);
+        }
+      }
       for (const prompt of upstream.offer.prompts)
         prompts.set(namespaced(upstream.name, prompt.name), { upstream, prompt });
     }
@@ -197,6 +215,7 @@ export class Gateway {
     for (const entry of catalog.values()) entry.source = labelled.sources.get(entry.name) ?? 'policy';
     this.#catalog = catalog;
     this.#resources = resources;
+    this.#templates = templates;
     this.#prompts = prompts;
     this.#guard = this.#newGuard(labelled.policy);
   }
@@ -223,6 +242,23 @@ export class Gateway {
       ...resource,
       name: namespaced(upstream.name, resource.name),
     }));
+  }
+
+  /** Resource templates clients may see, named by upstream; a read of a URI one matches goes to its upstream. */
+  listResourceTemplates(): ResourceTemplateType[] {
+    return this.#templates.map(({ upstream, template }) => ({
+      ...template,
+      name: namespaced(upstream.name, template.name),
+    }));
+  }
+
+  /** The upstream that serves a resource URI: a listed resource, else the one upstream with a matching template. */
+  #resourceUpstream(uri: string): Upstream | undefined {
+    const listed = this.#resources.get(uri);
+    if (listed) return listed.upstream;
+    const matching = new Set(this.#templates.filter((t) => t.matcher.match(uri) !== null).map((t) => t.upstream));
+    // INVARIANT: a URI two upstreams' templates claim goes to neither (test/mcp/e2e.test.ts "resource templates").
+    return matching.size === 1 ? [...matching][0] : undefined;
   }
 
   /** Prompts clients may see, namespaced. */
@@ -289,8 +325,8 @@ export class Gateway {
     uri: string,
     options: { receipt?: ApprovalReceipt; signal?: AbortSignal } = {},
   ): Promise<GatedOutcome<ReadResourceResult | CallToolResult>> {
-    const hit = this.#resources.get(uri);
-    if (!hit) {
+    const upstream = this.#resourceUpstream(uri);
+    if (!upstream) {
       const message = `unknown resource \`${uri}\``;
       await this.#refuse(
         sessionId,
@@ -302,9 +338,9 @@ export class Gateway {
     }
     return this.#gated(
       sessionId,
-      { id: crypto.randomUUID(), tool: resourceToolName(hit.upstream.name), args: { uri } },
+      { id: crypto.randomUUID(), tool: resourceToolName(upstream.name), args: { uri } },
       options.receipt,
-      (signal) => hit.upstream.readResource(uri, signal),
+      (signal) => upstream.readResource(uri, signal),
       options.signal,
     );
   }

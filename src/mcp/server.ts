@@ -108,7 +108,9 @@ export function createDownstreamServer(
 
   server.setRequestHandler('tools/list', async () => ({ tools: gateway.listTools() }));
   server.setRequestHandler('resources/list', async () => ({ resources: gateway.listResources() }));
-  server.setRequestHandler('resources/templates/list', async () => ({ resourceTemplates: [] }));
+  server.setRequestHandler('resources/templates/list', async () => ({
+    resourceTemplates: gateway.listResourceTemplates(),
+  }));
   server.setRequestHandler('prompts/list', async () => ({ prompts: gateway.listPrompts() }));
 
   server.setRequestHandler('tools/call', (request, ctx) =>

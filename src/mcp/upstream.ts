@@ -5,6 +5,7 @@ import {
   type Prompt,
   type ReadResourceResult,
   type Resource,
+  type ResourceTemplateType,
   type StandardSchemaV1,
   StreamableHTTPClientTransport,
   type Tool,
@@ -16,6 +17,7 @@ import type { UpstreamConfig } from './config.ts';
 export interface UpstreamOffer {
   tools: Tool[];
   resources: Resource[];
+  resourceTemplates: ResourceTemplateType[];
   prompts: Prompt[];
   instructions: string | undefined;
 }
@@ -44,7 +46,7 @@ const CONNECT_TIMEOUT_MS = 30_000;
  */
 export class Upstream {
   readonly config: UpstreamConfig;
-  offer: UpstreamOffer = { tools: [], resources: [], prompts: [], instructions: undefined };
+  offer: UpstreamOffer = { tools: [], resources: [], resourceTemplates: [], prompts: [], instructions: undefined };
   /** Called after the offer changed (list-changed notification, reconnect). */
   onChange: () => void = () => {};
   readonly #log: GatewayLog;
@@ -130,12 +132,19 @@ export class Upstream {
   async #list(client: Client): Promise<UpstreamOffer> {
     const caps = client.getServerCapabilities() ?? {};
     const options = { timeout: Math.max(this.config.timeoutMs, CONNECT_TIMEOUT_MS) };
-    const [tools, resources, prompts] = await Promise.all([
+    const [tools, resources, resourceTemplates, prompts] = await Promise.all([
       caps.tools ? client.listTools(undefined, options).then((r) => r.tools) : [],
       caps.resources ? client.listResources(undefined, options).then((r) => r.resources) : [],
+      // Templates are optional for a server with resources: one that does not answer simply offers none.
+      caps.resources
+        ? client
+            .listResourceTemplates(undefined, options)
+            .then((r) => r.resourceTemplates)
+            .catch(() => [])
+        : [],
       caps.prompts ? client.listPrompts(undefined, options).then((r) => r.prompts) : [],
     ]);
-    return { tools, resources, prompts, instructions: client.getInstructions() };
+    return { tools, resources, resourceTemplates, prompts, instructions: client.getInstructions() };
   }
 
   async #relist(why: string): Promise<void> {

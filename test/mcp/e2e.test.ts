@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
+import { Gateway } from '../../src/mcp/gateway.ts';
 import { approveDefinitions } from '../../src/mcp/review.ts';
-import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
+import { memoryStores, type RunningGateway, runGateway } from '../../src/mcp/run.ts';
 import { cli } from './cli-io.ts';
 import {
   type Answers,
@@ -117,6 +119,39 @@ describe.each(cases)('%s', (label, make) => {
       expect(legsAfter(accepted)).toBe('ABC');
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('resource templates', () => {
+  it('are listed per upstream; a URI one template matches is read through it, a URI two upstreams claim is refused', async () => {
+    const client = new Client({ name: 'templates', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(http.http?.url ?? '')));
+    try {
+      const { resourceTemplates } = await client.listResourceTemplates();
+      expect(resourceTemplates.map((t) => [t.name, t.uriTemplate])).toContainEqual([
+        'ev__Dynamic Text Resource',
+        'demo://resource/dynamic/text/{resourceId}',
+      ]);
+      const read = await client.readResource({ uri: 'demo://resource/dynamic/text/7' });
+      expect(JSON.stringify(read.contents)).toContain('demo://resource/dynamic/text/7');
+      expect(read._meta?.['dev.ruleoftwo/decision']).toMatchObject({ legsAfter: 'A' });
+      await expect(client.readResource({ uri: 'demo://nothing/7' })).rejects.toThrow('unknown resource');
+    } finally {
+      await client.close();
+    }
+    // Two upstreams offering the same template: a read could go to either, so it goes to neither.
+    const config = await loadGatewayConfig(configFile);
+    const ev = config.upstreams.find((u) => u.name === 'ev');
+    if (!ev) throw new Error('no ev upstream');
+    const twice = await Gateway.start(
+      { ...config, pinning: 'off', upstreams: [ev, { ...ev, name: 'ev2' }] },
+      { stores: memoryStores() },
+    );
+    try {
+      await expect(twice.readResource('s', 'demo://resource/dynamic/text/7')).rejects.toThrow('unknown resource');
+    } finally {
+      await twice.close();
     }
   });
 });
