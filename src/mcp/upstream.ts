@@ -12,6 +12,7 @@ import {
 } from '@modelcontextprotocol/client';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { UpstreamConfig } from './config.ts';
+import { HttpToolCaller } from './http-call.ts';
 
 /** What an upstream offers right now. */
 export interface UpstreamOffer {
@@ -51,6 +52,8 @@ export class Upstream {
   onChange: () => void = () => {};
   readonly #log: GatewayLog;
   #client: Client | undefined;
+  #httpTransport: StreamableHTTPClientTransport | undefined;
+  readonly #httpCaller: HttpToolCaller | undefined;
   #connecting: Promise<Client> | undefined;
   #closed = false;
   #connections = 0;
@@ -58,6 +61,8 @@ export class Upstream {
   constructor(config: UpstreamConfig, log: GatewayLog) {
     this.config = config;
     this.#log = log;
+    const t = config.transport;
+    if (t.kind === 'http') this.#httpCaller = new HttpToolCaller(new URL(t.url), t.headers);
   }
 
   get name(): string {
@@ -77,6 +82,9 @@ export class Upstream {
     if (this.#closed) throw new Error(`upstream \`${this.name}\` is closed`);
     const client = new Client(CLIENT_INFO, {
       capabilities: {},
+      // Over HTTP a `server/discover` probe finds 2026-07-28 servers (one request); over stdio the SDK would spawn a
+      // second process to probe, and every stdio server on npm speaks 2025-11-25, so stdio stays on initialize.
+      ...(this.config.transport.kind === 'http' ? { versionNegotiation: { mode: 'auto' as const } } : {}),
       listChanged: {
         tools: { onChanged: () => void this.#relist('tools list changed') },
         resources: { onChanged: () => void this.#relist('resources list changed') },
@@ -111,7 +119,8 @@ export class Upstream {
   #transport(): StdioClientTransport | StreamableHTTPClientTransport {
     const t = this.config.transport;
     if (t.kind === 'http') {
-      return new StreamableHTTPClientTransport(new URL(t.url), { requestInit: { headers: t.headers } });
+      this.#httpTransport = new StreamableHTTPClientTransport(new URL(t.url), { requestInit: { headers: t.headers } });
+      return this.#httpTransport;
     }
     // An explicit environment: the SDK's short safe list (PATH, HOME, ...) plus what the config names, never the
     // gateway's own secrets.
@@ -174,14 +183,27 @@ export class Upstream {
    */
   callTool(name: string, args: Record<string, unknown> | undefined, signal?: AbortSignal): Promise<CallToolResult> {
     const params = args === undefined ? { name } : { name, arguments: args };
-    return this.#request(
-      (client, options) =>
-        // 2026-07-28 upstreams get the SDK's callTool, which mirrors declared arguments into HTTP headers.
-        client.getProtocolEra() === 'modern'
-          ? client.callTool(params, options)
-          : client.request({ method: 'tools/call', params }, OPAQUE_RESULT, options),
-      signal,
-    );
+    return this.#request((client, options) => {
+      const modern = client.getProtocolEra() === 'modern';
+      // A tool that declares arguments mirrored into HTTP headers (x-mcp-header) goes through the SDK, which does it.
+      const mirrored = modern && JSON.stringify(this.#tool(name)?.inputSchema ?? {}).includes('x-mcp-header');
+      const version = client.getNegotiatedProtocolVersion();
+      if (this.#httpCaller && !mirrored && version !== undefined) {
+        const connection = {
+          modern,
+          protocolVersion: version,
+          sessionId: this.#httpTransport?.sessionId,
+          clientInfo: CLIENT_INFO,
+        };
+        return this.#httpCaller.call(connection, name, args, options);
+      }
+      if (modern) return client.callTool(params, options);
+      return client.request({ method: 'tools/call', params }, OPAQUE_RESULT, options);
+    }, signal);
+  }
+
+  #tool(name: string): Tool | undefined {
+    return this.offer.tools.find((t) => t.name === name);
   }
 
   /** Reads a resource. */
@@ -199,6 +221,7 @@ export class Upstream {
     this.#closed = true;
     const client = this.#client;
     this.#client = undefined;
+    this.#httpCaller?.close();
     await client?.close().catch(() => {});
   }
 }

@@ -211,8 +211,12 @@ describe('sessions and labels', () => {
     }
   });
 
-  it('reaches an upstream over Streamable HTTP', async () => {
-    const echo = spawn(process.execPath, [join(ROOT, 'test/mcp/fixtures/echo-server.ts'), 'http'], {
+  it.each([
+    ['both eras, JSON answers', 'http'],
+    ['2026-07-28 only', 'http-modern'],
+    ['2025-11-25 with sessions, SSE answers', 'http-legacy'],
+  ])('reaches an upstream over Streamable HTTP (%s)', async (_, mode) => {
+    const echo = spawn(process.execPath, [join(ROOT, 'test/mcp/fixtures/echo-server.ts'), mode], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     try {
@@ -221,8 +225,13 @@ describe('sessions and labels', () => {
       );
       const file = await writeConfig(
         dir,
-        { version: 1, pinning: 'off', servers: { web: { url, tools: { echo: { output: 'A' } } } } },
-        'web.yaml',
+        {
+          version: 1,
+          pinning: 'off',
+          store: { kind: 'memory' },
+          servers: { web: { url, tools: { '*': { output: 'A' } } } },
+        },
+        `web-${mode}.yaml`,
       );
       const web = await runGateway(await loadGatewayConfig(file), { transport: 'http', port: 0 });
       try {
@@ -230,6 +239,10 @@ describe('sessions and labels', () => {
         const result = await client.callTool('web__echo', { hello: 'world' });
         expect(textOf(result)).toBe('{"hello":"world"}');
         expect(legsAfter(result)).toBe('A');
+        expect(result).not.toHaveProperty('resultType', 'input_required');
+        // A JSON-RPC error from the upstream reaches the client as an upstream failure, the call still recorded.
+        const upstream = web.gateway.upstreams[0];
+        await expect(upstream?.callTool('nope', {})).rejects.toThrow('no such tool');
         await client.close();
       } finally {
         await web.close();
