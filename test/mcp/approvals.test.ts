@@ -2,8 +2,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
-import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
-import { npmServer, rawModernCall, type ToolResult, tempDir, textOf, writeConfig } from './harness.ts';
+import { memoryStores, type RunningGateway, runGateway } from '../../src/mcp/run.ts';
+import type { MemoryAuditLog } from '../../src/store/memory.ts';
+import { npmServer, rawModernCall, type ToolResult, tempDir, textOf, v1Client, writeConfig } from './harness.ts';
 
 // The 2026-07-28 approval round trip on the wire: the request state is signed, bound to the exact call and
 // session, and an approval runs the call once. Upstream: the real server-filesystem from npm.
@@ -151,6 +152,31 @@ describe('2026-07-28 sessions over HTTP', () => {
     expect(await readFile(target, 'utf8')).toBe('x');
   });
 
+  it('the fast path answers as the SDK server does (same fields, resultType and serverInfo)', async () => {
+    const session = `parity-${crypto.randomUUID()}`;
+    const path = join(dir, 'box', 'private.txt');
+    const fast = await rawModernCall(url, { id: 1, session, name: 'fs__read_text_file', args: { path } });
+    // An extra parameter is not the fast path's to serve: the SDK server answers this one.
+    const sdk = await rawModernCall(url, {
+      id: 2,
+      session,
+      name: 'fs__read_text_file',
+      args: { path },
+      extra: { x: 1 },
+    });
+    expect(sdk.status).toBe(fast.status);
+    const shape = (r: { body: Record<string, unknown> }) => {
+      const res = result(r);
+      return { keys: Object.keys(res).sort(), meta: Object.keys(res._meta ?? {}).sort(), type: res.resultType };
+    };
+    expect(shape(fast)).toEqual(shape(sdk));
+    expect(shape(fast)).toMatchObject({
+      type: 'complete',
+      meta: ['dev.ruleoftwo/decision', 'io.modelcontextprotocol/serverInfo'],
+    });
+    expect(result(fast).content).toEqual(result(sdk).content);
+  });
+
   it('with `http.requireSessionHeader`, a call without a session header is refused, on both paths', async () => {
     const config = running.gateway.config;
     const strict = await runGateway(
@@ -185,6 +211,32 @@ describe('2026-07-28 sessions over HTTP', () => {
       expect(result(named)._meta?.['dev.ruleoftwo/decision']).toMatchObject({ effect: 'allow' });
     } finally {
       await strict.close();
+    }
+  });
+});
+
+describe('2025-11-25 elicitation after the fast path', () => {
+  it('an ask the fast path decided is put to the person once by the SDK server, not decided again', async () => {
+    const stores = memoryStores();
+    const gateway = await runGateway(running.gateway.config, { transport: 'http', port: 0, stores });
+    try {
+      const client = await v1Client({ url: gateway.http?.url ?? '' }, ['decline']);
+      try {
+        await client.callTool('fs__read_text_file', { path: join(dir, 'box', 'private.txt') });
+        const target = join(dir, 'box', 'handoff.txt');
+        const write = await client.callTool('fs__write_file', { path: target, content: 'x' });
+        expect(write.isError).toBe(true);
+        expect(client.elicited).toHaveLength(1);
+        await expect(readFile(target, 'utf8')).rejects.toThrow(/ENOENT/);
+      } finally {
+        await client.close();
+      }
+      const effects = (stores.audit as MemoryAuditLog).events.flatMap((e) =>
+        e.type === 'decision' ? [e.decision.effect] : [],
+      );
+      expect(effects).toEqual(['allow', 'ask']);
+    } finally {
+      await gateway.close();
     }
   });
 });
