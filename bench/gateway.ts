@@ -13,7 +13,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { stringify } from 'yaml';
 import { loadGatewayConfig, type StoreConfig } from '../src/mcp/config.ts';
-import { Gateway } from '../src/mcp/gateway.ts';
+import { Gateway, type GatewayStores } from '../src/mcp/gateway.ts';
 import { openGatewayStores, runGateway } from '../src/mcp/run.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -33,6 +33,32 @@ interface Stats {
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** The stores with each method call's wall time added to `stages` under `store.method`. */
+function timed(stores: GatewayStores, stages: Map<string, number>): GatewayStores {
+  const wrap = <T extends object>(name: string, target: T): T =>
+    new Proxy(target, {
+      get(object, key, receiver) {
+        const value = Reflect.get(object, key, receiver);
+        if (typeof value !== 'function') return value;
+        if (key === 'close') return value.bind(object);
+        return async (...args: unknown[]) => {
+          const started = performance.now();
+          try {
+            return await value.apply(object, args);
+          } finally {
+            const stage = `${name}.${String(key)}`;
+            stages.set(stage, (stages.get(stage) ?? 0) + performance.now() - started);
+          }
+        };
+      },
+    });
+  return {
+    sessions: wrap('sessions', stores.sessions),
+    approvals: wrap('approvals', stores.approvals),
+    audit: wrap('audit', stores.audit),
+  };
 }
 
 /** Anything that makes tool calls: an SDK client, or the gateway in-process. */
@@ -217,7 +243,9 @@ try {
   ];
   for (const [name, store, calls] of part('in-process') ? variants : []) {
     const config = { ...(await loadGatewayConfig(stdioConfig)), store };
-    const inProcess = await Gateway.start(config, { stores: (await openGatewayStores(config)).stores });
+    const stages = new Map<string, number>();
+    const stores = timed((await openGatewayStores(config)).stores, stages);
+    const inProcess = await Gateway.start(config, { stores });
     const upstream = inProcess.upstreams[0];
     if (!upstream) throw new Error('no upstream');
     const viaUpstream: Caller = { callTool: (p) => upstream.callTool('echo', p.arguments) };
@@ -229,6 +257,23 @@ try {
       },
     };
     await compare(`in-process, ${name}`, viaUpstream, viaGuard, calls);
+    // Where a call's time goes: wall time inside each store method per gateway call, concurrency 1.
+    const forward = upstream.callTool.bind(upstream);
+    upstream.callTool = async (...args) => {
+      const started = performance.now();
+      try {
+        return await forward(...args);
+      } finally {
+        stages.set('upstream', (stages.get('upstream') ?? 0) + performance.now() - started);
+      }
+    };
+    stages.clear();
+    const stagedCalls = Math.min(calls, 500);
+    const started = performance.now();
+    await measure(viaGuard, 'up__echo', stagedCalls, 1);
+    stages.set('whole call', performance.now() - started);
+    const perCall = [...stages].map(([stage, ms]) => `${stage} ${((ms / stagedCalls) * 1000).toFixed(0)} µs`);
+    console.log(`  stages per call (${name}, concurrency 1): ${perCall.join(', ')}`);
     await inProcess.close();
   }
 
