@@ -66,7 +66,7 @@ export function serveGatewayStdio(
     if (!call || inFlight.has(call.id) || !pinned) return false;
     const ready = call.modern ? pinned.era === 'modern' : pinned.era === 'legacy' && !!pinned.server.getClientVersion();
     if (!ready) return false;
-    void serveFast(call, line);
+    serveFast(call, line).catch((error: Error) => options.log(`stdio: ${error.message}`));
     return true;
   };
   const screen = new LineScreen(options.maxMessageBytes, write, intercept);
