@@ -38,6 +38,11 @@ import {
 } from './pins.ts';
 import { type GatewayLog, Upstream } from './upstream.ts';
 
+/** How long a session seen without open approval requests skips the approval-store query. */
+const NO_APPROVALS_TTL_MS = 1000;
+/** Most sessions remembered without open approval requests. */
+const NO_APPROVALS_MAX = 10_000;
+
 /** The `_meta` key under which a result carries the gateway's decision. */
 export const DECISION_META_KEY = 'dev.ruleoftwo/decision';
 
@@ -107,8 +112,8 @@ export class Gateway {
   #pins: PinFile;
   #configured: PolicyDocument;
   #opened = new Set<string>();
-  /** Sessions known to have no approval request that is pending or approved and unused: no store query per call. */
-  #noApprovals = new Set<string>();
+  /** When a session was last seen to have no open approval request, so the store is not queried on every call. */
+  #noApprovals = new Map<string, number>();
   readonly #log: GatewayLog;
   readonly #now: () => number;
   readonly #listeners = new Set<() => void>();
@@ -474,9 +479,11 @@ export class Gateway {
   /** An approved, unused request from the out-of-band channel for exactly this call in this session. */
   async #outOfBandReceipt(sessionId: string, call: ToolCall): Promise<ApprovalReceipt | undefined> {
     // Skipping the query can only miss a receipt, and a call without one is decided as if none existed: it asks
-    // again or is denied, never allowed (a request made by another replica is found after this process's next ask).
-    if (this.#noApprovals.has(sessionId)) return undefined;
+    // again or is denied, never allowed. This process's own asks clear the entry; a request another replica made is
+    // seen within NO_APPROVALS_TTL_MS, sooner than an operator answers it.
     const now = this.#now();
+    const checked = this.#noApprovals.get(sessionId);
+    if (checked !== undefined && now - checked < NO_APPROVALS_TTL_MS) return undefined;
     const records = await this.stores.approvals.list({ sessionId });
     // A request past its expiry can never be used, whatever its status says.
     const open = records.filter(
@@ -484,7 +491,9 @@ export class Gateway {
         r.request.expiresAt >= now && (r.status === 'pending' || (r.status === 'approved' && r.usedAt === undefined)),
     );
     if (open.length === 0) {
-      this.#noApprovals.add(sessionId);
+      // A cache, not state: dropping it only costs queries.
+      if (this.#noApprovals.size >= NO_APPROVALS_MAX) this.#noApprovals.clear();
+      this.#noApprovals.set(sessionId, now);
       return undefined;
     }
     const wanted = canonicalHash(call.args ?? null);

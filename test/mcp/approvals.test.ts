@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
+import { Gateway } from '../../src/mcp/gateway.ts';
 import { memoryStores, type RunningGateway, runGateway } from '../../src/mcp/run.ts';
 import type { MemoryAuditLog } from '../../src/store/memory.ts';
 import { npmServer, rawModernCall, type ToolResult, tempDir, textOf, v1Client, writeConfig } from './harness.ts';
@@ -291,5 +292,30 @@ describe('out-of-band approvals', () => {
     const again = result(await call(5));
     expect(again.isError).toBe(true);
     expect(await readFile(target, 'utf8')).toBe('k+');
+  });
+
+  it('an approval made for a request another replica asked is found by this one within a second', async () => {
+    let now = Date.now();
+    const stores = memoryStores();
+    const options = { stores, now: () => now };
+    const [first, second] = await Promise.all([
+      Gateway.start(running.gateway.config, options),
+      Gateway.start(running.gateway.config, options),
+    ]);
+    try {
+      const target = join(dir, 'box', 'replica.txt');
+      const write = { path: target, content: 'x' };
+      // The second replica serves a call in the session first and remembers that it has no open approval request.
+      await second.callTool('replicas', 'fs__read_text_file', { path: join(dir, 'box', 'private.txt') });
+      const asked = await first.callTool('replicas', 'fs__write_file', write);
+      if (asked.kind !== 'ask') throw new Error('expected an ask');
+      await first.guard.answer(asked.request.id, { approved: true, by: 'operator' });
+      now += 1001;
+      const ran = await second.callTool('replicas', 'fs__write_file', write);
+      expect(ran.kind === 'result' && ran.result.isError).not.toBe(true);
+      expect(await readFile(target, 'utf8')).toBe('x');
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
   });
 });
