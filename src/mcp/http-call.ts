@@ -7,6 +7,17 @@ import {
   PROTOCOL_VERSION_META_KEY,
 } from '@modelcontextprotocol/client';
 
+/** The upstream no longer knows the session (HTTP 404) or cannot be reached: its connection must be made again. */
+export class ConnectionLost extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Socket errors that mean the upstream is not there (as opposed to a call that failed). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+
 /** What a tools/call POST needs from the SDK client's connection: its era, version and session. */
 export interface HttpConnection {
   modern: boolean;
@@ -77,7 +88,9 @@ export class HttpToolCaller {
         },
       );
       req.once('timeout', () => req.destroy(new Error(`request timed out after ${options.timeout} ms`)));
-      req.once('error', reject);
+      req.once('error', (error: NodeJS.ErrnoException) => {
+        reject(UNREACHABLE.has(error.code ?? '') ? new ConnectionLost(error.message, { cause: error }) : error);
+      });
       req.end(body);
     });
   }
@@ -112,6 +125,7 @@ function answerIn(res: IncomingMessage, text: string, id: string): Record<string
 }
 
 function toolResult(res: IncomingMessage, text: string, id: string): CallToolResult {
+  if (res.statusCode === 404) throw new ConnectionLost(`HTTP 404: ${text.slice(0, 200)}`);
   if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
   const answer = answerIn(res, text, id);
   if (answer === undefined || answer.id !== id) throw new Error('no JSON-RPC answer to the call');

@@ -12,7 +12,7 @@ import {
 } from '@modelcontextprotocol/client';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { UpstreamConfig } from './config.ts';
-import { HttpToolCaller } from './http-call.ts';
+import { ConnectionLost, HttpToolCaller } from './http-call.ts';
 
 /** What an upstream offers right now. */
 export interface UpstreamOffer {
@@ -195,7 +195,15 @@ export class Upstream {
           sessionId: this.#httpTransport?.sessionId,
           clientInfo: CLIENT_INFO,
         };
-        return this.#httpCaller.call(connection, name, args, options);
+        return this.#httpCaller.call(connection, name, args, options).catch((error: unknown) => {
+          // The upstream lost the session or went away (restarted, say): drop the connection, so the next request
+          // connects again and the definitions it then offers are checked against the pins before any call.
+          if (error instanceof ConnectionLost && this.#client === client) {
+            this.#log(`upstream \`${this.name}\`: ${error.message}; it reconnects on the next request`);
+            void client.close().catch(() => {});
+          }
+          throw error;
+        });
       }
       if (modern) return client.callTool(params, options);
       return client.request({ method: 'tools/call', params }, OPAQUE_RESULT, options);

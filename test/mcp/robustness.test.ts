@@ -1,10 +1,21 @@
+import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
+import { Gateway } from '../../src/mcp/gateway.ts';
 import { approveDefinitions } from '../../src/mcp/review.ts';
-import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
-import { fixtureServer, rawModernCall, type ToolResult, tempDir, textOf, v2Client, writeConfig } from './harness.ts';
+import { memoryStores, type RunningGateway, runGateway } from '../../src/mcp/run.ts';
+import {
+  fixtureServer,
+  ROOT,
+  rawModernCall,
+  type ToolResult,
+  tempDir,
+  textOf,
+  v2Client,
+  writeConfig,
+} from './harness.ts';
 
 // Bad input and misbehaving upstreams: a JSON-RPC error for the client, the gateway keeps serving, nothing reaches an
 // upstream that was not decided. Upstream: a real SDK v2 server (test/mcp/fixtures/flaky-server.ts).
@@ -197,6 +208,51 @@ describe('misbehaving upstream', () => {
       await client.close();
     } finally {
       await pinned.close();
+      await temp.remove();
+    }
+  });
+
+  it('an HTTP upstream that restarts and forgets the session: one call fails, the next reconnects', async () => {
+    const start = (port: number) => {
+      const child = spawn(
+        process.execPath,
+        [join(ROOT, 'test/mcp/fixtures/echo-server.ts'), 'http-legacy', `${port}`],
+        {
+          stdio: ['ignore', 'pipe', 'ignore'],
+        },
+      );
+      const address = new Promise<string>((resolve) =>
+        child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())),
+      );
+      return { child, address };
+    };
+    const first = start(0);
+    const upstreamUrl = await first.address;
+    let second: ReturnType<typeof start> | undefined;
+    const temp = await tempDir();
+    const config = await loadGatewayConfig(
+      await writeConfig(temp.dir, {
+        version: 1,
+        pinning: 'off',
+        store: { kind: 'memory' },
+        servers: { web: { url: upstreamUrl } },
+      }),
+    );
+    const gateway = await Gateway.start(config, { stores: memoryStores() });
+    try {
+      const call = () => gateway.callTool('s', 'web__echo', { n: 1 });
+      await expect(call()).resolves.toMatchObject({ kind: 'result' });
+      first.child.kill();
+      await new Promise((resolve) => first.child.once('exit', resolve));
+      second = start(Number(new URL(upstreamUrl).port));
+      await second.address;
+      await expect(call()).rejects.toThrow(/upstream failed on `web__echo`: HTTP 404/);
+      const again = await call();
+      expect(again.kind === 'result' && textOf(again.result)).toBe('{"n":1}');
+    } finally {
+      await gateway.close();
+      first.child.kill();
+      second?.child.kill();
       await temp.remove();
     }
   });
