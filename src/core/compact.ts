@@ -1,0 +1,163 @@
+/**
+ * The compact form that both sides of every provenance comparison go through, so formatting cannot hide a value:
+ * the text's UTF-8 bytes with ASCII `%XX` escapes decoded, ASCII lower-cased, and spacing and the separators
+ * `-().,'"_*+` (non-ASCII spacing too) removed. Written into a shared byte buffer: the text is encoded natively and
+ * the bytes are folded in one branch-free loop, with no string built unless the caller asks for one.
+ */
+
+const SEPARATOR = 0;
+const FOLD = new Uint8Array(256).map((_, c) => {
+  if (c >= 128) return c;
+  if (c <= 32 || '-().,\'"_*+'.includes(String.fromCharCode(c))) return SEPARATOR;
+  return c >= 65 && c <= 90 ? c + 32 : c;
+});
+const UTF8 = new TextEncoder();
+/** Non-ASCII spacing: NBSP, U+2000 to U+200B, U+3000 and the byte order mark. */
+const WIDE_SPACE = /[\u00a0\u2000-\u200b\u3000\ufeff]/;
+
+let encoded = new Uint8Array(4096);
+let buffer = new Uint8Array(4096);
+let origin = new Int32Array(4096);
+
+/** The shared buffer holding the last compact form (valid up to the length {@link compactInto} returned). */
+export function compactBuffer(): Uint8Array {
+  return buffer;
+}
+
+/**
+ * Writes the compact form of `text` into the shared buffer; returns its length in bytes. With `track`, the byte
+ * offsets it came from are kept, so {@link originalSlice} can show a match as the caller wrote it.
+ */
+export function compactInto(text: string, track: boolean): number {
+  const most = text.length * 3;
+  if (encoded.length < most) {
+    encoded = new Uint8Array(Math.max(most, encoded.length * 2));
+    buffer = new Uint8Array(encoded.length);
+  }
+  if (track && origin.length < most) origin = new Int32Array(Math.max(most, origin.length * 2));
+  const length = UTF8.encodeInto(text, encoded).written;
+  const bytes = encoded;
+  const out = buffer;
+  const fold = FOLD;
+  // Every byte is written and the count advances past the kept ones, without a branch per byte.
+  let n = 0;
+  let all = 0;
+  if (track) {
+    const where = origin;
+    for (let i = 0; i < length; i++) {
+      const b = bytes[i] as number;
+      const f = fold[b] as number;
+      out[n] = f;
+      where[n] = i;
+      n += (f + 0xff) >>> 8;
+      all |= b;
+    }
+  } else {
+    for (let i = 0; i < length; i++) {
+      const b = bytes[i] as number;
+      const f = fold[b] as number;
+      out[n] = f;
+      n += (f + 0xff) >>> 8;
+      all |= b;
+    }
+  }
+  if (text.indexOf('%') >= 0 || (all >= 128 && WIDE_SPACE.test(text))) return compactEscaped(length, track);
+  return n;
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/** Bytes of non-ASCII spacing at `i` of the encoded text, 0 if none. */
+function wideSpace(bytes: Uint8Array, i: number): number {
+  const b = bytes[i] as number;
+  const b1 = bytes[i + 1] as number;
+  if (b === 0xc2) return b1 === 0xa0 ? 2 : 0;
+  const b2 = bytes[i + 2] as number;
+  if (b === 0xe2) return b1 === 0x80 && b2 >= 0x80 && b2 <= 0x8b ? 3 : 0;
+  if (b === 0xe3) return b1 === 0x80 && b2 === 0x80 ? 3 : 0;
+  if (b === 0xef) return b1 === 0xbb && b2 === 0xbf ? 3 : 0;
+  return 0;
+}
+
+/** The careful loop, for text with `%` or non-ASCII spacing: escapes are decoded and wide spacing dropped. */
+function compactEscaped(length: number, track: boolean): number {
+  const bytes = encoded;
+  let n = 0;
+  for (let i = 0; i < length; i++) {
+    const at = i;
+    let b = bytes[i] as number;
+    if (b >= 128) {
+      const skip = wideSpace(bytes, i);
+      if (skip > 0) {
+        i += skip - 1;
+        continue;
+      }
+    } else if (b === 37 && i + 2 < length) {
+      const high = hexDigit(bytes[i + 1] as number);
+      const low = hexDigit(bytes[i + 2] as number);
+      if (high >= 0 && high < 8 && low >= 0) {
+        b = high * 16 + low;
+        i += 2;
+      }
+    }
+    b = FOLD[b] as number;
+    if (b === SEPARATOR) continue;
+    if (track) origin[n] = at;
+    buffer[n++] = b;
+  }
+  return n;
+}
+
+/** The part of `text` that compact bytes `from` to `to` (exclusive) came from; needs a tracked compaction. */
+export function originalSlice(text: string, from: number, to: number): string {
+  const first = origin[from] as number;
+  const last = origin[to - 1] as number;
+  // A decoded `%XX` spans three bytes of the original; a literal `%` stays `%` in the compact form.
+  const end = encoded[last] === 37 && buffer[to - 1] !== 37 ? last + 3 : last + 1;
+  // Byte offsets to character offsets: walk the text, counting the UTF-8 length of each character.
+  let bytes = 0;
+  let start = -1;
+  for (let i = 0; i < text.length; i++) {
+    if (start < 0 && bytes + utf8Length(text, i) > first) start = i;
+    bytes += utf8Length(text, i);
+    if (bytes >= end) return text.slice(start, i + 1 + (isHighSurrogate(text.charCodeAt(i)) ? 1 : 0));
+    if (isHighSurrogate(text.charCodeAt(i)) && isLowSurrogate(text.charCodeAt(i + 1))) i++;
+  }
+  return text.slice(Math.max(0, start));
+}
+
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
+/** UTF-8 length of the character at `i` (a surrogate pair counts once, at its high half; a lone surrogate is 3). */
+function utf8Length(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c < 0x80) return 1;
+  if (c < 0x800) return 2;
+  return isHighSurrogate(c) && isLowSurrogate(text.charCodeAt(i + 1)) ? 4 : 3;
+}
+
+/** The first `n` compact bytes as a string, one character per byte (what values are keyed and compared by). */
+export function bufferString(n: number): string {
+  let out = '';
+  for (let from = 0; from < n; from += 8192) {
+    const part = buffer.subarray(from, Math.min(n, from + 8192));
+    out += String.fromCharCode.apply(null, part as unknown as number[]);
+  }
+  return out;
+}
+
+/** Compact form of a text, as a string of one character per byte. */
+export function compact(text: string): string {
+  return bufferString(compactInto(text, false));
+}

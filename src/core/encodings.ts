@@ -1,0 +1,120 @@
+/**
+ * Encoded runs inside an argument, decoded so a provenance scan sees what they carry: base64 (standard and URL-safe,
+ * at every alignment, so a payload after other characters of the alphabet is still decoded from its own start) and
+ * hex, after `%XX` escapes are undone. One layer only: what is encoded twice, encrypted, compressed or paraphrased is
+ * not decoded (docs/provenance.md says what this does not catch).
+ */
+
+/** How an argument carried a value when not verbatim. */
+export type Encoding = 'base64' | 'hex';
+
+/** A decoded run of an argument. */
+export interface DecodedRun {
+  encoding: Encoding;
+  /** The decoded bytes as UTF-8 text (invalid sequences become U+FFFD). */
+  text: string;
+}
+
+/** Shortest base64 run decoded: 12 characters carry 9 bytes, more than the shortest value. */
+export const MIN_BASE64_RUN = 12;
+/** Shortest hex run decoded: 16 digits carry 8 bytes, the shortest value. */
+export const MIN_HEX_RUN = 16;
+
+const NONE: readonly DecodedRun[] = Object.freeze([]);
+const UTF8 = new TextDecoder('utf-8');
+
+// Base64 digit values of both alphabets (`+/` and `-_`), -1 elsewhere; bit flags of what a run holds.
+const VALUE = new Int8Array(128).fill(-1);
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+for (let i = 0; i < ALPHABET.length; i++) VALUE[ALPHABET.charCodeAt(i)] = i;
+VALUE[43] = 62; // +
+VALUE[45] = 62; // -
+VALUE[47] = 63; // /
+VALUE[95] = 63; // _
+const NOT_HEX = 1;
+const UPPER = 2;
+const LOWER = 4;
+const DIGIT = 8;
+const KIND = new Uint8Array(128).map((_, c) => {
+  if (c >= 48 && c <= 57) return DIGIT;
+  if (c >= 65 && c <= 90) return UPPER | (c > 70 ? NOT_HEX : 0);
+  if (c >= 97 && c <= 122) return LOWER | (c > 102 ? NOT_HEX : 0);
+  return NOT_HEX;
+});
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const lower = c | 32;
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1;
+}
+
+/** `%XX` escapes of ASCII undone, so a base64 run with `%2B`, `%2F` or `%3D` in it stays one run. */
+function percentDecoded(text: string): string {
+  if (!text.includes('%')) return text;
+  let out = '';
+  let from = 0;
+  for (let i = text.indexOf('%'); i >= 0 && i + 2 < text.length; i = text.indexOf('%', i + 1)) {
+    const high = hexValue(text.charCodeAt(i + 1));
+    const low = hexValue(text.charCodeAt(i + 2));
+    if (high < 0 || high > 7 || low < 0) continue;
+    out += text.slice(from, i) + String.fromCharCode(high * 16 + low);
+    from = i + 3;
+    i += 2;
+  }
+  return out + text.slice(from);
+}
+
+/** The base64 and hex runs of an argument, decoded; empty (and cheap) for ordinary text. */
+export function decodedRuns(argument: string): readonly DecodedRun[] {
+  const text = percentDecoded(argument);
+  let runs: DecodedRun[] | undefined;
+  const length = text.length;
+  let start = 0;
+  let kinds = 0;
+  for (let i = 0; i <= length; i++) {
+    const c = i < length ? text.charCodeAt(i) : 32;
+    if (c < 128 && (VALUE[c] as number) >= 0) {
+      kinds |= KIND[c] as number;
+      continue;
+    }
+    const n = i - start;
+    // Ordinary words (one case, no digits) are not decoded; base64 of text mixes cases or has digits.
+    if (n >= MIN_BASE64_RUN && (kinds & DIGIT || (kinds & (UPPER | LOWER)) === (UPPER | LOWER))) {
+      runs ??= [];
+      if (n >= MIN_HEX_RUN && !(kinds & NOT_HEX)) {
+        for (let shift = 0; shift < 2; shift++) runs.push({ encoding: 'hex', text: hex(text, start + shift, i) });
+      }
+      for (let shift = 0; shift < 4 && n - shift >= MIN_BASE64_RUN; shift++) {
+        runs.push({ encoding: 'base64', text: base64(text, start + shift, i) });
+      }
+    }
+    start = i + 1;
+    kinds = 0;
+  }
+  return runs ?? NONE;
+}
+
+function base64(text: string, from: number, to: number): string {
+  const bytes = new Uint8Array(Math.floor(((to - from) * 3) / 4));
+  let n = 0;
+  let bits = 0;
+  let count = 0;
+  for (let i = from; i < to; i++) {
+    bits = (bits << 6) | (VALUE[text.charCodeAt(i)] as number);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      bytes[n++] = (bits >>> count) & 0xff;
+    }
+  }
+  return UTF8.decode(bytes.subarray(0, n));
+}
+
+function hex(text: string, from: number, to: number): string {
+  const bytes = new Uint8Array((to - from) >>> 1);
+  let n = 0;
+  for (let i = from; i + 1 < to; i += 2) {
+    bytes[n++] = hexValue(text.charCodeAt(i)) * 16 + hexValue(text.charCodeAt(i + 1));
+  }
+  return UTF8.decode(bytes.subarray(0, n));
+}

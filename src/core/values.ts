@@ -1,0 +1,188 @@
+/**
+ * Distinctive values in text (URLs, email addresses, IBANs, phone numbers, identifiers, domains), found in one pass
+ * over the character codes: no regular expression runs over the whole text and only the values found are sliced.
+ */
+
+/** Shortest value (in compact characters) that is indexed or matched; shorter strings cannot identify a source. */
+export const MIN_VALUE_LENGTH = 8;
+
+// Character classes of ASCII, one table lookup per character.
+const DELIMITER = 1; // spacing, quotes, brackets and list punctuation end a token
+const DIGIT = 2;
+const AT = 4;
+const DOT = 8;
+const COLON = 16;
+const OTHER = 32; // not a domain character ([a-z0-9.-])
+const UPPER = 64;
+const WORD = 128; // [A-Za-z0-9_], for word boundaries
+const CLASS = new Uint8Array(128).map((_, c) => {
+  const ch = String.fromCharCode(c);
+  if (c <= 32 || '"\'<>()[]{}`\\,;|'.includes(ch)) return DELIMITER;
+  let k = 0;
+  if (c >= 48 && c <= 57) k |= DIGIT | WORD;
+  else if (c >= 65 && c <= 90) k |= UPPER | WORD;
+  else if (c >= 97 && c <= 122) k |= WORD;
+  else if (c === 46) k |= DOT;
+  else if (c === 45) k |= 0;
+  else k |= OTHER;
+  if (c === 95) k |= WORD;
+  if (c === 64) k |= AT;
+  if (c === 58) k |= COLON;
+  return k;
+});
+
+function classOf(c: number): number {
+  return c < 128 ? (CLASS[c] as number) : OTHER;
+}
+
+// Characters that can make a token distinctive; the native search for them skips plain words at full speed.
+const SPECIAL = /[\d@.:]/g;
+
+/**
+ * Distinctive values in a text, raw: tokens of at least {@link MIN_VALUE_LENGTH} characters with a digit, an `@`, a
+ * scheme (`://`) or the shape of a domain, a URL without its query, and IBANs and phone numbers written with spaces.
+ */
+export function extractValues(text: string, each: (raw: string) => void): void {
+  const length = text.length;
+  let done = 0;
+  let skip = 0;
+  SPECIAL.lastIndex = 0;
+  for (let match = SPECIAL.exec(text); match !== null; match = SPECIAL.exec(text)) {
+    // Expand the special character to its whole token, once per token.
+    let start = match.index;
+    while (start > done && !(classOf(text.charCodeAt(start - 1)) & DELIMITER)) start--;
+    let end = start;
+    let flags = 0;
+    for (let k = classOf(text.charCodeAt(end)); end < length && !(k & DELIMITER); k = classOf(text.charCodeAt(++end)))
+      flags |= k;
+    done = end;
+    SPECIAL.lastIndex = end;
+    if (end - start >= MIN_VALUE_LENGTH) token(text, start, end, flags, each);
+    if (flags & DIGIT) skip = spacedNumbers(text, Math.max(start, skip), end, each);
+  }
+}
+
+/**
+ * IBANs and phone numbers written in groups that start inside a token (from `from` to `to`), from a word boundary;
+ * returns where the last one ends, so groups are not matched twice.
+ */
+function spacedNumbers(text: string, from: number, to: number, each: (raw: string) => void): number {
+  let skip = from;
+  for (let i = from; i < to; i++) {
+    const k = classOf(text.charCodeAt(i));
+    if (!(k & (DIGIT | UPPER)) && text.charCodeAt(i) !== 43) continue;
+    if (i > 0 && classOf(text.charCodeAt(i - 1)) & WORD) continue;
+    const end = k & UPPER ? spacedIban(text, i) : spacedPhone(text, i);
+    if (end > 0) {
+      each(text.slice(i, end));
+      skip = end;
+      i = end - 1;
+    }
+  }
+  return skip;
+}
+
+/** Trailing sentence punctuation that is not part of a token: `.`, `:`, `!`, `?`. */
+function trailing(c: number): boolean {
+  return c === 46 || c === 58 || c === 33 || c === 63;
+}
+
+function token(text: string, start: number, end: number, flags: number, each: (raw: string) => void): void {
+  let stop = end;
+  while (stop > start && trailing(text.charCodeAt(stop - 1))) stop--;
+  if (stop - start < MIN_VALUE_LENGTH) return;
+  const value = text.slice(start, stop);
+  const url = flags & COLON && value.includes('://');
+  if (flags & (DIGIT | AT) || url || (!(flags & (OTHER | COLON)) && isDomain(value))) {
+    each(value);
+    // A URL's query values are values too, but so is the URL without them.
+    const query = url ? value.indexOf('?') : -1;
+    if (query > 0) each(value.slice(0, query));
+  }
+}
+
+/** `[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}`, case-insensitive; the caller checked the character set. */
+function isDomain(value: string): boolean {
+  const dot = value.lastIndexOf('.');
+  if (dot <= 0 || value.length - dot - 1 < 2 || value.charCodeAt(0) === 46) return false;
+  for (let i = dot + 1; i < value.length; i++) {
+    const c = value.charCodeAt(i) | 32;
+    if (c < 97 || c > 122) return false;
+  }
+  return !value.includes('..');
+}
+
+function isDigit(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  return c >= 48 && c <= 57;
+}
+
+function isIbanChar(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90);
+}
+
+function isWordChar(text: string, i: number): boolean {
+  return i < text.length && (classOf(text.charCodeAt(i)) & WORD) !== 0;
+}
+
+/**
+ * An IBAN written in groups (`GB33 BUKB 2020 1555 5555 55`) at `at`: two letters, two digits, two to seven groups of
+ * four, an optional short group, ending at a word boundary. Returns where it ends, or -1.
+ */
+function spacedIban(text: string, at: number): number {
+  const upper1 = text.charCodeAt(at + 1);
+  if (!(upper1 >= 65 && upper1 <= 90) || !isDigit(text, at + 2) || !isDigit(text, at + 3)) return -1;
+  let end = at + 4;
+  let groups = 0;
+  while (groups < 7 && text.charCodeAt(end) === 32 && groupLength(text, end + 1, 4) === 4) {
+    end += 5;
+    groups++;
+  }
+  if (groups < 2) return -1;
+  if (text.charCodeAt(end) === 32) {
+    const last = groupLength(text, end + 1, 4);
+    if (last > 0) end += 1 + last;
+  }
+  return isWordChar(text, end) ? -1 : end;
+}
+
+/** Length of a run of IBAN characters at `at`, at most `max`, that ends at a word boundary; 0 otherwise. */
+function groupLength(text: string, at: number, max: number): number {
+  let n = 0;
+  while (n < max && isIbanChar(text, at + n)) n++;
+  return n > 0 && !isWordChar(text, at + n) ? n : 0;
+}
+
+/**
+ * A phone number written in groups (`+44 20 7946 0958`, `+1 (555) 010-0199`) at `at`: an optional `+`, one to four
+ * digits, then two to five groups of two to five digits, each after a space or a dash and optionally in parentheses.
+ * Returns where it ends, or -1.
+ */
+function spacedPhone(text: string, at: number): number {
+  let end = at + (text.charCodeAt(at) === 43 ? 1 : 0);
+  const first = digitRun(text, end);
+  if (first < 1 || first > 4) return -1;
+  end += first;
+  let groups = 0;
+  while (groups < 5) {
+    const separator = text.charCodeAt(end);
+    if (separator !== 32 && separator !== 45) break;
+    let next = end + 1;
+    const open = text.charCodeAt(next) === 40;
+    if (open) next++;
+    const run = digitRun(text, next);
+    if (run < 2 || run > 5) break;
+    next += run;
+    if (open && text.charCodeAt(next) === 41) next++;
+    end = next;
+    groups++;
+  }
+  return groups >= 2 ? end : -1;
+}
+
+function digitRun(text: string, at: number): number {
+  let n = 0;
+  while (isDigit(text, at + n)) n++;
+  return n;
+}
