@@ -41,7 +41,6 @@ export function compactInto(text: string, track: boolean): number {
   const fold = FOLD;
   // Every byte is written and the count advances past the kept ones, without a branch per byte.
   let n = 0;
-  let all = 0;
   if (track) {
     const where = origin;
     for (let i = 0; i < length; i++) {
@@ -50,7 +49,6 @@ export function compactInto(text: string, track: boolean): number {
       out[n] = f;
       where[n] = i;
       n += (f + 0xff) >>> 8;
-      all |= b;
     }
   } else {
     for (let i = 0; i < length; i++) {
@@ -58,10 +56,10 @@ export function compactInto(text: string, track: boolean): number {
       const f = fold[b] as number;
       out[n] = f;
       n += (f + 0xff) >>> 8;
-      all |= b;
     }
   }
-  if (text.indexOf('%') >= 0 || (all >= 128 && WIDE_SPACE.test(text))) return compactEscaped(length, track);
+  // More bytes than UTF-16 units: the text has non-ASCII characters, which may be spacing.
+  if (text.indexOf('%') >= 0 || (length > text.length && WIDE_SPACE.test(text))) return compactEscaped(length, track);
   return n;
 }
 

@@ -64,34 +64,40 @@ function percentDecoded(text: string): string {
   return out + text.slice(from);
 }
 
-/** The base64 and hex runs of an argument, decoded; empty (and cheap) for ordinary text. */
+/** The base64 and hex runs of an argument, decoded; empty (and cheap: one loop over the characters) otherwise. */
 export function decodedRuns(argument: string): readonly DecodedRun[] {
   const text = percentDecoded(argument);
   let runs: DecodedRun[] | undefined;
-  const length = text.length;
-  let start = 0;
-  let kinds = 0;
-  for (let i = 0; i <= length; i++) {
-    const c = i < length ? text.charCodeAt(i) : 32;
-    if (c < 128 && (VALUE[c] as number) >= 0) {
+  for (let start = nextRun(text, 0); start < text.length; start = nextRun(text, start)) {
+    let end = start;
+    let kinds = 0;
+    for (; end < text.length; end++) {
+      const c = text.charCodeAt(end);
+      if (c >= 128 || (VALUE[c] as number) < 0) break;
       kinds |= KIND[c] as number;
-      continue;
     }
-    const n = i - start;
     // Ordinary words (one case, no digits) are not decoded; base64 of text mixes cases or has digits.
-    if (n >= MIN_BASE64_RUN && (kinds & DIGIT || (kinds & (UPPER | LOWER)) === (UPPER | LOWER))) {
+    if (end - start >= MIN_BASE64_RUN && (kinds & DIGIT || (kinds & (UPPER | LOWER)) === (UPPER | LOWER))) {
       runs ??= [];
-      if (n >= MIN_HEX_RUN && !(kinds & NOT_HEX)) {
-        for (let shift = 0; shift < 2; shift++) runs.push({ encoding: 'hex', text: hex(text, start + shift, i) });
+      if (end - start >= MIN_HEX_RUN && !(kinds & NOT_HEX)) {
+        for (let shift = 0; shift < 2; shift++) runs.push({ encoding: 'hex', text: hex(text, start + shift, end) });
       }
-      for (let shift = 0; shift < 4 && n - shift >= MIN_BASE64_RUN; shift++) {
-        runs.push({ encoding: 'base64', text: base64(text, start + shift, i) });
+      for (let shift = 0; shift < 4 && end - start - shift >= MIN_BASE64_RUN; shift++) {
+        runs.push({ encoding: 'base64', text: base64(text, start + shift, end) });
       }
     }
-    start = i + 1;
-    kinds = 0;
+    start = end;
   }
   return runs ?? NONE;
+}
+
+/** Where the next run of base64 characters starts at or after `from` (the text's length when there is none). */
+function nextRun(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 128 && (VALUE[c] as number) >= 0) return i;
+  }
+  return text.length;
 }
 
 function base64(text: string, from: number, to: number): string {

@@ -18,7 +18,7 @@
  */
 import { bufferString, compact, compactBuffer, compactInto, originalSlice } from './compact.ts';
 import { decodedRuns, type Encoding } from './encodings.ts';
-import { FingerprintTable } from './fingerprints.ts';
+import { FingerprintTable, filterBit } from './fingerprints.ts';
 import { LEG_A, LEG_B, type LegMask, NO_LEGS } from './legs.ts';
 import { extractValues, MIN_VALUE_LENGTH } from './values.ts';
 
@@ -123,9 +123,10 @@ const UNTRUSTED = 1;
 const SENSITIVE = 2;
 const TRUSTED = 4;
 const DISPLAY = 80;
-/** Size of the anchor prefilter in bits (32 KiB). */
-const ANCHOR_BITS = 1 << 18;
-const ANCHOR_MASK = ANCHOR_BITS - 1;
+/** The anchor prefilter keeps at least this many bits per value (at most 3% set), from 4 Kib up to 4 Mib. */
+const ANCHOR_BITS_PER_VALUE = 32;
+const MIN_ANCHOR_BITS = 1 << 12;
+const MAX_ANCHOR_BITS = 1 << 22;
 const NOTHING: readonly ProvenanceScan[] = Object.freeze([]);
 
 interface ValueEntry {
@@ -148,8 +149,27 @@ function addSource(entry: ValueEntry, source: number): void {
   entry.sources = list.length === 0 ? source : [...list, source];
 }
 
-/** Label bits of the text gram at each position of the last scanned argument. */
-let present = new Uint8Array(4096);
+// Printable ASCII without escapes (what tokens are made of) compacts natively to the same string as the byte loop, at
+// half the cost; anything else goes through the byte loop.
+const PLAIN = /^[ -$&-~]*$/;
+const SEPARATORS = /[ \-().,'"_*+]+/g;
+
+/** Compact form of a short raw value. */
+function compactValue(raw: string): string {
+  return PLAIN.test(raw) ? raw.replace(SEPARATORS, '').toLowerCase() : compact(raw);
+}
+
+// Scratch of a scan, shared by all indexes: the labels of the text gram at each position of the argument, and the
+// positions (and hashes) where the anchor gram of a value may end.
+let gramSlots = new Uint8Array(4096);
+let gramLabels = new Uint8Array(4096);
+const classPassed = new Uint8Array(STRIDE);
+let gramHashes = new Int32Array(4096);
+let anchorHashes = new Int32Array(4096);
+let candidateEnds = new Int32Array(4096);
+let candidateHashes = new Int32Array(4096);
+/** Whether the last {@link gramPass} found any text gram in the table. */
+let anyGram = false;
 
 /** Every string in a value (object keys included, so nothing labelled hides in a key), depth-first. */
 export function stringsOf(value: unknown, each: (text: string) => void, depth = 0): void {
@@ -213,8 +233,8 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
   readonly #values = new Map<string, ValueEntry>();
   /** Values by the hash of their anchor gram: one entry, or a list when several share it. */
   readonly #anchors = new Map<number, ValueEntry | ValueEntry[]>();
-  /** One bit per anchor hash (mod its size), so most positions of an argument skip the map. */
-  readonly #anchorBits = new Uint32Array(ANCHOR_BITS >>> 5);
+  /** One bit per anchor hash (mod its size), so most positions of an argument skip the map; grows with the values. */
+  #anchorBits = new Uint32Array(MIN_ANCHOR_BITS >>> 5);
   readonly #table: FingerprintTable;
   readonly #sources: ProvenanceSource[] = [];
   /** Sources that brought text, per label bit, for findings on text. */
@@ -260,7 +280,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
       extractValues(text, (raw) => {
         // A URL in trusted input or in the output of a trusted source may be fetched verbatim.
         if (vouchesForUrls && raw.includes('://')) this.#trustUrl(raw);
-        if (bits !== 0) this.#addValue(compact(raw), bits, source);
+        if (bits !== 0) this.#addValue(compactValue(raw), bits, source);
       });
       // An output that brought no legs matters only for the URLs it vouches for.
       if (bits === 0) return;
@@ -316,13 +336,19 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     if (slot === undefined) this.#anchors.set(anchor, entry);
     else if (Array.isArray(slot)) slot.push(entry);
     else this.#anchors.set(anchor, [slot, entry]);
-    const bit = anchor & ANCHOR_MASK;
-    this.#anchorBits[bit >>> 5] = (this.#anchorBits[bit >>> 5] as number) | (1 << (bit & 31));
+    if (this.#values.size * ANCHOR_BITS_PER_VALUE > this.#anchorBits.length * 32) this.#growAnchorBits();
+    setBit(this.#anchorBits, anchor);
+  }
+
+  #growAnchorBits(): void {
+    const size = this.#anchorBits.length * 32 * 2;
+    if (size > MAX_ANCHOR_BITS) return;
+    this.#anchorBits = new Uint32Array(size >>> 5);
+    for (const anchor of this.#anchors.keys()) setBit(this.#anchorBits, anchor);
   }
 
   #anchorCount(anchor: number): number {
-    const bit = anchor & ANCHOR_MASK;
-    if (((this.#anchorBits[bit >>> 5] as number) & (1 << (bit & 31))) === 0) return 0;
+    if (!hasBit(this.#anchorBits, anchor)) return 0;
     const slot = this.#anchors.get(anchor);
     return slot === undefined ? 0 : Array.isArray(slot) ? slot.length : 1;
   }
@@ -341,18 +367,14 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     this.#lost |= untrustedUnlessTrusted(first.labels);
   }
 
-  /** Fingerprints the grams at every STRIDE-th position of the first `n` buffer characters. */
+  /** Fingerprints the consecutive blocks of the first `n` buffer bytes. */
   #addText(n: number, bits: number, source: number): void {
     if (n < TEXT_GRAM) return;
     const table = this.#table;
-    table.reserve(Math.floor((n - TEXT_GRAM) / STRIDE) + 1);
+    table.reserve(Math.floor(n / STRIDE));
     const text = compactBuffer();
     let lost = false;
-    for (let p = 0; p + TEXT_GRAM <= n; p += STRIDE) {
-      let h = 0;
-      for (let i = p; i < p + TEXT_GRAM; i++) h = (Math.imul(h, BASE) + (text[i] as number)) | 0;
-      if (!table.add(h, bits)) lost = true;
-    }
+    for (let p = 0; p + TEXT_GRAM <= n; p += STRIDE) if (!table.add(blockHash(text, p), bits)) lost = true;
     if (lost) this.#lost |= bits & (UNTRUSTED | SENSITIVE);
     if (source < 0) return;
     for (const bit of [UNTRUSTED, SENSITIVE]) {
@@ -390,31 +412,11 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
       trusted ??= this.#trustedText.some((t) => t.includes(bufferString(n)));
       return trusted;
     };
-    if (present.length < n) present = new Uint8Array(Math.max(n, present.length * 2));
-    const chars = compactBuffer();
-    const bits = this.#anchorBits;
-    const table = this.#table;
-    const grams = present;
-    let h8 = 0;
-    let h16 = 0;
-    let any = 0;
-    // One pass: the anchor gram of a value may start at every position, and so may a fingerprinted text gram.
-    for (let i = 0; i < n; i++) {
-      const c = chars[i] as number;
-      h8 = (Math.imul(h8, BASE) + c) | 0;
-      h16 = (Math.imul(h16, BASE) + c) | 0;
-      if (i >= GRAM) h8 = (h8 - Math.imul(chars[i - GRAM] as number, GRAM_POW)) | 0;
-      if (i >= TEXT_GRAM) h16 = (h16 - Math.imul(chars[i - TEXT_GRAM] as number, TEXT_POW)) | 0;
-      if (i >= TEXT_GRAM - 1) {
-        const labels = table.get(h16);
-        grams[i - TEXT_GRAM + 1] = labels;
-        any |= labels;
-      }
-      if (i < GRAM - 1) continue;
-      const bit = h8 & ANCHOR_MASK;
-      if (((bits[bit >>> 5] as number) & (1 << (bit & 31))) === 0) continue;
-      const slot = this.#anchors.get(h8);
+    const candidates = gramPass(n, this.#table, this.#anchorBits);
+    for (let k = 0; k < candidates; k++) {
+      const slot = this.#anchors.get(candidateHashes[k] as number);
       if (slot === undefined) continue;
+      const i = candidateEnds[k] as number;
       for (const entry of Array.isArray(slot) ? slot : [slot]) {
         const start = i - GRAM + 1 - entry.offset;
         if (start < 0 || !matchesAt(entry.value, start, n)) continue;
@@ -430,7 +432,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
         found.push(finding(labels, 'value', originalSlice(text, start, start + entry.value.length), encoding, sources));
       }
     }
-    const textBits = any === 0 ? 0 : effective(textLabels(n), trustedInput()) & ~valueBits;
+    const textBits = anyGram ? effective(textLabels(n), trustedInput()) & ~valueBits : 0;
     if (textBits) {
       const sources: ProvenanceSource[] = [];
       for (const bit of [UNTRUSTED, SENSITIVE]) {
@@ -465,7 +467,11 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
       lost: (this.#lost & UNTRUSTED ? 'A' : '') + (this.#lost & SENSITIVE ? 'B' : ''),
       // A value costs its characters plus about 150 bytes of map, anchor and entry overhead.
       bytes:
-        this.#table.bytes + ANCHOR_BITS / 8 + this.#valueChars + this.#values.size * 150 + this.#trustedUrls.size * 100,
+        this.#table.bytes +
+        this.#anchorBits.byteLength +
+        this.#valueChars +
+        this.#values.size * 150 +
+        this.#trustedUrls.size * 100,
     };
   }
 }
@@ -478,17 +484,104 @@ function matchesAt(value: string, start: number, n: number): boolean {
   return true;
 }
 
+/** Hash of the TEXT_GRAM bytes of a block, as the rolling hash of a scan computes it. */
+function blockHash(text: Uint8Array, start: number): number {
+  let h = 0;
+  for (let i = start; i < start + TEXT_GRAM; i++) h = (Math.imul(h, BASE) + (text[i] as number)) | 0;
+  return h;
+}
+
+function setBit(bits: Uint32Array, hash: number): void {
+  const bit = hash & (bits.length * 32 - 1);
+  bits[bit >>> 5] = (bits[bit >>> 5] as number) | (1 << (bit & 31));
+}
+
+function hasBit(bits: Uint32Array, hash: number): boolean {
+  const bit = hash & (bits.length * 32 - 1);
+  return ((bits[bit >>> 5] as number) & (1 << (bit & 31))) !== 0;
+}
+
 /**
- * Label bits of seen text in the last scanned argument of `n` compact characters, from the labels of its gram at each
- * position: it lies inside seen text when every gram of one residue class (mod STRIDE) was seen, which is what a
- * sampled run of seen text looks like, and it carries a chunk of seen text when two grams STRIDE apart were.
+ * The hot loops of a scan, over the first `n` compact bytes. The first computes the hashes of the text gram and of
+ * the anchor gram at every position and tests both filters without a branch, so the memory reads of all positions
+ * overlap instead of waiting for each other; the second looks up only the positions that passed. Writes the labels
+ * of each text gram into `gramSlots` and the positions (and hashes) where a value's anchor gram may end into
+ * `candidateEnds` and `candidateHashes`; returns how many of those there are.
+ */
+function gramPass(n: number, table: FingerprintTable, anchorBits: Uint32Array): number {
+  if (gramSlots.length < n) {
+    gramSlots = new Uint8Array(Math.max(n, gramSlots.length * 2));
+    gramLabels = new Uint8Array(gramSlots.length);
+    gramHashes = new Int32Array(gramSlots.length);
+    anchorHashes = new Int32Array(gramSlots.length);
+    candidateEnds = new Int32Array(gramSlots.length);
+    candidateHashes = new Int32Array(gramSlots.length);
+  }
+  const chars = compactBuffer();
+  const slots = gramSlots;
+  const hashes = gramHashes;
+  const anchors = anchorHashes;
+  const filter = table.filter;
+  const shift = table.filterShift;
+  const mask = anchorBits.length * 32 - 1;
+  let h8 = 0;
+  let h16 = 0;
+  let passed = 0;
+  for (let i = 0; i < n; i++) {
+    const c = chars[i] as number;
+    h8 = (Math.imul(h8, BASE) + c - Math.imul(i >= GRAM ? (chars[i - GRAM] as number) : 0, GRAM_POW)) | 0;
+    h16 = (Math.imul(h16, BASE) + c - Math.imul(i >= TEXT_GRAM ? (chars[i - TEXT_GRAM] as number) : 0, TEXT_POW)) | 0;
+    hashes[i] = h16;
+    anchors[i] = h8;
+    const text = filterBit(filter, shift, h16);
+    const bit = h8 & mask;
+    const anchor = ((anchorBits[bit >>> 5] as number) >>> (bit & 31)) & 1;
+    // Bit 0: the text gram ending here may be seen; bit 1: a value's anchor gram may end here.
+    slots[i] = text | (anchor << 1);
+    passed |= text | (anchor << 1);
+  }
+  let count = 0;
+  for (let i = GRAM - 1; i < n && passed & 2; i++) {
+    if ((slots[i] as number) & 2) {
+      candidateEnds[count] = i;
+      candidateHashes[count++] = anchors[i] as number;
+    }
+  }
+  // A text gram matters only as part of a chunk (with the gram STRIDE before or after it) or of a residue class that
+  // may lie inside seen text (all its grams passed): only those are looked up in the buckets.
+  const grams = n - TEXT_GRAM + 1;
+  const labels = gramLabels;
+  const inside = classPassed;
+  inside.fill(n >= MIN_TEXT_LENGTH ? 1 : 0);
+  for (let p = 0; p < grams; p++) {
+    inside[p % STRIDE] = (inside[p % STRIDE] as number) & (slots[p + TEXT_GRAM - 1] as number);
+  }
+  let any = 0;
+  for (let p = 0; p < grams; p++) {
+    let label = 0;
+    if (passed & 1 && (slots[p + TEXT_GRAM - 1] as number) & 1) {
+      const before = p >= STRIDE && (slots[p - STRIDE + TEXT_GRAM - 1] as number) & 1;
+      const after = p + STRIDE < grams && (slots[p + STRIDE + TEXT_GRAM - 1] as number) & 1;
+      if (before || after || inside[p % STRIDE]) label = table.probe(hashes[p + TEXT_GRAM - 1] as number);
+    }
+    labels[p] = label;
+    any |= label;
+  }
+  anyGram = any !== 0;
+  return count;
+}
+
+/**
+ * Label bits of seen text in the last scanned argument of `n` compact bytes, from the labels of its gram at each
+ * position: it lies inside seen text when every gram of one residue class (mod STRIDE) was seen, which is what a run
+ * of seen blocks looks like, and it carries a chunk of seen text when two grams STRIDE apart were.
  */
 function textLabels(n: number): number {
   const grams = n - TEXT_GRAM + 1;
-  const labels = present;
+  const labels = gramLabels;
   let chunk = 0;
   for (let p = STRIDE; p < grams; p++) {
-    chunk |= untrustedUnlessTrusted((labels[p] as number) & (labels[p - STRIDE] as number));
+    chunk |= untrustedUnlessTrusted((labels[p - STRIDE] as number) & (labels[p] as number));
   }
   let inside = 0;
   if (n >= MIN_TEXT_LENGTH) {

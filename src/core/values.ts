@@ -47,9 +47,10 @@ export function extractValues(text: string, each: (raw: string) => void): void {
   let done = 0;
   let skip = 0;
   SPECIAL.lastIndex = 0;
-  for (let match = SPECIAL.exec(text); match !== null; match = SPECIAL.exec(text)) {
+  // `test` moves `lastIndex` past the match without allocating a match object.
+  while (SPECIAL.test(text)) {
     // Expand the special character to its whole token, once per token.
-    let start = match.index;
+    let start = SPECIAL.lastIndex - 1;
     while (start > done && !(classOf(text.charCodeAt(start - 1)) & DELIMITER)) start--;
     let end = start;
     let flags = 0;
