@@ -68,36 +68,33 @@ function percentDecoded(text: string): string {
 export function decodedRuns(argument: string): readonly DecodedRun[] {
   const text = percentDecoded(argument);
   let runs: DecodedRun[] | undefined;
-  for (let start = nextRun(text, 0); start < text.length; start = nextRun(text, start)) {
-    let end = start;
-    let kinds = 0;
-    for (; end < text.length; end++) {
-      const c = text.charCodeAt(end);
-      if (c >= 128 || (VALUE[c] as number) < 0) break;
+  let start = 0;
+  let kinds = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 32;
+    if (c < 128 && (VALUE[c] as number) >= 0) {
       kinds |= KIND[c] as number;
+      continue;
     }
     // Ordinary words (one case, no digits) are not decoded; base64 of text mixes cases or has digits.
-    if (end - start >= MIN_BASE64_RUN && (kinds & DIGIT || (kinds & (UPPER | LOWER)) === (UPPER | LOWER))) {
+    if (i - start >= MIN_BASE64_RUN && (kinds & DIGIT || (kinds & (UPPER | LOWER)) === (UPPER | LOWER))) {
       runs ??= [];
-      if (end - start >= MIN_HEX_RUN && !(kinds & NOT_HEX)) {
-        for (let shift = 0; shift < 2; shift++) runs.push({ encoding: 'hex', text: hex(text, start + shift, end) });
-      }
-      for (let shift = 0; shift < 4 && end - start - shift >= MIN_BASE64_RUN; shift++) {
-        runs.push({ encoding: 'base64', text: base64(text, start + shift, end) });
-      }
+      decode(text, start, i, kinds, runs);
     }
-    start = end;
+    start = i + 1;
+    kinds = 0;
   }
   return runs ?? NONE;
 }
 
-/** Where the next run of base64 characters starts at or after `from` (the text's length when there is none). */
-function nextRun(text: string, from: number): number {
-  for (let i = from; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 128 && (VALUE[c] as number) >= 0) return i;
+/** Decodes a run at every alignment: two for hex, four for base64. */
+function decode(text: string, start: number, end: number, kinds: number, runs: DecodedRun[]): void {
+  if (end - start >= MIN_HEX_RUN && !(kinds & NOT_HEX)) {
+    for (let shift = 0; shift < 2; shift++) runs.push({ encoding: 'hex', text: hex(text, start + shift, end) });
   }
-  return text.length;
+  for (let shift = 0; shift < 4 && end - start - shift >= MIN_BASE64_RUN; shift++) {
+    runs.push({ encoding: 'base64', text: base64(text, start + shift, end) });
+  }
 }
 
 function base64(text: string, from: number, to: number): string {

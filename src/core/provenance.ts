@@ -164,8 +164,6 @@ function compactValue(raw: string): string {
 let gramSlots = new Uint8Array(4096);
 let gramLabels = new Uint8Array(4096);
 const classPassed = new Uint8Array(STRIDE);
-let gramHashes = new Int32Array(4096);
-let anchorHashes = new Int32Array(4096);
 let candidateEnds = new Int32Array(4096);
 let candidateHashes = new Int32Array(4096);
 /** Whether the last {@link gramPass} found any text gram in the table. */
@@ -374,7 +372,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     table.reserve(Math.floor(n / STRIDE));
     const text = compactBuffer();
     let lost = false;
-    for (let p = 0; p + TEXT_GRAM <= n; p += STRIDE) if (!table.add(blockHash(text, p), bits)) lost = true;
+    for (let p = 0; p + TEXT_GRAM <= n; p += STRIDE) if (!table.add(gramHash(text, p, TEXT_GRAM), bits)) lost = true;
     if (lost) this.#lost |= bits & (UNTRUSTED | SENSITIVE);
     if (source < 0) return;
     for (const bit of [UNTRUSTED, SENSITIVE]) {
@@ -484,10 +482,10 @@ function matchesAt(value: string, start: number, n: number): boolean {
   return true;
 }
 
-/** Hash of the TEXT_GRAM bytes of a block, as the rolling hash of a scan computes it. */
-function blockHash(text: Uint8Array, start: number): number {
+/** Hash of `length` bytes at `start`, as the rolling hash of a scan computes it. */
+function gramHash(text: Uint8Array, start: number, length: number): number {
   let h = 0;
-  for (let i = start; i < start + TEXT_GRAM; i++) h = (Math.imul(h, BASE) + (text[i] as number)) | 0;
+  for (let i = start; i < start + length; i++) h = (Math.imul(h, BASE) + (text[i] as number)) | 0;
   return h;
 }
 
@@ -504,7 +502,7 @@ function hasBit(bits: Uint32Array, hash: number): boolean {
 /**
  * The hot loops of a scan, over the first `n` compact bytes. The first computes the hashes of the text gram and of
  * the anchor gram at every position and tests both filters without a branch, so the memory reads of all positions
- * overlap instead of waiting for each other; the second looks up only the positions that passed. Writes the labels
+ * overlap instead of waiting for each other; the others look up only the positions that passed. Writes the labels
  * of each text gram into `gramSlots` and the positions (and hashes) where a value's anchor gram may end into
  * `candidateEnds` and `candidateHashes`; returns how many of those there are.
  */
@@ -512,15 +510,11 @@ function gramPass(n: number, table: FingerprintTable, anchorBits: Uint32Array): 
   if (gramSlots.length < n) {
     gramSlots = new Uint8Array(Math.max(n, gramSlots.length * 2));
     gramLabels = new Uint8Array(gramSlots.length);
-    gramHashes = new Int32Array(gramSlots.length);
-    anchorHashes = new Int32Array(gramSlots.length);
     candidateEnds = new Int32Array(gramSlots.length);
     candidateHashes = new Int32Array(gramSlots.length);
   }
   const chars = compactBuffer();
   const slots = gramSlots;
-  const hashes = gramHashes;
-  const anchors = anchorHashes;
   const filter = table.filter;
   const shift = table.filterShift;
   const mask = anchorBits.length * 32 - 1;
@@ -531,26 +525,46 @@ function gramPass(n: number, table: FingerprintTable, anchorBits: Uint32Array): 
     const c = chars[i] as number;
     h8 = (Math.imul(h8, BASE) + c - Math.imul(i >= GRAM ? (chars[i - GRAM] as number) : 0, GRAM_POW)) | 0;
     h16 = (Math.imul(h16, BASE) + c - Math.imul(i >= TEXT_GRAM ? (chars[i - TEXT_GRAM] as number) : 0, TEXT_POW)) | 0;
-    hashes[i] = h16;
-    anchors[i] = h8;
-    const text = filterBit(filter, shift, h16);
     const bit = h8 & mask;
-    const anchor = ((anchorBits[bit >>> 5] as number) >>> (bit & 31)) & 1;
-    // Bit 0: the text gram ending here may be seen; bit 1: a value's anchor gram may end here.
-    slots[i] = text | (anchor << 1);
-    passed |= text | (anchor << 1);
+    // Bit 0: the text gram ending here may be seen (tested for every other stride only: a chunk holds two grams a
+    // stride apart, one of them in a tested stride); bit 1: a value's anchor gram may end here.
+    const tested = ((i - TEXT_GRAM + 1) / STRIDE) & 1 ? 0 : filterBit(filter, shift, h16);
+    const flags = tested | ((((anchorBits[bit >>> 5] as number) >>> (bit & 31)) & 1) << 1);
+    slots[i] = flags;
+    passed |= flags;
   }
+  // The few positions that passed are hashed again rather than every hash being stored.
   let count = 0;
   for (let i = GRAM - 1; i < n && passed & 2; i++) {
     if ((slots[i] as number) & 2) {
       candidateEnds[count] = i;
-      candidateHashes[count++] = anchors[i] as number;
+      candidateHashes[count++] = gramHash(chars, i + 1 - GRAM, GRAM);
     }
   }
   // A text gram matters only as part of a chunk (with the gram STRIDE before or after it) or of a residue class that
   // may lie inside seen text (all its grams passed): only those are looked up in the buckets.
   const grams = n - TEXT_GRAM + 1;
   const labels = gramLabels;
+  if (passed & 1) {
+    // The untested strides: a gram next to a tested one that passed, or in a residue class all of whose tested grams
+    // passed, is tested now.
+    const inside = classPassed;
+    inside.fill(n >= MIN_TEXT_LENGTH ? 1 : 0);
+    for (let p = 0; p < grams; p += 2 * STRIDE) {
+      for (let q = p; q < p + STRIDE && q < grams; q++) {
+        inside[q - p] = (inside[q - p] as number) & (slots[q + TEXT_GRAM - 1] as number);
+      }
+    }
+    for (let p = STRIDE; p < grams; p += 2 * STRIDE) {
+      for (let q = p; q < p + STRIDE && q < grams; q++) {
+        const end = q + TEXT_GRAM - 1;
+        const near = (slots[end - STRIDE] as number) | (q + STRIDE < grams ? (slots[end + STRIDE] as number) : 0);
+        if ((near & 1 || inside[q - p]) && filterBit(filter, shift, gramHash(chars, q, TEXT_GRAM))) {
+          slots[end] = (slots[end] as number) | 1;
+        }
+      }
+    }
+  }
   const inside = classPassed;
   inside.fill(n >= MIN_TEXT_LENGTH ? 1 : 0);
   for (let p = 0; p < grams; p++) {
@@ -562,7 +576,7 @@ function gramPass(n: number, table: FingerprintTable, anchorBits: Uint32Array): 
     if (passed & 1 && (slots[p + TEXT_GRAM - 1] as number) & 1) {
       const before = p >= STRIDE && (slots[p - STRIDE + TEXT_GRAM - 1] as number) & 1;
       const after = p + STRIDE < grams && (slots[p + STRIDE + TEXT_GRAM - 1] as number) & 1;
-      if (before || after || inside[p % STRIDE]) label = table.probe(hashes[p + TEXT_GRAM - 1] as number);
+      if (before || after || inside[p % STRIDE]) label = table.probe(gramHash(chars, p, TEXT_GRAM));
     }
     labels[p] = label;
     any |= label;

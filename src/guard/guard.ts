@@ -4,7 +4,7 @@ import type { Sha256 } from '../core/approval.ts';
 import { decide, errorDecision, type ToolCall } from '../core/decide.ts';
 import type { Decision, Reason } from '../core/decision.ts';
 import type { Configuration, InputTrust, PolicyDocument } from '../core/document.ts';
-import { formatLegs, LEG_A, LEG_B, type Leg, parseLegs } from '../core/legs.ts';
+import { formatLegs, LEG_A, LEG_B, type Leg, type LegMask, parseLegs } from '../core/legs.ts';
 import { compilePolicy, type Policy } from '../core/policy.ts';
 import { MemoryProvenanceIndex, type ProvenanceLimits, type ProvenanceStats } from '../core/provenance.ts';
 import { type Evidence, effectiveLegs, newSessionState, reservedLegs, type SessionState } from '../core/state.ts';
@@ -240,9 +240,10 @@ class RuleOfTwoGuard implements Guard {
 
   /**
    * The index of a session. A session this process did not open (after a restart, on another replica, or forgotten
-   * by the LRU) gets an index that starts out having lost A and B, so its arguments are of unknown provenance.
+   * by the LRU) gets an index that starts out having lost the data legs the session holds (`held`: what every output
+   * it recorded brought, and more), so its arguments may carry them: their provenance is unknown.
    */
-  #index(id: string): MemoryProvenanceIndex | undefined {
+  #index(id: string, held: LegMask): MemoryProvenanceIndex | undefined {
     if (!this.#tracesProvenance) return undefined;
     const index = this.#indexes.get(id);
     if (index) {
@@ -250,7 +251,7 @@ class RuleOfTwoGuard implements Guard {
       return index;
     }
     // INVARIANT: a missing index fails closed (test/guard/provenance.test.ts "restart fails closed").
-    const unknown = new MemoryProvenanceIndex(this.#indexLimits, LEG_A | LEG_B);
+    const unknown = new MemoryProvenanceIndex(this.#indexLimits, held & (LEG_A | LEG_B));
     unknown.addTrusted(this.policy.constants);
     this.#remember(id, unknown);
     return unknown;
@@ -341,7 +342,7 @@ class RuleOfTwoGuard implements Guard {
         );
         return { result: { ...decision, sessionId } };
       }
-      const index = this.#index(sessionId);
+      const index = this.#index(sessionId, effectiveLegs(state));
       const context = {
         now,
         newId: this.#newId,
@@ -489,7 +490,7 @@ class RuleOfTwoGuard implements Guard {
       if (outcome.ok) {
         // What the model sees is indexed with the labels it brought.
         const labels = parseLegs(outcome.brought) ?? LEG_A | LEG_B;
-        const index = this.#index(sessionId);
+        const index = this.#index(sessionId, parseLegs(outcome.legsAfter) ?? LEG_A | LEG_B);
         try {
           index?.addOutput({ seq: committed.seq, callId, tool: outcome.tool }, labels, outcome.output);
         } catch (error) {

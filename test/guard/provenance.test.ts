@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { PolicyDocument } from '../../src/core/document.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { createGuard } from '../../src/guard/guard.ts';
 import { MemoryAuditLog, MemorySessionStore } from '../../src/store/memory.ts';
+import { openStores } from '../../src/store/open.ts';
 import { counterIds } from '../helpers.ts';
 
 const document: PolicyDocument = {
@@ -41,27 +45,83 @@ describe('guard with provenance', () => {
     expect((await session.view())?.provenance).toMatchObject({ lost: '', values: expect.any(Number) });
   });
 
-  it('restart fails closed: a session this process did not open has unknown provenance', async () => {
+  it('restart fails closed: a session this process did not open has unknown provenance for the legs it held', async () => {
     // INVARIANT test for "restart fails closed" in src/guard/guard.ts.
+    const sessions = new MemorySessionStore();
+    const before = createGuard({ policy: document, sessions, newId: counterIds('a') });
+    const session = await before.session('s1');
+    await session.check({ id: 'c1', tool: 'read_invoice', args: {} });
+    await session.record('c1', invoice);
+    const after = createGuard({ policy: document, sessions, newId: counterIds('b') });
+    // A recipient the invoice never held: this process cannot tell, so it counts as possibly from the invoice.
+    const fresh = { id: 'c2', tool: 'send_money', args: { recipient: 'NL91ABNA0417164300' } };
+    expect((await before.check('s1', fresh)).reasons.map((r) => r.code)).toEqual(['lethal_trifecta']);
+    const decision = await after.check('s1', { ...fresh, id: 'c3' });
+    expect(decision.effect).toBe('deny');
+    expect(decision.reasons.map((r) => r.code)).toEqual(['lethal_trifecta', 'provenance_unknown']);
+    expect(decision.provenance).toEqual([{ argument: 'recipient', labels: 'AB', kind: 'evicted', sources: [] }]);
+    // Values the policy itself lists are trusted input even then.
+    const listed = { id: 'c4', tool: 'send_money', args: { recipient: 'DE44500105175407324931' } };
+    expect((await after.check('s1', listed)).effect).toBe('allow');
+  });
+
+  it('a session that held no data legs loses nothing across a restart', async () => {
     const sessions = new MemorySessionStore();
     const before = createGuard({ policy: document, sessions, newId: counterIds('a') });
     await before.session('s1');
     const after = createGuard({ policy: document, sessions, newId: counterIds('b') });
-    const fresh = { id: 'c1', tool: 'send_money', args: { recipient: 'GB33BUKB20201555555555' } };
-    expect((await before.check('s1', fresh)).effect).toBe('allow');
-    const decision = await after.check('s1', { ...fresh, id: 'c2' });
-    expect(decision.effect).toBe('deny');
-    expect(decision.reasons.map((r) => r.code)).toEqual(['provenance_unknown']);
-    // Values the policy itself lists are trusted input even then.
-    const listed = { id: 'c3', tool: 'send_money', args: { recipient: 'DE44500105175407324931' } };
-    expect((await after.check('s1', listed)).effect).toBe('allow');
+    const call = { id: 'c1', tool: 'send_money', args: { recipient: 'GB33BUKB20201555555555' } };
+    expect((await after.check('s1', call)).effect).toBe('allow');
+    // From then on the new process indexes what the session sees, as if it had opened it.
+    await after.check('s1', { id: 'c2', tool: 'read_invoice', args: {} });
+    await after.record('s1', 'c2', invoice);
+    const attack = await after.check('s1', { ...call, id: 'c3' });
+    expect(attack.reasons.map((r) => r.code)).toEqual(['lethal_trifecta', 'argument_from_untrusted_output']);
+  });
+
+  it('restart with the durable SQLite store: the reopened session fails closed for what it held', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ruleoftwo-provenance-'));
+    try {
+      const path = join(dir, 'guard.db');
+      const first = await openStores({ path });
+      const before = createGuard({ policy: document, ...first, newId: counterIds('a') });
+      const session = await before.session('s1');
+      await session.check({ id: 'c1', tool: 'read_invoice', args: {} });
+      await session.record('c1', invoice);
+      const quiet = await before.session('s2');
+      await quiet.check({ id: 'c1', tool: 'send_money', args: { recipient: 'DE44500105175407324931' } });
+      await first.close();
+      const second = await openStores({ path });
+      try {
+        const after = createGuard({ policy: document, ...second, newId: counterIds('b') });
+        const attack = await after.check('s1', {
+          id: 'c2',
+          tool: 'send_money',
+          args: { recipient: 'GB33BUKB20201555555555' },
+        });
+        expect(attack.effect).toBe('deny');
+        expect(attack.reasons.map((r) => r.code)).toEqual(['lethal_trifecta', 'provenance_unknown']);
+        const other = await after.check('s2', {
+          id: 'c2',
+          tool: 'send_money',
+          args: { recipient: 'GB33BUKB20201555555555' },
+        });
+        expect(other.effect).toBe('allow');
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('forgets the least recently used index past its limit, failing closed for that session', async () => {
     const guard = createGuard({ policy: document, newId: counterIds(), maxIndexedSessions: 1 });
-    await guard.session('s1');
+    const s1 = await guard.session('s1');
+    await s1.check({ id: 'c1', tool: 'read_invoice', args: {} });
+    await s1.record('c1', invoice);
     await guard.session('s2');
-    const call = { id: 'c1', tool: 'send_money', args: { recipient: 'GB33BUKB20201555555555' } };
+    const call = { id: 'c2', tool: 'send_money', args: { recipient: 'NL91ABNA0417164300' } };
     expect((await guard.check('s2', call)).effect).toBe('allow');
     expect((await guard.check('s1', call)).reasons.map((r) => r.code)).toContain('provenance_unknown');
   });
