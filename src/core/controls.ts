@@ -37,6 +37,8 @@ export interface ProvenanceFinding {
   /** `value`, `text`, `evicted` (the index lost data), or `unknown` (no index for this session). */
   kind: ProvenanceScan['kind'] | 'unknown';
   value?: string;
+  /** How the argument carried it when not verbatim (`base64`, `hex`); `value` is then the decoded form. */
+  encoding?: ProvenanceScan['encoding'];
   sources: ProvenanceSource[];
 }
 
@@ -193,6 +195,7 @@ function findingOf(argument: string, scan: ProvenanceScan): ProvenanceFinding {
     sources: scan.sources,
   };
   if (scan.value !== undefined) finding.value = scan.value;
+  if (scan.encoding !== undefined) finding.encoding = scan.encoding;
   return finding;
 }
 
@@ -207,8 +210,8 @@ function checkScan(
     scan.kind === 'evicted'
       ? 'may carry a value this session saw but no longer remembers'
       : scan.kind === 'text'
-        ? `carries text \`${scan.value}\``
-        : `carries \`${scan.value}\``;
+        ? `carries text \`${scan.value}\`${encoded(scan)}`
+        : `carries \`${scan.value}\`${encoded(scan)}`;
   const from = describeSources(scan.sources);
   if (scan.kind === 'evicted') {
     // The index lost (or never had) data with these labels: the argument's provenance is unknown.
@@ -231,6 +234,10 @@ function checkScan(
       message: `argument \`${path}\` ${what} from a sensitive output${from}`,
     });
   }
+}
+
+function encoded(scan: ProvenanceScan): string {
+  return scan.encoding === undefined ? '' : ` (${scan.encoding}-encoded)`;
 }
 
 // A URL inside text ends at spacing, quotes, angle brackets or a closing parenthesis (markdown links and images).

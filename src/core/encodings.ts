@@ -87,10 +87,17 @@ export function decodedRuns(argument: string): readonly DecodedRun[] {
   return runs ?? NONE;
 }
 
-/** Decodes a run at every alignment: two for hex, four for base64. */
+/** Decodes a run at every alignment: four for base64, two for each run of hex digits inside it. */
 function decode(text: string, start: number, end: number, kinds: number, runs: DecodedRun[]): void {
-  if (end - start >= MIN_HEX_RUN && !(kinds & NOT_HEX)) {
-    for (let shift = 0; shift < 2; shift++) runs.push({ encoding: 'hex', text: hex(text, start + shift, end) });
+  if (kinds & DIGIT) {
+    let from = start;
+    for (let i = start; i <= end; i++) {
+      if (i < end && !((KIND[text.charCodeAt(i)] as number) & NOT_HEX)) continue;
+      if (i - from >= MIN_HEX_RUN) {
+        for (let shift = 0; shift < 2; shift++) runs.push({ encoding: 'hex', text: hex(text, from + shift, i) });
+      }
+      from = i + 1;
+    }
   }
   for (let shift = 0; shift < 4 && end - start - shift >= MIN_BASE64_RUN; shift++) {
     runs.push({ encoding: 'base64', text: base64(text, start + shift, end) });

