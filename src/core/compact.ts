@@ -36,30 +36,35 @@ export function compactInto(text: string, track: boolean): number {
   }
   if (track && origin.length < most) origin = new Int32Array(Math.max(most, origin.length * 2));
   const length = UTF8.encodeInto(text, encoded).written;
-  const bytes = encoded;
-  const out = buffer;
-  const fold = FOLD;
-  // Every byte is written and the count advances past the kept ones, without a branch per byte.
-  let n = 0;
-  if (track) {
-    const where = origin;
-    for (let i = 0; i < length; i++) {
-      const b = bytes[i] as number;
-      const f = fold[b] as number;
-      out[n] = f;
-      where[n] = i;
-      n += (f + 0xff) >>> 8;
-    }
-  } else {
-    for (let i = 0; i < length; i++) {
-      const b = bytes[i] as number;
-      const f = fold[b] as number;
-      out[n] = f;
-      n += (f + 0xff) >>> 8;
-    }
-  }
+  const n = track ? foldTracked(encoded, buffer, origin, length) : fold(encoded, buffer, length);
   // More bytes than UTF-16 units: the text has non-ASCII characters, which may be spacing.
   if (text.indexOf('%') >= 0 || (length > text.length && WIDE_SPACE.test(text))) return compactEscaped(length, track);
+  return n;
+}
+
+// The loops live in functions of their own, so the compiler optimizes them whole rather than only on stack
+// replacement in the middle of a long text. Every byte is written and the count advances past the kept ones,
+// without a branch per byte.
+function fold(bytes: Uint8Array, out: Uint8Array, length: number): number {
+  const table = FOLD;
+  let n = 0;
+  for (let i = 0; i < length; i++) {
+    const f = table[bytes[i] as number] as number;
+    out[n] = f;
+    n += (f + 0xff) >>> 8;
+  }
+  return n;
+}
+
+function foldTracked(bytes: Uint8Array, out: Uint8Array, where: Int32Array, length: number): number {
+  const table = FOLD;
+  let n = 0;
+  for (let i = 0; i < length; i++) {
+    const f = table[bytes[i] as number] as number;
+    out[n] = f;
+    where[n] = i;
+    n += (f + 0xff) >>> 8;
+  }
   return n;
 }
 

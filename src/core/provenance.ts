@@ -370,10 +370,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     if (n < TEXT_GRAM) return;
     const table = this.#table;
     table.reserve(Math.floor(n / STRIDE));
-    const text = compactBuffer();
-    let lost = false;
-    for (let p = 0; p + TEXT_GRAM <= n; p += STRIDE) if (!table.add(gramHash(text, p, TEXT_GRAM), bits)) lost = true;
-    if (lost) this.#lost |= bits & (UNTRUSTED | SENSITIVE);
+    if (!addBlocks(table, compactBuffer(), n, bits)) this.#lost |= bits & (UNTRUSTED | SENSITIVE);
     if (source < 0) return;
     for (const bit of [UNTRUSTED, SENSITIVE]) {
       if (!(bits & bit)) continue;
@@ -480,6 +477,13 @@ function matchesAt(value: string, start: number, n: number): boolean {
   const buffer = compactBuffer();
   for (let i = 0; i < value.length; i++) if (buffer[start + i] !== value.charCodeAt(i)) return false;
   return true;
+}
+
+/** Adds the blocks of the first `n` bytes to a table (a loop of its own, see compact.ts); false if one did not fit. */
+function addBlocks(table: FingerprintTable, text: Uint8Array, n: number, bits: number): boolean {
+  let ok = true;
+  for (let p = 0; p + TEXT_GRAM <= n; p += STRIDE) if (!table.add(gramHash(text, p, TEXT_GRAM), bits)) ok = false;
+  return ok;
 }
 
 /** Hash of `length` bytes at `start`, as the rolling hash of a scan computes it. */
