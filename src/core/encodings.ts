@@ -24,7 +24,7 @@ const NONE: readonly DecodedRun[] = Object.freeze([]);
 const UTF8 = new TextDecoder('utf-8');
 
 // Base64 digit values of both alphabets (`+/` and `-_`), -1 elsewhere; bit flags of what a run holds.
-const VALUE = new Int8Array(128).fill(-1);
+const VALUE = new Int8Array(256).fill(-1);
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 for (let i = 0; i < ALPHABET.length; i++) VALUE[ALPHABET.charCodeAt(i)] = i;
 VALUE[43] = 62; // +
@@ -35,7 +35,7 @@ const NOT_HEX = 1;
 const UPPER = 2;
 const LOWER = 4;
 const DIGIT = 8;
-const KIND = new Uint8Array(128).map((_, c) => {
+const KIND = new Uint8Array(256).map((_, c) => {
   if (c >= 48 && c <= 57) return DIGIT;
   if (c >= 65 && c <= 90) return UPPER | (c > 70 ? NOT_HEX : 0);
   if (c >= 97 && c <= 122) return LOWER | (c > 102 ? NOT_HEX : 0);
@@ -64,22 +64,34 @@ function percentDecoded(text: string): string {
   return out + text.slice(from);
 }
 
-/** The base64 and hex runs of an argument, decoded; empty (and cheap: one loop over the characters) otherwise. */
+const ENCODER = new TextEncoder();
+let bytes = new Uint8Array(4096);
+
+/**
+ * The base64 and hex runs of an argument, decoded; empty (and cheap: one loop over the argument's UTF-8 bytes, where
+ * a non-ASCII byte ends a run as any other character outside the alphabet does) otherwise.
+ */
 export function decodedRuns(argument: string): readonly DecodedRun[] {
   const text = percentDecoded(argument);
+  if (bytes.length < text.length * 3) bytes = new Uint8Array(Math.max(text.length * 3, bytes.length * 2));
+  const length = ENCODER.encodeInto(text, bytes).written;
+  return findRuns(bytes, length);
+}
+
+function findRuns(input: Uint8Array, length: number): readonly DecodedRun[] {
   let runs: DecodedRun[] | undefined;
   let start = 0;
   let kinds = 0;
-  for (let i = 0; i <= text.length; i++) {
-    const c = i < text.length ? text.charCodeAt(i) : 32;
-    if (c < 128 && (VALUE[c] as number) >= 0) {
+  for (let i = 0; i <= length; i++) {
+    const c = i < length ? (input[i] as number) : 32;
+    if ((VALUE[c] as number) >= 0) {
       kinds |= KIND[c] as number;
       continue;
     }
     // Ordinary words (one case, no digits) are not decoded; base64 of text mixes cases or has digits.
     if (i - start >= MIN_BASE64_RUN && (kinds & DIGIT || (kinds & (UPPER | LOWER)) === (UPPER | LOWER))) {
       runs ??= [];
-      decode(text, start, i, kinds, runs);
+      decode(input, start, i, kinds, runs);
     }
     start = i + 1;
     kinds = 0;
@@ -88,43 +100,43 @@ export function decodedRuns(argument: string): readonly DecodedRun[] {
 }
 
 /** Decodes a run at every alignment: four for base64, two for each run of hex digits inside it. */
-function decode(text: string, start: number, end: number, kinds: number, runs: DecodedRun[]): void {
+function decode(input: Uint8Array, start: number, end: number, kinds: number, runs: DecodedRun[]): void {
   if (kinds & DIGIT) {
     let from = start;
     for (let i = start; i <= end; i++) {
-      if (i < end && !((KIND[text.charCodeAt(i)] as number) & NOT_HEX)) continue;
+      if (i < end && !((KIND[input[i] as number] as number) & NOT_HEX)) continue;
       if (i - from >= MIN_HEX_RUN) {
-        for (let shift = 0; shift < 2; shift++) runs.push({ encoding: 'hex', text: hex(text, from + shift, i) });
+        for (let shift = 0; shift < 2; shift++) runs.push({ encoding: 'hex', text: hex(input, from + shift, i) });
       }
       from = i + 1;
     }
   }
   for (let shift = 0; shift < 4 && end - start - shift >= MIN_BASE64_RUN; shift++) {
-    runs.push({ encoding: 'base64', text: base64(text, start + shift, end) });
+    runs.push({ encoding: 'base64', text: base64(input, start + shift, end) });
   }
 }
 
-function base64(text: string, from: number, to: number): string {
-  const bytes = new Uint8Array(Math.floor(((to - from) * 3) / 4));
+function base64(input: Uint8Array, from: number, to: number): string {
+  const out = new Uint8Array(Math.floor(((to - from) * 3) / 4));
   let n = 0;
   let bits = 0;
   let count = 0;
   for (let i = from; i < to; i++) {
-    bits = (bits << 6) | (VALUE[text.charCodeAt(i)] as number);
+    bits = (bits << 6) | (VALUE[input[i] as number] as number);
     count += 6;
     if (count >= 8) {
       count -= 8;
-      bytes[n++] = (bits >>> count) & 0xff;
+      out[n++] = (bits >>> count) & 0xff;
     }
   }
-  return UTF8.decode(bytes.subarray(0, n));
+  return UTF8.decode(out.subarray(0, n));
 }
 
-function hex(text: string, from: number, to: number): string {
-  const bytes = new Uint8Array((to - from) >>> 1);
+function hex(input: Uint8Array, from: number, to: number): string {
+  const out = new Uint8Array((to - from) >>> 1);
   let n = 0;
   for (let i = from; i + 1 < to; i += 2) {
-    bytes[n++] = hexValue(text.charCodeAt(i)) * 16 + hexValue(text.charCodeAt(i + 1));
+    out[n++] = hexValue(input[i] as number) * 16 + hexValue(input[i + 1] as number);
   }
-  return UTF8.decode(bytes.subarray(0, n));
+  return UTF8.decode(out.subarray(0, n));
 }

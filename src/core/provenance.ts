@@ -163,6 +163,7 @@ function compactValue(raw: string): string {
 // positions (and hashes) where the anchor gram of a value may end.
 let gramSlots = new Uint8Array(4096);
 let gramLabels = new Uint8Array(4096);
+let passedGrams = new Int32Array(4096);
 const classPassed = new Uint8Array(STRIDE);
 let candidateEnds = new Int32Array(4096);
 let candidateHashes = new Int32Array(4096);
@@ -504,89 +505,105 @@ function hasBit(bits: Uint32Array, hash: number): boolean {
 }
 
 /**
- * The hot loops of a scan, over the first `n` compact bytes. The first computes the hashes of the text gram and of
- * the anchor gram at every position and tests both filters without a branch, so the memory reads of all positions
- * overlap instead of waiting for each other; the others look up only the positions that passed. Writes the labels
- * of each text gram into `gramSlots` and the positions (and hashes) where a value's anchor gram may end into
- * `candidateEnds` and `candidateHashes`; returns how many of those there are.
+ * The hot loop of a scan, over the first `n` compact bytes: computes the hashes of the text gram and of the anchor
+ * gram at every position and tests both filters, noting the few positions that pass; then only those are looked at.
+ * Writes the labels of each text gram into `gramLabels` (when any was seen, see `anyGram`) and the positions (and
+ * hashes) where a value's anchor gram may end into `candidateEnds` and `candidateHashes`; returns how many of those.
  */
 function gramPass(n: number, table: FingerprintTable, anchorBits: Uint32Array): number {
   if (gramSlots.length < n) {
     gramSlots = new Uint8Array(Math.max(n, gramSlots.length * 2));
     gramLabels = new Uint8Array(gramSlots.length);
+    passedGrams = new Int32Array(gramSlots.length);
     candidateEnds = new Int32Array(gramSlots.length);
     candidateHashes = new Int32Array(gramSlots.length);
   }
   const chars = compactBuffer();
-  const slots = gramSlots;
   const filter = table.filter;
   const shift = table.filterShift;
   const mask = anchorBits.length * 32 - 1;
+  const ends = candidateEnds;
+  const anchors = candidateHashes;
+  const passes = passedGrams;
   let h8 = 0;
   let h16 = 0;
+  let count = 0;
   let passed = 0;
   for (let i = 0; i < n; i++) {
     const c = chars[i] as number;
     h8 = (Math.imul(h8, BASE) + c - Math.imul(i >= GRAM ? (chars[i - GRAM] as number) : 0, GRAM_POW)) | 0;
     h16 = (Math.imul(h16, BASE) + c - Math.imul(i >= TEXT_GRAM ? (chars[i - TEXT_GRAM] as number) : 0, TEXT_POW)) | 0;
     const bit = h8 & mask;
-    // Bit 0: the text gram ending here may be seen (tested for every other stride only: a chunk holds two grams a
-    // stride apart, one of them in a tested stride); bit 1: a value's anchor gram may end here.
-    const tested = ((i - TEXT_GRAM + 1) / STRIDE) & 1 ? 0 : filterBit(filter, shift, h16);
-    const flags = tested | ((((anchorBits[bit >>> 5] as number) >>> (bit & 31)) & 1) << 1);
-    slots[i] = flags;
-    passed |= flags;
-  }
-  // The few positions that passed are hashed again rather than every hash being stored.
-  let count = 0;
-  for (let i = GRAM - 1; i < n && passed & 2; i++) {
-    if ((slots[i] as number) & 2) {
-      candidateEnds[count] = i;
-      candidateHashes[count++] = gramHash(chars, i + 1 - GRAM, GRAM);
+    if (((anchorBits[bit >>> 5] as number) >>> (bit & 31)) & 1 && i >= GRAM - 1) {
+      ends[count] = i;
+      anchors[count++] = h8;
     }
+    // The text gram is tested in every other stride only: a chunk holds two grams a stride apart, one of them in a
+    // tested stride, and the untested strides are tested below where that matters.
+    const p = i - TEXT_GRAM + 1;
+    if (p >= 0 && !((p / STRIDE) & 1) && filterBit(filter, shift, h16)) passes[passed++] = p;
   }
-  // A text gram matters only as part of a chunk (with the gram STRIDE before or after it) or of a residue class that
-  // may lie inside seen text (all its grams passed): only those are looked up in the buckets.
+  anyGram = passed > 0 && textPass(n, table, passed);
+  return count;
+}
+
+/**
+ * The text grams of the last argument that passed the filter in a tested stride (`passed` of them): the grams next
+ * to them, and the untested grams of a residue class all of whose tested grams passed, are tested too; a gram that
+ * is part of a chunk (with the gram a stride before or after it) or of such a class is looked up in the buckets.
+ * Returns whether any was seen.
+ */
+function textPass(n: number, table: FingerprintTable, passed: number): boolean {
+  const chars = compactBuffer();
   const grams = n - TEXT_GRAM + 1;
+  const ok = gramSlots;
   const labels = gramLabels;
-  if (passed & 1) {
-    // The untested strides: a gram next to a tested one that passed, or in a residue class all of whose tested grams
-    // passed, is tested now.
-    const inside = classPassed;
-    inside.fill(n >= MIN_TEXT_LENGTH ? 1 : 0);
-    for (let p = 0; p < grams; p += 2 * STRIDE) {
-      for (let q = p; q < p + STRIDE && q < grams; q++) {
-        inside[q - p] = (inside[q - p] as number) & (slots[q + TEXT_GRAM - 1] as number);
-      }
+  const passes = passedGrams;
+  ok.fill(0, 0, grams);
+  labels.fill(0, 0, grams);
+  // Residue classes (mod STRIDE) all of whose tested grams passed: the argument may lie inside seen text.
+  const inside = classPassed;
+  inside.fill(0);
+  if (n >= MIN_TEXT_LENGTH) {
+    for (let k = 0; k < passed; k++) {
+      const r = (passes[k] as number) % STRIDE;
+      inside[r] = (inside[r] as number) + 1;
     }
-    for (let p = STRIDE; p < grams; p += 2 * STRIDE) {
-      for (let q = p; q < p + STRIDE && q < grams; q++) {
-        const end = q + TEXT_GRAM - 1;
-        const near = (slots[end - STRIDE] as number) | (q + STRIDE < grams ? (slots[end + STRIDE] as number) : 0);
-        if ((near & 1 || inside[q - p]) && filterBit(filter, shift, gramHash(chars, q, TEXT_GRAM))) {
-          slots[end] = (slots[end] as number) | 1;
-        }
-      }
+    for (let r = 0; r < STRIDE; r++) {
+      // Tested grams of class r: p = r + 2·STRIDE·j below `grams`.
+      inside[r] = inside[r] === Math.ceil((grams - r) / (2 * STRIDE)) ? 1 : 0;
     }
   }
-  const inside = classPassed;
-  inside.fill(n >= MIN_TEXT_LENGTH ? 1 : 0);
-  for (let p = 0; p < grams; p++) {
-    inside[p % STRIDE] = (inside[p % STRIDE] as number) & (slots[p + TEXT_GRAM - 1] as number);
+  for (let k = 0; k < passed; k++) ok[passes[k] as number] = 1;
+  const filter = table.filter;
+  const shift = table.filterShift;
+  let total = passed;
+  const test = (p: number) => {
+    if (p < 0 || p >= grams || ok[p]) return;
+    if (filterBit(filter, shift, gramHash(chars, p, TEXT_GRAM))) {
+      ok[p] = 1;
+      passes[total++] = p;
+    }
+  };
+  for (let k = 0; k < passed; k++) {
+    const p = passes[k] as number;
+    test(p - STRIDE);
+    test(p + STRIDE);
+  }
+  for (let r = 0; r < STRIDE; r++) {
+    if (!inside[r]) continue;
+    for (let p = r + STRIDE; p < grams; p += 2 * STRIDE) test(p);
   }
   let any = 0;
-  for (let p = 0; p < grams; p++) {
-    let label = 0;
-    if (passed & 1 && (slots[p + TEXT_GRAM - 1] as number) & 1) {
-      const before = p >= STRIDE && (slots[p - STRIDE + TEXT_GRAM - 1] as number) & 1;
-      const after = p + STRIDE < grams && (slots[p + STRIDE + TEXT_GRAM - 1] as number) & 1;
-      if (before || after || inside[p % STRIDE]) label = table.probe(gramHash(chars, p, TEXT_GRAM));
-    }
+  for (let k = 0; k < total; k++) {
+    const p = passes[k] as number;
+    const near = (p >= STRIDE && ok[p - STRIDE]) || (p + STRIDE < grams && ok[p + STRIDE]);
+    if (!near && !inside[p % STRIDE]) continue;
+    const label = table.probe(gramHash(chars, p, TEXT_GRAM));
     labels[p] = label;
     any |= label;
   }
-  anyGram = any !== 0;
-  return count;
+  return any !== 0;
 }
 
 /**
