@@ -164,7 +164,7 @@ function compactValue(raw: string): string {
 let gramSlots = new Uint8Array(4096);
 let gramLabels = new Uint8Array(4096);
 let passedGrams = new Int32Array(4096);
-const classPassed = new Uint8Array(STRIDE);
+const classPassed = new Int32Array(STRIDE);
 let candidateEnds = new Int32Array(4096);
 let candidateHashes = new Int32Array(4096);
 /** Whether the last {@link gramPass} found any text gram in the table. */
