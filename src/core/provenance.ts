@@ -156,16 +156,27 @@ const SEPARATORS = /[ \-().,'"_*+]+/g;
 
 /** Compact form of a short raw value. */
 function compactValue(raw: string): string {
-  return PLAIN.test(raw) ? detached(raw.replace(SEPARATORS, '').toLowerCase()) : compact(raw);
+  if (!PLAIN.test(raw)) return compact(raw);
+  const value = raw.replace(SEPARATORS, '').toLowerCase();
+  // Unchanged, it may still be the slice of the output it was cut from.
+  return value === raw ? detached(raw) : value;
 }
 
+let units = new Uint16Array(256);
+
 /**
- * A copy of a string that does not keep the text it was cut from alive: a slice of a 1 MB output is a view of it in
- * the engine, and an index that kept such views would hold every output it ever saw. (A concatenation is flattened
- * into a string of its own; the slice after it views that.)
+ * A copy of a string that does not keep the text it was cut from alive: the engine represents a slice of a 1 MB
+ * output as a view of it, and an index that kept such views would hold every output it ever saw.
  */
 function detached(text: string): string {
-  return ` ${text}`.slice(1);
+  if (units.length < text.length) units = new Uint16Array(Math.max(text.length, units.length * 2));
+  for (let i = 0; i < text.length; i++) units[i] = text.charCodeAt(i);
+  let out = '';
+  for (let from = 0; from < text.length; from += 8192) {
+    const part = units.subarray(from, Math.min(text.length, from + 8192));
+    out += String.fromCharCode.apply(null, part as unknown as number[]);
+  }
+  return out;
 }
 
 // Scratch of a scan, shared by all indexes: the labels of the text gram at each position of the argument, and the
@@ -239,7 +250,7 @@ function effective(bits: number, trustedInput: boolean): number {
 export class MemoryProvenanceIndex implements ProvenanceIndex {
   readonly #limits: ProvenanceLimits;
   readonly #values = new Map<string, ValueEntry>();
-  /** Values by the hash of their anchor gram: one entry, or a list when several share it. */
+  /** Values by the key of their anchor gram's hash: one entry, or a list when several share it. */
   readonly #anchors = new Map<number, ValueEntry | ValueEntry[]>();
   /** One bit per anchor hash (mod its size), so most positions of an argument skip the map; grows with the values. */
   #anchorBits = new Uint32Array(MIN_ANCHOR_BITS >>> 5);
@@ -340,10 +351,11 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     const entry: ValueEntry = { value, offset, labels: bits, sources: source };
     this.#values.set(value, entry);
     this.#valueChars += value.length;
-    const slot = this.#anchors.get(anchor);
-    if (slot === undefined) this.#anchors.set(anchor, entry);
+    const key = anchorKey(anchor);
+    const slot = this.#anchors.get(key);
+    if (slot === undefined) this.#anchors.set(key, entry);
     else if (Array.isArray(slot)) slot.push(entry);
-    else this.#anchors.set(anchor, [slot, entry]);
+    else this.#anchors.set(key, [slot, entry]);
     if (this.#values.size * ANCHOR_BITS_PER_VALUE > this.#anchorBits.length * 32) this.#growAnchorBits();
     setBit(this.#anchorBits, anchor);
   }
@@ -352,12 +364,15 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     const size = this.#anchorBits.length * 32 * 2;
     if (size > MAX_ANCHOR_BITS) return;
     this.#anchorBits = new Uint32Array(size >>> 5);
-    for (const anchor of this.#anchors.keys()) setBit(this.#anchorBits, anchor);
+    for (const slot of this.#anchors.values()) {
+      for (const entry of Array.isArray(slot) ? slot : [slot])
+        setBit(this.#anchorBits, anchorOf(entry.value, entry.offset));
+    }
   }
 
   #anchorCount(anchor: number): number {
     if (!hasBit(this.#anchorBits, anchor)) return 0;
-    const slot = this.#anchors.get(anchor);
+    const slot = this.#anchors.get(anchorKey(anchor));
     return slot === undefined ? 0 : Array.isArray(slot) ? slot.length : 1;
   }
 
@@ -365,12 +380,12 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     const first = this.#values.values().next().value as ValueEntry;
     this.#values.delete(first.value);
     this.#valueChars -= first.value.length;
-    const anchor = anchorOf(first.value, first.offset);
-    const slot = this.#anchors.get(anchor);
+    const key = anchorKey(anchorOf(first.value, first.offset));
+    const slot = this.#anchors.get(key);
     const rest = Array.isArray(slot) ? slot.filter((e) => e !== first) : [];
-    if (rest.length > 1) this.#anchors.set(anchor, rest);
-    else if (rest.length === 1) this.#anchors.set(anchor, rest[0] as ValueEntry);
-    else this.#anchors.delete(anchor);
+    if (rest.length > 1) this.#anchors.set(key, rest);
+    else if (rest.length === 1) this.#anchors.set(key, rest[0] as ValueEntry);
+    else this.#anchors.delete(key);
     // INVARIANT: eviction never turns a flag into a pass (test/core/provenance.test.ts "eviction never unflags").
     this.#lost |= untrustedUnlessTrusted(first.labels);
   }
@@ -419,7 +434,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     };
     const candidates = gramPass(n, this.#table, this.#anchorBits);
     for (let k = 0; k < candidates; k++) {
-      const slot = this.#anchors.get(candidateHashes[k] as number);
+      const slot = this.#anchors.get(anchorKey(candidateHashes[k] as number));
       if (slot === undefined) continue;
       const i = candidateEnds[k] as number;
       for (const entry of Array.isArray(slot) ? slot : [slot]) {
@@ -501,6 +516,14 @@ function gramHash(text: Uint8Array, start: number, length: number): number {
   let h = 0;
   for (let i = start; i < start + length; i++) h = (Math.imul(h, BASE) + (text[i] as number)) | 0;
   return h;
+}
+
+/**
+ * The map key of an anchor hash: its top 30 bits, a small integer the engine stores inline, where a full 32-bit hash
+ * would be a boxed number of its own (16 bytes a value). Values that share a key are told apart by comparison.
+ */
+function anchorKey(anchor: number): number {
+  return anchor >> 2;
 }
 
 function setBit(bits: Uint32Array, hash: number): void {
