@@ -249,7 +249,12 @@ function effective(bits: number, trustedInput: boolean): number {
 /** A provenance index held in memory, bounded by {@link ProvenanceLimits}. */
 export class MemoryProvenanceIndex implements ProvenanceIndex {
   readonly #limits: ProvenanceLimits;
-  readonly #values = new Map<string, ValueEntry>();
+  /**
+   * Values in the order they came, oldest first from `#head` on (eviction order). Found by their anchors only: a
+   * second map by value would cost a quarter of the memory of a value.
+   */
+  #queue: ValueEntry[] = [];
+  #head = 0;
   /** Values by the key of their anchor gram's hash: one entry, or a list when several share it. */
   readonly #anchors = new Map<number, ValueEntry | ValueEntry[]>();
   /** One bit per anchor hash (mod its size), so most positions of an argument skip the map; grows with the values. */
@@ -321,15 +326,15 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
 
   #addValue(value: string, bits: number, source: number): void {
     if (value.length < MIN_VALUE_LENGTH || value.length > this.#limits.maxValueLength) return;
-    const existing = this.#values.get(value);
+    const existing = this.#find(value);
     if (existing) {
       existing.labels |= bits;
       addSource(existing, source);
       return;
     }
     while (
-      this.#values.size > 0 &&
-      (this.#values.size >= this.#limits.maxValues || this.#valueChars + value.length > this.#limits.maxValueChars)
+      this.#queue.length > this.#head &&
+      (this.#valueCount() >= this.#limits.maxValues || this.#valueChars + value.length > this.#limits.maxValueChars)
     ) {
       this.#evictOldestValue();
     }
@@ -349,14 +354,14 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
       }
     }
     const entry: ValueEntry = { value, offset, labels: bits, sources: source };
-    this.#values.set(value, entry);
+    this.#queue.push(entry);
     this.#valueChars += value.length;
     const key = anchorKey(anchor);
     const slot = this.#anchors.get(key);
     if (slot === undefined) this.#anchors.set(key, entry);
     else if (Array.isArray(slot)) slot.push(entry);
     else this.#anchors.set(key, [slot, entry]);
-    if (this.#values.size * ANCHOR_BITS_PER_VALUE > this.#anchorBits.length * 32) this.#growAnchorBits();
+    if (this.#valueCount() * ANCHOR_BITS_PER_VALUE > this.#anchorBits.length * 32) this.#growAnchorBits();
     setBit(this.#anchorBits, anchor);
   }
 
@@ -370,6 +375,25 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     }
   }
 
+  #valueCount(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /** The entry of a value already kept, found through the anchors of its grams. */
+  #find(value: string): ValueEntry | undefined {
+    let h = 0;
+    for (let i = 0; i < value.length; i++) {
+      h =
+        (Math.imul(h, BASE) + value.charCodeAt(i) - Math.imul(i >= GRAM ? value.charCodeAt(i - GRAM) : 0, GRAM_POW)) |
+        0;
+      if (i < GRAM - 1 || !hasBit(this.#anchorBits, h)) continue;
+      const slot = this.#anchors.get(anchorKey(h));
+      if (slot === undefined) continue;
+      for (const entry of Array.isArray(slot) ? slot : [slot]) if (entry.value === value) return entry;
+    }
+    return undefined;
+  }
+
   #anchorCount(anchor: number): number {
     if (!hasBit(this.#anchorBits, anchor)) return 0;
     const slot = this.#anchors.get(anchorKey(anchor));
@@ -377,8 +401,12 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
   }
 
   #evictOldestValue(): void {
-    const first = this.#values.values().next().value as ValueEntry;
-    this.#values.delete(first.value);
+    const first = this.#queue[this.#head++] as ValueEntry;
+    // The queue is compacted now and then, not on every eviction.
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
     this.#valueChars -= first.value.length;
     const key = anchorKey(anchorOf(first.value, first.offset));
     const slot = this.#anchors.get(key);
@@ -479,7 +507,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
 
   stats(): ProvenanceStats {
     return {
-      values: this.#values.size,
+      values: this.#valueCount(),
       valueChars: this.#valueChars,
       fingerprints: this.#table.count,
       tableSlots: this.#table.size,
@@ -490,7 +518,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
         this.#table.bytes +
         this.#anchorBits.byteLength +
         this.#valueChars +
-        this.#values.size * 120 +
+        this.#valueCount() * 120 +
         this.#trustedUrls.size * 100,
     };
   }
