@@ -20,11 +20,10 @@ import { bufferString, compact, compactBuffer, compactInto, originalSlice } from
 import { decodedRuns, type Encoding } from './encodings.ts';
 import { FingerprintTable, filterBit } from './fingerprints.ts';
 import { LEG_A, LEG_B, type LegMask, NO_LEGS } from './legs.ts';
+import { GRAM, SOURCES_PER_VALUE, ValueTable } from './value-table.ts';
 import { extractValues, MIN_VALUE_LENGTH } from './values.ts';
 
-export { compact, extractValues, MIN_VALUE_LENGTH };
-/** Length of the anchor grams of values: a value is looked up by the hash of one of its grams. */
-export const GRAM = 8;
+export { compact, extractValues, GRAM, MIN_VALUE_LENGTH };
 /** Length of the grams of text that are fingerprinted. */
 export const TEXT_GRAM = 16;
 /** Seen text is fingerprinted at every STRIDE-th compact character. */
@@ -117,37 +116,13 @@ export interface ProvenanceStats {
 }
 
 /** How many sources a value remembers; the first ones, which are what brought it. */
-export const SOURCES_PER_ENTRY = 4;
+export const SOURCES_PER_ENTRY = SOURCES_PER_VALUE;
 
 const UNTRUSTED = 1;
 const SENSITIVE = 2;
 const TRUSTED = 4;
 const DISPLAY = 80;
-/** The anchor prefilter keeps at least this many bits per value (at most 3% set), from 4 Kib up to 4 Mib. */
-const ANCHOR_BITS_PER_VALUE = 32;
-const MIN_ANCHOR_BITS = 1 << 12;
-const MAX_ANCHOR_BITS = 1 << 22;
 const NOTHING: readonly ProvenanceScan[] = Object.freeze([]);
-
-interface ValueEntry {
-  value: string;
-  /** Where in the value its anchor gram starts. */
-  offset: number;
-  labels: number;
-  /** Index of the source that brought it (-1: trusted input only), or the first few (memory: most have one). */
-  sources: number | number[];
-}
-
-function sourceList(entry: ValueEntry): number[] {
-  return typeof entry.sources === 'number' ? (entry.sources < 0 ? [] : [entry.sources]) : entry.sources;
-}
-
-function addSource(entry: ValueEntry, source: number): void {
-  if (source < 0) return;
-  const list = sourceList(entry);
-  if (list.length >= SOURCES_PER_ENTRY || list.includes(source)) return;
-  entry.sources = list.length === 0 ? source : [...list, source];
-}
 
 // Printable ASCII without escapes (what tokens are made of) compacts natively to the same string as the byte loop, at
 // half the cost; anything else goes through the byte loop.
@@ -217,13 +192,6 @@ function power(exponent: number): number {
 const GRAM_POW = power(GRAM);
 const TEXT_POW = power(TEXT_GRAM);
 
-/** Hash of the GRAM characters of `value` at `offset`, as the rolling hash of a scan computes it. */
-function anchorOf(value: string, offset: number): number {
-  let h = 0;
-  for (let i = offset; i < offset + GRAM; i++) h = (Math.imul(h, BASE) + value.charCodeAt(i)) | 0;
-  return h;
-}
-
 function legsOf(bits: number): LegMask {
   return (bits & UNTRUSTED ? LEG_A : NO_LEGS) | (bits & SENSITIVE ? LEG_B : NO_LEGS);
 }
@@ -249,16 +217,7 @@ function effective(bits: number, trustedInput: boolean): number {
 /** A provenance index held in memory, bounded by {@link ProvenanceLimits}. */
 export class MemoryProvenanceIndex implements ProvenanceIndex {
   readonly #limits: ProvenanceLimits;
-  /**
-   * Values in the order they came, oldest first from `#head` on (eviction order). Found by their anchors only: a
-   * second map by value would cost a quarter of the memory of a value.
-   */
-  #queue: ValueEntry[] = [];
-  #head = 0;
-  /** Values by the key of their anchor gram's hash: one entry, or a list when several share it. */
-  readonly #anchors = new Map<number, ValueEntry | ValueEntry[]>();
-  /** One bit per anchor hash (mod its size), so most positions of an argument skip the map; grows with the values. */
-  #anchorBits = new Uint32Array(MIN_ANCHOR_BITS >>> 5);
+  readonly #values: ValueTable;
   readonly #table: FingerprintTable;
   readonly #sources: ProvenanceSource[] = [];
   /** Sources that brought text, per label bit, for findings on text. */
@@ -266,7 +225,6 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
   readonly #trustedUrls = new Set<string>();
   /** Compact trusted input: a value found inside it was given by the user or the operator. */
   readonly #trustedText: string[] = [];
-  #valueChars = 0;
   #trustedChars = 0;
   #lost = 0;
 
@@ -274,6 +232,10 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
   constructor(limits: Partial<ProvenanceLimits> = {}, lost: LegMask = NO_LEGS) {
     this.#limits = { ...DEFAULT_PROVENANCE_LIMITS, ...limits };
     this.#table = new FingerprintTable(this.#limits.maxTableBits);
+    // INVARIANT: eviction never turns a flag into a pass (test/core/provenance.test.ts "eviction never unflags").
+    this.#values = new ValueTable(this.#limits.maxValues, this.#limits.maxValueChars, (labels) => {
+      this.#lost |= untrustedUnlessTrusted(labels);
+    });
     this.#lost = bitsOf(lost);
   }
 
@@ -326,96 +288,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
 
   #addValue(value: string, bits: number, source: number): void {
     if (value.length < MIN_VALUE_LENGTH || value.length > this.#limits.maxValueLength) return;
-    const existing = this.#find(value);
-    if (existing) {
-      existing.labels |= bits;
-      addSource(existing, source);
-      return;
-    }
-    while (
-      this.#queue.length > this.#head &&
-      (this.#valueCount() >= this.#limits.maxValues || this.#valueChars + value.length > this.#limits.maxValueChars)
-    ) {
-      this.#evictOldestValue();
-    }
-    // Anchor the value on its least used gram: values that share a prefix (`https://`, a mail domain) would
-    // otherwise pile up under one anchor and every scan of that prefix would compare them all.
-    let offset = 0;
-    let anchor = anchorOf(value, 0);
-    let best = this.#anchorCount(anchor);
-    let h = anchor;
-    for (let i = 1; best > 0 && i + GRAM <= value.length; i++) {
-      h = (Math.imul(h, BASE) - Math.imul(value.charCodeAt(i - 1), GRAM_POW) + value.charCodeAt(i + GRAM - 1)) | 0;
-      const used = this.#anchorCount(h);
-      if (used < best) {
-        offset = i;
-        anchor = h;
-        best = used;
-      }
-    }
-    const entry: ValueEntry = { value, offset, labels: bits, sources: source };
-    this.#queue.push(entry);
-    this.#valueChars += value.length;
-    const key = anchorKey(anchor);
-    const slot = this.#anchors.get(key);
-    if (slot === undefined) this.#anchors.set(key, entry);
-    else if (Array.isArray(slot)) slot.push(entry);
-    else this.#anchors.set(key, [slot, entry]);
-    if (this.#valueCount() * ANCHOR_BITS_PER_VALUE > this.#anchorBits.length * 32) this.#growAnchorBits();
-    setBit(this.#anchorBits, anchor);
-  }
-
-  #growAnchorBits(): void {
-    const size = this.#anchorBits.length * 32 * 2;
-    if (size > MAX_ANCHOR_BITS) return;
-    this.#anchorBits = new Uint32Array(size >>> 5);
-    for (const slot of this.#anchors.values()) {
-      for (const entry of Array.isArray(slot) ? slot : [slot])
-        setBit(this.#anchorBits, anchorOf(entry.value, entry.offset));
-    }
-  }
-
-  #valueCount(): number {
-    return this.#queue.length - this.#head;
-  }
-
-  /** The entry of a value already kept, found through the anchors of its grams. */
-  #find(value: string): ValueEntry | undefined {
-    let h = 0;
-    for (let i = 0; i < value.length; i++) {
-      h =
-        (Math.imul(h, BASE) + value.charCodeAt(i) - Math.imul(i >= GRAM ? value.charCodeAt(i - GRAM) : 0, GRAM_POW)) |
-        0;
-      if (i < GRAM - 1 || !hasBit(this.#anchorBits, h)) continue;
-      const slot = this.#anchors.get(anchorKey(h));
-      if (slot === undefined) continue;
-      for (const entry of Array.isArray(slot) ? slot : [slot]) if (entry.value === value) return entry;
-    }
-    return undefined;
-  }
-
-  #anchorCount(anchor: number): number {
-    if (!hasBit(this.#anchorBits, anchor)) return 0;
-    const slot = this.#anchors.get(anchorKey(anchor));
-    return slot === undefined ? 0 : Array.isArray(slot) ? slot.length : 1;
-  }
-
-  #evictOldestValue(): void {
-    const first = this.#queue[this.#head++] as ValueEntry;
-    // The queue is compacted now and then, not on every eviction.
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
-    this.#valueChars -= first.value.length;
-    const key = anchorKey(anchorOf(first.value, first.offset));
-    const slot = this.#anchors.get(key);
-    const rest = Array.isArray(slot) ? slot.filter((e) => e !== first) : [];
-    if (rest.length > 1) this.#anchors.set(key, rest);
-    else if (rest.length === 1) this.#anchors.set(key, rest[0] as ValueEntry);
-    else this.#anchors.delete(key);
-    // INVARIANT: eviction never turns a flag into a pass (test/core/provenance.test.ts "eviction never unflags").
-    this.#lost |= untrustedUnlessTrusted(first.labels);
+    this.#values.add(value, bits, source);
   }
 
   /** Fingerprints the consecutive blocks of the first `n` buffer bytes. */
@@ -453,31 +326,30 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
   #scanCompact(text: string, n: number, encoding: ProvenanceScan['encoding']): ProvenanceScan[] {
     if (n < MIN_VALUE_LENGTH) return NOTHING as ProvenanceScan[];
     let found: ProvenanceScan[] | undefined;
-    let matched: ValueEntry[] | undefined;
+    let matched: number[] | undefined;
     let valueBits = 0;
     let trusted: boolean | undefined;
     const trustedInput = () => {
       trusted ??= this.#trustedText.some((t) => t.includes(bufferString(n)));
       return trusted;
     };
-    const candidates = gramPass(n, this.#table, this.#anchorBits);
+    const values = this.#values;
+    const candidates = gramPass(n, this.#table, values.anchorBits);
     for (let k = 0; k < candidates; k++) {
-      const slot = this.#anchors.get(anchorKey(candidateHashes[k] as number));
-      if (slot === undefined) continue;
       const i = candidateEnds[k] as number;
-      for (const entry of Array.isArray(slot) ? slot : [slot]) {
-        const start = i - GRAM + 1 - entry.offset;
-        if (start < 0 || !matchesAt(entry.value, start, n)) continue;
-        if (matched?.includes(entry)) continue;
+      for (let id = values.newest(candidateHashes[k] as number); id >= 0; id = values.older(id)) {
+        const start = i - GRAM + 1 - values.offset(id);
+        if (!values.matches(id, compactBuffer(), start, n) || matched?.includes(id)) continue;
         matched ??= [];
-        matched.push(entry);
-        const given = trustedInput() || this.#trustedText.some((t) => t.includes(entry.value));
-        const labels = effective(entry.labels, given);
+        matched.push(id);
+        const value = values.value(id);
+        const given = trustedInput() || this.#trustedText.some((t) => t.includes(value));
+        const labels = effective(values.labels(id), given);
         if (!labels) continue;
         valueBits |= labels;
-        const sources = sourceList(entry).map((s) => this.#sources[s] as ProvenanceSource);
+        const sources = values.sources(id).map((s) => this.#sources[s] as ProvenanceSource);
         found ??= [];
-        found.push(finding(labels, 'value', originalSlice(text, start, start + entry.value.length), encoding, sources));
+        found.push(finding(labels, 'value', originalSlice(text, start, start + value.length), encoding, sources));
       }
     }
     const textBits = anyGram ? effective(textLabels(n), trustedInput()) & ~valueBits : 0;
@@ -507,29 +379,15 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
 
   stats(): ProvenanceStats {
     return {
-      values: this.#valueCount(),
-      valueChars: this.#valueChars,
+      values: this.#values.count,
+      valueChars: this.#values.chars,
       fingerprints: this.#table.count,
       tableSlots: this.#table.size,
       trustedUrls: this.#trustedUrls.size,
       lost: (this.#lost & UNTRUSTED ? 'A' : '') + (this.#lost & SENSITIVE ? 'B' : ''),
-      // A value costs its characters plus about 120 bytes of map, anchor and entry overhead (measured).
-      bytes:
-        this.#table.bytes +
-        this.#anchorBits.byteLength +
-        this.#valueChars +
-        this.#valueCount() * 120 +
-        this.#trustedUrls.size * 100,
+      bytes: this.#table.bytes + this.#values.bytes + this.#trustedUrls.size * 100,
     };
   }
-}
-
-/** Whether the buffer holds `value` at `start` (within its first `n` characters). */
-function matchesAt(value: string, start: number, n: number): boolean {
-  if (start + value.length > n) return false;
-  const buffer = compactBuffer();
-  for (let i = 0; i < value.length; i++) if (buffer[start + i] !== value.charCodeAt(i)) return false;
-  return true;
 }
 
 /** Adds the blocks of the first `n` bytes to a table (a loop of its own, see compact.ts); false if one did not fit. */
@@ -544,24 +402,6 @@ function gramHash(text: Uint8Array, start: number, length: number): number {
   let h = 0;
   for (let i = start; i < start + length; i++) h = (Math.imul(h, BASE) + (text[i] as number)) | 0;
   return h;
-}
-
-/**
- * The map key of an anchor hash: its top 30 bits, a small integer the engine stores inline, where a full 32-bit hash
- * would be a boxed number of its own (16 bytes a value). Values that share a key are told apart by comparison.
- */
-function anchorKey(anchor: number): number {
-  return anchor >> 2;
-}
-
-function setBit(bits: Uint32Array, hash: number): void {
-  const bit = hash & (bits.length * 32 - 1);
-  bits[bit >>> 5] = (bits[bit >>> 5] as number) | (1 << (bit & 31));
-}
-
-function hasBit(bits: Uint32Array, hash: number): boolean {
-  const bit = hash & (bits.length * 32 - 1);
-  return ((bits[bit >>> 5] as number) & (1 << (bit & 31))) !== 0;
 }
 
 /**

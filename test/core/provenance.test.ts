@@ -11,6 +11,7 @@ import {
   MIN_TEXT_LENGTH,
   MIN_VALUE_LENGTH,
 } from '../../src/core/provenance.ts';
+import { anchorHash, GRAM as VALUE_GRAM, ValueTable } from '../../src/core/value-table.ts';
 
 const source = (seq: number, tool = 'read_inbox') => ({ seq, callId: `c${seq}`, tool });
 
@@ -273,6 +274,47 @@ describe('provenance index', () => {
         },
       ),
       { numRuns: 30 },
+    );
+  });
+
+  it('property: the value table agrees with a first-in first-out map under its limits', () => {
+    // Few letters, so values share anchor grams and repeat.
+    const value = fc.string({ unit: fc.constantFrom('a', 'b', '1', '2'), minLength: 8, maxLength: 30 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(value, fc.integer({ min: 1, max: 7 })), { maxLength: 200 }), (adds) => {
+        let evicted = 0;
+        const table = new ValueTable(16, 200, (labels) => {
+          evicted |= labels;
+        });
+        const model = new Map<string, number>();
+        let modelEvicted = 0;
+        for (const [v, labels] of adds) {
+          table.add(v, labels, 0);
+          if (model.has(v)) model.set(v, (model.get(v) as number) | labels);
+          else {
+            const chars = () => [...model.keys()].reduce((sum, k) => sum + k.length, 0);
+            while (model.size > 0 && (model.size >= 16 || chars() + v.length > 200)) {
+              const [oldest, bits] = model.entries().next().value as [string, number];
+              model.delete(oldest);
+              modelEvicted |= bits;
+            }
+            model.set(v, labels);
+          }
+        }
+        expect(table.count).toBe(model.size);
+        expect(evicted).toBe(modelEvicted);
+        for (const [v, labels] of model) {
+          const bytes = new TextEncoder().encode(v);
+          const ids = new Set<number>();
+          for (let p = 0; p + VALUE_GRAM <= v.length; p++) {
+            for (let id = table.newest(anchorHash(bytes, p)); id >= 0; id = table.older(id)) {
+              if (table.value(id) === v && table.offset(id) === p && table.matches(id, bytes, 0, v.length)) ids.add(id);
+            }
+          }
+          expect([...ids].map((id) => table.labels(id))).toEqual([labels]);
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 });

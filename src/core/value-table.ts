@@ -1,0 +1,330 @@
+/**
+ * The values of a provenance index, in typed arrays: their compact bytes in one arena, and per value its place, the
+ * offset of its anchor gram, its labels and the first source that brought it, found by the hash of the anchor gram
+ * in an open-addressing table with a chain per hash. About 40 bytes a value besides its bytes, where objects in maps
+ * cost five times that. Values leave oldest first; what they carried is returned to the caller, which remembers it.
+ */
+
+/** Length of the anchor grams of values. */
+export const GRAM = 8;
+const BASE = 0x01000193;
+const GRAM_POW = (() => {
+  let p = 1;
+  for (let i = 0; i < GRAM; i++) p = Math.imul(p, BASE);
+  return p;
+})();
+/** How many sources a value remembers; the first ones, which are what brought it. */
+export const SOURCES_PER_VALUE = 4;
+const NONE = -1;
+
+/** Hash of the GRAM bytes at `start`, as the rolling hash of a scan computes it. */
+export function anchorHash(bytes: Uint8Array, start: number): number {
+  let h = 0;
+  for (let i = start; i < start + GRAM; i++) h = (Math.imul(h, BASE) + (bytes[i] as number)) | 0;
+  return h;
+}
+
+/** A table of values; see the module comment. */
+export class ValueTable {
+  readonly #maxValues: number;
+  readonly #maxChars: number;
+  #arena = new Uint8Array(1024);
+  /** End of the used part of the arena; values before `#arenaStart` were evicted. */
+  #arenaEnd = 0;
+  #arenaStart = 0;
+  // Per value, indexed by id − #base; ids only grow, the oldest live one is #first.
+  #base = 0;
+  #first = 0;
+  #next = 0;
+  #start = new Int32Array(64);
+  #length = new Uint16Array(64);
+  #offset = new Uint16Array(64);
+  #labels = new Uint8Array(64);
+  #source = new Int32Array(64);
+  /** The next older value with the same anchor hash, or NONE. */
+  #chain = new Int32Array(64);
+  /** Sources after the first, for the few values that several outputs brought. */
+  readonly #more = new Map<number, number[]>();
+  // Open addressing by anchor hash: the newest value with that hash (id + 1; 0 is empty).
+  #keys = new Int32Array(128);
+  #heads = new Int32Array(128);
+  #used = 0;
+  #chars = 0;
+  /** One bit per anchor hash (mod its size), so most positions of an argument skip the table; grows with it. */
+  #bits = new Uint32Array(128);
+
+  readonly #onEvict: (labels: number) => void;
+
+  /** `onEvict` hears the labels of each value evicted to make room. */
+  constructor(maxValues: number, maxChars: number, onEvict: (labels: number) => void) {
+    this.#maxValues = maxValues;
+    this.#maxChars = maxChars;
+    this.#onEvict = onEvict;
+  }
+
+  /** Values held. */
+  get count(): number {
+    return this.#next - this.#first;
+  }
+
+  /** Bytes of values held. */
+  get chars(): number {
+    return this.#chars;
+  }
+
+  /** Bytes allocated. */
+  get bytes(): number {
+    const perValue = 4 + 2 + 2 + 1 + 4 + 4;
+    return this.#arena.byteLength + this.#start.length * perValue + this.#keys.byteLength * 2 + this.#bits.byteLength;
+  }
+
+  /** The prefilter: bit `hash & (size − 1)` is set when a value may have that anchor hash. */
+  get anchorBits(): Uint32Array {
+    return this.#bits;
+  }
+
+  /** The newest value whose anchor gram has this hash, or NONE; older ones follow through {@link older}. */
+  newest(hash: number): number {
+    const mask = this.#keys.length - 1;
+    for (let at = slotOf(hash, mask); this.#heads[at] !== 0; at = (at + 1) & mask) {
+      if (this.#keys[at] === hash) return this.#live((this.#heads[at] as number) - 1);
+    }
+    return NONE;
+  }
+
+  /** The next older value with the same anchor hash, or NONE. */
+  older(id: number): number {
+    return this.#live(this.#chain[id - this.#base] as number);
+  }
+
+  #live(id: number): number {
+    return id >= this.#first ? id : NONE;
+  }
+
+  /** Where in a value its anchor gram starts. */
+  offset(id: number): number {
+    return this.#offset[id - this.#base] as number;
+  }
+
+  /** Length of a value in compact bytes. */
+  length(id: number): number {
+    return this.#length[id - this.#base] as number;
+  }
+
+  /** Label bits of a value. */
+  labels(id: number): number {
+    return this.#labels[id - this.#base] as number;
+  }
+
+  /** The sources that brought a value (indexes the caller gave), the first few. */
+  sources(id: number): number[] {
+    const first = this.#source[id - this.#base] as number;
+    return first < 0 ? [] : [first, ...(this.#more.get(id) ?? [])];
+  }
+
+  /** A value as a string of one character per byte (the compact form's string). */
+  value(id: number): string {
+    const start = this.#start[id - this.#base] as number;
+    return String.fromCharCode.apply(null, this.#arena.subarray(start, start + this.length(id)) as unknown as number[]);
+  }
+
+  /** Whether `bytes` hold value `id` at `at`, within their first `n`. */
+  matches(id: number, bytes: Uint8Array, at: number, n: number): boolean {
+    const length = this.length(id);
+    if (at < 0 || at + length > n) return false;
+    const arena = this.#arena;
+    const start = this.#start[id - this.#base] as number;
+    for (let i = 0; i < length; i++) if (arena[start + i] !== bytes[at + i]) return false;
+    return true;
+  }
+
+  /** Adds a value (a compact string, one character per byte) with labels and the source that brought it (−1: none). */
+  add(value: string, labels: number, source: number): void {
+    const existing = this.#find(value);
+    if (existing !== NONE) {
+      const at = existing - this.#base;
+      this.#labels[at] = (this.#labels[at] as number) | labels;
+      this.#addSource(existing, source);
+      return;
+    }
+    while (this.count > 0 && (this.count >= this.#maxValues || this.#chars + value.length > this.#maxChars)) {
+      this.#onEvict(this.#evictOldest());
+    }
+    if ((this.#used + 1) * 2 > this.#keys.length) this.#rebuild(false);
+    const start = this.#reserveBytes(value.length);
+    for (let i = 0; i < value.length; i++) this.#arena[start + i] = value.charCodeAt(i);
+    // Anchor the value on its least used gram: values that share a prefix (`https://`, a mail domain) would
+    // otherwise pile up under one anchor and every scan of that prefix would compare them all.
+    let offset = 0;
+    let anchor = anchorHash(this.#arena, start);
+    let best = this.#uses(anchor);
+    let h = anchor;
+    for (let i = 1; best > 0 && i + GRAM <= value.length; i++) {
+      const out = this.#arena[start + i - 1] as number;
+      h = (Math.imul(h, BASE) - Math.imul(out, GRAM_POW) + (this.#arena[start + i + GRAM - 1] as number)) | 0;
+      const used = this.#uses(h);
+      if (used < best) {
+        offset = i;
+        anchor = h;
+        best = used;
+      }
+    }
+    const id = this.#newId();
+    const at = id - this.#base;
+    this.#start[at] = start;
+    this.#length[at] = value.length;
+    this.#offset[at] = offset;
+    this.#labels[at] = labels;
+    this.#source[at] = source;
+    this.#chars += value.length;
+    this.#link(id, anchor);
+    setBit(this.#bits, anchor);
+    // At least 32 prefilter bits per value (at most 3% set), up to 4 Mib.
+    if (this.count > this.#bits.length && this.#bits.length < 1 << 17) this.#rebuild(true);
+  }
+
+  #addSource(id: number, source: number): void {
+    if (source < 0) return;
+    const at = id - this.#base;
+    if (this.#source[at] === NONE) {
+      this.#source[at] = source;
+      return;
+    }
+    const more = this.#more.get(id) ?? [];
+    if (this.#source[at] === source || more.includes(source) || more.length + 1 >= SOURCES_PER_VALUE) return;
+    more.push(source);
+    this.#more.set(id, more);
+  }
+
+  /** How many live values have this anchor hash. */
+  #uses(hash: number): number {
+    if (!hasBit(this.#bits, hash)) return 0;
+    let n = 0;
+    for (let id = this.newest(hash); id !== NONE; id = this.older(id)) n++;
+    return n;
+  }
+
+  /** The id of a value already held, found through the anchors of its grams, or NONE. */
+  #find(value: string): number {
+    let h = 0;
+    for (let i = 0; i < value.length; i++) {
+      const out = i >= GRAM ? value.charCodeAt(i - GRAM) : 0;
+      h = (Math.imul(h, BASE) + value.charCodeAt(i) - Math.imul(out, GRAM_POW)) | 0;
+      if (i < GRAM - 1 || !hasBit(this.#bits, h)) continue;
+      for (let id = this.newest(h); id !== NONE; id = this.older(id)) {
+        if (this.length(id) === value.length && this.#equals(id, value)) return id;
+      }
+    }
+    return NONE;
+  }
+
+  #equals(id: number, value: string): boolean {
+    const start = this.#start[id - this.#base] as number;
+    for (let i = 0; i < value.length; i++) if (this.#arena[start + i] !== value.charCodeAt(i)) return false;
+    return true;
+  }
+
+  /** Links a value into the chain of its anchor hash (the table has room: see {@link add}). */
+  #link(id: number, anchor: number): void {
+    const mask = this.#keys.length - 1;
+    let at = slotOf(anchor, mask);
+    while (this.#heads[at] !== 0 && this.#keys[at] !== anchor) at = (at + 1) & mask;
+    if (this.#heads[at] === 0) this.#used++;
+    this.#chain[id - this.#base] = this.#heads[at] === 0 ? NONE : (this.#heads[at] as number) - 1;
+    this.#keys[at] = anchor;
+    this.#heads[at] = id + 1;
+  }
+
+  /** Evicts the oldest value; returns its labels. */
+  #evictOldest(): number {
+    const at = this.#first - this.#base;
+    const labels = this.#labels[at] as number;
+    this.#chars -= this.#length[at] as number;
+    this.#arenaStart = (this.#start[at] as number) + (this.#length[at] as number);
+    this.#more.delete(this.#first);
+    // Chains skip evicted ids; their slots in the hash table go when it is rebuilt.
+    this.#first++;
+    return labels;
+  }
+
+  #newId(): number {
+    if (this.#next - this.#base === this.#start.length) {
+      const live = this.#next - this.#first;
+      const shift = this.#first - this.#base;
+      const size = live * 2 > this.#start.length ? this.#start.length * 2 : this.#start.length;
+      this.#start = moved(this.#start, shift, live, size);
+      this.#length = moved(this.#length, shift, live, size);
+      this.#offset = moved(this.#offset, shift, live, size);
+      this.#labels = moved(this.#labels, shift, live, size);
+      this.#source = moved(this.#source, shift, live, size);
+      this.#chain = moved(this.#chain, shift, live, size);
+      this.#base = this.#first;
+    }
+    return this.#next++;
+  }
+
+  /** Room for `length` bytes at the end of the arena, moving live values to its start or growing it first. */
+  #reserveBytes(length: number): number {
+    if (this.#arenaEnd + length > this.#arena.length) {
+      const live = this.#arenaEnd - this.#arenaStart;
+      const size = Math.max(this.#arena.length * (live + length > this.#arena.length / 2 ? 2 : 1), live + length);
+      const arena = size === this.#arena.length ? this.#arena : new Uint8Array(size);
+      arena.set(this.#arena.subarray(this.#arenaStart, this.#arenaEnd));
+      for (let id = this.#first; id < this.#next; id++) {
+        const at = id - this.#base;
+        this.#start[at] = (this.#start[at] as number) - this.#arenaStart;
+      }
+      this.#arena = arena;
+      this.#arenaEnd = live;
+      this.#arenaStart = 0;
+    }
+    const start = this.#arenaEnd;
+    this.#arenaEnd += length;
+    return start;
+  }
+
+  /** Rebuilds the hash table (dropping evicted values) and, with `bits`, the prefilter at twice its size. */
+  #rebuild(bits: boolean): void {
+    const live = this.#next - this.#first;
+    let size = 128;
+    while (size < (live + 1) * 4) size *= 2;
+    this.#keys = new Int32Array(size);
+    this.#heads = new Int32Array(size);
+    this.#used = 0;
+    if (bits) this.#bits = new Uint32Array(this.#bits.length * 2);
+    else this.#bits.fill(0);
+    for (let id = this.#first; id < this.#next; id++) {
+      const at = id - this.#base;
+      const anchor = anchorHash(this.#arena, (this.#start[at] as number) + (this.#offset[at] as number));
+      this.#link(id, anchor);
+      setBit(this.#bits, anchor);
+    }
+  }
+}
+
+function slotOf(hash: number, mask: number): number {
+  return (Math.imul(hash, 0x9e3779b1) >>> 16) & mask;
+}
+
+function setBit(bits: Uint32Array, hash: number): void {
+  const bit = hash & (bits.length * 32 - 1);
+  bits[bit >>> 5] = (bits[bit >>> 5] as number) | (1 << (bit & 31));
+}
+
+/** Whether bit `hash & (size − 1)` of a prefilter is set. */
+export function hasBit(bits: Uint32Array, hash: number): boolean {
+  const bit = hash & (bits.length * 32 - 1);
+  return ((bits[bit >>> 5] as number) & (1 << (bit & 31))) !== 0;
+}
+
+/** `count` elements of an array from `from` on, at the start of an array of `size` (the same one when it fits). */
+function moved<T extends Int32Array | Uint16Array | Uint8Array>(
+  array: T,
+  from: number,
+  count: number,
+  size: number,
+): T {
+  const out = (size === array.length ? array : new (array.constructor as new (n: number) => T)(size)) as T;
+  out.set(array.subarray(from, from + count) as T);
+  return out;
+}
