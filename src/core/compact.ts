@@ -18,6 +18,8 @@ const WIDE_SPACE = /[\u00a0\u2000-\u200b\u3000\ufeff]/;
 let encoded = new Uint8Array(4096);
 let buffer = new Uint8Array(4096);
 let origin = new Int32Array(4096);
+/** The text whose byte offsets `origin` holds, if any. */
+let tracked: string | undefined;
 
 /** The shared buffer holding the last compact form (valid up to the length {@link compactInto} returned). */
 export function compactBuffer(): Uint8Array {
@@ -26,7 +28,7 @@ export function compactBuffer(): Uint8Array {
 
 /**
  * Writes the compact form of `text` into the shared buffer; returns its length in bytes. With `track`, the byte
- * offsets it came from are kept, so {@link originalSlice} can show a match as the caller wrote it.
+ * offsets it came from are kept for {@link originalSlice}.
  */
 export function compactInto(text: string, track: boolean): number {
   const most = text.length * 3;
@@ -36,6 +38,7 @@ export function compactInto(text: string, track: boolean): number {
   }
   if (track && origin.length < most) origin = new Int32Array(Math.max(most, origin.length * 2));
   const length = UTF8.encodeInto(text, encoded).written;
+  tracked = track ? text : undefined;
   const n = track ? foldTracked(encoded, buffer, origin, length) : fold(encoded, buffer, length);
   // More bytes than UTF-16 units: the text has non-ASCII characters, which may be spacing.
   if (text.indexOf('%') >= 0 || (length > text.length && WIDE_SPACE.test(text))) return compactEscaped(length, track);
@@ -116,8 +119,13 @@ function compactEscaped(length: number, track: boolean): number {
   return n;
 }
 
-/** The part of `text` that compact bytes `from` to `to` (exclusive) came from; needs a tracked compaction. */
+/**
+ * The part of `text` that compact bytes `from` to `to` (exclusive) came from, where `text` is what the buffer holds
+ * the compact form of. The offsets are tracked on demand (compacting the same text again writes the same bytes), so
+ * scans, which rarely find anything, do not pay for them.
+ */
 export function originalSlice(text: string, from: number, to: number): string {
+  if (tracked !== text) compactInto(text, true);
   const first = origin[from] as number;
   const last = origin[to - 1] as number;
   // A decoded `%XX` spans three bytes of the original; a literal `%` stays `%` in the compact form.

@@ -26,7 +26,7 @@ import { extractValues, MIN_VALUE_LENGTH } from './values.ts';
 export { compact, extractValues, GRAM, MIN_VALUE_LENGTH };
 /** Length of the grams of text that are fingerprinted. */
 export const TEXT_GRAM = 16;
-/** Seen text is fingerprinted at every STRIDE-th compact character. */
+/** Seen text is fingerprinted at every STRIDE-th compact byte (a power of two: scans test bits, not remainders). */
 export const STRIDE = 16;
 /** Shortest argument guaranteed to be found when it lies inside seen text: it holds a whole sampled gram. */
 export const MIN_TEXT_LENGTH = STRIDE - 1 + TEXT_GRAM;
@@ -307,12 +307,12 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
   }
 
   scan(text: string): ProvenanceScan[] {
-    const plain = this.#scanCompact(text, compactInto(text, true), undefined);
+    const plain = this.#scanCompact(text, compactInto(text, false), undefined);
     const runs = decodedRuns(text);
     if (runs.length === 0) return plain.length < 2 ? [...plain] : dropContained(plain);
     const found = [...plain];
     for (const run of runs) {
-      for (const decoded of this.#scanCompact(run.text, compactInto(run.text, true), run.encoding)) {
+      for (const decoded of this.#scanCompact(run.text, compactInto(run.text, false), run.encoding)) {
         // A decoded run adds what the argument does not already show verbatim.
         if (decoded.kind === 'evicted' || found.some((f) => f.kind === decoded.kind && f.labels === decoded.labels))
           continue;
@@ -441,7 +441,7 @@ function gramPass(n: number, table: FingerprintTable, anchorBits: Uint32Array): 
     // The text gram is tested in every other stride only: a chunk holds two grams a stride apart, one of them in a
     // tested stride, and the untested strides are tested below where that matters.
     const p = i - TEXT_GRAM + 1;
-    if (p >= 0 && !((p / STRIDE) & 1) && filterBit(filter, shift, h16)) passes[passed++] = p;
+    if (p >= 0 && (p & STRIDE) === 0 && filterBit(filter, shift, h16)) passes[passed++] = p;
   }
   anyGram = passed > 0 && textPass(n, table, passed);
   return count;
@@ -466,7 +466,7 @@ function textPass(n: number, table: FingerprintTable, passed: number): boolean {
   inside.fill(0);
   if (n >= MIN_TEXT_LENGTH) {
     for (let k = 0; k < passed; k++) {
-      const r = (passes[k] as number) % STRIDE;
+      const r = (passes[k] as number) & (STRIDE - 1);
       inside[r] = (inside[r] as number) + 1;
     }
     for (let r = 0; r < STRIDE; r++) {
@@ -498,7 +498,7 @@ function textPass(n: number, table: FingerprintTable, passed: number): boolean {
   for (let k = 0; k < total; k++) {
     const p = passes[k] as number;
     const near = (p >= STRIDE && ok[p - STRIDE]) || (p + STRIDE < grams && ok[p + STRIDE]);
-    if (!near && !inside[p % STRIDE]) continue;
+    if (!near && !inside[p & (STRIDE - 1)]) continue;
     const label = table.probe(gramHash(chars, p, TEXT_GRAM));
     labels[p] = label;
     any |= label;
