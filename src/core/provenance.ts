@@ -124,19 +124,6 @@ const TRUSTED = 4;
 const DISPLAY = 80;
 const NOTHING: readonly ProvenanceScan[] = Object.freeze([]);
 
-// Printable ASCII without escapes (what tokens are made of) compacts natively to the same string as the byte loop, at
-// half the cost; anything else goes through the byte loop.
-const PLAIN = /^[ -$&-~]*$/;
-const SEPARATORS = /[ \-().,'"_*+]+/g;
-
-/** Compact form of a short raw value. */
-function compactValue(raw: string): string {
-  if (!PLAIN.test(raw)) return compact(raw);
-  const value = raw.replace(SEPARATORS, '').toLowerCase();
-  // Unchanged, it may still be the slice of the output it was cut from.
-  return value === raw ? detached(raw) : value;
-}
-
 let units = new Uint16Array(256);
 
 /**
@@ -266,13 +253,13 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
       extractValues(text, (raw) => {
         // A URL in trusted input or in the output of a trusted source may be fetched verbatim.
         if (vouchesForUrls && raw.includes('://')) this.#trustUrl(raw);
-        if (bits !== 0) this.#addValue(compactValue(raw), bits, source);
+        if (bits !== 0) this.#addValue(compactInto(raw, false), bits, source);
       });
       // An output that brought no legs matters only for the URLs it vouches for.
       if (bits === 0) return;
       const n = compactInto(text, false);
       // A whole short string (a display name, a subject line) is a value of its own.
-      if (n >= MIN_VALUE_LENGTH && n < MIN_TEXT_LENGTH) this.#addValue(bufferString(n), bits, source);
+      if (n >= MIN_VALUE_LENGTH && n < MIN_TEXT_LENGTH) this.#addValue(n, bits, source);
       this.#addText(n, bits, source);
     });
   }
@@ -286,9 +273,10 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     this.#trustedUrls.add(detached(url));
   }
 
-  #addValue(value: string, bits: number, source: number): void {
-    if (value.length < MIN_VALUE_LENGTH || value.length > this.#limits.maxValueLength) return;
-    this.#values.add(value, bits, source);
+  /** Adds the first `n` compact bytes in the buffer as a value. */
+  #addValue(n: number, bits: number, source: number): void {
+    if (n < MIN_VALUE_LENGTH || n > this.#limits.maxValueLength) return;
+    this.#values.add(compactBuffer(), n, bits, source);
   }
 
   /** Fingerprints the consecutive blocks of the first `n` buffer bytes. */

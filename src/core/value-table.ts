@@ -138,28 +138,28 @@ export class ValueTable {
     return true;
   }
 
-  /** Adds a value (a compact string, one character per byte) with labels and the source that brought it (−1: none). */
-  add(value: string, labels: number, source: number): void {
-    const existing = this.#find(value);
+  /** Adds a value (the first `n` of some compact bytes) with labels and the source that brought it (−1: none). */
+  add(bytes: Uint8Array, n: number, labels: number, source: number): void {
+    const existing = this.#find(bytes, n);
     if (existing !== NONE) {
       const at = existing - this.#base;
       this.#labels[at] = (this.#labels[at] as number) | labels;
       this.#addSource(existing, source);
       return;
     }
-    while (this.count > 0 && (this.count >= this.#maxValues || this.#chars + value.length > this.#maxChars)) {
+    while (this.count > 0 && (this.count >= this.#maxValues || this.#chars + n > this.#maxChars)) {
       this.#onEvict(this.#evictOldest());
     }
     if ((this.#used + 1) * 2 > this.#keys.length) this.#rebuild(false);
-    const start = this.#reserveBytes(value.length);
-    for (let i = 0; i < value.length; i++) this.#arena[start + i] = value.charCodeAt(i);
+    const start = this.#reserveBytes(n);
+    this.#arena.set(bytes.subarray(0, n), start);
     // Anchor the value on its least used gram: values that share a prefix (`https://`, a mail domain) would
     // otherwise pile up under one anchor and every scan of that prefix would compare them all.
     let offset = 0;
     let anchor = anchorHash(this.#arena, start);
     let best = this.#uses(anchor);
     let h = anchor;
-    for (let i = 1; best > 0 && i + GRAM <= value.length; i++) {
+    for (let i = 1; best > 0 && i + GRAM <= n; i++) {
       const out = this.#arena[start + i - 1] as number;
       h = (Math.imul(h, BASE) - Math.imul(out, GRAM_POW) + (this.#arena[start + i + GRAM - 1] as number)) | 0;
       const used = this.#uses(h);
@@ -172,11 +172,11 @@ export class ValueTable {
     const id = this.#newId();
     const at = id - this.#base;
     this.#start[at] = start;
-    this.#length[at] = value.length;
+    this.#length[at] = n;
     this.#offset[at] = offset;
     this.#labels[at] = labels;
     this.#source[at] = source;
-    this.#chars += value.length;
+    this.#chars += n;
     this.#link(id, anchor);
     setBit(this.#bits, anchor);
     // At least 32 prefilter bits per value (at most 3% set), up to 4 Mib.
@@ -204,24 +204,18 @@ export class ValueTable {
     return n;
   }
 
-  /** The id of a value already held, found through the anchors of its grams, or NONE. */
-  #find(value: string): number {
+  /** The id of a value already held (the first `n` bytes), found through the anchors of its grams, or NONE. */
+  #find(bytes: Uint8Array, n: number): number {
     let h = 0;
-    for (let i = 0; i < value.length; i++) {
-      const out = i >= GRAM ? value.charCodeAt(i - GRAM) : 0;
-      h = (Math.imul(h, BASE) + value.charCodeAt(i) - Math.imul(out, GRAM_POW)) | 0;
+    for (let i = 0; i < n; i++) {
+      const out = i >= GRAM ? (bytes[i - GRAM] as number) : 0;
+      h = (Math.imul(h, BASE) + (bytes[i] as number) - Math.imul(out, GRAM_POW)) | 0;
       if (i < GRAM - 1 || !hasBit(this.#bits, h)) continue;
       for (let id = this.newest(h); id !== NONE; id = this.older(id)) {
-        if (this.length(id) === value.length && this.#equals(id, value)) return id;
+        if (this.length(id) === n && this.matches(id, bytes, 0, n)) return id;
       }
     }
     return NONE;
-  }
-
-  #equals(id: number, value: string): boolean {
-    const start = this.#start[id - this.#base] as number;
-    for (let i = 0; i < value.length; i++) if (this.#arena[start + i] !== value.charCodeAt(i)) return false;
-    return true;
   }
 
   /** Links a value into the chain of its anchor hash (the table has room: see {@link add}). */

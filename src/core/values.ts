@@ -43,24 +43,42 @@ const SPECIAL = /[\d@.:]/g;
  * scheme (`://`) or the shape of a domain, a URL without its query, and IBANs and phone numbers written with spaces.
  */
 export function extractValues(text: string, each: (raw: string) => void): void {
-  const length = text.length;
   let done = 0;
   let skip = 0;
   SPECIAL.lastIndex = 0;
-  // `test` moves `lastIndex` past the match without allocating a match object.
+  // `test` moves `lastIndex` past the match without allocating a match object. The scans of a token are functions
+  // of their own: inner loops here would be compiled on stack replacement and thrown away at every exit.
   while (SPECIAL.test(text)) {
     // Expand the special character to its whole token, once per token.
-    let start = SPECIAL.lastIndex - 1;
-    while (start > done && !(classOf(text.charCodeAt(start - 1)) & DELIMITER)) start--;
-    let end = start;
-    let flags = 0;
-    for (let k = classOf(text.charCodeAt(end)); end < length && !(k & DELIMITER); k = classOf(text.charCodeAt(++end)))
-      flags |= k;
+    const start = tokenStart(text, SPECIAL.lastIndex - 1, done);
+    const end = tokenEnd(text, start);
+    const flags = tokenFlags(text, start, end);
     done = end;
     SPECIAL.lastIndex = end;
     if (end - start >= MIN_VALUE_LENGTH) token(text, start, end, flags, each);
     if (flags & DIGIT) skip = spacedNumbers(text, Math.max(start, skip), end, each);
   }
+}
+
+/** Where the token around `at` starts, not before `done`. */
+function tokenStart(text: string, at: number, done: number): number {
+  let start = at;
+  while (start > done && !(classOf(text.charCodeAt(start - 1)) & DELIMITER)) start--;
+  return start;
+}
+
+/** Where the token from `start` ends. */
+function tokenEnd(text: string, start: number): number {
+  let end = start;
+  while (end < text.length && !(classOf(text.charCodeAt(end)) & DELIMITER)) end++;
+  return end;
+}
+
+/** The character classes a token holds. */
+function tokenFlags(text: string, start: number, end: number): number {
+  let flags = 0;
+  for (let i = start; i < end; i++) flags |= classOf(text.charCodeAt(i));
+  return flags;
 }
 
 /**

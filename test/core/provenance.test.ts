@@ -289,7 +289,7 @@ describe('provenance index', () => {
         const model = new Map<string, number>();
         let modelEvicted = 0;
         for (const [v, labels] of adds) {
-          table.add(v, labels, 0);
+          table.add(new TextEncoder().encode(v), v.length, labels, 0);
           if (model.has(v)) model.set(v, (model.get(v) as number) | labels);
           else {
             const chars = () => [...model.keys()].reduce((sum, k) => sum + k.length, 0);
