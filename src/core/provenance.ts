@@ -37,9 +37,9 @@ export const MIN_CHUNK_LENGTH = 2 * STRIDE - 1 + TEXT_GRAM;
 export interface ProvenanceLimits {
   /** Most distinct values kept; the oldest are evicted first. */
   maxValues: number;
-  /** Most compact characters of values kept. */
+  /** Most compact bytes of values kept. */
   maxValueChars: number;
-  /** Longest value kept (longer strings are text only). */
+  /** Longest value kept, in compact bytes (longer strings are text only). */
   maxValueLength: number;
   /** log2 of the largest fingerprint table in 16-slot buckets (16 → 1,048,576 slots, 5 MiB with its filter). */
   maxTableBits: number;
