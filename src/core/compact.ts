@@ -160,10 +160,14 @@ function utf8Length(text: string, i: number): number {
 
 /** The first `n` compact bytes as a string, one character per byte (what values are keyed and compared by). */
 export function bufferString(n: number): string {
+  return codesToString(buffer, n);
+}
+
+/** A string of the first `n` character codes of an array, built natively in chunks the engine accepts. */
+export function codesToString(codes: Uint8Array | Uint16Array, n: number): string {
   let out = '';
   for (let from = 0; from < n; from += 8192) {
-    const part = buffer.subarray(from, Math.min(n, from + 8192));
-    out += String.fromCharCode.apply(null, part as unknown as number[]);
+    out += String.fromCharCode.apply(null, codes.subarray(from, Math.min(n, from + 8192)) as unknown as number[]);
   }
   return out;
 }

@@ -7,18 +7,19 @@
  *   kept verbatim in compact form with the labels and events that brought them. An argument that *is* or
  *   *contains* such a value is found exactly (a hash of one {@link GRAM}-character anchor gram of the value, then a
  *   verbatim comparison), and the finding names the events.
- * - **text**: fingerprints of the {@link TEXT_GRAM}-character grams that start every {@link STRIDE} compact characters
- *   of all labelled text (consecutive blocks), in a compact table with label bits. An argument's grams are looked up at every position,
- *   so an argument of at least {@link MIN_TEXT_LENGTH} compact characters that lies inside seen text, or that
- *   contains at least {@link MIN_CHUNK_LENGTH} characters of it, is found. Sampling at fixed positions keeps
- *   indexing to one light pass; the price, a lookup per argument position, is paid on arguments, which are small.
+ * - **text**: fingerprints of the consecutive {@link TEXT_GRAM}-byte blocks of the compact form of all labelled
+ *   text, in a compact table with label bits. An argument's grams are looked up at every position, so an argument
+ *   of at least {@link MIN_TEXT_LENGTH} compact bytes that lies inside seen text, or that contains at least
+ *   {@link MIN_CHUNK_LENGTH} bytes of it, is found. Sampling fixed blocks keeps indexing to one light pass; the
+ *   price, a lookup per argument position, is paid on arguments, which are small.
  *
  * Eviction errs on the side of flagging: whatever cannot be kept (values past the cap, fingerprints that do not fit)
  * adds its labels to `lost`, and from then on every argument of meaningful length counts as possibly carrying them.
  */
-import { bufferString, compact, compactBuffer, compactInto, originalSlice } from './compact.ts';
+import { bufferString, codesToString, compact, compactBuffer, compactInto, originalSlice } from './compact.ts';
 import { decodedRuns, type Encoding } from './encodings.ts';
 import { FingerprintTable, filterBit } from './fingerprints.ts';
+import { BASE, gramHash, power } from './gram-hash.ts';
 import { LEG_A, LEG_B, type LegMask, NO_LEGS } from './legs.ts';
 import { GRAM, SOURCES_PER_VALUE, ValueTable } from './value-table.ts';
 import { extractValues, MIN_VALUE_LENGTH } from './values.ts';
@@ -45,7 +46,7 @@ export interface ProvenanceLimits {
   maxTableBits: number;
   /** Most trusted URLs kept for URL controls. */
   maxTrustedUrls: number;
-  /** Most compact characters of trusted input kept whole (values beyond it are flagged as if not given). */
+  /** Most compact bytes of trusted input kept whole (values beyond it are flagged as if not given). */
   maxTrustedChars: number;
 }
 
@@ -133,12 +134,7 @@ let units = new Uint16Array(256);
 function detached(text: string): string {
   if (units.length < text.length) units = new Uint16Array(Math.max(text.length, units.length * 2));
   for (let i = 0; i < text.length; i++) units[i] = text.charCodeAt(i);
-  let out = '';
-  for (let from = 0; from < text.length; from += 8192) {
-    const part = units.subarray(from, Math.min(text.length, from + 8192));
-    out += String.fromCharCode.apply(null, part as unknown as number[]);
-  }
-  return out;
+  return codesToString(units, text.length);
 }
 
 // Scratch of a scan, shared by all indexes: the labels of the text gram at each position of the argument, and the
@@ -168,14 +164,7 @@ export function stringsOf(value: unknown, each: (text: string) => void, depth = 
   }
 }
 
-// Polynomial hashes of grams, computed directly or rolling with the same result.
-const BASE = 0x01000193;
-function power(exponent: number): number {
-  let p = 1;
-  for (let i = 0; i < exponent; i++) p = Math.imul(p, BASE);
-  return p;
-}
-/** BASE^GRAM and BASE^TEXT_GRAM mod 2^32, to remove the character leaving a rolling window. */
+/** BASE^GRAM and BASE^TEXT_GRAM mod 2^32, to remove the byte leaving a rolling window. */
 const GRAM_POW = power(GRAM);
 const TEXT_POW = power(TEXT_GRAM);
 
@@ -383,13 +372,6 @@ function addBlocks(table: FingerprintTable, text: Uint8Array, n: number, bits: n
   let ok = true;
   for (let p = 0; p + TEXT_GRAM <= n; p += STRIDE) if (!table.add(gramHash(text, p, TEXT_GRAM), bits)) ok = false;
   return ok;
-}
-
-/** Hash of `length` bytes at `start`, as the rolling hash of a scan computes it. */
-function gramHash(text: Uint8Array, start: number, length: number): number {
-  let h = 0;
-  for (let i = start; i < start + length; i++) h = (Math.imul(h, BASE) + (text[i] as number)) | 0;
-  return h;
 }
 
 /**

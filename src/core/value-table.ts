@@ -2,26 +2,23 @@
  * The values of a provenance index, in typed arrays: their compact bytes in one arena, and per value its place, the
  * offset of its anchor gram, its labels and the first source that brought it, found by the hash of the anchor gram
  * in an open-addressing table with a chain per hash. About 40 bytes a value besides its bytes, where objects in maps
- * cost five times that. Values leave oldest first; what they carried is returned to the caller, which remembers it.
+ * cost five times that. Values leave oldest first; the labels they carried are reported to the caller, which remembers
+ * them.
  */
+
+import { codesToString } from './compact.ts';
+import { BASE, gramHash, power } from './gram-hash.ts';
 
 /** Length of the anchor grams of values. */
 export const GRAM = 8;
-const BASE = 0x01000193;
-const GRAM_POW = (() => {
-  let p = 1;
-  for (let i = 0; i < GRAM; i++) p = Math.imul(p, BASE);
-  return p;
-})();
+const GRAM_POW = power(GRAM);
 /** How many sources a value remembers; the first ones, which are what brought it. */
 export const SOURCES_PER_VALUE = 4;
 const NONE = -1;
 
 /** Hash of the GRAM bytes at `start`, as the rolling hash of a scan computes it. */
 export function anchorHash(bytes: Uint8Array, start: number): number {
-  let h = 0;
-  for (let i = start; i < start + GRAM; i++) h = (Math.imul(h, BASE) + (bytes[i] as number)) | 0;
-  return h;
+  return gramHash(bytes, start, GRAM);
 }
 
 /** A table of values; see the module comment. */
