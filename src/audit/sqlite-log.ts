@@ -64,7 +64,8 @@ export interface StoredRecord {
 interface Head {
   size: number;
   frontier: MerkleFrontier;
-  lastHash: Buffer;
+  /** Leaf hash (hex) of the last record; empty when there is none. */
+  lastHash: string;
 }
 
 interface Waiter {
@@ -207,13 +208,13 @@ export class SqliteAuditLog implements AuditLog {
         let size = head.size;
         for (const waiter of batch) {
           size += 1;
-          const text = encodeRecord(size, prev.length === 0 ? GENESIS_PREV : prev.toString('hex'), at, waiter.json);
+          const text = encodeRecord(size, prev.length === 0 ? GENESIS_PREV : prev, at, waiter.json);
           prev = leafHash(text);
           this.#insert.run(size, text);
           head.frontier.push(prev);
         }
         const next = { size, frontier: head.frontier, lastHash: prev };
-        this.#upsertHead.run(size, next.frontier.serialize(), prev);
+        this.#upsertHead.run(size, next.frontier.serialize(), Buffer.from(prev, 'hex'));
         const last = this.#lastCheckpoint.get() as { size: number; at: number } | undefined;
         if (size - (last?.size ?? 0) >= this.#every || at - (last?.at ?? 0) >= this.#intervalMs) {
           this.#writeCheckpoint(next);
@@ -238,13 +239,13 @@ export class SqliteAuditLog implements AuditLog {
     if (!row) {
       const any = this.#db.prepare('SELECT count(*) AS n FROM audit_records').get() as { n: number };
       if (any.n > 0) throw new StoreError('STORE_CORRUPT', 'the audit log has records but no head');
-      return { size: 0, frontier: new MerkleFrontier(), lastHash: Buffer.alloc(0) };
+      return { size: 0, frontier: new MerkleFrontier(), lastHash: '' };
     }
     const last = this.#db.prepare('SELECT seq, record FROM audit_records ORDER BY seq DESC LIMIT 1').get() as
       | { seq: number; record: string }
       | undefined;
     // INVARIANT: appends never continue a log whose head and tail disagree (test/store/fail-closed.test.ts "corrupted row").
-    if (!last || last.seq !== row.size || !leafHash(last.record).equals(row.last_hash)) {
+    if (!last || last.seq !== row.size || leafHash(last.record) !== Buffer.from(row.last_hash).toString('hex')) {
       throw new StoreError('STORE_CORRUPT', `the audit log head (size ${row.size}) does not match its last record`);
     }
     let frontier: MerkleFrontier;
@@ -253,7 +254,7 @@ export class SqliteAuditLog implements AuditLog {
     } catch {
       throw new StoreError('STORE_CORRUPT', 'the audit log head is corrupt');
     }
-    return { size: row.size, frontier, lastHash: Buffer.from(row.last_hash) };
+    return { size: row.size, frontier, lastHash: Buffer.from(row.last_hash).toString('hex') };
   }
 
   /**
@@ -265,7 +266,7 @@ export class SqliteAuditLog implements AuditLog {
     const previous = (this.#lastCheckpoint.get() as { size: number } | undefined)?.size ?? 0;
     if (head.size <= previous) return;
     if (!this.#key && this.#db.prepare('SELECT 1 FROM audit_keys LIMIT 1').get()) return;
-    const root = head.frontier.root().toString('hex');
+    const root = head.frontier.root();
     const at = this.#now();
     const c = this.#key
       ? this.#key.sign(head.size, root, at, previous)

@@ -72,7 +72,7 @@ export class LogVerifier {
   readonly #notes: string[] = [];
   #prev = GENESIS_PREV;
   /** A record whose link to the one before is broken, held until the next record says which of the two changed. */
-  #suspect: { position: number; leaf: Buffer } | undefined;
+  #suspect: { position: number; leaf: string } | undefined;
   #next = 0;
   /** Index of the next checkpoint whose root is due. */
   #due = 0;
@@ -175,17 +175,17 @@ export class LogVerifier {
       return undefined;
     }
     this.#frontier.push(leaf);
-    this.#prev = leaf.toString('hex');
+    this.#prev = leaf;
     this.#next = position;
     if ((this.#checkpoints[this.#due]?.size ?? Number.POSITIVE_INFINITY) <= position) this.#checkRoots();
     return undefined;
   }
 
   /** Decides which record of a broken link changed: if `next` chains to the suspect, the one before it did. */
-  #blame(next: string, suspect: { position: number; leaf: Buffer }): VerifyIssue {
+  #blame(next: string, suspect: { position: number; leaf: string }): VerifyIssue {
     const { position } = suspect;
     const tail = readTail(next);
-    if (tail && next.startsWith(suspect.leaf.toString('hex'), tail.prevAt)) {
+    if (tail && next.startsWith(suspect.leaf, tail.prevAt)) {
       this.#next = position - 2;
       return issue(
         'hash_mismatch',
@@ -240,7 +240,7 @@ export class LogVerifier {
       records: this.#next,
       checkpoints: this.#checkpoints.length,
       signed: this.#signed,
-      root: this.#frontier.root().toString('hex'),
+      root: this.#frontier.root(),
       issues,
       notes: this.#notes,
     };
@@ -259,7 +259,7 @@ export class LogVerifier {
           record: checkpoint.size,
           message: `checkpoint ${checkpoint.size} is malformed`,
         });
-      } else if (this.#frontier.root().toString('hex') !== checkpoint.root) {
+      } else if (this.#frontier.root() !== checkpoint.root) {
         this.#issues.push({
           code: 'root_mismatch',
           record: checkpoint.size,
