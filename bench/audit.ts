@@ -1,11 +1,11 @@
 // Audit log benchmark: durable appends with group commit, and verify, each against plain SQLite on the same rows.
 // Run: node_modules/.bin/node bench/audit.ts [records]
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { generateAuditKey, loadAuditKey } from '../src/audit/checkpoint.ts';
-import { verifyDatabase } from '../src/audit/inspect.ts';
+import { verifyAuditFile, verifyDatabase } from '../src/audit/inspect.ts';
 import { readRecords, SqliteAuditLog } from '../src/audit/sqlite-log.ts';
 import { compilePolicy } from '../src/core/policy.ts';
 import { createGuard } from '../src/guard/guard.ts';
@@ -120,19 +120,28 @@ for (const synchronous of ['full', 'normal'] as const) {
   if (synchronous === 'full') auditFull = audit;
 }
 
-const db = openDatabase(join(dir, 'audit-full.db'), { readOnly: true });
+const auditPath = join(dir, 'audit-full.db');
+const db = openDatabase(auditPath, { readOnly: true });
 let t = performance.now();
 let count = 0;
 for (const _ of readRecords(db)) count++;
 const readRate = count / ((performance.now() - t) / 1000);
 row('plain read of the same rows', rate(readRate));
 t = performance.now();
-const report = verifyDatabase(db);
-const verifyRate = report.records / ((performance.now() - t) / 1000);
-if (!report.ok) throw new Error(`verify failed: ${report.issues[0]?.message}`);
-row('verify (hashes, chain, merkle roots, signatures)', `${rate(verifyRate)}  (${report.checkpoints} checkpoints)`);
-row('  overhead vs plain read', `${(readRate / verifyRate).toFixed(2)}x time per record`);
+const single = verifyDatabase(db);
+const singleRate = single.records / ((performance.now() - t) / 1000);
+if (!single.ok) throw new Error(`verify failed: ${single.issues[0]?.message}`);
+row(
+  'verify, one thread (hashes, chain, roots, signatures)',
+  `${rate(singleRate)}  (${single.checkpoints} checkpoints)`,
+);
+row('  overhead vs plain read', `${(readRate / singleRate).toFixed(2)}x time per record`);
 db.close();
+t = performance.now();
+const report = await verifyAuditFile(auditPath);
+const verifyRate = report.records / ((performance.now() - t) / 1000);
+if (!report.ok || report.root !== single.root) throw new Error(`verify failed: ${report.issues[0]?.message}`);
+row(`verify, ${Math.min(2, availableParallelism())} worker threads (ruleoftwo audit verify)`, rate(verifyRate));
 
 // End to end: guarded calls on SQLite stores, each a session update and an audit record, both group-committed.
 {

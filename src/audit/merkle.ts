@@ -55,6 +55,37 @@ export class MerkleFrontier {
     this.#size += 1;
   }
 
+  /** The roots of the perfect subtrees, largest first. */
+  get nodes(): readonly string[] {
+    return this.#nodes;
+  }
+
+  /**
+   * Appends a whole tree given by its frontier, as if its leaves were pushed one by one. The tree must fit the
+   * alignment of this one (this size a multiple of the smallest power of two holding `tree`), as when a log is
+   * split into chunks of a power-of-two size: then each of its subtrees is a subtree of the joined tree.
+   */
+  append(tree: MerkleFrontier): this {
+    let leaves = 2 ** Math.ceil(Math.log2(Math.max(1, tree.size)));
+    if (this.#size % leaves !== 0) throw new Error(`a tree of ${tree.size} leaves cannot follow ${this.#size}`);
+    let index = 0;
+    for (; leaves >= 1; leaves /= 2) {
+      if (Math.floor(tree.size / leaves) % 2 === 0) continue;
+      let node = tree.#nodes[index++] as string;
+      for (let size = this.#size / leaves; size % 2 === 1; size = Math.floor(size / 2)) {
+        node = nodeHash(this.#nodes.pop() as string, node);
+      }
+      this.#nodes.push(node);
+      this.#size += leaves;
+    }
+    return this;
+  }
+
+  /** A copy that can grow on its own. */
+  clone(): MerkleFrontier {
+    return new MerkleFrontier(this.#size, [...this.#nodes]);
+  }
+
   /** The Merkle tree hash (RFC 6962 MTH), hex, of every leaf pushed so far. */
   root(): string {
     if (this.#nodes.length === 0) return EMPTY_ROOT;
@@ -70,7 +101,8 @@ export class MerkleFrontier {
 
   /** Reads a stored frontier of a tree of `size` leaves. */
   static deserialize(size: number, bytes: Uint8Array): MerkleFrontier {
-    if (bytes.byteLength % HASH_BYTES !== 0) throw new Error(`a frontier of ${bytes.byteLength} bytes is not whole hashes`);
+    if (bytes.byteLength % HASH_BYTES !== 0)
+      throw new Error(`a frontier of ${bytes.byteLength} bytes is not whole hashes`);
     const hex = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
     const nodes: string[] = [];
     for (let at = 0; at < hex.length; at += 2 * HASH_BYTES) nodes.push(hex.slice(at, at + 2 * HASH_BYTES));
