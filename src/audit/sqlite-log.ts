@@ -2,6 +2,11 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { canonicalJson } from '../core/canonical.ts';
 import { StoreError } from '../store/errors.ts';
 import {
+  BACKGROUND_WAL_AUTOCHECKPOINT,
+  startWalCheckpointer,
+  type WalCheckpointer,
+} from '../store/sqlite/checkpointer.ts';
+import {
   assertOpen,
   type DatabaseOptions,
   immediate,
@@ -50,6 +55,11 @@ export interface SqliteAuditLogOptions extends DatabaseOptions {
   checkpointEvery?: number;
   /** A batch written this long after the last checkpoint also writes one. */
   checkpointIntervalMs?: number;
+  /**
+   * Copy the write-ahead log into the database from a background thread (`startWalCheckpointer`), so that no
+   * append waits for that copy; default false. `openStores` turns it on.
+   */
+  walCheckpointer?: boolean;
   /** Argument paths to redact, as in the policy's `audit.redact`. */
   redact?: readonly string[];
   now?: () => number;
@@ -95,6 +105,7 @@ export class SqliteAuditLog implements AuditLog {
   #queue: Waiter[] = [];
   #scheduled = false;
   #closed = false;
+  #checkpointer: WalCheckpointer | undefined;
 
   constructor(path: string, options: SqliteAuditLogOptions = {}) {
     this.path = path;
@@ -103,7 +114,8 @@ export class SqliteAuditLog implements AuditLog {
     this.#intervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.#rules = compileRedaction(options.redact ?? []);
     this.#now = options.now ?? Date.now;
-    this.#db = openStoreDatabase(path, options, { component: 'audit', version: 1, ddl: SCHEMA });
+    const database = options.walCheckpointer ? { walAutocheckpoint: BACKGROUND_WAL_AUTOCHECKPOINT, ...options } : options;
+    this.#db = openStoreDatabase(path, database, { component: 'audit', version: 1, ddl: SCHEMA });
     try {
       this.#insert = this.#db.prepare('INSERT INTO audit_records (seq, record) VALUES (?, ?)');
       this.#selectHead = this.#db.prepare('SELECT size, frontier, last_hash FROM audit_head WHERE id = 1');
@@ -126,6 +138,7 @@ export class SqliteAuditLog implements AuditLog {
       this.#db.close();
       throw error;
     }
+    if (options.walCheckpointer) this.#checkpointer = startWalCheckpointer(path);
   }
 
   append(event: AuditEvent): Promise<void> {
@@ -188,6 +201,7 @@ export class SqliteAuditLog implements AuditLog {
     } finally {
       this.#closed = true;
       this.#db.close();
+      await this.#checkpointer?.stop();
     }
   }
 
