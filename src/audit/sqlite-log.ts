@@ -114,7 +114,9 @@ export class SqliteAuditLog implements AuditLog {
     this.#intervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.#rules = compileRedaction(options.redact ?? []);
     this.#now = options.now ?? Date.now;
-    const database = options.walCheckpointer ? { walAutocheckpoint: BACKGROUND_WAL_AUTOCHECKPOINT, ...options } : options;
+    const database = options.walCheckpointer
+      ? { walAutocheckpoint: BACKGROUND_WAL_AUTOCHECKPOINT, ...options }
+      : options;
     this.#db = openStoreDatabase(path, database, { component: 'audit', version: 1, ddl: SCHEMA });
     try {
       this.#insert = this.#db.prepare('INSERT INTO audit_records (seq, record) VALUES (?, ?)');

@@ -14,5 +14,6 @@ export { SqliteAuditLog, type SqliteAuditLogOptions, type StoredRecord } from '.
 export type { VerifyIssue, VerifyOptions, VerifyReport } from '../../audit/verify.ts';
 export { StoreError } from '../errors.ts';
 export { SqliteApprovalStore } from './approvals.ts';
+export { BACKGROUND_WAL_AUTOCHECKPOINT, startWalCheckpointer, type WalCheckpointer } from './checkpointer.ts';
 export type { DatabaseOptions } from './database.ts';
 export { SqliteSessionStore } from './sessions.ts';
