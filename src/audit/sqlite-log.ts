@@ -7,6 +7,7 @@ import {
   type WalCheckpointer,
 } from '../store/sqlite/checkpointer.ts';
 import {
+  asStoreError,
   assertOpen,
   type DatabaseOptions,
   immediate,
@@ -78,9 +79,14 @@ interface Head {
   lastHash: string;
 }
 
+/** A change to the database that must not exist without the audit events it returns; see {@link SqliteAuditLog.transact}. */
+export type AuditedWrite<T> = (db: DatabaseSync) => { result: T; events: AuditEvent[] };
+
 interface Waiter {
-  json: string;
-  resolve: () => void;
+  /** The canonical JSON of one event, or a write whose events are appended with it. */
+  json?: string;
+  write?: AuditedWrite<unknown>;
+  resolve: (result: unknown) => void;
   reject: (error: unknown) => void;
 }
 
@@ -144,15 +150,36 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   append(event: AuditEvent): Promise<void> {
-    if (this.#closed) return Promise.reject(new StoreError('STORE_CLOSED', 'audit log is closed'));
     let json: string;
     try {
-      json = canonicalJson(redactEvent(event, this.#rules));
+      json = this.#encode(event);
     } catch (error) {
-      return Promise.reject(new StoreError('STORE_WRITE', `cannot write audit event: ${(error as Error).message}`));
+      return Promise.reject(error);
     }
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ json, resolve, reject });
+    return this.#enqueue<void>({ json });
+  }
+
+  /**
+   * Runs `write` on this log's connection and appends the events it returns in the same transaction, so a change
+   * and its audit record are committed together or not at all; resolves with its result once durable. `write` must
+   * be synchronous; it may share the transaction with other appends, and if it throws, nothing of it is written.
+   */
+  transact<T>(write: AuditedWrite<T>): Promise<T> {
+    return this.#enqueue<T>({ write });
+  }
+
+  #encode(event: AuditEvent): string {
+    try {
+      return canonicalJson(redactEvent(event, this.#rules));
+    } catch (error) {
+      throw new StoreError('STORE_WRITE', `cannot write audit event: ${(error as Error).message}`);
+    }
+  }
+
+  #enqueue<T>(work: Pick<Waiter, 'json' | 'write'>): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreError('STORE_CLOSED', 'audit log is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ ...work, resolve: resolve as (result: unknown) => void, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
         // Everything appended before the event loop turns joins this batch: one transaction, one fsync.
@@ -216,21 +243,43 @@ export class SqliteAuditLog implements AuditLog {
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
+    const outcomes: ({ ok: true; result: unknown } | { ok: false; error: unknown })[] = [];
     try {
       immediate(this.#db, 'cannot write the audit log', () => {
         const head = this.#readHead();
         const at = this.#now();
-        let prev = head.lastHash;
-        let size = head.size;
-        for (const waiter of batch) {
+        let { size, frontier, lastHash: prev } = head;
+        const add = (json: string) => {
           size += 1;
-          const text = encodeRecord(size, prev.length === 0 ? GENESIS_PREV : prev, at, waiter.json);
+          const text = encodeRecord(size, prev.length === 0 ? GENESIS_PREV : prev, at, json);
           prev = leafHash(text);
           this.#insert.run(size, text);
-          head.frontier.push(prev);
+          frontier.push(prev);
+        };
+        for (const waiter of batch) {
+          if (waiter.json !== undefined) {
+            add(waiter.json);
+            outcomes.push({ ok: true, result: undefined });
+            continue;
+          }
+          const before = { size, prev, frontier: frontier.clone() };
+          this.#db.exec('SAVEPOINT audited');
+          try {
+            const { result, events } = (waiter.write as AuditedWrite<unknown>)(this.#db);
+            for (const event of events) add(this.#encode(event));
+            this.#db.exec('RELEASE audited');
+            outcomes.push({ ok: true, result });
+          } catch (error) {
+            // INVARIANT: a write whose audit events cannot be appended is not committed
+            // (test/cli/audit.test.ts "an answer the log cannot hold is not given").
+            this.#db.exec('ROLLBACK TO audited');
+            this.#db.exec('RELEASE audited');
+            ({ size, prev, frontier } = before);
+            outcomes.push({ ok: false, error: asStoreError(error, 'cannot write the audit log') });
+          }
         }
-        const next = { size, frontier: head.frontier, lastHash: prev };
-        this.#upsertHead.run(size, next.frontier.serialize(), Buffer.from(prev, 'hex'));
+        const next = { size, frontier, lastHash: prev };
+        this.#upsertHead.run(size, frontier.serialize(), Buffer.from(prev, 'hex'));
         const last = this.#lastCheckpoint.get() as { size: number; at: number } | undefined;
         if (size - (last?.size ?? 0) >= this.#every || at - (last?.at ?? 0) >= this.#intervalMs) {
           this.#writeCheckpoint(next);
@@ -242,7 +291,11 @@ export class SqliteAuditLog implements AuditLog {
       for (const waiter of batch) waiter.reject(error);
       return;
     }
-    for (const waiter of batch) waiter.resolve();
+    batch.forEach((waiter, i) => {
+      const outcome = outcomes[i] as (typeof outcomes)[number];
+      if (outcome.ok) waiter.resolve(outcome.result);
+      else waiter.reject(outcome.error);
+    });
   }
 
   #readHead(): Head {

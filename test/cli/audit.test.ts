@@ -198,6 +198,30 @@ describe('ruleoftwo approvals', () => {
     expect((await cli(dir, ['audit', 'verify', 'guard.db'])).status).toBe(0);
   });
 
+  it('an answer the log cannot hold is not given: the request stays pending, and the failure is reported', async () => {
+    const dir = workdir();
+    const path = join(dir, 'g.db');
+    const stores = await openStores({ path });
+    const guard = createGuard({ policy: emailBot(), ...stores });
+    const s = await guard.session('s1', { input: 'untrusted' });
+    await s.check({ id: 'c1', tool: 'search_contacts', args: {} });
+    const asked = await s.check({ id: 'c2', tool: 'send_email', args: { to: 'x@evil.test' } });
+    await guard.close();
+    const id = asked.approval?.id as string;
+    const db = openDatabase(path);
+    db.exec("CREATE TRIGGER fail BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'injected write error'); END");
+    const failed = await cli(dir, ['approvals', 'approve', 'g.db', id]);
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toBe('ruleoftwo approvals: cannot write the audit log: injected write error\n');
+    const row = db.prepare('SELECT status FROM approvals WHERE id = ?').get(id) as { status: string };
+    expect(row.status).toBe('pending');
+    db.exec('DROP TRIGGER fail');
+    db.close();
+    expect((await cli(dir, ['approvals', 'approve', 'g.db', id])).stdout).toBe(`approval ${id} approved by cli\n`);
+    const tail = await cli(dir, ['audit', 'tail', 'g.db', '-n', '1']);
+    expect(tail.stdout).toMatch(/approval\.answer {2}\S+ approved by cli/);
+  });
+
   it('deny works, an unknown id fails, and a missing database is not created', async () => {
     const dir = workdir();
     const stores = await openStores({ path: join(dir, 'g.db') });
