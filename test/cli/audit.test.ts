@@ -209,7 +209,9 @@ describe('ruleoftwo approvals', () => {
     await guard.close();
     const id = asked.approval?.id as string;
     const db = openDatabase(path);
-    db.exec("CREATE TRIGGER fail BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'injected write error'); END");
+    db.exec(
+      "CREATE TRIGGER fail BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'injected write error'); END",
+    );
     const failed = await cli(dir, ['approvals', 'approve', 'g.db', id]);
     expect(failed.status).toBe(1);
     expect(failed.stderr).toBe('ruleoftwo approvals: cannot write the audit log: injected write error\n');

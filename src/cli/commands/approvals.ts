@@ -94,7 +94,7 @@ async function answer(approved: boolean, args: string[], io: CliIo): Promise<num
     answered = await log.transact((db) => {
       const reason = typeof values.reason === 'string' ? { reason: values.reason } : {};
       const result = answerApproval(db, id, { approved, by, ...reason }, Date.now());
-      if (!result || result.before.status !== 'pending') return { result, events: [] };
+      if (result?.before.status !== 'pending') return { result, events: [] };
       const { after } = result;
       const event: AuditEvent = {
         type: 'approval.answer',
