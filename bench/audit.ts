@@ -210,7 +210,7 @@ const verifyRate = report.records / ((performance.now() - t) / 1000);
 const verifyCpu = cpuRate(report.records, cpu);
 if (!report.ok || report.root !== single.root) throw new Error(`verify failed: ${report.issues[0]?.message}`);
 row(
-  `verify, ${Math.min(2, availableParallelism())} worker threads (ruleoftwo audit verify)`,
+  `verify, ${Math.min(2, availableParallelism())} threads (ruleoftwo audit verify)`,
   `${rate(verifyRate)}  (${verifyCpu} per CPU-second, all threads)`,
 );
 

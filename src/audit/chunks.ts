@@ -67,92 +67,124 @@ export function checkChunk(rows: readonly (readonly [number, string])[], from: n
 
 /** Options of {@link addChunks}. */
 export interface ChunkOptions {
-  /** Worker threads; default: as many as the machine has cores, at most 2; 0 checks every record in this thread. */
+  /**
+   * Threads that hash chunks, this one included (it takes its share between the workers' messages); default: as
+   * many as the machine has cores, at most 2. 0 checks every record one by one in this thread.
+   */
   threads?: number;
   /** Records per chunk, a power of two (default {@link DEFAULT_CHUNK_RECORDS}). */
   chunkRecords?: number;
 }
 
-interface Job {
-  job: typeof JOB;
+interface Lane {
   path: string;
   chunkRecords: number;
   cutSizes: number[];
+  /** This lane checks chunks `first`, `first + stride`, ... */
   first: number;
   stride: number;
+}
+
+interface Job extends Lane {
+  job: typeof JOB;
 }
 
 const JOB = 'ruleoftwo/audit-chunks';
 
 /**
- * Checks the audit log in the database file at `path` in chunks on worker threads (each reads its own chunks through
- * its own read-only connection, hashes them and builds their subtrees) and hands the chunks in order to `verifier`.
- * It stops at the first chunk the verifier does not take whole, at the end of the log, or if a worker fails, and
- * returns how many records the verifier has taken: the caller checks the rest record by record, which is what
- * finds and names a problem. Speed only; what is verified is the same as adding every record in turn.
+ * Checks one lane's chunks in order through its own read-only connection, and stops after the first short or
+ * unclean one: the verifier stops there, so nothing after it is needed.
+ */
+function* checkLane(lane: Lane): Generator<CheckedChunk> {
+  const db = openDatabase(lane.path, { readOnly: true });
+  try {
+    const select = db.prepare('SELECT seq, record FROM audit_records WHERE seq BETWEEN ? AND ? ORDER BY seq');
+    select.setReturnArrays(true);
+    for (let index = lane.first; ; index += lane.stride) {
+      const from = index * lane.chunkRecords;
+      const rows = select.all(from + 1, from + lane.chunkRecords) as unknown as [number, string][];
+      const chunk = checkChunk(rows, from, lane.cutSizes);
+      yield chunk;
+      if (!chunk.clean || chunk.count < lane.chunkRecords) return;
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Checks the audit log in the database file at `path` in chunks, on this thread and on worker threads, each with
+ * its own read-only connection, and hands the chunks in order to `verifier`. It stops at the first chunk the
+ * verifier does not take whole, at the end of the log, or if a worker fails, and returns how many records the
+ * verifier has taken: the caller checks the rest record by record, which is what finds and names a problem. Speed
+ * only; what is verified is the same as adding every record in turn.
  */
 export async function addChunks(verifier: LogVerifier, path: string, options: ChunkOptions = {}): Promise<number> {
   const threads = Math.max(1, options.threads ?? Math.min(2, availableParallelism()));
   const chunkRecords = options.chunkRecords ?? DEFAULT_CHUNK_RECORDS;
   if (!Number.isInteger(Math.log2(chunkRecords))) throw new Error(`chunk size ${chunkRecords} is not a power of two`);
-  const cutSizes = verifier.cutSizes();
+  const lane = (first: number): Lane => ({ path, chunkRecords, cutSizes: verifier.cutSizes(), first, stride: threads });
   const workers = Array.from(
-    { length: threads },
-    (_, first) =>
-      new Worker(new URL(import.meta.url), {
-        workerData: { job: JOB, path, chunkRecords, cutSizes, first, stride: threads } satisfies Job,
-      }),
+    { length: threads - 1 },
+    (_, w) => new Worker(new URL(import.meta.url), { workerData: { job: JOB, ...lane(w + 1) } satisfies Job }),
   );
-  try {
-    await new Promise<void>((resolve) => {
-      const arrived = new Map<number, CheckedChunk>();
-      const exited = new Set<number>();
-      let next = 0;
-      let done = false;
-      const stop = () => {
-        done = true;
-        resolve();
-      };
-      const take = () => {
-        for (let c = arrived.get(next); c !== undefined && !done; c = arrived.get(next)) {
-          arrived.delete(next);
-          next += 1;
-          if (!verifier.addChunk(c) || c.count < chunkRecords) stop();
-        }
-        // A worker that failed or ended leaves its chunks to the caller, who checks them record by record.
-        if (!done && exited.has(next % threads)) stop();
-      };
-      workers.forEach((worker, w) => {
-        worker.on('message', (chunk: CheckedChunk) => {
-          arrived.set(chunk.from / chunkRecords, chunk);
-          take();
-        });
-        worker.on('error', stop);
-        worker.on('exit', () => {
-          exited.add(w);
-          take();
-        });
-      });
+  const arrived = new Map<number, CheckedChunk>();
+  // Lanes that will send no more chunks: lane 0 is this thread, lane w + 1 is worker w.
+  const ended = new Set<number>();
+  let next = 0;
+  let done = false;
+  let wake = () => {};
+  const take = () => {
+    for (let c = arrived.get(next); c !== undefined && !done; c = arrived.get(next)) {
+      arrived.delete(next);
+      next += 1;
+      if (!verifier.addChunk(c) || c.count < chunkRecords) done = true;
+    }
+    // A lane that failed or ended leaves its chunks to the caller, who checks them record by record.
+    if (ended.has(next % threads)) done = true;
+    wake();
+  };
+  workers.forEach((worker, w) => {
+    worker.on('message', (chunk: CheckedChunk) => {
+      arrived.set(chunk.from / chunkRecords, chunk);
+      take();
     });
+    worker.on('error', () => {
+      done = true;
+      wake();
+    });
+    worker.on('exit', () => {
+      ended.add(w + 1);
+      take();
+    });
+  });
+  const own = checkLane(lane(0));
+  try {
+    let ownIndex = 0;
+    while (!done) {
+      // This thread's own chunks, but never far ahead of the verifier, so that it is free to take the workers'.
+      if (!ended.has(0) && ownIndex <= next + threads) {
+        const { value } = own.next();
+        if (value === undefined || !value.clean || value.count < chunkRecords) ended.add(0);
+        if (value !== undefined) arrived.set(ownIndex, value);
+        ownIndex += threads;
+        take();
+        await new Promise((resolve) => setImmediate(resolve));
+      } else {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    }
   } finally {
+    own.return(undefined);
     await Promise.all(workers.map((worker) => worker.terminate()));
   }
   return verifier.records;
 }
 
 function runJob(job: Job): void {
-  const db = openDatabase(job.path, { readOnly: true });
-  const select = db.prepare('SELECT seq, record FROM audit_records WHERE seq BETWEEN ? AND ? ORDER BY seq');
-  select.setReturnArrays(true);
-  for (let index = job.first; ; index += job.stride) {
-    const from = index * job.chunkRecords;
-    const rows = select.all(from + 1, from + job.chunkRecords) as unknown as [number, string][];
-    const chunk = checkChunk(rows, from, job.cutSizes);
-    parentPort?.postMessage(chunk);
-    // The verifier stops at the first short or unclean chunk, so nothing after it is needed.
-    if (!chunk.clean || chunk.count < job.chunkRecords) break;
-  }
-  db.close();
+  for (const chunk of checkLane(job)) parentPort?.postMessage(chunk);
 }
 
 if (!isMainThread && (workerData as Job | undefined)?.job === JOB) runJob(workerData as Job);
