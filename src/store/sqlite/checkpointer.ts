@@ -27,7 +27,7 @@ const JOB = 'ruleoftwo/wal-checkpointer';
 
 /**
  * Copies the write-ahead log of the database at `path` into the database from a worker thread, with its own
- * connection, every `intervalMs`. Without it a commit that crosses SQLite's auto-checkpoint threshold (1000 pages)
+ * connection, every `intervalMs` while the log changes (backing off to once a second while it does not). Without it a commit that crosses SQLite's auto-checkpoint threshold (1000 pages)
  * copies the whole log and fsyncs the database before it returns, stalling every append waiting on it: about one
  * commit in a hundred under load, and the cause of most of the p99 append latency. Passive checkpoints never block
  * a writer. Durability is unchanged: a checkpoint only copies committed pages. If the thread fails, commits fall
@@ -49,17 +49,32 @@ export function startWalCheckpointer(path: string, intervalMs = WAL_CHECKPOINT_I
   };
 }
 
+/** The longest pause between checkpoints while the log is idle. */
+const IDLE_INTERVAL_MS = 1000;
+
 function run(job: Job): void {
   const db = openDatabase(job.path);
-  const timer = setInterval(() => {
+  const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+  let interval = job.intervalMs;
+  let last = '';
+  let timer: NodeJS.Timeout;
+  const round = () => {
     try {
-      db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+      // `log` frames are in the write-ahead log, `checkpointed` of them are in the database now.
+      const { log, checkpointed } = checkpoint.get() as { log: number; checkpointed: number };
+      // A log that did not change since the last round is looked at less and less often; one that did, at the
+      // full rate again.
+      const now = `${log}:${checkpointed}`;
+      interval = now === last ? Math.min(IDLE_INTERVAL_MS, interval * 2) : job.intervalMs;
+      last = now;
     } catch {
       // Busy or failing: the next round or the writers' own auto-checkpoint will do it.
     }
-  }, job.intervalMs);
+    timer = setTimeout(round, interval);
+  };
+  timer = setTimeout(round, interval);
   parentPort?.once('message', () => {
-    clearInterval(timer);
+    clearTimeout(timer);
     db.close();
     parentPort?.close();
   });
