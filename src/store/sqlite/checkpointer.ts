@@ -27,11 +27,12 @@ const JOB = 'ruleoftwo/wal-checkpointer';
 
 /**
  * Copies the write-ahead log of the database at `path` into the database from a worker thread, with its own
- * connection, every `intervalMs` while the log changes (backing off to once a second while it does not). Without it a commit that crosses SQLite's auto-checkpoint threshold (1000 pages)
- * copies the whole log and fsyncs the database before it returns, stalling every append waiting on it: about one
- * commit in a hundred under load, and the cause of most of the p99 append latency. Passive checkpoints never block
- * a writer. Durability is unchanged: a checkpoint only copies committed pages. If the thread fails, commits fall
- * back to checkpointing inline at {@link BACKGROUND_WAL_AUTOCHECKPOINT} pages.
+ * connection, every `intervalMs` while the log changes (backing off to once a second while it does not). Without it
+ * a commit that crosses SQLite's auto-checkpoint threshold (1000 pages) copies the whole log and fsyncs the database
+ * before it returns, stalling every append waiting on it: about one commit in a hundred under load, and the cause of
+ * most of the p99 append latency. Passive checkpoints never block a writer. Durability is unchanged: a checkpoint
+ * only copies committed pages. If the thread fails, commits fall back to checkpointing inline at {@link
+ * BACKGROUND_WAL_AUTOCHECKPOINT} pages.
  */
 export function startWalCheckpointer(path: string, intervalMs = WAL_CHECKPOINT_INTERVAL_MS): WalCheckpointer {
   const worker = new Worker(new URL(import.meta.url), { workerData: { job: JOB, path, intervalMs } satisfies Job });
