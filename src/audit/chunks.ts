@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import type { DatabaseSync } from 'node:sqlite';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { openDatabase } from '../store/sqlite/database.ts';
 import { leafHash, MerkleFrontier } from './merkle.ts';
@@ -92,24 +93,32 @@ interface Job extends Lane {
 const JOB = 'ruleoftwo/audit-chunks';
 
 /**
- * Checks one lane's chunks in order through its own read-only connection, and stops after the first short or
- * unclean one: the verifier stops there, so nothing after it is needed.
+ * Checks one lane's chunks in order through `db`, and stops after the first short or unclean one: the verifier stops
+ * there, so nothing after it is needed.
  */
-function* checkLane(lane: Lane): Generator<CheckedChunk> {
-  const db = openDatabase(lane.path, { readOnly: true });
-  try {
-    const select = db.prepare('SELECT seq, record FROM audit_records WHERE seq BETWEEN ? AND ? ORDER BY seq');
-    select.setReturnArrays(true);
-    for (let index = lane.first; ; index += lane.stride) {
-      const from = index * lane.chunkRecords;
-      const rows = select.all(from + 1, from + lane.chunkRecords) as unknown as [number, string][];
-      const chunk = checkChunk(rows, from, lane.cutSizes);
-      yield chunk;
-      if (!chunk.clean || chunk.count < lane.chunkRecords) return;
-    }
-  } finally {
-    db.close();
+function* checkLane(db: DatabaseSync, lane: Lane): Generator<CheckedChunk> {
+  const select = db.prepare('SELECT seq, record FROM audit_records WHERE seq BETWEEN ? AND ? ORDER BY seq');
+  select.setReturnArrays(true);
+  for (let index = lane.first; ; index += lane.stride) {
+    const from = index * lane.chunkRecords;
+    const rows = select.all(from + 1, from + lane.chunkRecords) as unknown as [number, string][];
+    const chunk = checkChunk(rows, from, lane.cutSizes);
+    yield chunk;
+    if (!chunk.clean || chunk.count < lane.chunkRecords) return;
   }
+}
+
+/**
+ * Checks chunks of the log in `db` in this thread and hands them to `verifier` while it takes them whole; returns
+ * how many records it has taken. Cheaper per record than adding them one by one (no per-record objects), and the
+ * same verification.
+ */
+export function addChunksHere(verifier: LogVerifier, db: DatabaseSync, chunkRecords = DEFAULT_CHUNK_RECORDS): number {
+  const lane = { path: '', chunkRecords, cutSizes: verifier.cutSizes(), first: 0, stride: 1 };
+  for (const chunk of checkLane(db, lane)) {
+    if (!verifier.addChunk(chunk) || chunk.count < chunkRecords) break;
+  }
+  return verifier.records;
 }
 
 /**
@@ -158,7 +167,8 @@ export async function addChunks(verifier: LogVerifier, path: string, options: Ch
       take();
     });
   });
-  const own = checkLane(lane(0));
+  const db = openDatabase(path, { readOnly: true });
+  const own = checkLane(db, lane(0));
   try {
     let ownIndex = 0;
     while (!done) {
@@ -178,13 +188,16 @@ export async function addChunks(verifier: LogVerifier, path: string, options: Ch
     }
   } finally {
     own.return(undefined);
+    db.close();
     await Promise.all(workers.map((worker) => worker.terminate()));
   }
   return verifier.records;
 }
 
 function runJob(job: Job): void {
-  for (const chunk of checkLane(job)) parentPort?.postMessage(chunk);
+  const db = openDatabase(job.path, { readOnly: true });
+  for (const chunk of checkLane(db, job)) parentPort?.postMessage(chunk);
+  db.close();
 }
 
 if (!isMainThread && (workerData as Job | undefined)?.job === JOB) runJob(workerData as Job);
