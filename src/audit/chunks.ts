@@ -15,7 +15,7 @@ export interface TreeFrontier {
   nodes: string[];
 }
 
-/** What a worker found in one chunk of stored records, enough for {@link LogVerifier.addChunk} to take it whole. */
+/** What checking one chunk of stored records found: enough for {@link LogVerifier.addChunk} to take it whole. */
 export interface CheckedChunk {
   /** Records before the chunk: it holds records `from + 1` on, and `from` is a multiple of the chunk size. */
   from: number;
@@ -36,7 +36,11 @@ export interface CheckedChunk {
 }
 
 /** Checks one chunk of rows `[seq, text]` read in order of `seq`, starting after record `from`. */
-export function checkChunk(rows: readonly (readonly [number, string])[], from: number, cutSizes: readonly number[]) {
+export function checkChunk(
+  rows: readonly (readonly [number, string])[],
+  from: number,
+  cutSizes: readonly number[],
+): CheckedChunk {
   const chunk: CheckedChunk = {
     from,
     count: rows.length,
@@ -78,7 +82,6 @@ export interface ChunkOptions {
 }
 
 interface Lane {
-  path: string;
   chunkRecords: number;
   cutSizes: number[];
   /** This lane checks chunks `first`, `first + stride`, ... */
@@ -88,6 +91,7 @@ interface Lane {
 
 interface Job extends Lane {
   job: typeof JOB;
+  path: string;
 }
 
 const JOB = 'ruleoftwo/audit-chunks';
@@ -114,7 +118,7 @@ function* checkLane(db: DatabaseSync, lane: Lane): Generator<CheckedChunk> {
  * same verification.
  */
 export function addChunksHere(verifier: LogVerifier, db: DatabaseSync, chunkRecords = DEFAULT_CHUNK_RECORDS): number {
-  const lane = { path: '', chunkRecords, cutSizes: verifier.cutSizes(), first: 0, stride: 1 };
+  const lane = { chunkRecords, cutSizes: verifier.cutSizes(), first: 0, stride: 1 };
   for (const chunk of checkLane(db, lane)) {
     if (!verifier.addChunk(chunk) || chunk.count < chunkRecords) break;
   }
@@ -132,10 +136,10 @@ export async function addChunks(verifier: LogVerifier, path: string, options: Ch
   const threads = Math.max(1, options.threads ?? Math.min(2, availableParallelism()));
   const chunkRecords = options.chunkRecords ?? DEFAULT_CHUNK_RECORDS;
   if (!Number.isInteger(Math.log2(chunkRecords))) throw new Error(`chunk size ${chunkRecords} is not a power of two`);
-  const lane = (first: number): Lane => ({ path, chunkRecords, cutSizes: verifier.cutSizes(), first, stride: threads });
+  const lane = (first: number): Lane => ({ chunkRecords, cutSizes: verifier.cutSizes(), first, stride: threads });
   const workers = Array.from(
     { length: threads - 1 },
-    (_, w) => new Worker(new URL(import.meta.url), { workerData: { job: JOB, ...lane(w + 1) } satisfies Job }),
+    (_, w) => new Worker(new URL(import.meta.url), { workerData: { job: JOB, path, ...lane(w + 1) } satisfies Job }),
   );
   const arrived = new Map<number, CheckedChunk>();
   // Lanes that will send no more chunks: lane 0 is this thread, lane w + 1 is worker w.

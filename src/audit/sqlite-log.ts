@@ -79,7 +79,7 @@ interface Head {
   lastHash: string;
 }
 
-/** A change to the database that must not exist without the audit events it returns; see {@link SqliteAuditLog.transact}. */
+/** A change that must not exist without the audit events it returns; see {@link SqliteAuditLog.transact}. */
 export type AuditedWrite<T> = (db: DatabaseSync) => { result: T; events: AuditEvent[] };
 
 interface Waiter {
