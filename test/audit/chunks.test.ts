@@ -123,7 +123,7 @@ describe('verifying in chunks', () => {
     expect(report).toEqual(oneByOne(rows));
   });
 
-  it('gives the one-by-one report for each of 1,500 random flips, deletions, swaps, renumberings and truncations', () => {
+  it('gives the one-by-one report for each of 1,000 random flips, deletions, swaps, renumberings and truncations', () => {
     let taken = 0;
     fc.assert(
       fc.property(tamper, (t) => {
@@ -132,10 +132,10 @@ describe('verifying in chunks', () => {
         expect(report, JSON.stringify(t)).toEqual(oneByOne(table));
         if (chunks > 0) taken += 1;
       }),
-      { numRuns: 1500 },
+      { numRuns: 1000 },
     );
     // Most tamperings leave clean chunks before them, so the chunk path, not only the fallback, was compared.
-    expect(taken).toBeGreaterThan(750);
+    expect(taken).toBeGreaterThan(500);
   });
 
   it('on worker threads, takes every chunk of an intact log and stops at the first tampered one', async () => {
