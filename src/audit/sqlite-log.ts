@@ -2,6 +2,12 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { canonicalJson } from '../core/canonical.ts';
 import { StoreError } from '../store/errors.ts';
 import {
+  BACKGROUND_WAL_AUTOCHECKPOINT,
+  startWalCheckpointer,
+  type WalCheckpointer,
+} from '../store/sqlite/checkpointer.ts';
+import {
+  asStoreError,
   assertOpen,
   type DatabaseOptions,
   immediate,
@@ -50,6 +56,11 @@ export interface SqliteAuditLogOptions extends DatabaseOptions {
   checkpointEvery?: number;
   /** A batch written this long after the last checkpoint also writes one. */
   checkpointIntervalMs?: number;
+  /**
+   * Copy the write-ahead log into the database from a background thread (`startWalCheckpointer`), so that no
+   * append waits for that copy; default false. `openStores` turns it on.
+   */
+  walCheckpointer?: boolean;
   /** Argument paths to redact, as in the policy's `audit.redact`. */
   redact?: readonly string[];
   now?: () => number;
@@ -64,12 +75,18 @@ export interface StoredRecord {
 interface Head {
   size: number;
   frontier: MerkleFrontier;
-  lastHash: Buffer;
+  /** Leaf hash (hex) of the last record; empty when there is none. */
+  lastHash: string;
 }
 
+/** A change that must not exist without the audit events it returns; see {@link SqliteAuditLog.transact}. */
+export type AuditedWrite<T> = (db: DatabaseSync) => { result: T; events: AuditEvent[] };
+
 interface Waiter {
-  json: string;
-  resolve: () => void;
+  /** The canonical JSON of one event, or a write whose events are appended with it. */
+  json?: string;
+  write?: AuditedWrite<unknown>;
+  resolve: (result: unknown) => void;
   reject: (error: unknown) => void;
 }
 
@@ -94,6 +111,7 @@ export class SqliteAuditLog implements AuditLog {
   #queue: Waiter[] = [];
   #scheduled = false;
   #closed = false;
+  #checkpointer: WalCheckpointer | undefined;
 
   constructor(path: string, options: SqliteAuditLogOptions = {}) {
     this.path = path;
@@ -102,7 +120,10 @@ export class SqliteAuditLog implements AuditLog {
     this.#intervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.#rules = compileRedaction(options.redact ?? []);
     this.#now = options.now ?? Date.now;
-    this.#db = openStoreDatabase(path, options, { component: 'audit', version: 1, ddl: SCHEMA });
+    const database = options.walCheckpointer
+      ? { walAutocheckpoint: BACKGROUND_WAL_AUTOCHECKPOINT, ...options }
+      : options;
+    this.#db = openStoreDatabase(path, database, { component: 'audit', version: 1, ddl: SCHEMA });
     try {
       this.#insert = this.#db.prepare('INSERT INTO audit_records (seq, record) VALUES (?, ?)');
       this.#selectHead = this.#db.prepare('SELECT size, frontier, last_hash FROM audit_head WHERE id = 1');
@@ -125,18 +146,40 @@ export class SqliteAuditLog implements AuditLog {
       this.#db.close();
       throw error;
     }
+    if (options.walCheckpointer) this.#checkpointer = startWalCheckpointer(path);
   }
 
   append(event: AuditEvent): Promise<void> {
-    if (this.#closed) return Promise.reject(new StoreError('STORE_CLOSED', 'audit log is closed'));
     let json: string;
     try {
-      json = canonicalJson(redactEvent(event, this.#rules));
+      json = this.#encode(event);
     } catch (error) {
-      return Promise.reject(new StoreError('STORE_WRITE', `cannot write audit event: ${(error as Error).message}`));
+      return Promise.reject(error);
     }
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ json, resolve, reject });
+    return this.#enqueue<void>({ json });
+  }
+
+  /**
+   * Runs `write` on this log's connection and appends the events it returns in the same transaction, so a change
+   * and its audit record are committed together or not at all; resolves with its result once durable. `write` must
+   * be synchronous; it may share the transaction with other appends, and if it throws, nothing of it is written.
+   */
+  transact<T>(write: AuditedWrite<T>): Promise<T> {
+    return this.#enqueue<T>({ write });
+  }
+
+  #encode(event: AuditEvent): string {
+    try {
+      return canonicalJson(redactEvent(event, this.#rules));
+    } catch (error) {
+      throw new StoreError('STORE_WRITE', `cannot write audit event: ${(error as Error).message}`);
+    }
+  }
+
+  #enqueue<T>(work: Pick<Waiter, 'json' | 'write'>): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreError('STORE_CLOSED', 'audit log is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ ...work, resolve: resolve as (result: unknown) => void, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
         // Everything appended before the event loop turns joins this batch: one transaction, one fsync.
@@ -187,6 +230,7 @@ export class SqliteAuditLog implements AuditLog {
     } finally {
       this.#closed = true;
       this.#db.close();
+      await this.#checkpointer?.stop();
     }
   }
 
@@ -199,21 +243,43 @@ export class SqliteAuditLog implements AuditLog {
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
+    const outcomes: ({ ok: true; result: unknown } | { ok: false; error: unknown })[] = [];
     try {
       immediate(this.#db, 'cannot write the audit log', () => {
         const head = this.#readHead();
         const at = this.#now();
-        let prev = head.lastHash;
-        let size = head.size;
-        for (const waiter of batch) {
+        let { size, frontier, lastHash: prev } = head;
+        const add = (json: string) => {
           size += 1;
-          const text = encodeRecord(size, prev.length === 0 ? GENESIS_PREV : prev.toString('hex'), at, waiter.json);
+          const text = encodeRecord(size, prev.length === 0 ? GENESIS_PREV : prev, at, json);
           prev = leafHash(text);
           this.#insert.run(size, text);
-          head.frontier.push(prev);
+          frontier.push(prev);
+        };
+        for (const waiter of batch) {
+          if (waiter.json !== undefined) {
+            add(waiter.json);
+            outcomes.push({ ok: true, result: undefined });
+            continue;
+          }
+          const before = { size, prev, frontier: frontier.clone() };
+          this.#db.exec('SAVEPOINT audited');
+          try {
+            const { result, events } = (waiter.write as AuditedWrite<unknown>)(this.#db);
+            for (const event of events) add(this.#encode(event));
+            this.#db.exec('RELEASE audited');
+            outcomes.push({ ok: true, result });
+          } catch (error) {
+            // INVARIANT: a write whose audit events cannot be appended is not committed
+            // (test/cli/audit.test.ts "an answer the log cannot hold is not given").
+            this.#db.exec('ROLLBACK TO audited');
+            this.#db.exec('RELEASE audited');
+            ({ size, prev, frontier } = before);
+            outcomes.push({ ok: false, error: asStoreError(error, 'cannot write the audit log') });
+          }
         }
-        const next = { size, frontier: head.frontier, lastHash: prev };
-        this.#upsertHead.run(size, next.frontier.serialize(), prev);
+        const next = { size, frontier, lastHash: prev };
+        this.#upsertHead.run(size, frontier.serialize(), Buffer.from(prev, 'hex'));
         const last = this.#lastCheckpoint.get() as { size: number; at: number } | undefined;
         if (size - (last?.size ?? 0) >= this.#every || at - (last?.at ?? 0) >= this.#intervalMs) {
           this.#writeCheckpoint(next);
@@ -225,7 +291,11 @@ export class SqliteAuditLog implements AuditLog {
       for (const waiter of batch) waiter.reject(error);
       return;
     }
-    for (const waiter of batch) waiter.resolve();
+    batch.forEach((waiter, i) => {
+      const outcome = outcomes[i] as (typeof outcomes)[number];
+      if (outcome.ok) waiter.resolve(outcome.result);
+      else waiter.reject(outcome.error);
+    });
   }
 
   #readHead(): Head {
@@ -238,13 +308,13 @@ export class SqliteAuditLog implements AuditLog {
     if (!row) {
       const any = this.#db.prepare('SELECT count(*) AS n FROM audit_records').get() as { n: number };
       if (any.n > 0) throw new StoreError('STORE_CORRUPT', 'the audit log has records but no head');
-      return { size: 0, frontier: new MerkleFrontier(), lastHash: Buffer.alloc(0) };
+      return { size: 0, frontier: new MerkleFrontier(), lastHash: '' };
     }
     const last = this.#db.prepare('SELECT seq, record FROM audit_records ORDER BY seq DESC LIMIT 1').get() as
       | { seq: number; record: string }
       | undefined;
     // INVARIANT: appends never continue a log whose head and tail disagree (test/store/fail-closed.test.ts "corrupted row").
-    if (!last || last.seq !== row.size || !leafHash(last.record).equals(row.last_hash)) {
+    if (!last || last.seq !== row.size || leafHash(last.record) !== Buffer.from(row.last_hash).toString('hex')) {
       throw new StoreError('STORE_CORRUPT', `the audit log head (size ${row.size}) does not match its last record`);
     }
     let frontier: MerkleFrontier;
@@ -253,7 +323,7 @@ export class SqliteAuditLog implements AuditLog {
     } catch {
       throw new StoreError('STORE_CORRUPT', 'the audit log head is corrupt');
     }
-    return { size: row.size, frontier, lastHash: Buffer.from(row.last_hash) };
+    return { size: row.size, frontier, lastHash: Buffer.from(row.last_hash).toString('hex') };
   }
 
   /**
@@ -265,7 +335,7 @@ export class SqliteAuditLog implements AuditLog {
     const previous = (this.#lastCheckpoint.get() as { size: number } | undefined)?.size ?? 0;
     if (head.size <= previous) return;
     if (!this.#key && this.#db.prepare('SELECT 1 FROM audit_keys LIMIT 1').get()) return;
-    const root = head.frontier.root().toString('hex');
+    const root = head.frontier.root();
     const at = this.#now();
     const c = this.#key
       ? this.#key.sign(head.size, root, at, previous)

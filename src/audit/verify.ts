@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { canonicalJson } from '../core/canonical.ts';
 import { type Checkpoint, checkSignature, keyIdOf, publicKeyFromPem } from './checkpoint.ts';
+import type { CheckedChunk } from './chunks.ts';
 import { leafHash, MerkleFrontier } from './merkle.ts';
 import { GENESIS_PREV, parseRecord, RECORD_VERSION, readTail } from './record.ts';
 
@@ -67,12 +68,12 @@ export class LogVerifier {
   readonly #pinned: boolean;
   readonly #require: boolean;
   readonly #strict: boolean;
-  readonly #frontier = new MerkleFrontier();
+  #frontier = new MerkleFrontier();
   readonly #issues: VerifyIssue[] = [];
   readonly #notes: string[] = [];
   #prev = GENESIS_PREV;
   /** A record whose link to the one before is broken, held until the next record says which of the two changed. */
-  #suspect: { position: number; leaf: Buffer } | undefined;
+  #suspect: { position: number; leaf: string } | undefined;
   #next = 0;
   /** Index of the next checkpoint whose root is due. */
   #due = 0;
@@ -144,6 +145,46 @@ export class LogVerifier {
     return this.#broken;
   }
 
+  /** How many records have been checked and chain. */
+  get records(): number {
+    return this.#next;
+  }
+
+  /** The record counts at which a checkpoint root is due, in order. */
+  cutSizes(): number[] {
+    return this.#checkpoints.map((c) => c.size);
+  }
+
+  /**
+   * Takes a chunk of records checked on another thread (see `addChunks`) when it continues the log cleanly: it
+   * starts at the next record, links to the last one, and every checkpoint inside it has the root the chunk gives.
+   * Otherwise it returns false and changes nothing; the caller then adds the chunk's records one by one, which
+   * finds and names what is wrong. Taking a chunk verifies exactly what adding its records would.
+   */
+  addChunk(chunk: CheckedChunk): boolean {
+    if (this.#broken || this.#suspect !== undefined || !chunk.clean || chunk.count === 0) return false;
+    if (chunk.from !== this.#next || chunk.firstPrev !== this.#prev) return false;
+    const end = chunk.from + chunk.count;
+    let due = this.#due;
+    try {
+      for (let c = this.#checkpoints[due]; c !== undefined && c.size <= end; c = this.#checkpoints[++due]) {
+        if (c.size <= chunk.from) continue;
+        const cut = chunk.cuts.find((t) => t.size === c.size - chunk.from);
+        if (!cut || !ROOT.test(c.root) || !Number.isSafeInteger(c.at)) return false;
+        if (this.#frontier.clone().append(new MerkleFrontier(cut.size, cut.nodes)).root() !== c.root) return false;
+      }
+      const frontier = this.#frontier.clone().append(new MerkleFrontier(chunk.tree.size, chunk.tree.nodes));
+      this.#frontier = frontier;
+    } catch {
+      // A chunk tree that does not fit is not taken; record by record will say why.
+      return false;
+    }
+    this.#due = due;
+    this.#prev = chunk.last;
+    this.#next = end;
+    return true;
+  }
+
   /** Checks the next record's exact text. */
   add(text: string): void {
     if (this.#broken) return;
@@ -175,17 +216,17 @@ export class LogVerifier {
       return undefined;
     }
     this.#frontier.push(leaf);
-    this.#prev = leaf.toString('hex');
+    this.#prev = leaf;
     this.#next = position;
     if ((this.#checkpoints[this.#due]?.size ?? Number.POSITIVE_INFINITY) <= position) this.#checkRoots();
     return undefined;
   }
 
   /** Decides which record of a broken link changed: if `next` chains to the suspect, the one before it did. */
-  #blame(next: string, suspect: { position: number; leaf: Buffer }): VerifyIssue {
+  #blame(next: string, suspect: { position: number; leaf: string }): VerifyIssue {
     const { position } = suspect;
     const tail = readTail(next);
-    if (tail && next.startsWith(suspect.leaf.toString('hex'), tail.prevAt)) {
+    if (tail && next.startsWith(suspect.leaf, tail.prevAt)) {
       this.#next = position - 2;
       return issue(
         'hash_mismatch',
@@ -240,7 +281,7 @@ export class LogVerifier {
       records: this.#next,
       checkpoints: this.#checkpoints.length,
       signed: this.#signed,
-      root: this.#frontier.root().toString('hex'),
+      root: this.#frontier.root(),
       issues,
       notes: this.#notes,
     };
@@ -253,13 +294,13 @@ export class LogVerifier {
       if (!checkpoint || checkpoint.size > this.#next) return;
       this.#due += 1;
       if (checkpoint.size < this.#next) continue;
-      if (!/^[0-9a-f]{64}$/.test(checkpoint.root) || !Number.isSafeInteger(checkpoint.at)) {
+      if (!ROOT.test(checkpoint.root) || !Number.isSafeInteger(checkpoint.at)) {
         this.#issues.push({
           code: 'bad_checkpoint',
           record: checkpoint.size,
           message: `checkpoint ${checkpoint.size} is malformed`,
         });
-      } else if (this.#frontier.root().toString('hex') !== checkpoint.root) {
+      } else if (this.#frontier.root() !== checkpoint.root) {
         this.#issues.push({
           code: 'root_mismatch',
           record: checkpoint.size,
@@ -299,6 +340,8 @@ export class LogVerifier {
       });
   }
 }
+
+const ROOT = /^[0-9a-f]{64}$/;
 
 function issue(code: VerifyIssue['code'], record: number, message: string): VerifyIssue {
   return { code, record, message };

@@ -13,8 +13,13 @@ export interface OpenStoresOptions {
   checkpointEvery?: number;
   /** How long a writer waits for another process's lock before the call is denied (default 5000 ms). */
   busyTimeoutMs?: number;
-  /** `full` (default): every commit is fsynced; `normal`: commits survive a killed process, not a power loss. */
+  /**
+   * `full` (default): an audit record is fsynced before its call is released, so it survives a power loss;
+   * `normal`: commits survive a killed process, not a power loss. See docs/stores.md.
+   */
   synchronous?: 'full' | 'normal';
+  /** Copy the write-ahead log into the database from a background thread (default true); see `startWalCheckpointer`. */
+  walCheckpointer?: boolean;
   /** Where the key is looked up; defaults to `process.env`. */
   env?: Record<string, string | undefined>;
 }
@@ -33,23 +38,30 @@ export interface OpenedStores {
  * log recovers on open: it checks its head and checkpoints records written before a crash.
  */
 export async function openStores(options: OpenStoresOptions): Promise<OpenedStores> {
-  const { SqliteApprovalStore, SqliteAuditLog, SqliteSessionStore, loadAuditKey } = await import('./sqlite/index.ts');
+  const { BACKGROUND_WAL_AUTOCHECKPOINT, SqliteApprovalStore, SqliteAuditLog, SqliteSessionStore, loadAuditKey } =
+    await import('./sqlite/index.ts');
   const document = options.policy && 'document' in options.policy ? options.policy.document : options.policy;
   const key = loadAuditKey({
     ...(options.key === undefined ? {} : { key: options.key }),
     ...(options.env === undefined ? {} : { env: options.env }),
   });
+  const background = options.walCheckpointer ?? true;
   const database = {
     ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
     ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+    ...(background ? { walAutocheckpoint: BACKGROUND_WAL_AUTOCHECKPOINT } : {}),
   };
-  const sessions = new SqliteSessionStore(options.path, database);
+  // Session commits skip their own fsync: every session change the guard makes is followed, before anything is
+  // released, by an audit append on the same file, and its fsync makes everything before it in the write-ahead log
+  // durable too. A power loss can only drop a change whose call was never released. docs/stores.md has the details.
+  const sessions = new SqliteSessionStore(options.path, { ...database, synchronous: 'normal' });
   const opened: { close(): Promise<void> }[] = [sessions];
   try {
     const approvals = new SqliteApprovalStore(options.path, database);
     opened.push(approvals);
     const audit = new SqliteAuditLog(options.path, {
       ...database,
+      walCheckpointer: background,
       ...(key === undefined ? {} : { key }),
       ...(options.checkpointEvery === undefined ? {} : { checkpointEvery: options.checkpointEvery }),
       redact: document?.audit?.redact ?? [],

@@ -16,9 +16,15 @@ const dir = tempDir();
 afterAll(() => dir.remove());
 
 /** Runs the appender until a random moment, SIGKILLs it, and returns the acknowledged records per writer. */
-function runAndKill(path: string, run: string): Promise<Map<number, number>> {
+function runAndKill(path: string, run: string, background: boolean): Promise<Map<number, number>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, 'children', 'appender.ts'), path, run], {
+    const args = [
+      join(import.meta.dirname, 'children', 'appender.ts'),
+      path,
+      run,
+      ...(background ? ['background'] : []),
+    ];
+    const child = spawn(process.execPath, args, {
       // The compile cache halves start-up, and start-up is most of each of the 300 rounds.
       env: { ...process.env, RULEOFTWO_AUDIT_KEY: privatePem, NODE_COMPILE_CACHE: join(dir.dir, 'compile-cache') },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -38,7 +44,8 @@ function runAndKill(path: string, run: string): Promise<Map<number, number>> {
         const [w, n] = line.split(' ').map(Number) as [number, number];
         acked.set(w, Math.max(acked.get(w) ?? -1, n));
       }
-      if (timer === undefined) timer = setTimeout(kill, randomInt(40));
+      // With the checkpointer, late enough that it has started and copied the log a few times.
+      if (timer === undefined) timer = setTimeout(kill, background ? 100 + randomInt(150) : randomInt(40));
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -72,7 +79,8 @@ async function lane(lane: number, kills: number): Promise<{ records: number; ack
   for (let k = 0; k < kills; k++) {
     const path = join(dir.dir, `lane${lane}-${Math.floor(k / KILLS_PER_FILE)}.db`);
     const run = `r${k}`;
-    const acked = await runAndKill(path, run);
+    // One run in eight also has the background WAL checkpointer running when the kill lands.
+    const acked = await runAndKill(path, run, k % 8 === 7);
     await recover(path);
     const db = openDatabase(path, { readOnly: true });
     try {

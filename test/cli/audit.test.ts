@@ -164,6 +164,16 @@ describe('ruleoftwo audit', () => {
   });
 });
 
+/** A database at `path` holding one pending approval request of the email bot; returns its id. */
+async function pendingRequest(path: string): Promise<string> {
+  const guard = createGuard({ policy: emailBot(), ...(await openStores({ path })) });
+  const s = await guard.session('s1', { input: 'untrusted' });
+  await s.check({ id: 'c1', tool: 'search_contacts', args: {} });
+  const asked = await s.check({ id: 'c2', tool: 'send_email', args: { to: 'x@evil.test' } });
+  await guard.close();
+  return asked.approval?.id as string;
+}
+
 describe('ruleoftwo approvals', () => {
   it('lists a pending request with why it is gated, and an approval from the CLI is usable once by the guard', async () => {
     const dir = workdir();
@@ -198,15 +208,29 @@ describe('ruleoftwo approvals', () => {
     expect((await cli(dir, ['audit', 'verify', 'guard.db'])).status).toBe(0);
   });
 
+  it('an answer the log cannot hold is not given: the request stays pending, and the failure is reported', async () => {
+    const dir = workdir();
+    const path = join(dir, 'g.db');
+    const id = await pendingRequest(path);
+    const db = openDatabase(path);
+    db.exec(
+      "CREATE TRIGGER fail BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'injected write error'); END",
+    );
+    const failed = await cli(dir, ['approvals', 'approve', 'g.db', id]);
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toBe('ruleoftwo approvals: cannot write the audit log: injected write error\n');
+    const row = db.prepare('SELECT status FROM approvals WHERE id = ?').get(id) as { status: string };
+    expect(row.status).toBe('pending');
+    db.exec('DROP TRIGGER fail');
+    db.close();
+    expect((await cli(dir, ['approvals', 'approve', 'g.db', id])).stdout).toBe(`approval ${id} approved by cli\n`);
+    const tail = await cli(dir, ['audit', 'tail', 'g.db', '-n', '1']);
+    expect(tail.stdout).toMatch(/approval\.answer {2}\S+ approved by cli/);
+  });
+
   it('deny works, an unknown id fails, and a missing database is not created', async () => {
     const dir = workdir();
-    const stores = await openStores({ path: join(dir, 'g.db') });
-    const guard = createGuard({ policy: emailBot(), ...stores });
-    const s = await guard.session('s1', { input: 'untrusted' });
-    await s.check({ id: 'c1', tool: 'search_contacts', args: {} });
-    const asked = await s.check({ id: 'c2', tool: 'send_email', args: { to: 'x@evil.test' } });
-    await guard.close();
-    const id = asked.approval?.id as string;
+    const id = await pendingRequest(join(dir, 'g.db'));
     expect((await cli(dir, ['approvals', 'deny', 'g.db', id])).stdout).toBe(`approval ${id} denied by cli\n`);
     expect((await cli(dir, ['approvals', 'approve', 'g.db', 'r-404'])).stderr).toBe(
       'unknown approval request `r-404`\n',

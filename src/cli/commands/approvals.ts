@@ -1,7 +1,7 @@
 import { formatApprovalRequest } from '../../approvals/format.ts';
 import { loadAuditKey } from '../../audit/checkpoint.ts';
 import { SqliteAuditLog } from '../../audit/sqlite-log.ts';
-import { SqliteApprovalStore } from '../../store/sqlite/approvals.ts';
+import { answerApproval, SqliteApprovalStore } from '../../store/sqlite/approvals.ts';
 import type { ApprovalRecord, ApprovalStatus, AuditEvent } from '../../store/types.ts';
 import { existingFile, parseCommandArgs } from '../args.ts';
 import { type CliIo, type Command, UsageError } from '../io.ts';
@@ -83,42 +83,41 @@ async function answer(approved: boolean, args: string[], io: CliIo): Promise<num
   const [file, id] = positionals as [string, string];
   const path = existingFile(file, io);
   const by = typeof values.by === 'string' ? values.by : (io.env.USER ?? 'cli');
-  const store = new SqliteApprovalStore(path);
-  let record: ApprovalRecord | undefined;
-  let before: ApprovalRecord | undefined;
+  // Creates or checks the approvals schema, so an unknown id is reported as such.
+  await new SqliteApprovalStore(path).close();
+  const key = loadAuditKey({ env: io.env });
+  const log = new SqliteAuditLog(path, key ? { key } : {});
+  let answered: { before: ApprovalRecord; after: ApprovalRecord } | undefined;
   try {
-    before = await store.get(id);
-    record = await store.answer(
-      id,
-      { approved, by, ...(typeof values.reason === 'string' ? { reason: values.reason } : {}) },
-      Date.now(),
-    );
+    // INVARIANT: the answer and its audit record commit together; if the log cannot take the record, the request
+    // stays as it was (test/cli/audit.test.ts "an answer the log cannot hold is not given").
+    answered = await log.transact((db) => {
+      const reason = typeof values.reason === 'string' ? { reason: values.reason } : {};
+      const result = answerApproval(db, id, { approved, by, ...reason }, Date.now());
+      if (result?.before.status !== 'pending') return { result, events: [] };
+      const { after } = result;
+      const event: AuditEvent = {
+        type: 'approval.answer',
+        at: after.answeredAt ?? Date.now(),
+        requestId: id,
+        sessionId: after.request.sessionId,
+        status: after.status,
+        by,
+      };
+      if (after.reason !== undefined) event.reason = after.reason;
+      return { result, events: [event] };
+    });
   } finally {
-    await store.close();
+    await log.close();
   }
-  if (!record || !before) {
+  if (!answered) {
     io.stderr.write(`unknown approval request \`${id}\`\n`);
     return 1;
   }
+  const { before, after: record } = answered;
   if (before.status !== 'pending') {
     io.stdout.write(`approval ${id} was already ${before.status}; unchanged\n`);
     return 1;
-  }
-  const key = loadAuditKey({ env: io.env });
-  const log = new SqliteAuditLog(path, key ? { key } : {});
-  try {
-    const event: AuditEvent = {
-      type: 'approval.answer',
-      at: record.answeredAt ?? Date.now(),
-      requestId: id,
-      sessionId: record.request.sessionId,
-      status: record.status,
-      by,
-    };
-    if (record.reason !== undefined) event.reason = record.reason;
-    await log.append(event);
-  } finally {
-    await log.close();
   }
   if (record.status === 'expired') {
     io.stdout.write(`approval ${id} had expired; the call stays denied\n`);

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { type Checkpoint, generateAuditKey } from '../../audit/checkpoint.ts';
 import { formatRecord } from '../../audit/format.ts';
-import { auditStats, exportJsonl, openAuditDatabase, verifyDatabase, verifyJsonl } from '../../audit/inspect.ts';
+import { auditStats, exportJsonl, openAuditDatabase, verifyAuditFile, verifyJsonl } from '../../audit/inspect.ts';
 import { parseRecord } from '../../audit/record.ts';
 import { readRecords } from '../../audit/sqlite-log.ts';
 import type { VerifyReport } from '../../audit/verify.ts';
@@ -99,12 +99,8 @@ async function verify(args: string[], io: CliIo): Promise<number> {
   const head = readFileSync(path).subarray(0, 16).toString('latin1');
   let report: VerifyReport;
   if (head === 'SQLite format 3\0') {
-    const db = openLog(file, io);
-    try {
-      report = verifyDatabase(db, options);
-    } finally {
-      db.close();
-    }
+    openLog(file, io).close();
+    report = await verifyAuditFile(path, options);
   } else {
     report = verifyJsonl(readFileSync(path), options);
   }

@@ -63,13 +63,11 @@ export class SqliteApprovalStore implements ApprovalStore {
 
   async answer(requestId: string, answer: ApprovalAnswer, now: number): Promise<ApprovalRecord | undefined> {
     assertOpen(this.#closed, 'approval store');
-    return immediate(this.#db, `cannot answer approval request \`${requestId}\``, () => {
-      const record = this.#read(requestId);
-      if (!record) return undefined;
-      const next = answerRecord(record, answer, now);
-      if (next !== record) this.#write(next);
-      return next;
-    });
+    return immediate(
+      this.#db,
+      `cannot answer approval request \`${requestId}\``,
+      () => answerApproval(this.#db, requestId, answer, now)?.after,
+    );
   }
 
   async consume(receipt: ApprovalReceipt, now: number): Promise<ConsumeOutcome> {
@@ -112,6 +110,30 @@ export class SqliteApprovalStore implements ApprovalStore {
   #write(record: ApprovalRecord): void {
     this.#update.run(record.status, JSON.stringify(record), record.request.id);
   }
+}
+
+/**
+ * Answers a request inside the caller's transaction on any connection to the file, as {@link SqliteApprovalStore}
+ * does: with `SqliteAuditLog.transact`, the answer and its audit record commit together. Undefined for an unknown id.
+ */
+export function answerApproval(
+  db: DatabaseSync,
+  requestId: string,
+  answer: ApprovalAnswer,
+  now: number,
+): { before: ApprovalRecord; after: ApprovalRecord } | undefined {
+  const row = db.prepare('SELECT record FROM approvals WHERE id = ?').get(requestId) as { record: string } | undefined;
+  if (row === undefined) return undefined;
+  const before = parseRecord(requestId, row.record);
+  const after = answerRecord(before, answer, now);
+  if (after !== before) {
+    db.prepare('UPDATE approvals SET status = ?, record = ? WHERE id = ?').run(
+      after.status,
+      JSON.stringify(after),
+      requestId,
+    );
+  }
+  return { before, after };
 }
 
 function parseRecord(requestId: string, text: string): ApprovalRecord {

@@ -13,6 +13,11 @@ export interface DatabaseOptions {
    * system before they are acknowledged, so they survive the process being killed, not the machine losing power.
    */
   synchronous?: 'full' | 'normal';
+  /**
+   * Pages the write-ahead log may hold before a commit on this connection copies it into the database (SQLite's
+   * default is 1000). Raised where a background checkpointer (`startWalCheckpointer`) does that copying instead.
+   */
+  walAutocheckpoint?: number;
 }
 
 /** Default busy timeout: long enough for a peer's group commit, short enough to deny rather than hang. */
@@ -36,6 +41,9 @@ export function openDatabase(path: string, options: DatabaseOptions = {}): Datab
     if (!options.readOnly) {
       db.exec('PRAGMA journal_mode = WAL');
       db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+      if (options.walAutocheckpoint !== undefined) {
+        db.exec(`PRAGMA wal_autocheckpoint = ${Math.max(0, Math.floor(options.walAutocheckpoint))}`);
+      }
     }
     if (options.maxBytes !== undefined) {
       const { page_size } = db.prepare('PRAGMA page_size').get() as { page_size: number };

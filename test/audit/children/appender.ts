@@ -1,11 +1,16 @@
 // Child of test/audit/crash.test.ts: appends at full speed from several concurrent writers and reports each record
-// on stdout once its append has resolved (that is, once it is durable), until it is killed.
+// on stdout once its append has resolved (that is, once it is durable), until it is killed. With `background`, a
+// worker thread checkpoints the write-ahead log meanwhile, and is killed with it.
 import { loadAuditKey } from '../../../src/audit/checkpoint.ts';
 import { SqliteAuditLog } from '../../../src/audit/sqlite-log.ts';
 
-const [path, run] = process.argv.slice(2) as [string, string];
+const [path, run, background] = process.argv.slice(2) as [string, string, string | undefined];
 const key = loadAuditKey();
-const log = new SqliteAuditLog(path, { checkpointEvery: 64, ...(key ? { key } : {}) });
+const log = new SqliteAuditLog(path, {
+  checkpointEvery: 64,
+  walCheckpointer: background === 'background',
+  ...(key ? { key } : {}),
+});
 await log.recover();
 
 async function writer(w: number): Promise<never> {
