@@ -441,10 +441,19 @@ class RuleOfTwoGuard implements Guard {
     };
     if (record.by !== undefined) event.by = record.by;
     if (record.reason !== undefined) event.reason = record.reason;
-    await this.#append(event);
-    return record.status === 'approved' && record.usedAt === undefined
-      ? { requestId, hash: record.request.hash }
-      : undefined;
+    const receipt =
+      record.status === 'approved' && record.usedAt === undefined
+        ? { requestId, hash: record.request.hash }
+        : undefined;
+    try {
+      await this.#append(event);
+    } catch (error) {
+      // INVARIANT: an approval the audit log does not hold is never usable; its receipt is spent here
+      // (test/guard/guard.test.ts "an approval the audit log could not hold cannot be used").
+      if (receipt) await this.#approvals.consume(receipt, this.#now()).catch(() => undefined);
+      throw error;
+    }
+    return receipt;
   }
 
   async approvalFor(sessionId: string, callId: string): Promise<ApprovalRecord | undefined> {

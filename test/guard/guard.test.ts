@@ -99,6 +99,32 @@ describe('guard', () => {
     expect(await guard.answer(requestId, { approved: true })).toBeUndefined();
   });
 
+  it('an approval the audit log could not hold cannot be used', async () => {
+    let failing = false;
+    const audit: AuditLog = {
+      append: async (event) => {
+        if (failing && event.type === 'approval.answer') throw new Error('disk full');
+      },
+      close: async () => {},
+    };
+    const approvals = new MemoryApprovalStore();
+    const guard = createGuard({ policy: emailBot(), audit, approvals, newId: counterIds(), onError: () => {} });
+    const session = await guard.session('s1', { input: 'untrusted' });
+    await session.check({ id: 'c1', tool: 'search_contacts' });
+    const call = { id: 'c2', tool: 'send_email', args: { to: 'x@evil.test' } };
+    const asked = await session.check(call);
+    expect(asked.effect).toBe('ask');
+    const requestId = asked.approval?.id ?? '';
+    failing = true;
+    await expect(guard.answer(requestId, { approved: true })).rejects.toThrow(/disk full/);
+    failing = false;
+    const record = await approvals.get(requestId);
+    expect(record?.status).toBe('approved');
+    expect(record?.usedAt).toBeDefined();
+    const hash = record?.request.hash ?? '';
+    expect((await session.check(call, { receipt: { requestId, hash } })).effect).not.toBe('allow');
+  });
+
   it('wraps a plain function and refuses a call without a session', async () => {
     const guard = createGuard({ policy: emailBot() });
     const send = guard.wrap('send_email', async (args: { to: string }) => `sent to ${args.to}`);
