@@ -49,7 +49,16 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  return `${typeof value} \`${String(value)}\``;
+  return `${typeof value} \`${printable(String(value))}\``;
+}
+
+const CONTROL = /[\u0000-\u001f\u007f\u2028\u2029]/g;
+const SHOWN = 60;
+
+/** User text as it may appear inside a one-line message: control characters escaped, long text cut. */
+function printable(text: string): string {
+  const shown = text.length > SHOWN ? `${text.slice(0, SHOWN)}…` : text;
+  return shown.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 class Validator {

@@ -25,6 +25,12 @@ describe('parsePolicy on arbitrary input', () => {
     );
   });
 
+  it('keeps a message on one line when the input has line breaks (seed 1622680874)', () => {
+    const parsed = parsePolicy('\u0000\n\n\u0000');
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.issues[0]?.message).toBe('expected a mapping, got string `\\u0000\\u000a\\u0000`');
+  });
+
   it('never throws on random JSON, and accepts nothing without `version: 1`', () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 4 }), (value) => {
