@@ -1,44 +1,43 @@
 // Adapter overhead per guarded tool call vs the same tool unguarded, in the same run, with the in-memory stores.
-//   node bench/adapters.ts [iterations]
+//   node bench/adapters.ts [calls per adapter]
 // Each framework's own machinery (model calls, runners, the Claude Code CLI) costs the same with or without the guard,
 // so each adapter is timed at the interception points the framework calls per tool call, against the bare tool.
+// Every guarded call is decided, recorded and audited, as in use; the headline guard is `createGuard({policy})` with
+// nothing else, the in-memory stores a user gets by default, its audit log keeping every event.
 import { guardTools as guardAiSdk } from '../src/adapters/ai-sdk.ts';
 import { guardClaudeAgent } from '../src/adapters/claude-agent-sdk.ts';
 import { ruleOfTwoMiddleware } from '../src/adapters/langchain.ts';
 import { guardTools as guardOpenAI } from '../src/adapters/openai-agents.ts';
 import { createGuard, type Guard } from '../src/guard/guard.ts';
-import { MemoryApprovalStore, MemoryAuditLog, MemorySessionStore } from '../src/store/memory.ts';
-import type { AuditLog } from '../src/store/types.ts';
+import { MemoryAuditLog } from '../src/store/memory.ts';
 
-const iterations = Number(process.argv[2] ?? 20_000);
-const warmup = Math.min(2_000, iterations / 5);
+const iterations = Number(process.argv[2] ?? 50_000);
+const warmup = Math.min(5_000, iterations / 5);
 const INBOX = [{ from: 'alice@example.com', subject: 'lunch?', body: 'Lunch on Friday?' }];
 const readInbox = async () => INBOX;
+const POLICY = {
+  version: 1,
+  session: { input: 'trusted' },
+  tools: { read_inbox: { call: 'B', output: 'AB' } },
+} as const;
 
 /**
- * Three audit sinks: `MemoryAuditLog` (keeps a structured clone of every event, as tests use it); a sink that
- * serializes each event to a JSON line and drops it (the CPU work of a streaming log without the growing heap); and
- * one that drops events unread, which leaves the cost of the engine and the adapters alone.
+ * Two guards: the default one (in-memory stores and `MemoryAuditLog`), and, as a reference for what the engine and
+ * the adapters cost alone, the same guard with an audit log that drops every event.
  */
-type AuditMode = 'MemoryAuditLog' | 'JSON lines, not kept' | 'dropped';
-const MODES: readonly AuditMode[] = ['MemoryAuditLog', 'JSON lines, not kept', 'dropped'];
-let auditMode: AuditMode = 'MemoryAuditLog';
-let auditBytes = 0;
+type AuditMode = 'default (MemoryAuditLog)' | 'reference: audit dropped';
+const MODES: readonly AuditMode[] = ['default (MemoryAuditLog)', 'reference: audit dropped'];
+let auditMode: AuditMode = MODES[0] as AuditMode;
+/** The default guard's logs, given explicitly (the class `createGuard` defaults to) so the run can count them. */
+const logs: MemoryAuditLog[] = [];
 
 function freshGuard(): Guard {
-  const streamed: AuditLog = {
-    append: async (event) => {
-      auditBytes += JSON.stringify(event).length + 1;
-    },
-    close: async () => {},
-  };
-  const dropped: AuditLog = { append: async () => {}, close: async () => {} };
-  return createGuard({
-    policy: { version: 1, session: { input: 'trusted' }, tools: { read_inbox: { call: 'B', output: 'AB' } } },
-    sessions: new MemorySessionStore(),
-    approvals: new MemoryApprovalStore(),
-    audit: auditMode === 'MemoryAuditLog' ? new MemoryAuditLog() : auditMode === 'dropped' ? dropped : streamed,
-  });
+  if (auditMode === 'reference: audit dropped') {
+    return createGuard({ policy: POLICY, audit: { append: async () => {}, close: async () => {} } });
+  }
+  const audit = new MemoryAuditLog();
+  logs.push(audit);
+  return createGuard({ policy: POLICY, audit });
 }
 
 /** One guarded call and the same call unguarded, for call number `i`. */
@@ -167,19 +166,18 @@ async function measure(subject: Subject) {
   const heapMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
   guarded.sort();
   bare.sort();
-  const p50 = percentile(guarded, 50) - percentile(bare, 50);
-  const p99 = percentile(guarded, 99) - percentile(bare, 99);
+  const at = (sorted: Float64Array, p: number) => percentile(sorted, p);
+  const p50 = at(guarded, 50) - at(bare, 50);
+  const p99 = at(guarded, 99) - at(bare, 99);
   return {
-    audit: auditMode,
     adapter: subject.name,
-    'guarded p50 µs': percentile(guarded, 50).toFixed(1),
-    'guarded p99 µs': percentile(guarded, 99).toFixed(1),
-    'bare p50 µs': percentile(bare, 50).toFixed(2),
-    'bare p99 µs': percentile(bare, 99).toFixed(2),
+    'guarded p50/p99 µs': `${at(guarded, 50).toFixed(1)} / ${at(guarded, 99).toFixed(1)}`,
+    'bare p50/p99 µs': `${at(bare, 50).toFixed(2)} / ${at(bare, 99).toFixed(2)}`,
+    'guarded/bare p50, p99': `${(at(guarded, 50) / at(bare, 50)).toFixed(0)}×, ${(at(guarded, 99) / at(bare, 99)).toFixed(0)}×`,
     'overhead p50 µs': p50.toFixed(1),
     'overhead p99 µs': p99.toFixed(1),
     'p99 ≤ 20 µs': p99 <= 20 ? 'yes' : 'NO',
-    'guarded calls/s': Math.round(iterations / seconds).toLocaleString('en-US'),
+    'calls/s': Math.round(iterations / seconds).toLocaleString('en-US'),
     'heap Δ MiB': heapMiB.toFixed(1),
   };
 }
@@ -189,6 +187,11 @@ for (const mode of MODES) {
   auditMode = mode;
   const rows = [];
   for (const subject of await subjects()) rows.push(await measure(subject));
+  console.log(`audit: ${mode}`);
   console.table(rows);
 }
-console.log(`audit bytes serialized by the streaming sink: ${auditBytes.toLocaleString('en-US')}`);
+// Every guarded call wrote its decision and its result: the default guard did not skip its audit log.
+const expected = 2 * (iterations + warmup) + 1;
+const held = logs.map((log) => log.size);
+if (held.some((size) => size < expected)) throw new Error(`audit logs hold ${held} events, expected ${expected} each`);
+console.log(`each default audit log holds ${held[0]?.toLocaleString('en-US')} events, readable and in order`);

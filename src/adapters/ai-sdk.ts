@@ -1,7 +1,7 @@
 /**
  * Vercel AI SDK adapter (`ruleoftwo/ai-sdk`), for `ai` 7 and 6. Translation only: each tool's `needsApproval` and the
- * call-level `toolApproval` (ai 7) ask the guard, `execute` runs allowed calls and records their outputs, and the
- * SDK's own tool-approval flow carries `ask` to a person.
+ * call-level `toolApproval` (ai 7) ask the guard, `execute` runs allowed calls and records their outputs, the SDK's
+ * own tool-approval flow carries `ask` to a person, and `prepareStep` audits the refusals given in that flow.
  */
 import type { Guard } from '../guard/guard.ts';
 import type { ApprovalAnswer } from '../store/types.ts';
@@ -26,12 +26,17 @@ export type AiSdkApprovalStatus =
   | { type: 'denied'; reason: string }
   | { type: 'user-approval'; reason: string };
 
-/** Guarded tools plus the call-level approval function for `ai` 7 (`generateText({tools, toolApproval})`). */
+/**
+ * Guarded tools, the call-level approval function for `ai` 7, and a `prepareStep` that writes a person's refusal
+ * given through the SDK's approval flow to the audit log (the SDK does not run a refused tool, so nothing else sees
+ * it): `generateText({tools, toolApproval, prepareStep})`, or `streamText` with the same options.
+ */
 export interface GuardedAiSdkTools<T> {
   tools: T;
   toolApproval: (options: {
     toolCall: { toolCallId: string; toolName: string; input: unknown };
   }) => Promise<AiSdkApprovalStatus>;
+  prepareStep: (options: { messages: readonly unknown[] }) => Promise<undefined>;
 }
 
 interface ExecuteOptions {
@@ -51,7 +56,13 @@ export function guardTools<T extends Record<string, AiSdkTool>>(
     const call = { id: toolCall.toolCallId, tool: toolCall.toolName, args: toolCall.input };
     return approvalStatus(await gate.decide(call, { shown: true }));
   };
-  return { tools: guarded as T, toolApproval };
+  const prepareStep: GuardedAiSdkTools<T>['prepareStep'] = async ({ messages }) => {
+    for (const { toolCallId, reason } of refusals(messages)) {
+      await gate.decline(toolCallId, { by: 'ai-sdk tool approval', reason });
+    }
+    return undefined;
+  };
+  return { tools: guarded as T, toolApproval, prepareStep };
 }
 
 function approvalStatus(verdict: Verdict): AiSdkApprovalStatus {
@@ -93,25 +104,54 @@ interface MessagePart {
   isAutomatic?: unknown;
 }
 
+function partsOf(messages: readonly unknown[] | undefined): MessagePart[] {
+  return (messages ?? []).flatMap((message) => {
+    const content = (message as { content?: unknown }).content;
+    return Array.isArray(content) ? (content as MessagePart[]) : [];
+  });
+}
+
+/** The call id of each approval request a person was shown, by approval id (automatic ones are the SDK's own). */
+function shownRequests(parts: readonly MessagePart[]): Map<unknown, unknown> {
+  const requests = new Map<unknown, unknown>();
+  for (const part of parts) {
+    if (part.type !== 'tool-approval-request' || part.isAutomatic === true) continue;
+    requests.set(part.approvalId, part.toolCallId ?? part.toolCall?.toolCallId);
+  }
+  return requests;
+}
+
 /**
  * The person's answer to this call's approval request, from the `tool-approval-response` the app put into the
  * messages. Automatic responses (the SDK's own `approved`/`denied` statuses) are not a person's answer.
  */
 function approvalAnswer(opts: ExecuteOptions): ApprovalAnswer | undefined {
-  const parts = (opts.messages ?? []).flatMap((message) => {
-    const content = (message as { content?: unknown }).content;
-    return Array.isArray(content) ? (content as MessagePart[]) : [];
-  });
-  const requested = new Set<unknown>();
-  for (const part of parts) {
-    if (part.type !== 'tool-approval-request' || part.isAutomatic === true) continue;
-    if ((part.toolCallId ?? part.toolCall?.toolCallId) === opts.toolCallId) requested.add(part.approvalId);
-  }
+  const parts = partsOf(opts.messages);
+  const requests = shownRequests(parts);
   let answer: ApprovalAnswer | undefined;
   for (const part of parts) {
-    if (part.type !== 'tool-approval-response' || !requested.has(part.approvalId)) continue;
+    if (part.type !== 'tool-approval-response' || requests.get(part.approvalId) !== opts.toolCallId) continue;
     answer = { approved: part.approved === true, by: 'ai-sdk tool approval' };
     if (typeof part.reason === 'string') answer.reason = part.reason;
   }
   return answer;
+}
+
+/**
+ * The refusals a person just gave: `tool-approval-response`s with `approved: false` in the tool messages that end the
+ * prompt (where the app puts its answers before calling the SDK again; later steps end with tool results instead).
+ */
+function refusals(messages: readonly unknown[]): { toolCallId: string; reason?: string }[] {
+  let start = messages.length;
+  while (start > 0 && (messages[start - 1] as { role?: unknown }).role === 'tool') start--;
+  if (start === messages.length) return [];
+  const requests = shownRequests(partsOf(messages.slice(0, start)));
+  const out: { toolCallId: string; reason?: string }[] = [];
+  for (const part of partsOf(messages.slice(start))) {
+    if (part.type !== 'tool-approval-response' || part.approved !== false) continue;
+    const toolCallId = requests.get(part.approvalId);
+    if (typeof toolCallId !== 'string') continue;
+    out.push(typeof part.reason === 'string' ? { toolCallId, reason: part.reason } : { toolCallId });
+  }
+  return out;
 }

@@ -40,6 +40,14 @@ function errorText(error: unknown): string {
 }
 
 /**
+ * Most verdicts a gate holds between a framework's approval hook and execution. A framework that refuses a call in its
+ * own flow never executes it, so its verdict would otherwise stay for the life of the conversation; the oldest is
+ * forgotten first, and a forgotten call is decided afresh (an allowed one then meets its own reservation and is
+ * denied as a duplicate: fail closed).
+ */
+export const MAX_HELD_VERDICTS = 1024;
+
+/**
  * The translation every adapter shares: one conversation's calls through one guard session. Frameworks split a call
  * into "may it run?" (an approval hook) and "run it" (execute); the gate keeps the verdict of the first for the second,
  * so each call is decided once and its legs are reserved once.
@@ -74,7 +82,9 @@ export class CallGate {
     if (verdict.effect === 'ask') {
       if (options.shown) this.#unshown.delete(verdict.request.id);
     } else {
+      // INVARIANT: the verdicts held stay bounded (test/adapters/gate.test.ts "forgets the oldest verdicts").
       this.#verdicts.set(call.id, verdict);
+      if (this.#verdicts.size > MAX_HELD_VERDICTS) this.#verdicts.delete(this.#verdicts.keys().next().value as string);
     }
     return verdict;
   }
@@ -155,6 +165,33 @@ export class CallGate {
       return { ok: false, message: `ruleoftwo withheld the output of call \`${call.id}\`: ${why}` };
     }
     return { ok: true, output: recorded.output as R };
+  }
+
+  /**
+   * Audits a refusal given in the framework's own approval flow for a call that will not run. A pending approval
+   * request of the guard is answered as declined; a call the guard allowed (the framework asked on its own account)
+   * is recorded with the refusal as its output, which releases its reservation into the session's legs.
+   */
+  async decline(callId: string, answer: { by: string; reason?: string | undefined }): Promise<void> {
+    const verdict = this.#verdicts.get(callId);
+    this.#verdicts.delete(callId);
+    try {
+      const earlier = await this.guard.approvalFor(this.sessionId, callId);
+      if (earlier?.status === 'pending') {
+        this.#unshown.delete(earlier.request.id);
+        const declined: ApprovalAnswer = { approved: false, by: answer.by };
+        if (answer.reason !== undefined) declined.reason = answer.reason;
+        await this.guard.answer(earlier.request.id, declined);
+        return;
+      }
+      const pending = (await this.guard.view(this.sessionId))?.pending.find((p) => p.callId === callId);
+      if (verdict?.effect !== 'allow' && !pending) return;
+      const tool = pending?.tool ?? (verdict?.effect === 'allow' ? verdict.decision.tool : '');
+      const why = answer.reason === undefined ? '' : `: ${answer.reason}`;
+      await this.record(callId, `\`${tool}\` was not run: declined by ${answer.by}${why}`);
+    } catch {
+      // The call does not run either way; the guard's `onError` has been told of a store or audit failure.
+    }
   }
 
   /**

@@ -43,6 +43,7 @@ function aiSdkDriver(major: 6 | 7): AdapterDriver {
           tools: guarded.tools,
           // ai 6 has no call-level toolApproval: the tools' needsApproval carries the guard there.
           ...(major === 7 ? { toolApproval: guarded.toolApproval } : {}),
+          prepareStep: guarded.prepareStep,
           messages: messages as never,
           stopWhen: lib.stepCountIs(10),
         });
