@@ -87,7 +87,7 @@ function guardTool(gate: CallGate, name: string, tool: AiSdkTool): AiSdkTool {
     ...(execute && {
       execute: async (input: unknown, opts: ExecuteOptions) => {
         const call = { id: opts.toolCallId, tool: name, args: input };
-        const outcome = await gate.run(call, () => execute(input, opts), { answer: approvalAnswer(opts) });
+        const outcome = await gate.run(call, () => execute(input, opts), { answer: () => approvalAnswer(opts) });
         return outcome.ok ? outcome.output : outcome.message;
       },
     }),

@@ -88,7 +88,8 @@ export function guardClaudeAgent(options: ClaudeAgentGuardOptions): GuardedClaud
     try {
       const verdict = await gate.decide(call);
       if (verdict.effect === 'ask') {
-        const settled = await gate.settle(call, await ask(verdict.request, context.signal));
+        const answer = await ask(verdict.request, context.signal);
+        const settled = await gate.settle(call, () => answer);
         if (settled.effect !== 'allow') return { behavior: 'deny', message: settled.message };
         return { behavior: 'allow', updatedInput: input };
       }

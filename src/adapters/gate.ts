@@ -20,8 +20,11 @@ export type Recorded = { ok: true; output: unknown; changed: boolean } | { ok: f
 
 /** Options of {@link CallGate.run}. */
 export interface RunOptions<R> {
-  /** A person's answer given through the framework's approval flow for this exact call. */
-  answer?: ApprovalAnswer | undefined;
+  /**
+   * A person's answer given through the framework's approval flow for this exact call; read only when the call
+   * awaits one (finding it may mean scanning the conversation).
+   */
+  answer?: () => ApprovalAnswer | undefined;
   /** What of the output the guard records (default: the output itself). */
   recordAs?: (output: R) => unknown;
 }
@@ -63,6 +66,11 @@ export class CallGate {
   constructor(guard: Guard, sessionId: string) {
     this.guard = guard;
     this.sessionId = sessionId;
+  }
+
+  /** The verdict held for a call decided earlier and not run yet, if any: no need to read its arguments again. */
+  held(callId: string): Verdict | undefined {
+    return this.#verdicts.get(callId);
   }
 
   /**
@@ -115,12 +123,13 @@ export class CallGate {
    * The final verdict for a call about to run: allow or deny. An `ask` is settled by the person's answer given through
    * the framework; without one, or for a request no person was shown, it is denied.
    */
-  async settle(call: ToolCall, answer?: ApprovalAnswer): Promise<Verdict> {
+  async settle(call: ToolCall, answerOf?: () => ApprovalAnswer | undefined): Promise<Verdict> {
     const verdict = await this.decide(call);
     this.#verdicts.delete(call.id);
     if (verdict.effect !== 'ask') return verdict;
     const { request } = verdict;
     try {
+      const answer = answerOf?.();
       if (!answer || this.#unshown.has(request.id)) {
         // INVARIANT: a standing framework approval never stands in for a person; the request is closed as denied so
         // no later answer can revive it (test/adapters/openai-agents.test.ts "always-approve").
@@ -146,7 +155,10 @@ export class CallGate {
 
   /** Settles a call and, when allowed, runs it and records its output; otherwise returns the message for the model. */
   async run<R>(call: ToolCall, execute: () => R | Promise<R>, options: RunOptions<R> = {}): Promise<RunOutcome<R>> {
-    const verdict = await this.settle(call, options.answer);
+    // The common path: the approval hook allowed or denied the call; settling it again would only cost time.
+    const held = this.#verdicts.get(call.id);
+    if (held) this.#verdicts.delete(call.id);
+    const verdict = held ?? (await this.settle(call, options.answer));
     if (verdict.effect !== 'allow') return { ok: false, message: verdict.message };
     let output: R;
     try {

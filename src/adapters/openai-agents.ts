@@ -54,7 +54,9 @@ function guardTool<T extends AnyFunctionTool>(gate: CallGate, interrupted: Inter
     type: 'tool_input',
     name: 'ruleoftwo',
     run: async ({ toolCall }) => {
-      const verdict = await gate.decide({ id: toolCall.callId, tool: tool.name, args: parseArgs(toolCall.arguments) });
+      const verdict =
+        gate.held(toolCall.callId) ??
+        (await gate.decide({ id: toolCall.callId, tool: tool.name, args: parseArgs(toolCall.arguments) }));
       if (verdict.effect === 'deny') return { behavior: { type: 'rejectContent', message: verdict.message } };
       return { behavior: { type: 'allow' } };
     },
@@ -82,8 +84,10 @@ function guardTool<T extends AnyFunctionTool>(gate: CallGate, interrupted: Inter
     invoke: async (context: RunContext, input: string, details?: Parameters<AnyFunctionTool['invoke']>[2]) => {
       const callId = details?.toolCall?.callId ?? '';
       interrupted.delete(callId);
-      const approved = context.isToolApproved({ toolName: tool.name, callId });
-      const answer = approved === undefined ? undefined : { approved, by: 'openai-agents interruption' };
+      const answer = () => {
+        const approved = context.isToolApproved({ toolName: tool.name, callId });
+        return approved === undefined ? undefined : { approved, by: 'openai-agents interruption' };
+      };
       const call = { id: callId, tool: tool.name, args: parseArgs(input) };
       const outcome = await gate.run(call, () => tool.invoke(context, input, details), { answer });
       return outcome.ok ? outcome.output : outcome.message;

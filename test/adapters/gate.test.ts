@@ -60,7 +60,7 @@ describe('CallGate', () => {
     const send = { id: 'c1', tool: 'send_email', args: { to: 'bob@evil.test' } };
     expect((await gate.decide(send, { shown: true })).effect).toBe('ask');
     const swapped = { ...send, args: { to: 'eve@evil.test' } };
-    const outcome = await new CallGate(guard, 's').run(swapped, () => 'sent', { answer: { approved: true } });
+    const outcome = await new CallGate(guard, 's').run(swapped, () => 'sent', { answer: () => ({ approved: true }) });
     expect(outcome).toMatchObject({ ok: false, message: expect.stringContaining('other arguments') });
   });
 
