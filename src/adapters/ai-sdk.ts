@@ -5,7 +5,7 @@
  */
 import type { Guard } from '../guard/guard.ts';
 import type { ApprovalAnswer } from '../store/types.ts';
-import { CallGate, type Verdict } from './gate.ts';
+import { CallGate } from './gate.ts';
 
 /** The part of an AI SDK tool this adapter touches (the same in `ai` 6 and 7). */
 export interface AiSdkTool {
@@ -24,7 +24,7 @@ export interface AiSdkGuardOptions {
 export type AiSdkApprovalStatus =
   | { type: 'not-applicable' }
   | { type: 'denied'; reason: string }
-  | { type: 'user-approval'; reason: string };
+  | { type: 'user-approval'; reason?: string };
 
 /**
  * Guarded tools, the call-level approval function for `ai` 7, and a `prepareStep` that writes a person's refusal
@@ -35,6 +35,7 @@ export interface GuardedAiSdkTools<T> {
   tools: T;
   toolApproval: (options: {
     toolCall: { toolCallId: string; toolName: string; input: unknown };
+    messages?: readonly unknown[];
   }) => Promise<AiSdkApprovalStatus>;
   prepareStep: (options: { messages: readonly unknown[] }) => Promise<undefined>;
 }
@@ -52,9 +53,15 @@ export function guardTools<T extends Record<string, AiSdkTool>>(
   const gate = new CallGate(options.guard, options.session);
   const guarded: Record<string, AiSdkTool> = Object.create(null);
   for (const [name, tool] of Object.entries(tools)) guarded[name] = guardTool(gate, name, tool);
-  const toolApproval: GuardedAiSdkTools<T>['toolApproval'] = async ({ toolCall }) => {
+  const toolApproval: GuardedAiSdkTools<T>['toolApproval'] = async ({ toolCall, messages }) => {
     const call = { id: toolCall.toolCallId, tool: toolCall.toolName, args: toolCall.input };
-    return approvalStatus(await gate.decide(call, { shown: true }));
+    const verdict = await gate.decide(call, { shown: true });
+    if (verdict.effect === 'deny') return { type: 'denied', reason: verdict.message };
+    if (verdict.effect === 'ask') return { type: 'user-approval', reason: verdict.message };
+    // ai 7 asks no tool's own `needsApproval` once a call-level `toolApproval` is given, so the app's rule is asked here.
+    const tool = Object.hasOwn(tools, toolCall.toolName) ? tools[toolCall.toolName] : undefined;
+    const opts = { toolCallId: toolCall.toolCallId, ...(messages ? { messages } : {}) };
+    return (await ownApproval(tool, toolCall.input, opts)) ? { type: 'user-approval' } : { type: 'not-applicable' };
   };
   const prepareStep: GuardedAiSdkTools<T>['prepareStep'] = async ({ messages }) => {
     for (const { toolCallId, reason } of refusals(messages)) {
@@ -65,15 +72,14 @@ export function guardTools<T extends Record<string, AiSdkTool>>(
   return { tools: guarded as T, toolApproval, prepareStep };
 }
 
-function approvalStatus(verdict: Verdict): AiSdkApprovalStatus {
-  if (verdict.effect === 'allow') return { type: 'not-applicable' };
-  if (verdict.effect === 'deny') return { type: 'denied', reason: verdict.message };
-  return { type: 'user-approval', reason: verdict.message };
+/** Whether the tool's own `needsApproval` (the app's rule, apart from the guard) puts this call before a person. */
+async function ownApproval(tool: AiSdkTool | undefined, input: unknown, opts: ExecuteOptions): Promise<boolean> {
+  const own = tool?.needsApproval as boolean | ((input: unknown, options: ExecuteOptions) => unknown) | undefined;
+  return typeof own === 'function' ? Boolean(await own(input, opts)) : own === true;
 }
 
 function guardTool(gate: CallGate, name: string, tool: AiSdkTool): AiSdkTool {
   const execute = tool.execute as ((input: unknown, options: ExecuteOptions) => unknown) | undefined;
-  const own = tool.needsApproval as boolean | ((input: unknown, options: ExecuteOptions) => unknown) | undefined;
   return {
     ...tool,
     // ai 6 asks this per call (ai 7 too, when no call-level `toolApproval` is given). A boolean cannot carry a deny,
@@ -82,7 +88,7 @@ function guardTool(gate: CallGate, name: string, tool: AiSdkTool): AiSdkTool {
       const verdict = await gate.decide({ id: opts.toolCallId, tool: name, args: input }, { shown: true });
       if (verdict.effect === 'ask') return true;
       if (verdict.effect === 'deny') return false;
-      return typeof own === 'function' ? Boolean(await own(input, opts)) : own === true;
+      return ownApproval(tool, input, opts);
     },
     ...(execute && {
       execute: async (input: unknown, opts: ExecuteOptions) => {
