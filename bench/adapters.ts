@@ -67,14 +67,29 @@ async function subjects(): Promise<Subject[]> {
     const guard = freshGuard();
     await guard.session('s');
     const bare = async (_input: unknown, _options: unknown) => INBOX;
-    const { tools, toolApproval } = guardAiSdk({ read_inbox: { execute: bare } }, { guard, session: 's' });
-    const execute = tools.read_inbox.execute as unknown as (input: unknown, options: unknown) => Promise<unknown>;
+    const guarded = guardAiSdk({ read_inbox: { execute: bare } }, { guard, session: 's' });
+    const { toolApproval, prepareStep } = guarded;
+    const execute = guarded.tools.read_inbox.execute as unknown as (
+      input: unknown,
+      options: unknown,
+    ) => Promise<unknown>;
+    // `prepareStep` runs once per model step, not per call; counting it per call overstates the overhead a little.
+    const step = (i: number) => [
+      { role: 'user', content: 'Check my inbox.' },
+      {
+        role: 'assistant',
+        content: [{ type: 'tool-call', toolCallId: `c${i - 1}`, toolName: 'read_inbox', input: {} }],
+      },
+      { role: 'tool', content: [{ type: 'tool-result', toolCallId: `c${i - 1}`, toolName: 'read_inbox', output: {} }] },
+    ];
     out.push({
-      name: 'ai-sdk (toolApproval + execute)',
+      name: 'ai-sdk (prepareStep + toolApproval + execute)',
       guarded: async (i) => {
+        const messages = step(i);
+        await prepareStep({ messages });
         const toolCall = { toolCallId: `c${i}`, toolName: 'read_inbox', input: {} };
-        await toolApproval({ toolCall });
-        return execute({}, { toolCallId: `c${i}`, messages: [] });
+        await toolApproval({ toolCall, messages });
+        return execute({}, { toolCallId: `c${i}`, messages });
       },
       bare: (i) => bare({}, { toolCallId: `c${i}`, messages: [] }),
     });
@@ -91,15 +106,18 @@ async function subjects(): Promise<Subject[]> {
       strict: true,
       invoke,
       needsApproval: async () => false,
+      isEnabled: async () => true,
     };
     // biome-ignore lint/suspicious/noExplicitAny: a minimal FunctionTool and RunContext for timing.
     const [tool] = guardOpenAI([base as any], { guard, session: 's' }) as any[];
     const context = { isToolApproved: () => undefined };
     const guardrail = tool.inputGuardrails.at(-1);
     out.push({
-      name: 'openai-agents (needsApproval + guardrail + invoke)',
+      // `isEnabled` runs once per model turn and tool; counted per call here.
+      name: 'openai-agents (isEnabled + needsApproval + guardrail + invoke)',
       guarded: async (i) => {
         const toolCall = { type: 'function_call', callId: `c${i}`, name: 'read_inbox', arguments: '{}' };
+        await tool.isEnabled(context, {});
         await tool.needsApproval(context, {}, `c${i}`);
         await guardrail.run({ context, agent: {}, toolCall });
         return tool.invoke(context, '{}', { toolCall });

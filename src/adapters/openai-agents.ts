@@ -77,7 +77,7 @@ function guardTool<T extends AnyFunctionTool>(gate: CallGate, interrupted: Inter
       return asks;
     },
     isEnabled: async (context: RunContext, agent: Parameters<AnyFunctionTool['isEnabled']>[1]) => {
-      await auditRejections(gate, interrupted, context);
+      if (interrupted.size > 0) await auditRejections(gate, interrupted, context);
       return tool.isEnabled(context, agent);
     },
     inputGuardrails: [...(tool.inputGuardrails ?? []), guardrail],

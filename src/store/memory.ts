@@ -160,8 +160,8 @@ export class MemoryAuditLog implements AuditLog {
     // UTF-8 needs at most three bytes per UTF-16 code unit; the exact length is counted only near a chunk's end.
     const room = chunk ? chunk.bytes.length - chunk.used - 4 : -1;
     if (!chunk || (room < 3 * text.length && room < Buffer.byteLength(text))) {
-      // Not zero-filled: only the bytes written are ever read.
-      chunk = { bytes: Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, 4 + 3 * text.length)), used: 0 };
+      // Touched once now (zeros), so the pages fault in this one append instead of one in every few calls after it.
+      chunk = { bytes: Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, 4 + 3 * text.length)).fill(0), used: 0 };
       this.#chunks.push(chunk);
     }
     const written = chunk.bytes.write(text, chunk.used + 4);
