@@ -114,8 +114,12 @@ export class MemoryApprovalStore implements ApprovalStore {
   async close(): Promise<void> {}
 }
 
-/** Bytes per storage chunk of {@link MemoryAuditLog}: about 1,500 guarded calls' events. */
-const CHUNK_BYTES = 1 << 20;
+/**
+ * Sizes of {@link MemoryAuditLog}'s storage chunks: the first is small (many guards log little), each next one twice
+ * the last, up to about 1,500 guarded calls' events.
+ */
+const FIRST_CHUNK_BYTES = 1 << 14;
+const MAX_CHUNK_BYTES = 1 << 20;
 
 /**
  * Audit events kept in memory (for tests and short-lived processes; not tamper-evident: the durable SQLite log in
@@ -161,7 +165,8 @@ export class MemoryAuditLog implements AuditLog {
     const room = chunk ? chunk.bytes.length - chunk.used - 4 : -1;
     if (!chunk || (room < 3 * text.length && room < Buffer.byteLength(text))) {
       // Touched once now (zeros), so the pages fault in this one append instead of one in every few calls after it.
-      chunk = { bytes: Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, 4 + 3 * text.length)).fill(0), used: 0 };
+      const size = Math.min(MAX_CHUNK_BYTES, chunk ? 2 * chunk.bytes.length : FIRST_CHUNK_BYTES);
+      chunk = { bytes: Buffer.allocUnsafeSlow(Math.max(size, 4 + 3 * text.length)).fill(0), used: 0 };
       this.#chunks.push(chunk);
     }
     const written = chunk.bytes.write(text, chunk.used + 4);
