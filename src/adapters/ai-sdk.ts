@@ -150,11 +150,14 @@ function approvalAnswer(opts: ExecuteOptions): ApprovalAnswer | undefined {
 function refusals(messages: readonly unknown[]): { toolCallId: string; reason?: string }[] {
   let start = messages.length;
   while (start > 0 && (messages[start - 1] as { role?: unknown }).role === 'tool') start--;
-  if (start === messages.length) return [];
+  const refused = partsOf(messages.slice(start)).filter(
+    (part) => part.type === 'tool-approval-response' && part.approved === false,
+  );
+  // Every step passes here: the conversation is searched for the requests only when something was refused.
+  if (refused.length === 0) return [];
   const requests = shownRequests(partsOf(messages.slice(0, start)));
   const out: { toolCallId: string; reason?: string }[] = [];
-  for (const part of partsOf(messages.slice(start))) {
-    if (part.type !== 'tool-approval-response' || part.approved !== false) continue;
+  for (const part of refused) {
     const toolCallId = requests.get(part.approvalId);
     if (typeof toolCallId !== 'string') continue;
     out.push(typeof part.reason === 'string' ? { toolCallId, reason: part.reason } : { toolCallId });
