@@ -150,10 +150,15 @@ function approvalAnswer(opts: ExecuteOptions): ApprovalAnswer | undefined {
 function refusals(messages: readonly unknown[]): { toolCallId: string; reason?: string }[] {
   let start = messages.length;
   while (start > 0 && (messages[start - 1] as { role?: unknown }).role === 'tool') start--;
-  const refused = partsOf(messages.slice(start)).filter(
-    (part) => part.type === 'tool-approval-response' && part.approved === false,
-  );
-  // Every step passes here: the conversation is searched for the requests only when something was refused.
+  // Every step passes here: a plain loop, and the conversation is searched only when something was refused.
+  const refused: MessagePart[] = [];
+  for (let i = start; i < messages.length; i++) {
+    const content = (messages[i] as { content?: unknown }).content;
+    if (!Array.isArray(content)) continue;
+    for (const part of content as MessagePart[]) {
+      if (part.type === 'tool-approval-response' && part.approved === false) refused.push(part);
+    }
+  }
   if (refused.length === 0) return [];
   const requests = shownRequests(partsOf(messages.slice(0, start)));
   const out: { toolCallId: string; reason?: string }[] = [];
