@@ -202,7 +202,8 @@ export class CallGate {
       const why = answer.reason === undefined ? '' : `: ${answer.reason}`;
       await this.record(callId, `\`${tool}\` was not run: declined by ${answer.by}${why}`);
     } catch {
-      // The call does not run either way; the guard's `onError` has been told of a store or audit failure.
+      // The call does not run either way. A store that failed here leaves the request pending (it expires, never
+      // approved) or the legs reserved: the session stays as restricted as if the call had run.
     }
   }
 
