@@ -24,6 +24,19 @@ describe('MemoryAuditLog', () => {
     expect(read).toEqual(appended);
   });
 
+  it('writes events out while the event loop is free, in order with those appended after', async () => {
+    const log = new MemoryAuditLog();
+    const appended = Array.from({ length: 1500 }, (_, i) => ignored(i));
+    for (const event of appended.slice(0, 1000)) await log.append(event);
+    // Several turns of the event loop: the log writes its tapes out in batches meanwhile.
+    for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+    for (const event of appended.slice(1000)) await log.append(event);
+    expect(log.size).toBe(1500);
+    expect(log.events).toEqual(appended);
+    await log.append(ignored(1500));
+    expect(log.events).toEqual([...appended, ignored(1500)]);
+  });
+
   it('holds a copy: changing an event after appending it, or what was read, does not change the log', async () => {
     const log = new MemoryAuditLog();
     const detail = { leg: 'C', nested: { list: [1, 2] } };
@@ -68,15 +81,20 @@ describe('MemoryAuditLog', () => {
       at: T0,
       sessionId: 's1',
       kind: 'fork',
-      detail: { one: shared, two: [shared, shared], bare, gone: undefined, n: -0 },
+      detail: { one: shared, two: [shared, shared], bare, gone: undefined, n: -0, ['__proto__']: { own: true } },
     });
     expect(log.events[0]).toEqual({
       type: 'transition',
       at: T0,
       sessionId: 's1',
       kind: 'fork',
-      detail: { one: shared, two: [shared, shared], bare: { a: 1 }, n: 0 },
+      detail: JSON.parse(
+        '{"one":{"leg":"B"},"two":[{"leg":"B"},{"leg":"B"}],"bare":{"a":1},"n":0,"__proto__":{"own":true}}',
+      ),
     });
+    const detail = log.events[0]?.type === 'transition' ? log.events[0].detail : {};
+    expect(Object.getPrototypeOf(detail)).toBe(Object.prototype);
+    expect(Object.keys(detail)).toContain('__proto__');
   });
 });
 
