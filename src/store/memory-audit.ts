@@ -15,18 +15,20 @@ type Tape = unknown[];
  */
 const FIRST_CHUNK_BYTES = 1 << 14;
 const MAX_CHUNK_BYTES = 1 << 20;
+/** Events on tape that make the log write them out at the next free turn of the event loop (in one hot batch). */
+const WRITE_AFTER = 64;
 /** Most events written out per turn of the event loop, so writing them out never holds the loop for long. */
-const WRITE_BATCH = 256;
+const WRITE_BATCH = 512;
 
 /**
  * Audit events kept in memory (for tests and short-lived processes; not tamper-evident: the durable SQLite log in
  * `src/audit` chains and signs its records).
  *
  * An append copies the event onto a tape, one flat array of its keys and primitive values: strings are immutable,
- * so the tape is a copy the caller cannot change, taken in one walk that also checks the event is JSON. When the
- * event loop is next free, tapes are written out as UTF-8 JSON in large chunks outside the JavaScript heap, where
- * the collector neither copies nor traces them. The JSON text, which costs more than the walk, is thus written off
- * the guarded call's path; a log that is read first writes out what is still on tape.
+ * so the tape is a copy the caller cannot change, taken in one walk that also checks the event is JSON. Once a few
+ * dozen tapes wait, they are written out at the next free turn of the event loop as UTF-8 JSON in large chunks
+ * outside the JavaScript heap, where the collector neither copies nor traces them. The JSON text, which costs more
+ * than the walk, is thus written off the guarded call's path; reading the log first writes out what is on tape.
  */
 export class MemoryAuditLog implements AuditLog {
   readonly #chunks: { bytes: Buffer; used: number }[] = [];
@@ -63,7 +65,7 @@ export class MemoryAuditLog implements AuditLog {
       throw new Error('audit event is not JSON');
     }
     this.#tapes.push(tape);
-    if (!this.#scheduled) {
+    if (!this.#scheduled && this.#tapes.length >= WRITE_AFTER) {
       this.#scheduled = true;
       setImmediate(() => this.#writeOutLater());
     }
@@ -73,7 +75,7 @@ export class MemoryAuditLog implements AuditLog {
 
   #writeOutLater(): void {
     this.#writeOut(WRITE_BATCH);
-    if (this.#tapes.length > 0) setImmediate(() => this.#writeOutLater());
+    if (this.#tapes.length >= WRITE_AFTER) setImmediate(() => this.#writeOutLater());
     else this.#scheduled = false;
   }
 
