@@ -19,6 +19,11 @@ const MAX_CHUNK_BYTES = 1 << 20;
 const WRITE_AFTER = 64;
 /** Most events written out per turn of the event loop, so writing them out never holds the loop for long. */
 const WRITE_BATCH = 512;
+/**
+ * Most events kept on tape (about 80 MB): calls that never let the event loop turn (a batch job awaiting only
+ * promises) would otherwise keep every event on the heap; past this, an append writes a batch out itself.
+ */
+const MAX_ON_TAPE = 1 << 16;
 
 /**
  * Audit events kept in memory (for tests and short-lived processes; not tamper-evident: the durable SQLite log in
@@ -65,6 +70,7 @@ export class MemoryAuditLog implements AuditLog {
       throw new Error('audit event is not JSON');
     }
     this.#tapes.push(tape);
+    if (this.#tapes.length >= MAX_ON_TAPE) this.#writeOut(WRITE_BATCH);
     if (!this.#scheduled && this.#tapes.length >= WRITE_AFTER) {
       this.#scheduled = true;
       setImmediate(() => this.#writeOutLater());

@@ -37,6 +37,16 @@ describe('MemoryAuditLog', () => {
     expect(log.events).toEqual([...appended, ignored(1500)]);
   });
 
+  it('keeps events in order when the event loop never turns and more than it keeps on tape wait', async () => {
+    const log = new MemoryAuditLog();
+    // More than the log keeps on tape, appended without a turn of the event loop.
+    const count = (1 << 16) + 1000;
+    for (let i = 0; i < count; i++) await log.append(ignored(i, 'r'));
+    const read = log.events;
+    expect(read).toHaveLength(count);
+    expect(read.every((event, i) => event.type === 'result.ignored' && event.callId === `c${i}`)).toBe(true);
+  });
+
   it('holds a copy: changing an event after appending it, or what was read, does not change the log', async () => {
     const log = new MemoryAuditLog();
     const detail = { leg: 'C', nested: { list: [1, 2] } };
