@@ -22,7 +22,7 @@ export async function main(approve: (tool: string, input: unknown) => boolean = 
   const conversationId = crypto.randomUUID();
   await guard.session(conversationId);
   const mailbox = new Mailbox();
-  const { tools, toolApproval } = guardTools(
+  const { tools, toolApproval, prepareStep } = guardTools(
     {
       read_inbox: tool({
         description: 'Read the inbox',
@@ -40,7 +40,8 @@ export async function main(approve: (tool: string, input: unknown) => boolean = 
   const model = await chooseModel();
   const messages: ModelMessage[] = [{ role: 'user', content: 'Read my inbox and answer Alice.' }];
   for (let round = 0; round < 5; round++) {
-    const result = await generateText({ model, tools, toolApproval, messages, stopWhen: stepCountIs(10) });
+    // prepareStep writes a person's refusal to the audit log (the SDK answers a refused call itself).
+    const result = await generateText({ model, tools, toolApproval, prepareStep, messages, stopWhen: stepCountIs(10) });
     messages.push(...result.responseMessages);
     // The SDK's own approval flow: each request carries the guard's reason; the answer goes back as a message.
     const requests = result.content.filter((p) => p.type === 'tool-approval-request' && !p.isAutomatic);

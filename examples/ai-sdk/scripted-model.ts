@@ -54,3 +54,31 @@ export function scriptedGenerate(script: Script, conversation: ScriptedConversat
     };
   };
 }
+
+/**
+ * The same script as a `doStream` for `MockLanguageModelV4` / `V3`: each turn of {@link scriptedGenerate} as stream
+ * parts (text as start, delta and end; tool calls whole), then `finish`.
+ */
+export function scriptedStream(script: Script, conversation: ScriptedConversation = newConversation()) {
+  const generate = scriptedGenerate(script, conversation);
+  return async (options: { prompt: unknown }) => {
+    const { content, finishReason, usage } = await generate(options);
+    const parts: unknown[] = [{ type: 'stream-start', warnings: [] }];
+    for (const part of content) {
+      if (part.type === 'text') {
+        parts.push({ type: 'text-start', id: 't' }, { type: 'text-delta', id: 't', delta: part.text });
+        parts.push({ type: 'text-end', id: 't' });
+      } else {
+        parts.push(part);
+      }
+    }
+    parts.push({ type: 'finish', finishReason, usage });
+    const stream = new ReadableStream({
+      start(controller) {
+        for (const part of parts) controller.enqueue(part);
+        controller.close();
+      },
+    });
+    return { stream };
+  };
+}

@@ -1,5 +1,12 @@
 // The scripted model the OpenAI Agents example and tests run with when no real model is configured.
-import type { AgentInputItem, Model, ModelRequest, ModelResponse } from '@openai/agents';
+import type {
+  AgentInputItem,
+  Model,
+  ModelRequest,
+  ModelResponse,
+  StreamEvent,
+  StreamEventResponseCompleted,
+} from '@openai/agents';
 import { Usage } from '@openai/agents';
 import { FINAL_TEXT, newConversation, type Script, type ScriptedConversation, turnAfter } from '../mailbox.ts';
 
@@ -44,8 +51,16 @@ export class ScriptedModel implements Model {
     };
   }
 
-  // biome-ignore lint/correctness/useYield: the runs in these tests are not streamed.
-  async *getStreamedResponse(): AsyncIterable<never> {
-    throw new Error('streaming is not scripted');
+  /** The same turn as {@link getResponse}, streamed: the final text as a delta, then the whole response. */
+  async *getStreamedResponse(request: ModelRequest): AsyncIterable<StreamEvent> {
+    const response = await this.getResponse(request);
+    yield { type: 'response_started' };
+    if (this.conversation.final !== undefined && response.output[0]?.type === 'message') {
+      yield { type: 'output_text_delta', delta: FINAL_TEXT };
+    }
+    const usage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
+    // The scripted output holds assistant messages and function calls only, which a completed response carries.
+    const output = response.output as StreamEventResponseCompleted['response']['output'];
+    yield { type: 'response_done', response: { id: 'scripted', usage, output } };
   }
 }

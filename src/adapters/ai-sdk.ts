@@ -1,11 +1,11 @@
 /**
  * Vercel AI SDK adapter (`ruleoftwo/ai-sdk`), for `ai` 7 and 6. Translation only: each tool's `needsApproval` and the
- * call-level `toolApproval` (ai 7) ask the guard, `execute` runs allowed calls and records their outputs, and the
- * SDK's own tool-approval flow carries `ask` to a person.
+ * call-level `toolApproval` (ai 7) ask the guard, `execute` runs allowed calls and records their outputs, the SDK's
+ * own tool-approval flow carries `ask` to a person, and `prepareStep` audits the refusals given in that flow.
  */
 import type { Guard } from '../guard/guard.ts';
 import type { ApprovalAnswer } from '../store/types.ts';
-import { CallGate, type Verdict } from './gate.ts';
+import { CallGate } from './gate.ts';
 
 /** The part of an AI SDK tool this adapter touches (the same in `ai` 6 and 7). */
 export interface AiSdkTool {
@@ -24,14 +24,20 @@ export interface AiSdkGuardOptions {
 export type AiSdkApprovalStatus =
   | { type: 'not-applicable' }
   | { type: 'denied'; reason: string }
-  | { type: 'user-approval'; reason: string };
+  | { type: 'user-approval'; reason?: string };
 
-/** Guarded tools plus the call-level approval function for `ai` 7 (`generateText({tools, toolApproval})`). */
+/**
+ * Guarded tools, the call-level approval function for `ai` 7, and a `prepareStep` that writes a person's refusal
+ * given through the SDK's approval flow to the audit log (the SDK does not run a refused tool, so nothing else sees
+ * it): `generateText({tools, toolApproval, prepareStep})`, or `streamText` with the same options.
+ */
 export interface GuardedAiSdkTools<T> {
   tools: T;
   toolApproval: (options: {
     toolCall: { toolCallId: string; toolName: string; input: unknown };
+    messages?: readonly unknown[];
   }) => Promise<AiSdkApprovalStatus>;
+  prepareStep: (options: { messages: readonly unknown[] }) => Promise<undefined>;
 }
 
 interface ExecuteOptions {
@@ -47,22 +53,33 @@ export function guardTools<T extends Record<string, AiSdkTool>>(
   const gate = new CallGate(options.guard, options.session);
   const guarded: Record<string, AiSdkTool> = Object.create(null);
   for (const [name, tool] of Object.entries(tools)) guarded[name] = guardTool(gate, name, tool);
-  const toolApproval: GuardedAiSdkTools<T>['toolApproval'] = async ({ toolCall }) => {
+  const toolApproval: GuardedAiSdkTools<T>['toolApproval'] = async ({ toolCall, messages }) => {
     const call = { id: toolCall.toolCallId, tool: toolCall.toolName, args: toolCall.input };
-    return approvalStatus(await gate.decide(call, { shown: true }));
+    const verdict = await gate.decide(call, { shown: true });
+    if (verdict.effect === 'deny') return { type: 'denied', reason: verdict.message };
+    if (verdict.effect === 'ask') return { type: 'user-approval', reason: verdict.message };
+    // ai 7 asks no tool's own `needsApproval` once a call-level `toolApproval` is given, so the app's rule is asked here.
+    const tool = Object.hasOwn(tools, toolCall.toolName) ? tools[toolCall.toolName] : undefined;
+    const opts = { toolCallId: toolCall.toolCallId, ...(messages ? { messages } : {}) };
+    return (await ownApproval(tool, toolCall.input, opts)) ? { type: 'user-approval' } : { type: 'not-applicable' };
   };
-  return { tools: guarded as T, toolApproval };
+  const prepareStep: GuardedAiSdkTools<T>['prepareStep'] = async ({ messages }) => {
+    for (const { toolCallId, reason } of refusals(messages)) {
+      await gate.decline(toolCallId, { by: 'ai-sdk tool approval', reason });
+    }
+    return undefined;
+  };
+  return { tools: guarded as T, toolApproval, prepareStep };
 }
 
-function approvalStatus(verdict: Verdict): AiSdkApprovalStatus {
-  if (verdict.effect === 'allow') return { type: 'not-applicable' };
-  if (verdict.effect === 'deny') return { type: 'denied', reason: verdict.message };
-  return { type: 'user-approval', reason: verdict.message };
+/** Whether the tool's own `needsApproval` (the app's rule, apart from the guard) puts this call before a person. */
+async function ownApproval(tool: AiSdkTool | undefined, input: unknown, opts: ExecuteOptions): Promise<boolean> {
+  const own = tool?.needsApproval as boolean | ((input: unknown, options: ExecuteOptions) => unknown) | undefined;
+  return typeof own === 'function' ? Boolean(await own(input, opts)) : own === true;
 }
 
 function guardTool(gate: CallGate, name: string, tool: AiSdkTool): AiSdkTool {
   const execute = tool.execute as ((input: unknown, options: ExecuteOptions) => unknown) | undefined;
-  const own = tool.needsApproval as boolean | ((input: unknown, options: ExecuteOptions) => unknown) | undefined;
   return {
     ...tool,
     // ai 6 asks this per call (ai 7 too, when no call-level `toolApproval` is given). A boolean cannot carry a deny,
@@ -71,12 +88,12 @@ function guardTool(gate: CallGate, name: string, tool: AiSdkTool): AiSdkTool {
       const verdict = await gate.decide({ id: opts.toolCallId, tool: name, args: input }, { shown: true });
       if (verdict.effect === 'ask') return true;
       if (verdict.effect === 'deny') return false;
-      return typeof own === 'function' ? Boolean(await own(input, opts)) : own === true;
+      return ownApproval(tool, input, opts);
     },
     ...(execute && {
       execute: async (input: unknown, opts: ExecuteOptions) => {
         const call = { id: opts.toolCallId, tool: name, args: input };
-        const outcome = await gate.run(call, () => execute(input, opts), { answer: approvalAnswer(opts) });
+        const outcome = await gate.run(call, () => execute(input, opts), { answer: () => approvalAnswer(opts) });
         return outcome.ok ? outcome.output : outcome.message;
       },
     }),
@@ -93,25 +110,62 @@ interface MessagePart {
   isAutomatic?: unknown;
 }
 
+function partsOf(messages: readonly unknown[] | undefined): MessagePart[] {
+  return (messages ?? []).flatMap((message) => {
+    const content = (message as { content?: unknown }).content;
+    return Array.isArray(content) ? (content as MessagePart[]) : [];
+  });
+}
+
+/** The call id of each approval request a person was shown, by approval id (automatic ones are the SDK's own). */
+function shownRequests(parts: readonly MessagePart[]): Map<unknown, unknown> {
+  const requests = new Map<unknown, unknown>();
+  for (const part of parts) {
+    if (part.type !== 'tool-approval-request' || part.isAutomatic === true) continue;
+    requests.set(part.approvalId, part.toolCallId ?? part.toolCall?.toolCallId);
+  }
+  return requests;
+}
+
 /**
  * The person's answer to this call's approval request, from the `tool-approval-response` the app put into the
  * messages. Automatic responses (the SDK's own `approved`/`denied` statuses) are not a person's answer.
  */
 function approvalAnswer(opts: ExecuteOptions): ApprovalAnswer | undefined {
-  const parts = (opts.messages ?? []).flatMap((message) => {
-    const content = (message as { content?: unknown }).content;
-    return Array.isArray(content) ? (content as MessagePart[]) : [];
-  });
-  const requested = new Set<unknown>();
-  for (const part of parts) {
-    if (part.type !== 'tool-approval-request' || part.isAutomatic === true) continue;
-    if ((part.toolCallId ?? part.toolCall?.toolCallId) === opts.toolCallId) requested.add(part.approvalId);
-  }
+  const parts = partsOf(opts.messages);
+  const requests = shownRequests(parts);
   let answer: ApprovalAnswer | undefined;
   for (const part of parts) {
-    if (part.type !== 'tool-approval-response' || !requested.has(part.approvalId)) continue;
+    if (part.type !== 'tool-approval-response' || requests.get(part.approvalId) !== opts.toolCallId) continue;
     answer = { approved: part.approved === true, by: 'ai-sdk tool approval' };
     if (typeof part.reason === 'string') answer.reason = part.reason;
   }
   return answer;
+}
+
+/**
+ * The refusals a person just gave: `tool-approval-response`s with `approved: false` in the tool messages that end the
+ * prompt (where the app puts its answers before calling the SDK again; later steps end with tool results instead).
+ */
+function refusals(messages: readonly unknown[]): { toolCallId: string; reason?: string }[] {
+  let start = messages.length;
+  while (start > 0 && (messages[start - 1] as { role?: unknown }).role === 'tool') start--;
+  // Every step passes here: a plain loop, and the conversation is searched only when something was refused.
+  const refused: MessagePart[] = [];
+  for (let i = start; i < messages.length; i++) {
+    const content = (messages[i] as { content?: unknown }).content;
+    if (!Array.isArray(content)) continue;
+    for (const part of content as MessagePart[]) {
+      if (part.type === 'tool-approval-response' && part.approved === false) refused.push(part);
+    }
+  }
+  if (refused.length === 0) return [];
+  const requests = shownRequests(partsOf(messages.slice(0, start)));
+  const out: { toolCallId: string; reason?: string }[] = [];
+  for (const part of refused) {
+    const toolCallId = requests.get(part.approvalId);
+    if (typeof toolCallId !== 'string') continue;
+    out.push(typeof part.reason === 'string' ? { toolCallId, reason: part.reason } : { toolCallId });
+  }
+  return out;
 }

@@ -88,25 +88,29 @@ export function guardClaudeAgent(options: ClaudeAgentGuardOptions): GuardedClaud
     try {
       const verdict = await gate.decide(call);
       if (verdict.effect === 'ask') {
-        const settled = await gate.settle(call, await ask(verdict.request, context.signal));
+        const answer = await ask(verdict.request, context.signal);
+        const settled = await gate.settle(call, () => answer);
         if (settled.effect !== 'allow') return { behavior: 'deny', message: settled.message };
         return { behavior: 'allow', updatedInput: input };
       }
       if (verdict.effect === 'deny') return { behavior: 'deny', message: verdict.message };
       if (!options.canUseTool) return { behavior: 'allow', updatedInput: input };
       const result = await options.canUseTool(toolName, input, context);
+      // The app's own prompt refused a call the guard allowed: the refusal is audited and the reservation released.
+      const refuse = async (message: string): Promise<PermissionResult> => {
+        await gate.decline(call.id, { by: 'claude-agent-sdk canUseTool', reason: message });
+        return { behavior: 'deny', message };
+      };
       // An answer sent out of band (null) cannot be checked against the decided call, so it is not accepted.
-      if (result === null) {
-        return { behavior: 'deny', message: deniedText(call.tool, 'the permission prompt answered out of band') };
+      if (result === null) return refuse(deniedText(call.tool, 'the permission prompt answered out of band'));
+      if (result.behavior === 'deny') {
+        await gate.decline(call.id, { by: 'claude-agent-sdk canUseTool', reason: result.message });
+        return result;
       }
       // INVARIANT: a prompt may not swap in other arguments than the guard decided on
       // (test/adapters/claude-agent-sdk.test.ts "refuses a delegated permission prompt that swaps the arguments").
-      if (
-        result.behavior === 'allow' &&
-        result.updatedInput &&
-        canonicalJson(result.updatedInput) !== canonicalJson(input)
-      ) {
-        return { behavior: 'deny', message: deniedText(call.tool, 'the permission prompt changed its input') };
+      if (result.updatedInput && canonicalJson(result.updatedInput) !== canonicalJson(input)) {
+        return refuse(deniedText(call.tool, 'the permission prompt changed its input'));
       }
       return result;
     } catch (error) {

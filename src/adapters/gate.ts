@@ -20,8 +20,11 @@ export type Recorded = { ok: true; output: unknown; changed: boolean } | { ok: f
 
 /** Options of {@link CallGate.run}. */
 export interface RunOptions<R> {
-  /** A person's answer given through the framework's approval flow for this exact call. */
-  answer?: ApprovalAnswer | undefined;
+  /**
+   * A person's answer given through the framework's approval flow for this exact call; read only when the call
+   * awaits one (finding it may mean scanning the conversation).
+   */
+  answer?: () => ApprovalAnswer | undefined;
   /** What of the output the guard records (default: the output itself). */
   recordAs?: (output: R) => unknown;
 }
@@ -38,6 +41,14 @@ function reasonText(reasons: readonly Reason[]): string {
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * Most verdicts a gate holds between a framework's approval hook and execution. A framework that refuses a call in its
+ * own flow never executes it, so its verdict would otherwise stay for the life of the conversation; the oldest is
+ * forgotten first, and a forgotten call is decided afresh (an allowed one then meets its own reservation and is
+ * denied as a duplicate: fail closed).
+ */
+export const MAX_HELD_VERDICTS = 1024;
 
 /**
  * The translation every adapter shares: one conversation's calls through one guard session. Frameworks split a call
@@ -57,6 +68,11 @@ export class CallGate {
     this.sessionId = sessionId;
   }
 
+  /** The verdict held for a call decided earlier and not run yet, if any: no need to read its arguments again. */
+  held(callId: string): Verdict | undefined {
+    return this.#verdicts.get(callId);
+  }
+
   /**
    * Decides a call once: allow (legs reserved), deny, or ask. `shown` says the framework puts an `ask` before a person
    * now (its approval flow pauses); only such requests can later be approved through the framework.
@@ -74,7 +90,9 @@ export class CallGate {
     if (verdict.effect === 'ask') {
       if (options.shown) this.#unshown.delete(verdict.request.id);
     } else {
+      // INVARIANT: the verdicts held stay bounded (test/adapters/gate.test.ts "forgets the oldest verdicts").
       this.#verdicts.set(call.id, verdict);
+      if (this.#verdicts.size > MAX_HELD_VERDICTS) this.#verdicts.delete(this.#verdicts.keys().next().value as string);
     }
     return verdict;
   }
@@ -105,12 +123,13 @@ export class CallGate {
    * The final verdict for a call about to run: allow or deny. An `ask` is settled by the person's answer given through
    * the framework; without one, or for a request no person was shown, it is denied.
    */
-  async settle(call: ToolCall, answer?: ApprovalAnswer): Promise<Verdict> {
+  async settle(call: ToolCall, answerOf?: () => ApprovalAnswer | undefined): Promise<Verdict> {
     const verdict = await this.decide(call);
     this.#verdicts.delete(call.id);
     if (verdict.effect !== 'ask') return verdict;
     const { request } = verdict;
     try {
+      const answer = answerOf?.();
       if (!answer || this.#unshown.has(request.id)) {
         // INVARIANT: a standing framework approval never stands in for a person; the request is closed as denied so
         // no later answer can revive it (test/adapters/openai-agents.test.ts "always-approve").
@@ -136,7 +155,10 @@ export class CallGate {
 
   /** Settles a call and, when allowed, runs it and records its output; otherwise returns the message for the model. */
   async run<R>(call: ToolCall, execute: () => R | Promise<R>, options: RunOptions<R> = {}): Promise<RunOutcome<R>> {
-    const verdict = await this.settle(call, options.answer);
+    // The common path: the approval hook allowed or denied the call; settling it again would only cost time.
+    const held = this.#verdicts.get(call.id);
+    if (held) this.#verdicts.delete(call.id);
+    const verdict = held ?? (await this.settle(call, options.answer));
     if (verdict.effect !== 'allow') return { ok: false, message: verdict.message };
     let output: R;
     try {
@@ -155,6 +177,34 @@ export class CallGate {
       return { ok: false, message: `ruleoftwo withheld the output of call \`${call.id}\`: ${why}` };
     }
     return { ok: true, output: recorded.output as R };
+  }
+
+  /**
+   * Audits a refusal given in the framework's own approval flow for a call that will not run. A pending approval
+   * request of the guard is answered as declined; a call the guard allowed (the framework asked on its own account)
+   * is recorded with the refusal as its output, which releases its reservation into the session's legs.
+   */
+  async decline(callId: string, answer: { by: string; reason?: string | undefined }): Promise<void> {
+    const verdict = this.#verdicts.get(callId);
+    this.#verdicts.delete(callId);
+    try {
+      const earlier = await this.guard.approvalFor(this.sessionId, callId);
+      if (earlier?.status === 'pending') {
+        this.#unshown.delete(earlier.request.id);
+        const declined: ApprovalAnswer = { approved: false, by: answer.by };
+        if (answer.reason !== undefined) declined.reason = answer.reason;
+        await this.guard.answer(earlier.request.id, declined);
+        return;
+      }
+      const pending = (await this.guard.view(this.sessionId))?.pending.find((p) => p.callId === callId);
+      if (verdict?.effect !== 'allow' && !pending) return;
+      const tool = pending?.tool ?? (verdict?.effect === 'allow' ? verdict.decision.tool : '');
+      const why = answer.reason === undefined ? '' : `: ${answer.reason}`;
+      await this.record(callId, `\`${tool}\` was not run: declined by ${answer.by}${why}`);
+    } catch {
+      // The call does not run either way. A store that failed here leaves the request pending (it expires, never
+      // approved) or the legs reserved: the session stays as restricted as if the call had run.
+    }
   }
 
   /**

@@ -89,7 +89,7 @@ export function ruleOfTwoMiddleware(options: LangChainGuardOptions) {
         };
         answer = toAnswer(interrupt(payload));
       }
-      const outcome = await gate.run(call, () => handler(request), { answer, recordAs: recordedOutput });
+      const outcome = await gate.run(call, () => handler(request), { answer: () => answer, recordAs: recordedOutput });
       if (outcome.ok) return outcome.output;
       return new ToolMessage({ content: outcome.message, tool_call_id: call.id, name: call.tool, status: 'error' });
     },

@@ -1,11 +1,12 @@
 /**
  * OpenAI Agents JS adapter (`ruleoftwo/openai-agents`). Translation only: `needsApproval` puts `ask` into the SDK's
- * interruptions, an input guardrail rejects denied calls with a message the model reads, and `invoke` runs allowed
- * calls (or the call a person approved, bound to its call id) and records their outputs.
+ * interruptions, an input guardrail rejects denied calls with a message the model reads, `invoke` runs allowed
+ * calls (or the call a person approved, bound to its call id) and records their outputs, and `isEnabled`, which the
+ * SDK asks before every model turn, audits the interruptions a person rejected.
  */
 import type { FunctionTool, RunContext, ToolInputGuardrailDefinition } from '@openai/agents';
 import type { Guard } from '../guard/guard.ts';
-import { CallGate } from './gate.ts';
+import { CallGate, MAX_HELD_VERDICTS } from './gate.ts';
 
 /** Where guarded tools act: a guard and the id of an open session (one per conversation or run). */
 export interface OpenAIAgentsGuardOptions {
@@ -20,7 +21,23 @@ type AnyFunctionTool = FunctionTool<any, any, any>;
 /** Guards function tools for one conversation: the same tools with the guard in their approval, guardrail and invoke. */
 export function guardTools<T extends AnyFunctionTool>(tools: readonly T[], options: OpenAIAgentsGuardOptions): T[] {
   const gate = new CallGate(options.guard, options.session);
-  return tools.map((tool) => guardTool(gate, tool));
+  const interrupted: Interrupted = new Map();
+  return tools.map((tool) => guardTool(gate, interrupted, tool));
+}
+
+/** Calls put before a person as interruptions and not run yet: tool name by call id. */
+type Interrupted = Map<string, string>;
+
+/**
+ * Audits the interruptions a person rejected: the SDK answers a rejected call itself and never runs it, so the guard
+ * learns of the refusal from the run's approval state before the next model turn.
+ */
+async function auditRejections(gate: CallGate, interrupted: Interrupted, context: RunContext): Promise<void> {
+  for (const [callId, toolName] of interrupted) {
+    if (context.isToolApproved({ toolName, callId }) !== false) continue;
+    interrupted.delete(callId);
+    await gate.decline(callId, { by: 'openai-agents interruption' });
+  }
 }
 
 function parseArgs(input: string): unknown {
@@ -32,12 +49,14 @@ function parseArgs(input: string): unknown {
   }
 }
 
-function guardTool<T extends AnyFunctionTool>(gate: CallGate, tool: T): T {
+function guardTool<T extends AnyFunctionTool>(gate: CallGate, interrupted: Interrupted, tool: T): T {
   const guardrail: ToolInputGuardrailDefinition = {
     type: 'tool_input',
     name: 'ruleoftwo',
     run: async ({ toolCall }) => {
-      const verdict = await gate.decide({ id: toolCall.callId, tool: tool.name, args: parseArgs(toolCall.arguments) });
+      const verdict =
+        gate.held(toolCall.callId) ??
+        (await gate.decide({ id: toolCall.callId, tool: tool.name, args: parseArgs(toolCall.arguments) }));
       if (verdict.effect === 'deny') return { behavior: { type: 'rejectContent', message: verdict.message } };
       return { behavior: { type: 'allow' } };
     },
@@ -48,14 +67,27 @@ function guardTool<T extends AnyFunctionTool>(gate: CallGate, tool: T): T {
       // A call without an id cannot be bound to an approval: it goes before a person, and `invoke` denies it.
       if (callId === undefined) return true;
       const verdict = await gate.decide({ id: callId, tool: tool.name, args: input }, { shown: true });
-      if (verdict.effect === 'ask') return true;
-      return verdict.effect === 'allow' && (await tool.needsApproval(context, input, callId));
+      const asks =
+        verdict.effect === 'ask' || (verdict.effect === 'allow' && (await tool.needsApproval(context, input, callId)));
+      if (asks) {
+        interrupted.set(callId, tool.name);
+        // A run that is never resumed leaves its interruptions here; the oldest are forgotten.
+        if (interrupted.size > MAX_HELD_VERDICTS) interrupted.delete(interrupted.keys().next().value as string);
+      }
+      return asks;
+    },
+    isEnabled: async (context: RunContext, agent: Parameters<AnyFunctionTool['isEnabled']>[1]) => {
+      if (interrupted.size > 0) await auditRejections(gate, interrupted, context);
+      return tool.isEnabled(context, agent);
     },
     inputGuardrails: [...(tool.inputGuardrails ?? []), guardrail],
     invoke: async (context: RunContext, input: string, details?: Parameters<AnyFunctionTool['invoke']>[2]) => {
       const callId = details?.toolCall?.callId ?? '';
-      const approved = context.isToolApproved({ toolName: tool.name, callId });
-      const answer = approved === undefined ? undefined : { approved, by: 'openai-agents interruption' };
+      interrupted.delete(callId);
+      const answer = () => {
+        const approved = context.isToolApproved({ toolName: tool.name, callId });
+        return approved === undefined ? undefined : { approved, by: 'openai-agents interruption' };
+      };
       const call = { id: callId, tool: tool.name, args: parseArgs(input) };
       const outcome = await gate.run(call, () => tool.invoke(context, input, details), { answer });
       return outcome.ok ? outcome.output : outcome.message;

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { hash } from 'node:crypto';
 import type { Approver } from '../approvals/types.ts';
 import type { Sha256 } from '../core/approval.ts';
@@ -687,7 +688,8 @@ class ApprovalTimeout extends Error {}
 
 function byteSize(output: unknown): number {
   try {
-    return new TextEncoder().encode(typeof output === 'string' ? output : (JSON.stringify(output) ?? '')).length;
+    // Counted without encoding: every recorded call pays for this.
+    return Buffer.byteLength(typeof output === 'string' ? output : (JSON.stringify(output) ?? ''));
   } catch {
     return -1;
   }

@@ -1,18 +1,18 @@
-import { canonicalJson } from '../core/canonical.ts';
 import type { ApprovalRequest } from '../core/decision.ts';
 import type { SessionState } from '../core/state.ts';
+
 import type {
   ApprovalAnswer,
   ApprovalReceipt,
   ApprovalRecord,
   ApprovalStatus,
   ApprovalStore,
-  AuditEvent,
-  AuditLog,
   ConsumeOutcome,
   SessionStore,
   SessionUpdate,
 } from './types.ts';
+
+export { MemoryAuditLog } from './memory-audit.ts';
 
 class StoreClosedError extends Error {
   constructor() {
@@ -71,13 +71,17 @@ export function consumeRecord(
   return { ok: true, record: next, next };
 }
 
-/** Approval requests in a Map. */
+/** Approval requests in a Map, indexed by session: adapters look up a session's requests on every call. */
 export class MemoryApprovalStore implements ApprovalStore {
   #records = new Map<string, ApprovalRecord>();
+  #bySession = new Map<string, string[]>();
 
   async create(request: ApprovalRequest): Promise<void> {
     if (this.#records.has(request.id)) throw new Error(`approval request \`${request.id}\` exists`);
     this.#records.set(request.id, { request, status: 'pending' });
+    const ids = this.#bySession.get(request.sessionId);
+    if (ids) ids.push(request.id);
+    else this.#bySession.set(request.sessionId, [request.id]);
   }
 
   async get(requestId: string): Promise<ApprovalRecord | undefined> {
@@ -99,29 +103,11 @@ export class MemoryApprovalStore implements ApprovalStore {
   }
 
   async list(filter: { status?: ApprovalStatus; sessionId?: string } = {}): Promise<ApprovalRecord[]> {
-    return [...this.#records.values()].filter(
-      (r) =>
-        (filter.status === undefined || r.status === filter.status) &&
-        (filter.sessionId === undefined || r.request.sessionId === filter.sessionId),
-    );
-  }
-
-  async close(): Promise<void> {}
-}
-
-/** Audit events kept in memory (for tests and short-lived processes; not tamper-evident). */
-export class MemoryAuditLog implements AuditLog {
-  // Kept as text: a copy the caller cannot mutate afterwards, and cheaper on the hot path than a parsed clone.
-  readonly #lines: string[] = [];
-
-  /** The events appended so far, in order (fresh copies on every read). */
-  get events(): AuditEvent[] {
-    return this.#lines.map((line) => JSON.parse(line) as AuditEvent);
-  }
-
-  async append(event: AuditEvent): Promise<void> {
-    // The same contract as a durable log: only JSON values can be recorded.
-    this.#lines.push(canonicalJson(event));
+    const records =
+      filter.sessionId === undefined
+        ? [...this.#records.values()]
+        : (this.#bySession.get(filter.sessionId) ?? []).map((id) => this.#records.get(id) as ApprovalRecord);
+    return filter.status === undefined ? records : records.filter((r) => r.status === filter.status);
   }
 
   async close(): Promise<void> {}

@@ -4,14 +4,15 @@ import * as ai6 from 'ai-v6';
 import { MockLanguageModelV3 } from 'ai-v6/test';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { scriptedGenerate } from '../../examples/ai-sdk/scripted-model.ts';
+import { scriptedGenerate, scriptedStream } from '../../examples/ai-sdk/scripted-model.ts';
 import { guardTools } from '../../src/adapters/ai-sdk.ts';
 import { type AdapterDriver, type Conversation, conformance, lastApproval } from './conformance.ts';
-import { type World, world } from './fixture.ts';
+import { FINAL_TEXT, scripts, type World, world } from './fixture.ts';
 
 type Ai = typeof ai7;
 
-function mailTools(lib: Pick<Ai, 'tool'>, w: World) {
+/** The mail tools; `appApproval`: the app's own rule puts every email before a person, whatever the guard says. */
+function mailTools(lib: Pick<Ai, 'tool'>, w: World, appApproval = false) {
   return {
     read_inbox: lib.tool({
       description: 'Read the inbox',
@@ -22,38 +23,68 @@ function mailTools(lib: Pick<Ai, 'tool'>, w: World) {
       description: 'Send an email',
       inputSchema: z.object({ to: z.string(), body: z.string() }),
       execute: async (args: { to: string; body: string }) => w.mailbox.sendEmail(args),
+      ...(appApproval ? { needsApproval: true } : {}),
     }),
   };
 }
 
-/** Drives `generateText` of one `ai` major, answering its tool-approval requests with tool-approval responses. */
-function aiSdkDriver(major: 6 | 7): AdapterDriver {
+/** What a driver reads of one `generateText` or `streamText` result. */
+interface Turn {
+  content: { type: string; approvalId?: string; isAutomatic?: boolean; toolCall?: unknown }[];
+  responseMessages: unknown[];
+}
+
+/**
+ * Drives `generateText` or `streamText` (read to the end through `fullStream`) of one `ai` major, answering its
+ * tool-approval requests with tool-approval responses.
+ */
+function aiSdkDriver(major: 6 | 7, mode: 'generate' | 'stream', appApproval = false): AdapterDriver {
   const lib = (major === 7 ? ai7 : ai6) as unknown as Ai;
   const approvals = lastApproval();
   return {
-    name: `ai-sdk (ai ${major})`,
+    name: `ai-sdk (ai ${major}, ${mode === 'generate' ? 'generateText' : 'streamText'})`,
     async run(w, script, human) {
       const conversation: Conversation = { seen: new Map(), asked: [] };
-      const doGenerate = scriptedGenerate(script, conversation);
-      const model = major === 7 ? new MockLanguageModelV4({ doGenerate }) : new MockLanguageModelV3({ doGenerate });
-      const guarded = guardTools(mailTools(lib, w), { guard: w.guard, session: w.session });
-      const generate = (messages: unknown[]) =>
-        lib.generateText({
-          model: model as never,
-          tools: guarded.tools,
-          // ai 6 has no call-level toolApproval: the tools' needsApproval carries the guard there.
-          ...(major === 7 ? { toolApproval: guarded.toolApproval } : {}),
-          messages: messages as never,
-          stopWhen: lib.stepCountIs(10),
-        });
+      const scripted =
+        mode === 'generate'
+          ? { doGenerate: scriptedGenerate(script, conversation) }
+          : { doStream: scriptedStream(script, conversation) };
+      const model =
+        major === 7 ? new MockLanguageModelV4(scripted as never) : new MockLanguageModelV3(scripted as never);
+      const guarded = guardTools(mailTools(lib, w, appApproval), { guard: w.guard, session: w.session });
+      const options = (messages: unknown[]) => ({
+        model: model as never,
+        tools: guarded.tools,
+        // ai 6 has no call-level toolApproval: the tools' needsApproval carries the guard there.
+        ...(major === 7 ? { toolApproval: guarded.toolApproval } : {}),
+        prepareStep: guarded.prepareStep,
+        messages: messages as never,
+        stopWhen: lib.stepCountIs(10),
+      });
+      const generate = async (messages: unknown[]): Promise<Turn> => {
+        if (mode === 'generate') {
+          const result = await lib.generateText(options(messages));
+          // ai 7 accumulates every step's messages in `responseMessages`; ai 6 in `response.messages`.
+          const step = result as unknown as { responseMessages?: unknown[]; response: { messages: unknown[] } };
+          return { content: result.content, responseMessages: step.responseMessages ?? step.response.messages };
+        }
+        // streamText reports errors to `onError` instead of throwing: a test must see them.
+        const errors: unknown[] = [];
+        const result = lib.streamText({ ...options(messages), onError: ({ error }) => void errors.push(error) });
+        for await (const _part of result.fullStream);
+        if (errors.length > 0) throw errors[0];
+        const step = result as unknown as { responseMessages?: PromiseLike<unknown[]> };
+        const responseMessages = (await step.responseMessages) ?? (await result.response).messages;
+        return { content: (await result.content) as Turn['content'], responseMessages };
+      };
       const messages: unknown[] = [{ role: 'user', content: 'Check my inbox and answer Alice.' }];
       for (let round = 0; round < 5; round++) {
         const result = await generate(messages);
-        // ai 7 accumulates every step's messages in `responseMessages`; ai 6 in `response.messages`.
-        const step = result as unknown as { responseMessages?: unknown[]; response: { messages: unknown[] } };
-        messages.push(...(step.responseMessages ?? step.response.messages));
+        messages.push(...result.responseMessages);
         const requests = result.content.flatMap((p) =>
-          p.type === 'tool-approval-request' && !(p as { isAutomatic?: boolean }).isAutomatic ? [p] : [],
+          p.type === 'tool-approval-request' && !p.isAutomatic
+            ? [p as { approvalId: string; toolCall: { toolCallId: string; toolName: string; input: unknown } }]
+            : [],
         );
         if (requests.length === 0) break;
         const answers = requests.map((r) => {
@@ -72,10 +103,38 @@ function aiSdkDriver(major: 6 | 7): AdapterDriver {
   };
 }
 
-conformance(aiSdkDriver(7));
-conformance(aiSdkDriver(6));
+conformance(aiSdkDriver(7, 'generate'));
+conformance(aiSdkDriver(6, 'generate'));
+conformance(aiSdkDriver(7, 'stream'));
+conformance(aiSdkDriver(6, 'stream'));
 
 describe('ai-sdk adapter', () => {
+  for (const major of [7, 6] as const) {
+    it(`audits a person's refusal of a call the guard allowed but the app's own rule asked about (ai ${major})`, async () => {
+      const w = await world('ask', { name: `app-approval-${major}` });
+      const conversation = await aiSdkDriver(major, 'stream', true).run(w, scripts.benign, () => false);
+      expect(conversation.asked).toEqual(['call_reply']);
+      expect(w.mailbox.sent).toEqual([]);
+      expect(conversation.final).toBe(FINAL_TEXT);
+      const reply = w.audit.events.filter((e) => (e.type === 'result' || e.type === 'decision') && e !== undefined);
+      expect(reply.map((e) => (e.type === 'result' ? ['result', e.callId] : ['decision', e.decision.callId]))).toEqual([
+        ['decision', 'call_read'],
+        ['result', 'call_read'],
+        ['decision', 'call_reply'],
+        ['result', 'call_reply'],
+      ]);
+      expect((await w.guard.view(w.session))?.pending).toEqual([]);
+    });
+
+    it(`keeps the app's own approval rule, and runs the call its person approves (ai ${major})`, async () => {
+      const w = await world('ask', { name: `app-approved-${major}` });
+      const conversation = await aiSdkDriver(major, 'generate', true).run(w, scripts.benign, () => true);
+      expect(conversation.asked).toEqual(['call_reply']);
+      expect(w.mailbox.sent).toEqual([{ to: 'alice@example.com', body: 'Yes!' }]);
+      expect(conversation.final).toBe(FINAL_TEXT);
+    });
+  }
+
   it('answers a forged approval for a call no person was shown with a denial (ai 7)', async () => {
     const w = await world('ask', { name: 'forged' });
     const guarded = guardTools(mailTools(ai7, w), { guard: w.guard, session: w.session });

@@ -203,6 +203,10 @@ describe('claude-agent-sdk adapter', () => {
     const conversation = await converse(w, scripts.benign, guarded);
     expect(w.mailbox.sent).toEqual([]);
     expect(conversation.seen.get('call_reply')).toContain('the permission prompt changed its input');
+    // The refusal is audited as the call's result, and the legs reserved for it do not stay pending.
+    const results = w.audit.events.flatMap((e) => (e.type === 'result' ? [e.callId] : []));
+    expect(results).toEqual(['call_read', 'call_reply']);
+    expect((await w.guard.view(w.session))?.pending).toEqual([]);
   });
 });
 

@@ -94,6 +94,9 @@ export function conformance(driver: AdapterDriver): void {
       const request = w.audit.events.find((e) => e.type === 'approval.request');
       expect(request?.type === 'approval.request' && request.request.callId).toBe('call_exfil');
       expect(decisions(w.audit.events).filter((d) => d.effect === 'allow' && d.tool === 'send_email')).toEqual([]);
+      // The refusal given in the framework's own flow is audited as the answer to the guard's request.
+      const answers = w.audit.events.flatMap((e) => (e.type === 'approval.answer' ? [[e.requestId, e.status]] : []));
+      expect(answers).toEqual([[request?.type === 'approval.request' && request.request.id, 'denied']]);
     });
 
     it('runs exactly the approved call once; a replay of the approval is refused', async () => {

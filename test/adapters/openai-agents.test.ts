@@ -6,7 +6,8 @@ import { guardTools } from '../../src/adapters/openai-agents.ts';
 import { type AdapterDriver, type Conversation, conformance, lastApproval } from './conformance.ts';
 import { FINAL_TEXT, scripts, type World, world } from './fixture.ts';
 
-function mailTools(w: World) {
+/** The mail tools; `appApproval`: the app's own rule puts every email before a person, whatever the guard says. */
+function mailTools(w: World, appApproval = false) {
   return [
     tool({
       name: 'read_inbox',
@@ -19,25 +20,35 @@ function mailTools(w: World) {
       description: 'Send an email',
       parameters: z.object({ to: z.string(), body: z.string() }),
       execute: async (args) => w.mailbox.sendEmail(args),
+      needsApproval: appApproval,
     }),
   ];
 }
 
 const runner = new Runner({ tracingDisabled: true });
 
-function openAIAgentsDriver(): AdapterDriver {
+/** Drives `Runner.run`, non-streamed or streamed (every event read), resuming its interruptions with a person's answer. */
+function openAIAgentsDriver(stream: boolean, appApproval = false): AdapterDriver {
   const approvals = lastApproval();
   return {
-    name: 'openai-agents',
+    name: stream ? 'openai-agents (streamed run)' : 'openai-agents',
     async run(w, script, human) {
       const conversation: Conversation = { seen: new Map(), asked: [] };
       const agent = new Agent({
         name: 'mail assistant',
         instructions: 'Help with email.',
         model: new ScriptedModel(script, conversation),
-        tools: guardTools(mailTools(w), { guard: w.guard, session: w.session }),
+        tools: guardTools(mailTools(w, appApproval), { guard: w.guard, session: w.session }),
       });
-      let result = await runner.run(agent, 'Check my inbox and answer Alice.');
+      const run = async (input: string | RunState<unknown, Agent>) => {
+        if (!stream) return runner.run(agent, input);
+        const result = await runner.run(agent, input, { stream: true });
+        for await (const _event of result);
+        await result.completed;
+        if (result.error) throw result.error;
+        return result;
+      };
+      let result = await run('Check my inbox and answer Alice.');
       for (let round = 0; round < 5 && result.interruptions.length > 0; round++) {
         for (const item of result.interruptions) {
           const raw = item.rawItem as { callId: string; name: string; arguments: string };
@@ -47,11 +58,11 @@ function openAIAgentsDriver(): AdapterDriver {
           else result.state.reject(item);
         }
         const saved = result.state.toString();
-        const replay = async () => runner.run(agent, await RunState.fromString(agent, saved));
+        const replay = async () => run(await RunState.fromString(agent, saved));
         for (const item of result.interruptions) {
           approvals.remember(conversation, (item.rawItem as { callId: string }).callId, replay);
         }
-        result = await runner.run(agent, result.state);
+        result = await run(result.state);
       }
       return conversation;
     },
@@ -59,9 +70,28 @@ function openAIAgentsDriver(): AdapterDriver {
   };
 }
 
-conformance(openAIAgentsDriver());
+conformance(openAIAgentsDriver(false));
+conformance(openAIAgentsDriver(true));
 
 describe('openai-agents adapter', () => {
+  it("audits a person's rejection of a call the guard allowed but the app's own rule asked about", async () => {
+    const w = await world('ask', { name: 'app-approval' });
+    const conversation = await openAIAgentsDriver(true, true).run(w, scripts.benign, () => false);
+    expect(conversation.asked).toEqual(['call_reply']);
+    expect(w.mailbox.sent).toEqual([]);
+    expect(conversation.final).toBe(FINAL_TEXT);
+    const results = w.audit.events.flatMap((e) => (e.type === 'result' ? [e.callId] : []));
+    expect(results).toEqual(['call_read', 'call_reply']);
+    expect((await w.guard.view(w.session))?.pending).toEqual([]);
+  });
+
+  it("keeps the app's own approval rule, and runs the call its person approves", async () => {
+    const w = await world('ask', { name: 'app-approved' });
+    const conversation = await openAIAgentsDriver(false, true).run(w, scripts.benign, () => true);
+    expect(conversation.asked).toEqual(['call_reply']);
+    expect(w.mailbox.sent).toEqual([{ to: 'alice@example.com', body: 'Yes!' }]);
+  });
+
   it('always-approve: a standing framework approval does not stand in for a person', async () => {
     const w = await world('ask', { name: 'always' });
     const conversation: Conversation = { seen: new Map(), asked: [] };
