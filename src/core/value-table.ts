@@ -6,7 +6,6 @@
  * them.
  */
 
-import { codesToString } from './compact.ts';
 import { BASE, gramHash, power } from './gram-hash.ts';
 
 /** Length of the anchor grams of values. */

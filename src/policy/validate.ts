@@ -52,6 +52,7 @@ function describe(value: unknown): string {
   return `${typeof value} \`${printable(String(value))}\``;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes.
 const CONTROL = /[\u0000-\u001f\u007f\u2028\u2029]/g;
 const SHOWN = 60;
 
