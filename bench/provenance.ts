@@ -7,7 +7,12 @@
  * Run with `node_modules/.bin/node --expose-gc bench/provenance.ts`.
  */
 import os from 'node:os';
+import { decide, type ToolCall } from '../src/core/decide.ts';
+import type { PolicyDocument } from '../src/core/document.ts';
+import { compilePolicy } from '../src/core/policy.ts';
 import { MemoryProvenanceIndex } from '../src/core/provenance.ts';
+import { newSessionState } from '../src/core/state.ts';
+import { nativeSha256 } from '../src/guard/guard.ts';
 
 const MB = 1 << 20;
 
@@ -94,6 +99,37 @@ interface Arg {
   value: string;
   seen: boolean;
 }
+
+/** Argument names of the benchmark's call, in the order {@link call} makes them. */
+const ARG_NAMES = ['from', 'to', 'invoice', 'ref', 'link', 'callback', 'subject', 'title', 'note', 'body'] as const;
+
+/**
+ * A policy as a user writes one for a consequential mail tool: every string argument checked for untrusted and
+ * sensitive values, tighter controls on the recipients and the invoice, URL controls, a by-reference argument, an
+ * allow-list condition.
+ */
+const POLICY: PolicyDocument = {
+  version: 1,
+  session: { configuration: 'dynamic', input: 'trusted' },
+  lists: { internal: ['*@company.example'] },
+  provenance: { consequential: { untrusted: 'ask', sensitive: 'deny' } },
+  tools: {
+    send_email: {
+      call: 'C',
+      when: [{ match: { to: { in: 'internal' }, from: { in: 'internal' } }, call: 'none' }],
+      args: {
+        from: { untrusted: 'deny' },
+        to: { untrusted: 'deny', sensitive: 'deny' },
+        invoice: { sensitive: 'deny' },
+        ref: { reference: true },
+        link: { url: { allow: ['*.example'] } },
+        callback: { url: { allow: ['hooks.example'] } },
+        subject: { sensitive: 'ask' },
+        body: { url: { embedded: true, deny: ['*.evil.example'], effect: 'ask' } },
+      },
+    },
+  },
+};
 
 /**
  * A realistic consequential call: short ids, emails and URLs, a subject and a title, a note and a body of a few KB.
@@ -191,6 +227,31 @@ async function run(name: string, make: (bytes: number) => string): Promise<void>
     }
   }
   const shortIntrinsic = sorted(shortWall.map((w) => Math.min(...w)));
+  // The path a user pays: `decide` on a policy with provenance and URL controls, the same calls as arguments.
+  const policy = compilePolicy(POLICY);
+  const state = newSessionState({ id: 's', configuration: 'dynamic', input: 'trusted', now: 0 });
+  const context = { now: 0, newId: () => 'r', sha256: nativeSha256, provenance: session };
+  const toCall = (args: Arg[], k: number): ToolCall => ({
+    id: `c${k}`,
+    tool: 'send_email',
+    args: Object.fromEntries(args.map((a, j) => [ARG_NAMES[j], a.value])),
+  });
+  const decideCalls = (list: Arg[][]) => {
+    const objects = list.map(toCall);
+    const times: number[][] = objects.map(() => []);
+    const effects: Record<string, number> = {};
+    for (let round = 0; round < 5; round++) {
+      for (const [k, c] of objects.entries()) {
+        const t = performance.now();
+        const { decision } = decide(policy, state, c, context);
+        (times[k] as number[]).push((performance.now() - t) * 1000);
+        if (round === 0) effects[decision.effect] = (effects[decision.effect] ?? 0) + 1;
+      }
+    }
+    return { intrinsic: sorted(times.map((w) => Math.min(...w))), effects };
+  };
+  const decided = decideCalls(calls);
+  const decidedShort = decideCalls(short);
   const shortChars = short.reduce((sum, args) => sum + args.reduce((s, a) => s + a.value.length, 0), 0) / short.length;
   // Baseline: keep every output string and test `includes` for each argument (exact substring, no labels).
   const kept = outputs.slice(0, 10);
@@ -212,6 +273,14 @@ async function run(name: string, make: (bytes: number) => string): Promise<void>
   console.log(
     `  check a short call of 10 string args (${f(shortChars, 0)} chars on average): intrinsic p50 ${f(percentile(shortIntrinsic, 0.5))} µs, p99 ${f(percentile(shortIntrinsic, 0.99))} µs`,
   );
+  for (const [label, d, n, scanned] of [
+    ['call', decided, chars, intrinsic],
+    ['short call', decidedShort, shortChars, shortIntrinsic],
+  ] as const) {
+    console.log(
+      `  decide a ${label} (${f(n, 0)} chars) with provenance and URL controls: intrinsic p50 ${f(percentile(d.intrinsic, 0.5))} µs, p99 ${f(percentile(d.intrinsic, 0.99))} µs (target p99 <= 50 µs); ${f(percentile(d.intrinsic, 0.5) / percentile(scanned, 0.5), 2)}x the scans alone at p50; effects ${JSON.stringify(d.effects)}`,
+    );
+  }
   console.log(
     `  memory per session for 10 MB seen: ${f(memory / MB, 2)} MiB measured, ${f(stats.bytes / MB, 2)} MiB estimated (target <= 8 MiB); baseline keeps 10 MiB of text`,
   );
