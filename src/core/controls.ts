@@ -103,9 +103,21 @@ export function argumentLeaves(args: unknown): { path: string; value: string }[]
  * optional, so `recipients.email` covers `recipients.0.email` as `recipients.0.email` does.
  */
 export function covers(controlPath: string, leafPath: string): boolean {
-  if (controlPath === '*') return true;
-  const under = (path: string) => path === controlPath || path.startsWith(`${controlPath}.`);
-  return under(leafPath) || under(leafPath.replace(/(^|\.)\d+(?=\.|$)/g, '').replace(/^\./, ''));
+  return coversLeaf(controlPath, leafPath, indexless(leafPath));
+}
+
+/** A leaf path without its numeric segments (array indexes), computed once per leaf rather than per control. */
+function indexless(path: string): string {
+  return /\d/.test(path) ? path.replace(/(^|\.)\d+(?=\.|$)/g, '').replace(/^\./, '') : path;
+}
+
+function coversLeaf(controlPath: string, path: string, bare: string): boolean {
+  return controlPath === '*' || under(controlPath, path) || (bare !== path && under(controlPath, bare));
+}
+
+function under(controlPath: string, path: string): boolean {
+  if (path.length === controlPath.length) return path === controlPath;
+  return path.charCodeAt(controlPath.length) === 46 && path.startsWith(controlPath);
 }
 
 const STRENGTH: Record<ControlEffect, number> = { off: 0, ask: 1, deny: 2 };
@@ -147,14 +159,13 @@ export function evaluateControls(
   for (const leaf of argumentLeaves(args)) {
     let untrusted: ControlEffect = consequential?.untrusted ?? 'off';
     let sensitive: ControlEffect = consequential?.sensitive ?? 'off';
-    const urls: CompiledUrlControl[] = [];
+    const bare = indexless(leaf.path);
     for (const control of controls) {
-      if (!covers(control.path, leaf.path)) continue;
+      if (!coversLeaf(control.path, leaf.path, bare)) continue;
       untrusted = stronger(untrusted, control.untrusted);
       sensitive = stronger(sensitive, control.sensitive);
-      if (control.url) urls.push(control.url);
-    }
-    for (const url of urls) {
+      const url = control.url;
+      if (url === undefined) continue;
       if (!url.embedded) checkUrl(leaf.path, leaf.value, url, reader, violate);
       else for (const found of embeddedUrls(leaf.value)) checkUrl(leaf.path, found, url, reader, violate);
     }
@@ -240,18 +251,61 @@ function encoded(scan: ProvenanceScan): string {
   return scan.encoding === undefined ? '' : ` (${scan.encoding}-encoded)`;
 }
 
-// A URL inside text ends at spacing, quotes, angle brackets or a closing parenthesis (markdown links and images).
-// The scheme is bounded so a long run of letters cannot make the search quadratic.
-const EMBEDDED_URL = /[a-z][a-z0-9+.-]{0,31}:\/\/[^\s"'<>)\]]+/gi;
+// A URL inside text is a scheme (a letter, then up to 31 letters, digits, `+`, `.` or `-`: bounded so a long run of
+// letters costs nothing), `://` and at least one character up to spacing, a quote, an angle bracket or a closing
+// parenthesis or bracket (markdown links and images). Only the text around each `://` is looked at, so a body without
+// URLs costs one native search.
+const MAX_SCHEME = 32;
 const TRAILING_PUNCTUATION = new Set(['.', ',', ';', ':', '!', '?']);
+
+function isLetter(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
+}
+
+function isSchemeChar(c: number): boolean {
+  return isLetter(c) || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46;
+}
+
+/** Whether a character ends an embedded URL: what `[\s"'<>)\]]` matches (JavaScript's `\s` is Unicode spacing). */
+function endsUrl(c: number): boolean {
+  if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
+  if (c < 127) return c === 34 || c === 39 || c === 60 || c === 62 || c === 41 || c === 93;
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
 
 /** URLs inside a text, without trailing sentence punctuation. */
 export function embeddedUrls(text: string): string[] {
-  return [...text.matchAll(EMBEDDED_URL)].map((m) => {
-    let end = m[0].length;
-    while (end > 0 && TRAILING_PUNCTUATION.has(m[0][end - 1] as string)) end--;
-    return m[0].slice(0, end);
-  });
+  // INVARIANT: finds what `/[a-z][a-z0-9+.-]{0,31}:\/\/[^\s"'<>)\]]+/gi` finds, in linear time
+  // (test/core/controls.test.ts "embedded URLs").
+  const out: string[] = [];
+  let from = 0;
+  for (let at = text.indexOf('://'); at >= 0; at = text.indexOf('://', at + 1)) {
+    // The scheme is the run of scheme characters before `://` from its first letter, at most MAX_SCHEME long.
+    let start = at;
+    while (start > from && at - start < MAX_SCHEME && isSchemeChar(text.charCodeAt(start - 1))) start--;
+    while (start < at && !isLetter(text.charCodeAt(start))) start++;
+    // No scheme: the text after `://` is not read, so a run of `://` without one stays linear.
+    if (start === at) continue;
+    let end = at + 3;
+    while (end < text.length && !endsUrl(text.charCodeAt(end))) end++;
+    if (end === at + 3) continue;
+    let kept = end;
+    while (kept > start && TRAILING_PUNCTUATION.has(text[kept - 1] as string)) kept--;
+    out.push(text.slice(start, kept));
+    from = end;
+    at = end - 1;
+  }
+  return out;
 }
 
 function checkUrl(
@@ -290,7 +344,9 @@ export function referenceLegs(controls: readonly CompiledControl[], args: unknow
   const references = controls.filter((c) => c.reference);
   if (references.length === 0) return 0;
   for (const leaf of argumentLeaves(args)) {
-    if (leaf.value !== '' && references.some((c) => covers(c.path, leaf.path))) return LEG_B;
+    if (leaf.value === '') continue;
+    const bare = indexless(leaf.path);
+    if (references.some((c) => coversLeaf(c.path, leaf.path, bare))) return LEG_B;
   }
   return 0;
 }
