@@ -78,23 +78,32 @@ export function decodedRuns(argument: string): readonly DecodedRun[] {
   return findRuns(bytes, length);
 }
 
+/**
+ * Runs of at least {@link MIN_BASE64_RUN} alphabet bytes are found by looking at the last byte of a window of that
+ * length and walking back to the last byte outside the alphabet, from which the next window starts; so ordinary
+ * words are mostly skipped over rather than read byte by byte.
+ */
 function findRuns(input: Uint8Array, length: number): readonly DecodedRun[] {
   let runs: DecodedRun[] | undefined;
+  // `start` follows a byte outside the alphabet (or is 0): a run of the alphabet can only begin there.
   let start = 0;
-  let kinds = 0;
-  for (let i = 0; i <= length; i++) {
-    const c = i < length ? (input[i] as number) : 32;
-    if ((VALUE[c] as number) >= 0) {
-      kinds |= KIND[c] as number;
+  while (start + MIN_BASE64_RUN <= length) {
+    let j = start + MIN_BASE64_RUN - 1;
+    while (j >= start && (VALUE[input[j] as number] as number) >= 0) j--;
+    if (j >= start) {
+      start = j + 1;
       continue;
     }
+    let end = start + MIN_BASE64_RUN;
+    while (end < length && (VALUE[input[end] as number] as number) >= 0) end++;
+    let kinds = 0;
+    for (let i = start; i < end; i++) kinds |= KIND[input[i] as number] as number;
     // Ordinary words (one case, no digits) are not decoded; base64 of text mixes cases or has digits.
-    if (i - start >= MIN_BASE64_RUN && (kinds & DIGIT || (kinds & (UPPER | LOWER)) === (UPPER | LOWER))) {
+    if (kinds & DIGIT || (kinds & (UPPER | LOWER)) === (UPPER | LOWER)) {
       runs ??= [];
-      decode(input, start, i, kinds, runs);
+      decode(input, start, end, kinds, runs);
     }
-    start = i + 1;
-    kinds = 0;
+    start = end + 1;
   }
   return runs ?? NONE;
 }

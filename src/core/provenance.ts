@@ -147,6 +147,8 @@ let candidateEnds = new Int32Array(4096);
 let candidateHashes = new Int32Array(4096);
 /** Whether the last {@link gramPass} found any text gram in the table. */
 let anyGram = false;
+/** How many positions of `passedGrams` the last {@link textPass} filled (every position it may have labelled). */
+let probedGrams = 0;
 
 /** Every string in a value (object keys included, so nothing labelled hides in a key), depth-first. */
 export function stringsOf(value: unknown, each: (text: string) => void, depth = 0): void {
@@ -473,6 +475,7 @@ function textPass(n: number, table: FingerprintTable, passed: number): boolean {
     labels[p] = label;
     any |= label;
   }
+  probedGrams = total;
   return any !== 0;
 }
 
@@ -484,13 +487,18 @@ function textPass(n: number, table: FingerprintTable, passed: number): boolean {
 function textLabels(n: number): number {
   const grams = n - TEXT_GRAM + 1;
   const labels = gramLabels;
+  const passes = passedGrams;
+  // Only positions textPass looked up carry labels, so only those (and the gram a stride after each) are read.
   let chunk = 0;
-  for (let p = STRIDE; p < grams; p++) {
-    chunk |= untrustedUnlessTrusted((labels[p - STRIDE] as number) & (labels[p] as number));
+  for (let k = 0; k < probedGrams; k++) {
+    const p = passes[k] as number;
+    if (p + STRIDE < grams) chunk |= untrustedUnlessTrusted((labels[p] as number) & (labels[p + STRIDE] as number));
   }
   let inside = 0;
   if (n >= MIN_TEXT_LENGTH) {
     for (let r = 0; r < STRIDE; r++) {
+      // A class whose tested grams did not all pass the filter holds an unseen gram.
+      if (!classPassed[r]) continue;
       let all = 7;
       for (let p = r; p < grams; p += STRIDE) all &= labels[p] as number;
       inside |= untrustedUnlessTrusted(all);

@@ -256,6 +256,18 @@ describe('provenance index', () => {
     expect(decodedRuns(`x ${btoa('hello there, world')}`).map((r) => r.text)).toContain('hello there, world');
   });
 
+  it('property: the runs decoded are the maximal runs of the base64 alphabet of at least 12 characters', () => {
+    // Each maximal run decoded on its own is what the skipping search must find in the whole text.
+    const reference = (text: string) => (text.match(/[A-Za-z0-9+/_-]{12,}/g) ?? []).flatMap((run) => decodedRuns(run));
+    const unit = fc.constantFrom(...'aZ9+/_-. éQ7f'.split(''), 'abcdefghijkl', 'F00D', ' ');
+    fc.assert(
+      fc.property(fc.string({ unit, maxLength: 80 }), (text) => {
+        expect(decodedRuns(text)).toEqual(reference(text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('property: the fingerprint table agrees with a set, through growth', () => {
     fc.assert(
       fc.property(
