@@ -1,8 +1,8 @@
 /**
  * A bounded set of text fingerprints with label bits: 29-bit tags (the top of a gram's hash) and 3 label bits per
- * 32-bit slot, in 16-slot buckets with two choices, behind a bit filter (6 to 12 bits per slot, two per tag) so that looking up an
- * absent fingerprint, the common case when an argument is checked, reads one bit. Buckets and filter bits derive
- * from the tag, so the table can grow without keeping the original hashes.
+ * 32-bit slot, in 16-slot buckets with two choices, behind a bit filter (6 to 12 bits per slot, three per tag) so
+ * that looking up an absent fingerprint, the common case when an argument is checked, reads one word. Buckets and
+ * filter bits derive from the tag, so the table can grow without keeping the original hashes.
  */
 
 const BUCKET = 16;
@@ -157,8 +157,9 @@ export class FingerprintTable {
 }
 
 /**
- * The filter is blocked: a tag sets two bits of one 32-bit word, so a lookup reads one word (one cache miss) and
- * passes about a third as many absent tags as one bit would. Word and bits come from two multiplies, as cheap as
+ * The filter is blocked: a tag sets three bits of one 32-bit word, so a lookup reads one word (one cache miss); at
+ * the table's full load three bits pass about 40% fewer absent tags than two (1.4% against 2.2%), and each absent
+ * tag that passes costs a scan the look-ups around it. Word and bits come from two multiplies, as cheap as
  * possible because an argument is looked up at every position; the tag is the top of a polynomial hash, whose high
  * bits already depend on every byte.
  */
@@ -168,7 +169,7 @@ function filterWord(tag: number): number {
 
 function filterMask(tag: number): number {
   const m = Math.imul(tag, 0x297a2d39);
-  return (1 << (m >>> 27)) | (1 << ((m >>> 22) & 31));
+  return (1 << (m >>> 27)) | (1 << ((m >>> 22) & 31)) | (1 << ((m >>> 17) & 31));
 }
 
 /** 1 when the table may hold the fingerprint of a hash, 0 when it surely does not; without a branch. */
