@@ -125,8 +125,12 @@ function decode(input: Uint8Array, start: number, end: number, kinds: number, ru
   }
 }
 
+/** Scratch for decoded bytes, which only live until they are read as text. */
+let decoded = new Uint8Array(1024);
+
 function base64(input: Uint8Array, from: number, to: number): string {
-  const out = new Uint8Array(Math.floor(((to - from) * 3) / 4));
+  if (decoded.length < to - from) decoded = new Uint8Array(Math.max(to - from, decoded.length * 2));
+  const out = decoded;
   let n = 0;
   let bits = 0;
   let count = 0;
@@ -142,7 +146,8 @@ function base64(input: Uint8Array, from: number, to: number): string {
 }
 
 function hex(input: Uint8Array, from: number, to: number): string {
-  const out = new Uint8Array((to - from) >>> 1);
+  if (decoded.length < to - from) decoded = new Uint8Array(Math.max(to - from, decoded.length * 2));
+  const out = decoded;
   let n = 0;
   for (let i = from; i + 1 < to; i += 2) {
     out[n++] = hexValue(input[i] as number) * 16 + hexValue(input[i + 1] as number);
