@@ -1,115 +1,25 @@
 import { availableParallelism } from 'node:os';
 import type { DatabaseSync } from 'node:sqlite';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { openDatabase } from '../store/sqlite/database.ts';
-import { leafHash, MerkleFrontier } from './merkle.ts';
-import { RECORD_VERSION, readTail } from './record.ts';
+import { type CheckedChunk, claimChunk, prepareChunkSelect, readChunk, stopAfter } from './chunk-check.ts';
+import type { ChunkJob } from './chunk-worker.ts';
 import type { LogVerifier } from './verify.ts';
+
+export { type CheckedChunk, checkChunk, type TreeFrontier } from './chunk-check.ts';
 
 /** Records per chunk by default; a power of two, so that a full chunk is one subtree of the log's Merkle tree. */
 export const DEFAULT_CHUNK_RECORDS = 4096;
 
-/** A Merkle tree given by its frontier, as it crosses between threads. */
-export interface TreeFrontier {
-  size: number;
-  nodes: string[];
-}
-
-/** What checking one chunk of stored records found: enough for {@link LogVerifier.addChunk} to take it whole. */
-export interface CheckedChunk {
-  /** Records before the chunk: it holds records `from + 1` on, and `from` is a multiple of the chunk size. */
-  from: number;
-  count: number;
-  /**
-   * Every record's row and text are numbered `from + 1` on without a gap, its chain fields are well formed, and it
-   * links to the record before it in the chunk. A chunk that is not clean is checked again record by record.
-   */
-  clean: boolean;
-  /** The first record's `prev`, which must be the leaf hash of the last record before the chunk. */
-  firstPrev: string;
-  /** Leaf hash of the chunk's last record. */
-  last: string;
-  /** The chunk's own Merkle tree: its root alone when the chunk is full. */
-  tree: TreeFrontier;
-  /** The chunk's own tree up to each checkpoint that falls inside it. */
-  cuts: TreeFrontier[];
-}
-
-/** Checks one chunk of rows `[seq, text]` read in order of `seq`, starting after record `from`. */
-export function checkChunk(
-  rows: readonly (readonly [number, string])[],
-  from: number,
-  cutSizes: readonly number[],
-): CheckedChunk {
-  const chunk: CheckedChunk = {
-    from,
-    count: rows.length,
-    clean: false,
-    firstPrev: '',
-    last: '',
-    tree: { size: 0, nodes: [] },
-    cuts: [],
-  };
-  const frontier = new MerkleFrontier();
-  let cut = cutSizes.findIndex((size) => size > from);
-  if (cut < 0) cut = cutSizes.length;
-  for (const [seq, text] of rows) {
-    const position = from + frontier.size + 1;
-    const tail = readTail(text);
-    if (seq !== position || tail?.seq !== position || tail.v !== RECORD_VERSION) return chunk;
-    if (position === from + 1) chunk.firstPrev = text.slice(tail.prevAt, tail.prevAt + 64);
-    else if (!text.startsWith(chunk.last, tail.prevAt)) return chunk;
-    chunk.last = leafHash(text);
-    frontier.push(chunk.last);
-    for (; cut < cutSizes.length && (cutSizes[cut] as number) <= position; cut++) {
-      if (cutSizes[cut] === position) chunk.cuts.push({ size: frontier.size, nodes: [...frontier.nodes] });
-    }
-  }
-  chunk.clean = true;
-  chunk.tree = { size: frontier.size, nodes: [...frontier.nodes] };
-  return chunk;
-}
-
 /** Options of {@link addChunks}. */
 export interface ChunkOptions {
   /**
-   * Threads that hash chunks, this one included (it takes its share between the workers' messages); default: as
-   * many as the machine has cores, at most 2. 0 checks every record one by one in this thread.
+   * Threads that hash chunks, this one included; default: as many as the machine has cores, at most 2. 0 checks
+   * every record one by one in this thread.
    */
   threads?: number;
   /** Records per chunk, a power of two (default {@link DEFAULT_CHUNK_RECORDS}). */
   chunkRecords?: number;
-}
-
-interface Lane {
-  chunkRecords: number;
-  cutSizes: number[];
-  /** This lane checks chunks `first`, `first + stride`, ... */
-  first: number;
-  stride: number;
-}
-
-interface Job extends Lane {
-  job: typeof JOB;
-  path: string;
-}
-
-const JOB = 'ruleoftwo/audit-chunks';
-
-/**
- * Checks one lane's chunks in order through `db`, and stops after the first short or unclean one: the verifier stops
- * there, so nothing after it is needed.
- */
-function* checkLane(db: DatabaseSync, lane: Lane): Generator<CheckedChunk> {
-  const select = db.prepare('SELECT seq, record FROM audit_records WHERE seq BETWEEN ? AND ? ORDER BY seq');
-  select.setReturnArrays(true);
-  for (let index = lane.first; ; index += lane.stride) {
-    const from = index * lane.chunkRecords;
-    const rows = select.all(from + 1, from + lane.chunkRecords) as unknown as [number, string][];
-    const chunk = checkChunk(rows, from, lane.cutSizes);
-    yield chunk;
-    if (!chunk.clean || chunk.count < lane.chunkRecords) return;
-  }
 }
 
 /**
@@ -118,72 +28,83 @@ function* checkLane(db: DatabaseSync, lane: Lane): Generator<CheckedChunk> {
  * same verification.
  */
 export function addChunksHere(verifier: LogVerifier, db: DatabaseSync, chunkRecords = DEFAULT_CHUNK_RECORDS): number {
-  const lane = { chunkRecords, cutSizes: verifier.cutSizes(), first: 0, stride: 1 };
-  for (const chunk of checkLane(db, lane)) {
+  const select = prepareChunkSelect(db);
+  const cutSizes = verifier.cutSizes();
+  for (let index = 0; ; index++) {
+    const chunk = readChunk(select, index, chunkRecords, cutSizes);
     if (!verifier.addChunk(chunk) || chunk.count < chunkRecords) break;
   }
   return verifier.records;
 }
 
+// Worker entry: the same extension as this module, `.ts` from source and `.js` once built.
+const WORKER = new URL(`./chunk-worker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url);
+
 /**
  * Checks the audit log in the database file at `path` in chunks, on this thread and on worker threads, each with
- * its own read-only connection, and hands the chunks in order to `verifier`. It stops at the first chunk the
- * verifier does not take whole, at the end of the log, or if a worker fails, and returns how many records the
- * verifier has taken: the caller checks the rest record by record, which is what finds and names a problem. Speed
- * only; what is verified is the same as adding every record in turn.
+ * its own read-only connection, and hands the chunks in order to `verifier`. Threads claim chunks from a shared
+ * counter, so this thread works from the start while the workers load, and whichever thread is free takes the next
+ * chunk. It stops at the first chunk the verifier does not take whole, at the end of the log, or if a worker fails,
+ * and returns how many records the verifier has taken: the caller checks the rest record by record, which is what
+ * finds and names a problem. Speed only; what is verified is the same as adding every record in turn.
  */
 export async function addChunks(verifier: LogVerifier, path: string, options: ChunkOptions = {}): Promise<number> {
   const threads = Math.max(1, options.threads ?? Math.min(2, availableParallelism()));
   const chunkRecords = options.chunkRecords ?? DEFAULT_CHUNK_RECORDS;
   if (!Number.isInteger(Math.log2(chunkRecords))) throw new Error(`chunk size ${chunkRecords} is not a power of two`);
-  const lane = (first: number): Lane => ({ chunkRecords, cutSizes: verifier.cutSizes(), first, stride: threads });
-  const workers = Array.from(
-    { length: threads - 1 },
-    (_, w) => new Worker(new URL(import.meta.url), { workerData: { job: JOB, path, ...lane(w + 1) } satisfies Job }),
-  );
+  const db = openDatabase(path, { readOnly: true });
+  const { size } = db.prepare('SELECT coalesce(max(seq), 0) AS size FROM audit_records').get() as { size: number };
+  const claims = new Int32Array(new SharedArrayBuffer(8));
+  // One chunk past the last record too: a log that ends on a chunk boundary ends with an empty chunk.
+  claims[1] = Math.floor(size / chunkRecords) + 1;
+  const cutSizes = verifier.cutSizes();
   const arrived = new Map<number, CheckedChunk>();
-  // Lanes that will send no more chunks: lane 0 is this thread, lane w + 1 is worker w.
-  const ended = new Set<number>();
-  let next = 0;
-  let done = false;
+  const receive = (chunk: CheckedChunk) => arrived.set(chunk.from / chunkRecords, chunk);
+  let running = threads - 1;
   let wake = () => {};
-  const take = () => {
-    for (let c = arrived.get(next); c !== undefined && !done; c = arrived.get(next)) {
-      arrived.delete(next);
-      next += 1;
-      if (!verifier.addChunk(c) || c.count < chunkRecords) done = true;
-    }
-    // A lane that failed or ended leaves its chunks to the caller, who checks them record by record.
-    if (ended.has(next % threads)) done = true;
-    wake();
-  };
-  workers.forEach((worker, w) => {
-    worker.on('message', (chunk: CheckedChunk) => {
-      arrived.set(chunk.from / chunkRecords, chunk);
-      take();
-    });
-    worker.on('error', () => {
-      done = true;
+  const ports: MessagePort[] = [];
+  const workers = Array.from({ length: threads - 1 }, () => {
+    const { port1, port2 } = new MessageChannel();
+    const job: ChunkJob = { path, chunkRecords, cutSizes, claims, port: port2 };
+    const worker = new Worker(WORKER, { workerData: job, transferList: [port2] });
+    port1.on('message', (chunk: CheckedChunk) => {
+      receive(chunk);
       wake();
     });
-    worker.on('exit', () => {
-      ended.add(w + 1);
-      take();
+    ports.push(port1);
+    // A worker that fails leaves the chunk it claimed missing: the verifier stops there and the caller goes on
+    // record by record.
+    worker.on('error', () => {});
+    worker.once('exit', () => {
+      running -= 1;
+      wake();
     });
+    return worker;
   });
-  const db = openDatabase(path, { readOnly: true });
-  const own = checkLane(db, lane(0));
   try {
-    let ownIndex = 0;
-    while (!done) {
-      // This thread's own chunks, but never far ahead of the verifier, so that it is free to take the workers'.
-      if (!ended.has(0) && ownIndex <= next + threads) {
-        const { value } = own.next();
-        if (value === undefined || !value.clean || value.count < chunkRecords) ended.add(0);
-        if (value !== undefined) arrived.set(ownIndex, value);
-        ownIndex += threads;
-        take();
-        await new Promise((resolve) => setImmediate(resolve));
+    const select = prepareChunkSelect(db);
+    for (let next = 0; ; ) {
+      // Chunks the workers posted while this thread was busy, without waiting for the event loop.
+      for (const port of ports) {
+        for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) receive(m.message);
+      }
+      let chunk = arrived.get(next);
+      for (; chunk !== undefined; chunk = arrived.get(next)) {
+        arrived.delete(next);
+        next += 1;
+        if (!verifier.addChunk(chunk) || chunk.count < chunkRecords) return verifier.records;
+      }
+      const index = claimChunk(claims);
+      if (index >= 0) {
+        const own = readChunk(select, index, chunkRecords, cutSizes);
+        if (!own.clean || own.count < chunkRecords) stopAfter(claims, index);
+        arrived.set(index, own);
+      } else if (running === 0) {
+        // Every chunk is claimed and no worker runs: chunk `next` will not come.
+        for (const port of ports) {
+          for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) receive(m.message);
+        }
+        if (!arrived.has(next)) return verifier.records;
       } else {
         await new Promise<void>((resolve) => {
           wake = resolve;
@@ -191,17 +112,8 @@ export async function addChunks(verifier: LogVerifier, path: string, options: Ch
       }
     }
   } finally {
-    own.return(undefined);
     db.close();
+    for (const port of ports) port.close();
     await Promise.all(workers.map((worker) => worker.terminate()));
   }
-  return verifier.records;
 }
-
-function runJob(job: Job): void {
-  const db = openDatabase(job.path, { readOnly: true });
-  for (const chunk of checkLane(db, job)) parentPort?.postMessage(chunk);
-  db.close();
-}
-
-if (!isMainThread && (workerData as Job | undefined)?.job === JOB) runJob(workerData as Job);

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { canonicalJson } from '../core/canonical.ts';
 import { type Checkpoint, checkSignature, keyIdOf, publicKeyFromPem } from './checkpoint.ts';
-import type { CheckedChunk } from './chunks.ts';
+import type { CheckedChunk } from './chunk-check.ts';
 import { leafHash, MerkleFrontier } from './merkle.ts';
 import { GENESIS_PREV, parseRecord, RECORD_VERSION, readTail } from './record.ts';
 

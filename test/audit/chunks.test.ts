@@ -52,7 +52,8 @@ function oneByOne(table: Row[]): VerifyReport {
 function chunked(table: Row[]): VerifyReport & { taken: number } {
   const verifier = new LogVerifier(checkpoints, { logKeys: keys, publicKeys: [publicPem] });
   for (let from = 0; ; from += CHUNK) {
-    const chunk = checkChunk(stored(table, from + 1, from + CHUNK), from, verifier.cutSizes());
+    const inputs = stored(table, from + 1, from + CHUNK).map(([, text]): [string] => [`\0${text}`]);
+    const chunk = checkChunk(inputs, from, verifier.cutSizes());
     if (!verifier.addChunk(chunk) || chunk.count < CHUNK) break;
   }
   const taken = verifier.records;
