@@ -1,9 +1,10 @@
 // Audit log benchmark: durable appends with group commit, and verify, each against plain SQLite on the same rows.
-// Run: node_modules/.bin/node bench/audit.ts [records]
+// Run: node_modules/.bin/node bench/audit.ts [records] [records to verify]
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
 import { generateAuditKey, loadAuditKey } from '../src/audit/checkpoint.ts';
 import { verifyAuditFile, verifyDatabase } from '../src/audit/inspect.ts';
 import { readRecords, SqliteAuditLog } from '../src/audit/sqlite-log.ts';
@@ -19,6 +20,8 @@ const WRITERS = 64;
 /** The target rate, offered as a steady load to measure latency at it. */
 const OFFERED = 20_000;
 const OFFERED_RECORDS = Math.min(RECORDS, 3 * OFFERED);
+/** Records of the log that verify reads: long enough that starting a worker thread is a small part of it. */
+const VERIFY_RECORDS = Number(process.argv[3] ?? 1_000_000);
 const dir = mkdtempSync(join(tmpdir(), 'ruleoftwo-bench-'));
 
 function event(i: number): AuditEvent {
@@ -74,29 +77,36 @@ async function closedLoop(append: (i: number) => Promise<void>): Promise<Run> {
 
 /**
  * A given load: appends arrive at OFFERED per second whatever the log does (open loop, as calls from many agents
- * arrive), and each latency runs from when its append was due, so a stall counts for every append it delays.
+ * arrive), from a load generator thread (bench/arrivals.ts) that hands them over once a millisecond, stamped with
+ * when it sent them. Each latency runs from that stamp, so a stall of this thread (a commit, a GC pause) counts for
+ * every append waiting behind it. The generator sleeps between messages: an earlier version spun on setImmediate
+ * in this thread to issue each append at its due time, which took a whole core of the two, and the p99 it measured
+ * was largely this process being descheduled.
  */
 async function openLoop(append: (i: number) => Promise<void>): Promise<Run> {
   const latencies = new Float64Array(OFFERED_RECORDS);
-  const start = performance.now();
+  // From the first arrival: the generator thread's start-up is not part of the run.
+  let start = Number.NaN;
+  const arrivals = new Worker(new URL('./arrivals.ts', import.meta.url), {
+    workerData: { count: OFFERED_RECORDS, perSecond: OFFERED },
+  });
   let issued = 0;
   let resolved = 0;
   await new Promise<void>((resolve, reject) => {
-    const tick = () => {
-      const due = Math.min(OFFERED_RECORDS, Math.floor(((performance.now() - start) * OFFERED) / 1000) + 1);
-      for (; issued < due; issued++) {
+    arrivals.on('error', reject);
+    arrivals.on('message', ({ to, at }: { to: number; at: number }) => {
+      const since = at - performance.timeOrigin;
+      if (Number.isNaN(start)) start = since;
+      for (; issued < to; issued++) {
         const i = issued;
-        const at = start + (i * 1000) / OFFERED;
         append(i).then(() => {
-          latencies[i] = performance.now() - at;
+          latencies[i] = performance.now() - since;
           if (++resolved === OFFERED_RECORDS) resolve();
         }, reject);
       }
-      // setImmediate, not a 1 ms timer: a coarser clock would add its own wait to every latency.
-      if (issued < OFFERED_RECORDS) setImmediate(tick);
-    };
-    tick();
+    });
   });
+  await arrivals.terminate();
   return summary(latencies, (performance.now() - start) / 1000);
 }
 
@@ -185,9 +195,26 @@ for (const synchronous of ['full', 'normal'] as const) {
   }
 }
 
-const auditPath = join(dir, 'audit-full-closed.db');
-const db = openDatabase(auditPath, { readOnly: true });
+// A long log for verify, written by the log itself (normal durability and large batches only to write it faster;
+// the records are the same).
 let t = performance.now();
+const auditPath = join(dir, 'verify.db');
+{
+  const log = new SqliteAuditLog(auditPath, { synchronous: 'normal', walCheckpointer: true, ...(key ? { key } : {}) });
+  // Batches of 1,000, so that the log has a checkpoint every 1,000 records as under a steady load.
+  for (let i = 0; i < VERIFY_RECORDS; i += 1000) {
+    const batch: Promise<void>[] = [];
+    for (let j = i; j < Math.min(VERIFY_RECORDS, i + 1000); j++) batch.push(log.append(event(j)));
+    await Promise.all(batch);
+  }
+  await log.close();
+}
+row(
+  `log of ${VERIFY_RECORDS.toLocaleString('en-US')} records for verify written in`,
+  `${((performance.now() - t) / 1000).toFixed(1)} s`,
+);
+const db = openDatabase(auditPath, { readOnly: true });
+t = performance.now();
 let count = 0;
 for (const _ of readRecords(db)) count++;
 const readRate = count / ((performance.now() - t) / 1000);
@@ -197,7 +224,7 @@ let cpu = process.cpuUsage();
 const single = verifyDatabase(db);
 const singleRate = single.records / ((performance.now() - t) / 1000);
 const singleCpu = cpuRate(single.records, cpu);
-if (!single.ok) throw new Error(`verify failed: ${single.issues[0]?.message}`);
+if (!single.ok || single.records !== VERIFY_RECORDS) throw new Error(`verify failed: ${single.issues[0]?.message}`);
 row(
   'verify, one thread (hashes, chain, roots, signatures)',
   `${rate(singleRate)}  (${singleCpu} per CPU-second; ${single.checkpoints} checkpoints)`,
@@ -212,7 +239,7 @@ const verifyCpu = cpuRate(report.records, cpu);
 if (!report.ok || report.root !== single.root) throw new Error(`verify failed: ${report.issues[0]?.message}`);
 row(
   `verify, ${Math.min(2, availableParallelism())} threads (ruleoftwo audit verify)`,
-  `${rate(verifyRate)}  (${verifyCpu} per CPU-second, all threads)`,
+  `${rate(verifyRate)}  (${verifyCpu} per CPU-second, all threads; ${(singleRate / verifyRate).toFixed(2)}x the time of one thread)`,
 );
 
 // End to end: guarded calls on SQLite stores, each a session update and an audit record, both group-committed.
