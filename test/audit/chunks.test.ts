@@ -142,12 +142,14 @@ describe('verifying in chunks', () => {
   it('on worker threads, takes every chunk of an intact log and stops at the first tampered one', async () => {
     const verifier = () => new LogVerifier(checkpoints, { logKeys: keys, publicKeys: [publicPem] });
     expect(await addChunks(verifier(), path, { threads: 2, chunkRecords: CHUNK })).toBe(RECORDS);
+    expect(await addChunks(verifier(), path, { threads: 3, chunkRecords: CHUNK })).toBe(RECORDS);
     const copy = join(dir.dir, 'threads-stop.db');
     copyFileSync(path, copy);
     const db = openDatabase(copy);
     db.exec('DELETE FROM audit_records WHERE seq = 18');
     db.close();
     expect(await addChunks(verifier(), copy, { threads: 2, chunkRecords: CHUNK })).toBe(16);
+    expect(await addChunks(verifier(), copy, { threads: 3, chunkRecords: CHUNK })).toBe(16);
   });
 
   it('on worker threads and in one, gives the one-by-one report on a real database file, intact and tampered', async () => {
