@@ -31,6 +31,11 @@ export function compactBuffer(): Uint8Array {
  * offsets it came from are kept for {@link originalSlice}.
  */
 export function compactInto(text: string, track: boolean): number {
+  if (text.length <= SHORT && isAscii(text)) {
+    // A value or a short argument: its UTF-8 bytes are its character codes, copied without a call to the encoder.
+    tracked = track ? text : undefined;
+    return compactEscaped(text.length, track);
+  }
   const most = text.length * 3;
   if (encoded.length < most) {
     encoded = new Uint8Array(Math.max(most, encoded.length * 2));
@@ -43,6 +48,19 @@ export function compactInto(text: string, track: boolean): number {
   // More bytes than UTF-16 units: the text has non-ASCII characters, which may be spacing.
   if (text.indexOf('%') >= 0 || (length > text.length && WIDE_SPACE.test(text))) return compactEscaped(length, track);
   return n;
+}
+
+/** Longest text copied by hand rather than encoded natively: below it, the call to the encoder costs more. */
+const SHORT = 256;
+
+/** Whether `text` is ASCII; copies its codes into `encoded` on the way (it holds at least SHORT bytes). */
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128) return false;
+    encoded[i] = c;
+  }
+  return true;
 }
 
 // The loops live in functions of their own, so the compiler optimizes them whole rather than only on stack

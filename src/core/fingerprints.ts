@@ -119,13 +119,15 @@ export class FingerprintTable {
     return true;
   }
 
-  // Buckets by multiply-and-scale (any bucket count, not only powers of two, so the table grows in finer steps).
+  // Buckets by multiply-and-scale (any bucket count, not only powers of two, so the table grows in finer steps). The
+  // product is below the bucket count, so `| 0` floors it, and as an integer the bucket indexes slots without
+  // conversions from floating point.
   #first(tag: number): number {
-    return Math.floor(mix(tag) * this.#buckets * 2 ** -32);
+    return (mix(tag) * this.#buckets * 2 ** -32) | 0;
   }
 
   #second(tag: number, first: number): number {
-    const two = Math.floor(mix(tag ^ 0x27d4eb2f) * this.#buckets * 2 ** -32);
+    const two = (mix(tag ^ 0x27d4eb2f) * this.#buckets * 2 ** -32) | 0;
     return two === first ? (two + 1) % this.#buckets : two;
   }
 

@@ -19,13 +19,13 @@
 import { bufferString, codesToString, compact, compactBuffer, compactInto, originalSlice } from './compact.ts';
 import { decodedRuns, type Encoding } from './encodings.ts';
 import { FingerprintTable, filterBit } from './fingerprints.ts';
-import { BASE, gramHash, power } from './gram-hash.ts';
+import { BASE, gramHash16, power } from './gram-hash.ts';
 import { LEG_A, LEG_B, type LegMask, NO_LEGS } from './legs.ts';
 import { GRAM, SOURCES_PER_VALUE, ValueTable } from './value-table.ts';
 import { extractValues, MIN_VALUE_LENGTH } from './values.ts';
 
 export { compact, extractValues, GRAM, MIN_VALUE_LENGTH };
-/** Length of the grams of text that are fingerprinted. */
+/** Length of the grams of text that are fingerprinted (hashed by `gramHash16`, so it is 16). */
 export const TEXT_GRAM = 16;
 /** Seen text is fingerprinted at every STRIDE-th compact byte (a power of two: scans test bits, not remainders). */
 export const STRIDE = 16;
@@ -372,7 +372,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
 /** Adds the blocks of the first `n` bytes to a table (a loop of its own, see compact.ts); false if one did not fit. */
 function addBlocks(table: FingerprintTable, text: Uint8Array, n: number, bits: number): boolean {
   let ok = true;
-  for (let p = 0; p + TEXT_GRAM <= n; p += STRIDE) if (!table.add(gramHash(text, p, TEXT_GRAM), bits)) ok = false;
+  for (let p = 0; p + TEXT_GRAM <= n; p += STRIDE) if (!table.add(gramHash16(text, p), bits)) ok = false;
   return ok;
 }
 
@@ -452,7 +452,7 @@ function textPass(n: number, table: FingerprintTable, passed: number): boolean {
   let total = passed;
   const test = (p: number) => {
     if (p < 0 || p >= grams || ok[p]) return;
-    if (filterBit(filter, shift, gramHash(chars, p, TEXT_GRAM))) {
+    if (filterBit(filter, shift, gramHash16(chars, p))) {
       ok[p] = 1;
       passes[total++] = p;
     }
@@ -471,7 +471,7 @@ function textPass(n: number, table: FingerprintTable, passed: number): boolean {
     const p = passes[k] as number;
     const near = (p >= STRIDE && ok[p - STRIDE]) || (p + STRIDE < grams && ok[p + STRIDE]);
     if (!near && !inside[p & (STRIDE - 1)]) continue;
-    const label = table.probe(gramHash(chars, p, TEXT_GRAM));
+    const label = table.probe(gramHash16(chars, p));
     labels[p] = label;
     any |= label;
   }

@@ -14,6 +14,8 @@ const GRAM_POW = power(GRAM);
 /** How many sources a value remembers; the first ones, which are what brought it. */
 export const SOURCES_PER_VALUE = 4;
 const NONE = -1;
+/** Scratch: the hash of each gram of the value being added, by offset. */
+let grams = new Int32Array(256);
 
 /** Hash of the GRAM bytes at `start`, as the rolling hash of a scan computes it. */
 export function anchorHash(bytes: Uint8Array, start: number): number {
@@ -148,16 +150,17 @@ export class ValueTable {
     }
     if ((this.#used + 1) * 2 > this.#keys.length) this.#rebuild(false);
     const start = this.#reserveBytes(n);
-    this.#arena.set(bytes.subarray(0, n), start);
+    // A loop rather than `set(subarray)`: a view per value costs more than copying its few bytes.
+    const arena = this.#arena;
+    for (let i = 0; i < n; i++) arena[start + i] = bytes[i] as number;
     // Anchor the value on its least used gram: values that share a prefix (`https://`, a mail domain) would
     // otherwise pile up under one anchor and every scan of that prefix would compare them all.
+    // The hashes of its grams are those #find computed.
     let offset = 0;
-    let anchor = anchorHash(this.#arena, start);
+    let anchor = grams[0] as number;
     let best = this.#uses(anchor);
-    let h = anchor;
     for (let i = 1; best > 0 && i + GRAM <= n; i++) {
-      const out = this.#arena[start + i - 1] as number;
-      h = (Math.imul(h, BASE) - Math.imul(out, GRAM_POW) + (this.#arena[start + i + GRAM - 1] as number)) | 0;
+      const h = grams[i] as number;
       const used = this.#uses(h);
       if (used < best) {
         offset = i;
@@ -200,13 +203,20 @@ export class ValueTable {
     return n;
   }
 
-  /** The id of a value already held (the first `n` bytes), found through the anchors of its grams, or NONE. */
+  /**
+   * The id of a value already held (the first `n` bytes), found through the anchors of its grams, or NONE. Leaves
+   * the hash of the gram at each offset in `grams`.
+   */
   #find(bytes: Uint8Array, n: number): number {
+    if (grams.length < n) grams = new Int32Array(Math.max(n, grams.length * 2));
+    const bits = this.#bits;
     let h = 0;
     for (let i = 0; i < n; i++) {
       const out = i >= GRAM ? (bytes[i - GRAM] as number) : 0;
       h = (Math.imul(h, BASE) + (bytes[i] as number) - Math.imul(out, GRAM_POW)) | 0;
-      if (i < GRAM - 1 || !hasBit(this.#bits, h)) continue;
+      if (i < GRAM - 1) continue;
+      grams[i - GRAM + 1] = h;
+      if (!hasBit(bits, h)) continue;
       for (let id = this.newest(h); id !== NONE; id = this.older(id)) {
         if (this.length(id) === n && this.matches(id, bytes, 0, n)) return id;
       }
