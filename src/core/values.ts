@@ -50,9 +50,10 @@ export function extractValues(text: string, each: (raw: string) => void): void {
   // of their own: inner loops here would be compiled on stack replacement and thrown away at every exit.
   while (SPECIAL.test(text)) {
     // Expand the special character to its whole token, once per token.
-    const start = tokenStart(text, SPECIAL.lastIndex - 1, done);
-    const end = tokenEnd(text, start);
-    const flags = tokenFlags(text, start, end);
+    const at = SPECIAL.lastIndex - 1;
+    const start = tokenStart(text, at, done);
+    const end = tokenEnd(text, at);
+    const flags = tokenClasses;
     done = end;
     SPECIAL.lastIndex = end;
     if (end - start >= MIN_VALUE_LENGTH) token(text, start, end, flags, each);
@@ -60,25 +61,35 @@ export function extractValues(text: string, each: (raw: string) => void): void {
   }
 }
 
-/** Where the token around `at` starts, not before `done`. */
+/** The classes of the characters {@link tokenStart} and {@link tokenEnd} passed over: a second result, no object. */
+let tokenClasses = 0;
+
+/** Where the token around `at` starts, not before `done`; sets {@link tokenClasses} to the classes before `at`. */
 function tokenStart(text: string, at: number, done: number): number {
   let start = at;
-  while (start > done && !(classOf(text.charCodeAt(start - 1)) & DELIMITER)) start--;
+  let classes = 0;
+  while (start > done) {
+    const k = classOf(text.charCodeAt(start - 1));
+    if (k & DELIMITER) break;
+    classes |= k;
+    start--;
+  }
+  tokenClasses = classes;
   return start;
 }
 
-/** Where the token from `start` ends. */
-function tokenEnd(text: string, start: number): number {
-  let end = start;
-  while (end < text.length && !(classOf(text.charCodeAt(end)) & DELIMITER)) end++;
+/** Where the token from `at` ends; adds the classes from `at` on to {@link tokenClasses}. */
+function tokenEnd(text: string, at: number): number {
+  let end = at;
+  let classes = tokenClasses;
+  while (end < text.length) {
+    const k = classOf(text.charCodeAt(end));
+    if (k & DELIMITER) break;
+    classes |= k;
+    end++;
+  }
+  tokenClasses = classes;
   return end;
-}
-
-/** The character classes a token holds. */
-function tokenFlags(text: string, start: number, end: number): number {
-  let flags = 0;
-  for (let i = start; i < end; i++) flags |= classOf(text.charCodeAt(i));
-  return flags;
 }
 
 /**
