@@ -125,6 +125,8 @@ const TRUSTED = 4;
 const DISPLAY = 80;
 const NOTHING: readonly ProvenanceScan[] = Object.freeze([]);
 
+/** Scratch: the values found in the text being indexed, before they are added. */
+const found: string[] = [];
 let units = new Uint16Array(256);
 
 /**
@@ -241,11 +243,21 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
 
   #ingest(output: unknown, bits: number, source: number, vouchesForUrls: boolean): void {
     stringsOf(output, (text) => {
+      // Values are found first and added together, so the value table grows (and rehashes) once per text.
+      const raws = found;
+      raws.length = 0;
+      let chars = 0;
       extractValues(text, (raw) => {
+        raws.push(raw);
+        chars += raw.length;
+      });
+      if (bits !== 0) this.#values.reserve(raws.length, chars);
+      for (const raw of raws) {
         // A URL in trusted input or in the output of a trusted source may be fetched verbatim.
         if (vouchesForUrls && raw.includes('://')) this.#trustUrl(raw);
         if (bits !== 0) this.#addValue(compactInto(raw, false), bits, source);
-      });
+      }
+      raws.length = 0;
       // An output that brought no legs matters only for the URLs it vouches for.
       if (bits === 0) return;
       const n = compactInto(text, false);

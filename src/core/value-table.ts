@@ -1,8 +1,8 @@
 /**
  * The values of a provenance index, in typed arrays: their compact bytes in one arena, and per value its place, the
  * offset of its anchor gram, its labels and the first source that brought it, found by the hash of the anchor gram
- * in an open-addressing table with a chain per hash. About 40 bytes a value besides its bytes, where objects in maps
- * cost five times that. Values leave oldest first; the labels they carried are reported to the caller, which remembers
+ * in an open-addressing table with a chain per hash; a second table by the hash of the whole value finds a value
+ * already held in one probe. About 56 bytes a value besides its bytes, where objects in maps cost four times that. Values leave oldest first; the labels they carried are reported to the caller, which remembers
  * them.
  */
 
@@ -16,6 +16,10 @@ export const SOURCES_PER_VALUE = 4;
 const NONE = -1;
 /** Scratch: the hash of each gram of the value being added, by offset. */
 let grams = new Int32Array(256);
+/** Scratch: the hash of the whole value being added. */
+let wholeHash = 0;
+/** The multiplier of whole-value hashes: another than the grams', so values that share grams spread anyway. */
+const WHOLE_BASE = 0x5bd1e995;
 
 /** Hash of the GRAM bytes at `start`, as the rolling hash of a scan computes it. */
 export function anchorHash(bytes: Uint8Array, start: number): number {
@@ -41,12 +45,17 @@ export class ValueTable {
   #source = new Int32Array(64);
   /** The next older value with the same anchor hash, or NONE. */
   #chain = new Int32Array(64);
+  /** Hash of the whole value. */
+  #hash = new Int32Array(64);
   /** Sources after the first, for the few values that several outputs brought. */
   readonly #more = new Map<number, number[]>();
   // Open addressing by anchor hash: the newest value with that hash (id + 1; 0 is empty).
   #keys = new Int32Array(128);
   #heads = new Int32Array(128);
   #used = 0;
+  // Open addressing by whole-value hash, one slot per value (id + 1; 0 is empty); evicted ones leave at a rebuild.
+  #whole = new Int32Array(128);
+  #wholeUsed = 0;
   #chars = 0;
   /** One bit per anchor hash (mod its size), so most positions of an argument skip the table; grows with it. */
   #bits = new Uint32Array(128);
@@ -72,8 +81,9 @@ export class ValueTable {
 
   /** Bytes allocated. */
   get bytes(): number {
-    const perValue = 4 + 2 + 2 + 1 + 4 + 4;
-    return this.#arena.byteLength + this.#start.length * perValue + this.#keys.byteLength * 2 + this.#bits.byteLength;
+    const perValue = 4 + 2 + 2 + 1 + 4 + 4 + 4;
+    const tables = this.#keys.byteLength * 2 + this.#whole.byteLength + this.#bits.byteLength;
+    return this.#arena.byteLength + this.#start.length * perValue + tables;
   }
 
   /** The prefilter: bit `hash & (size − 1)` is set when a value may have that anchor hash. */
@@ -136,6 +146,24 @@ export class ValueTable {
     return true;
   }
 
+  /**
+   * Makes room for `values` more values of `chars` bytes in all, up to the limits, so that adding the values of one
+   * output grows and rehashes the tables at most once.
+   */
+  reserve(values: number, chars: number): void {
+    const live = Math.min(this.count + values, this.#maxValues);
+    if (this.#start.length < live) this.#resize(live);
+    const bitWords = prefilterWords(this.#bits.length, live);
+    if (
+      (this.#used + values) * 2 > this.#keys.length ||
+      (this.#wholeUsed + values) * 2 > this.#whole.length ||
+      bitWords > this.#bits.length
+    ) {
+      this.#rebuild(live, bitWords);
+    }
+    this.#makeRoom(Math.min(chars, this.#maxChars));
+  }
+
   /** Adds a value (the first `n` of some compact bytes) with labels and the source that brought it (−1: none). */
   add(bytes: Uint8Array, n: number, labels: number, source: number): void {
     const existing = this.#find(bytes, n);
@@ -148,7 +176,9 @@ export class ValueTable {
     while (this.count > 0 && (this.count >= this.#maxValues || this.#chars + n > this.#maxChars)) {
       this.#onEvict(this.#evictOldest());
     }
-    if ((this.#used + 1) * 2 > this.#keys.length) this.#rebuild(false);
+    if ((this.#used + 1) * 2 > this.#keys.length || (this.#wholeUsed + 1) * 2 > this.#whole.length) {
+      this.#rebuild(this.count + 1, this.#bits.length);
+    }
     const start = this.#reserveBytes(n);
     // A loop rather than `set(subarray)`: a view per value costs more than copying its few bytes.
     const arena = this.#arena;
@@ -175,11 +205,13 @@ export class ValueTable {
     this.#offset[at] = offset;
     this.#labels[at] = labels;
     this.#source[at] = source;
+    this.#hash[at] = wholeHash;
     this.#chars += n;
     this.#link(id, anchor);
+    this.#linkWhole(id, wholeHash);
     setBit(this.#bits, anchor);
-    // At least 32 prefilter bits per value (at most 3% set), up to 4 Mib.
-    if (this.count > this.#bits.length && this.#bits.length < 1 << 17) this.#rebuild(true);
+    const bitWords = prefilterWords(this.#bits.length, this.count);
+    if (bitWords > this.#bits.length) this.#rebuild(this.count, bitWords);
   }
 
   #addSource(id: number, source: number): void {
@@ -204,24 +236,40 @@ export class ValueTable {
   }
 
   /**
-   * The id of a value already held (the first `n` bytes), found through the anchors of its grams, or NONE. Leaves
-   * the hash of the gram at each offset in `grams`.
+   * The id of a value already held (the first `n` bytes), found by the hash of the whole value, or NONE. Leaves that
+   * hash in `wholeHash` and the hash of the gram at each offset in `grams`.
    */
   #find(bytes: Uint8Array, n: number): number {
     if (grams.length < n) grams = new Int32Array(Math.max(n, grams.length * 2));
-    const bits = this.#bits;
+    const gramHashes = grams;
     let h = 0;
+    let whole = 0;
     for (let i = 0; i < n; i++) {
+      const b = bytes[i] as number;
       const out = i >= GRAM ? (bytes[i - GRAM] as number) : 0;
-      h = (Math.imul(h, BASE) + (bytes[i] as number) - Math.imul(out, GRAM_POW)) | 0;
-      if (i < GRAM - 1) continue;
-      grams[i - GRAM + 1] = h;
-      if (!hasBit(bits, h)) continue;
-      for (let id = this.newest(h); id !== NONE; id = this.older(id)) {
-        if (this.length(id) === n && this.matches(id, bytes, 0, n)) return id;
-      }
+      h = (Math.imul(h, BASE) + b - Math.imul(out, GRAM_POW)) | 0;
+      whole = (Math.imul(whole, WHOLE_BASE) + b) | 0;
+      if (i >= GRAM - 1) gramHashes[i - GRAM + 1] = h;
+    }
+    wholeHash = whole;
+    const table = this.#whole;
+    const mask = table.length - 1;
+    for (let at = slotOf(whole, mask); table[at] !== 0; at = (at + 1) & mask) {
+      const id = (table[at] as number) - 1;
+      if (id < this.#first || this.#hash[id - this.#base] !== whole) continue;
+      if (this.length(id) === n && this.matches(id, bytes, 0, n)) return id;
     }
     return NONE;
+  }
+
+  /** Puts a value in the whole-value table (it has room: see {@link add}). */
+  #linkWhole(id: number, hash: number): void {
+    const table = this.#whole;
+    const mask = table.length - 1;
+    let at = slotOf(hash, mask);
+    while (table[at] !== 0) at = (at + 1) & mask;
+    table[at] = id + 1;
+    this.#wholeUsed++;
   }
 
   /** Links a value into the chain of its anchor hash (the table has room: see {@link add}). */
@@ -250,21 +298,37 @@ export class ValueTable {
   #newId(): number {
     if (this.#next - this.#base === this.#start.length) {
       const live = this.#next - this.#first;
-      const shift = this.#first - this.#base;
-      const size = live * 2 > this.#start.length ? this.#start.length * 2 : this.#start.length;
-      this.#start = moved(this.#start, shift, live, size);
-      this.#length = moved(this.#length, shift, live, size);
-      this.#offset = moved(this.#offset, shift, live, size);
-      this.#labels = moved(this.#labels, shift, live, size);
-      this.#source = moved(this.#source, shift, live, size);
-      this.#chain = moved(this.#chain, shift, live, size);
-      this.#base = this.#first;
+      this.#resize(live * 2 > this.#start.length ? this.#start.length * 2 : live + 1);
     }
     return this.#next++;
   }
 
+  /** Moves the live values to the start of the per-value arrays, with room for at least `size`. */
+  #resize(size: number): void {
+    const live = this.#next - this.#first;
+    const shift = this.#first - this.#base;
+    let length = this.#start.length;
+    while (length < size) length *= 2;
+    this.#start = moved(this.#start, shift, live, length);
+    this.#length = moved(this.#length, shift, live, length);
+    this.#offset = moved(this.#offset, shift, live, length);
+    this.#labels = moved(this.#labels, shift, live, length);
+    this.#source = moved(this.#source, shift, live, length);
+    this.#chain = moved(this.#chain, shift, live, length);
+    this.#hash = moved(this.#hash, shift, live, length);
+    this.#base = this.#first;
+  }
+
   /** Room for `length` bytes at the end of the arena, moving live values to its start or growing it first. */
   #reserveBytes(length: number): number {
+    this.#makeRoom(length);
+    const start = this.#arenaEnd;
+    this.#arenaEnd += length;
+    return start;
+  }
+
+  /** Makes room for `length` more bytes at the end of the arena. */
+  #makeRoom(length: number): void {
     if (this.#arenaEnd + length > this.#arena.length) {
       const live = this.#arenaEnd - this.#arenaStart;
       const size = Math.max(this.#arena.length * (live + length > this.#arena.length / 2 ? 2 : 1), live + length);
@@ -278,28 +342,37 @@ export class ValueTable {
       this.#arenaEnd = live;
       this.#arenaStart = 0;
     }
-    const start = this.#arenaEnd;
-    this.#arenaEnd += length;
-    return start;
   }
 
-  /** Rebuilds the hash table (dropping evicted values) and, with `bits`, the prefilter at twice its size. */
-  #rebuild(bits: boolean): void {
-    const live = this.#next - this.#first;
+  /**
+   * Rebuilds the hash tables (dropping evicted values) with room for `values` values, and the prefilter with
+   * `bitWords` words.
+   */
+  #rebuild(values: number, bitWords: number): void {
     let size = 128;
-    while (size < (live + 1) * 4) size *= 2;
+    while (size < (values + 1) * 4) size *= 2;
     this.#keys = new Int32Array(size);
     this.#heads = new Int32Array(size);
+    this.#whole = new Int32Array(size);
     this.#used = 0;
-    if (bits) this.#bits = new Uint32Array(this.#bits.length * 2);
+    this.#wholeUsed = 0;
+    if (bitWords > this.#bits.length) this.#bits = new Uint32Array(bitWords);
     else this.#bits.fill(0);
     for (let id = this.#first; id < this.#next; id++) {
       const at = id - this.#base;
       const anchor = anchorHash(this.#arena, (this.#start[at] as number) + (this.#offset[at] as number));
       this.#link(id, anchor);
+      this.#linkWhole(id, this.#hash[at] as number);
       setBit(this.#bits, anchor);
     }
   }
+}
+
+/** Words of a prefilter for `values` values: at least 32 bits per value (at most 3% set), up to 4 Mib. */
+function prefilterWords(words: number, values: number): number {
+  let size = words;
+  while (values > size && size < 1 << 17) size *= 2;
+  return size;
 }
 
 function slotOf(hash: number, mask: number): number {
