@@ -60,6 +60,25 @@ export function compactInto(text: string, track: boolean): number {
   return n;
 }
 
+/** {@link compactInto} of `text` from `start` to `end` (untracked), without slicing a short range out of it. */
+export function compactRangeInto(text: string, start: number, end: number): number {
+  if (end - start <= SHORT && isAsciiRange(text, start, end)) {
+    tracked = undefined;
+    return compactEscaped(end - start, false);
+  }
+  return compactInto(text.slice(start, end), false);
+}
+
+/** {@link isAscii} of a range of `text`. */
+function isAsciiRange(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128) return false;
+    encoded[i - start] = c;
+  }
+  return true;
+}
+
 /** Longest text copied by hand rather than encoded natively: below it, the call to the encoder costs more. */
 const SHORT = 256;
 

@@ -16,13 +16,21 @@
  * Eviction errs on the side of flagging: whatever cannot be kept (values past the cap, fingerprints that do not fit)
  * adds its labels to `lost`, and from then on every argument of meaningful length counts as possibly carrying them.
  */
-import { bufferString, codesToString, compact, compactBuffer, compactInto, originalSlice } from './compact.ts';
+import {
+  bufferString,
+  codesToString,
+  compact,
+  compactBuffer,
+  compactInto,
+  compactRangeInto,
+  originalSlice,
+} from './compact.ts';
 import { decodedRuns, type Encoding } from './encodings.ts';
 import { FingerprintTable, filterBit } from './fingerprints.ts';
 import { BASE, gramHash16, power } from './gram-hash.ts';
 import { LEG_A, LEG_B, type LegMask, NO_LEGS } from './legs.ts';
 import { GRAM, SOURCES_PER_VALUE, ValueTable } from './value-table.ts';
-import { extractValues, MIN_VALUE_LENGTH } from './values.ts';
+import { extractValueRanges, extractValues, MIN_VALUE_LENGTH } from './values.ts';
 
 export { compact, extractValues, GRAM, MIN_VALUE_LENGTH };
 /** Length of the grams of text that are fingerprinted (hashed by `gramHash16`, so it is 16). */
@@ -125,14 +133,21 @@ const TRUSTED = 4;
 const DISPLAY = 80;
 const NOTHING: readonly ProvenanceScan[] = Object.freeze([]);
 
-/** Scratch: the values found in the text being indexed, before they are added. */
-const found: string[] = [];
+/** Scratch: the start and end of each value found in the text being indexed, before they are added. */
+let ranges = new Int32Array(1024);
 let units = new Uint16Array(256);
 
 /**
  * A copy of a string that does not keep the text it was cut from alive: the engine represents a slice of a 1 MB
  * output as a view of it, and an index that kept such views would hold every output it ever saw.
  */
+/** A copy of `array` at twice its length. */
+function grown(array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const out = new Int32Array(array.length * 2);
+  out.set(array);
+  return out;
+}
+
 function detached(text: string): string {
   if (units.length < text.length) units = new Uint16Array(Math.max(text.length, units.length * 2));
   for (let i = 0; i < text.length; i++) units[i] = text.charCodeAt(i);
@@ -243,21 +258,28 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
 
   #ingest(output: unknown, bits: number, source: number, vouchesForUrls: boolean): void {
     stringsOf(output, (text) => {
-      // Values are found first and added together, so the value table grows (and rehashes) once per text.
-      const raws = found;
-      raws.length = 0;
+      // Values are found first and added together, so the value table grows (and rehashes) once per text. They are
+      // compacted from their ranges: a string sliced per value costs more than indexing it.
+      let count = 0;
       let chars = 0;
-      extractValues(text, (raw) => {
-        raws.push(raw);
-        chars += raw.length;
+      extractValueRanges(text, (start, end) => {
+        if (count * 2 === ranges.length) ranges = grown(ranges);
+        ranges[count * 2] = start;
+        ranges[count * 2 + 1] = end;
+        count++;
+        chars += end - start;
       });
-      if (bits !== 0) this.#values.reserve(raws.length, chars);
-      for (const raw of raws) {
-        // A URL in trusted input or in the output of a trusted source may be fetched verbatim.
-        if (vouchesForUrls && raw.includes('://')) this.#trustUrl(raw);
-        if (bits !== 0) this.#addValue(compactInto(raw, false), bits, source);
+      if (bits !== 0) this.#values.reserve(count, chars);
+      for (let i = 0; i < count; i++) {
+        const start = ranges[i * 2] as number;
+        const end = ranges[i * 2 + 1] as number;
+        if (vouchesForUrls) {
+          // A URL in trusted input or in the output of a trusted source may be fetched verbatim.
+          const raw = text.slice(start, end);
+          if (raw.includes('://')) this.#trustUrl(raw);
+        }
+        if (bits !== 0) this.#addValue(compactRangeInto(text, start, end), bits, source);
       }
-      raws.length = 0;
       // An output that brought no legs matters only for the URLs it vouches for.
       if (bits === 0) return;
       const n = compactInto(text, false);

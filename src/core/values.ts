@@ -15,7 +15,8 @@ const COLON = 16;
 const OTHER = 32; // not a domain character ([a-z0-9.-])
 const UPPER = 64;
 const WORD = 128; // [A-Za-z0-9_], for word boundaries
-const CLASS = new Uint8Array(128).map((_, c) => {
+const DASH = 256;
+const CLASS = new Uint16Array(128).map((_, c) => {
   const ch = String.fromCharCode(c);
   if (c <= 32 || '"\'<>()[]{}`\\,;|'.includes(ch)) return DELIMITER;
   let k = 0;
@@ -23,7 +24,7 @@ const CLASS = new Uint8Array(128).map((_, c) => {
   else if (c >= 65 && c <= 90) k |= UPPER | WORD;
   else if (c >= 97 && c <= 122) k |= WORD;
   else if (c === 46) k |= DOT;
-  else if (c === 45) k |= 0;
+  else if (c === 45) k |= DASH;
   else k |= OTHER;
   if (c === 95) k |= WORD;
   if (c === 64) k |= AT;
@@ -43,6 +44,11 @@ const SPECIAL = /[\d@.:]/g;
  * scheme (`://`) or the shape of a domain, a URL without its query, and IBANs and phone numbers written with spaces.
  */
 export function extractValues(text: string, each: (raw: string) => void): void {
+  extractValueRanges(text, (start, end) => each(text.slice(start, end)));
+}
+
+/** {@link extractValues} as the range of `text` each value spans (`end` exclusive), with no string sliced. */
+export function extractValueRanges(text: string, each: (start: number, end: number) => void): void {
   let done = 0;
   let skip = 0;
   SPECIAL.lastIndex = 0;
@@ -57,7 +63,9 @@ export function extractValues(text: string, each: (raw: string) => void): void {
     done = end;
     SPECIAL.lastIndex = end;
     if (end - start >= MIN_VALUE_LENGTH) token(text, start, end, flags, each);
-    if (flags & DIGIT) skip = spacedNumbers(text, Math.max(start, skip), end, each);
+    // Groups are separated by spaces, which end a token, or by dashes: without a dash, the first group of a number
+    // written in groups ends the token, so it starts in the token's last five characters (`+` and four digits).
+    if (flags & DIGIT) skip = spacedNumbers(text, Math.max(start, skip, flags & DASH ? 0 : end - 5), end, each);
   }
 }
 
@@ -96,7 +104,7 @@ function tokenEnd(text: string, at: number): number {
  * IBANs and phone numbers written in groups that start inside a token (from `from` to `to`), from a word boundary;
  * returns where the last one ends, so groups are not matched twice.
  */
-function spacedNumbers(text: string, from: number, to: number, each: (raw: string) => void): number {
+function spacedNumbers(text: string, from: number, to: number, each: (start: number, end: number) => void): number {
   let skip = from;
   for (let i = from; i < to; i++) {
     const k = classOf(text.charCodeAt(i));
@@ -104,7 +112,7 @@ function spacedNumbers(text: string, from: number, to: number, each: (raw: strin
     if (i > 0 && classOf(text.charCodeAt(i - 1)) & WORD) continue;
     const end = k & UPPER ? spacedIban(text, i) : spacedPhone(text, i);
     if (end > 0) {
-      each(text.slice(i, end));
+      each(i, end);
       skip = end;
       i = end - 1;
     }
@@ -117,29 +125,50 @@ function trailing(c: number): boolean {
   return c === 46 || c === 58 || c === 33 || c === 63;
 }
 
-function token(text: string, start: number, end: number, flags: number, each: (raw: string) => void): void {
+function token(
+  text: string,
+  start: number,
+  end: number,
+  flags: number,
+  each: (start: number, end: number) => void,
+): void {
   let stop = end;
   while (stop > start && trailing(text.charCodeAt(stop - 1))) stop--;
   if (stop - start < MIN_VALUE_LENGTH) return;
-  const value = text.slice(start, stop);
-  const url = flags & COLON && value.includes('://');
-  if (flags & (DIGIT | AT) || url || (!(flags & (OTHER | COLON)) && isDomain(value))) {
-    each(value);
+  const url = flags & COLON && hasScheme(text, start, stop);
+  if (flags & (DIGIT | AT) || url || (!(flags & (OTHER | COLON)) && isDomain(text, start, stop))) {
+    each(start, stop);
     // A URL's query values are values too, but so is the URL without them.
-    const query = url ? value.indexOf('?') : -1;
-    if (query > 0) each(value.slice(0, query));
+    const query = url ? indexIn(text, 63, start, stop) : -1;
+    if (query > start) each(start, query);
   }
 }
 
-/** `[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}`, case-insensitive; the caller checked the character set. */
-function isDomain(value: string): boolean {
-  const dot = value.lastIndexOf('.');
-  if (dot <= 0 || value.length - dot - 1 < 2 || value.charCodeAt(0) === 46) return false;
-  for (let i = dot + 1; i < value.length; i++) {
-    const c = value.charCodeAt(i) | 32;
+/** Whether `://` occurs from `start` to `stop`. */
+function hasScheme(text: string, start: number, stop: number): boolean {
+  for (let i = start; i + 3 <= stop; i++) {
+    if (text.charCodeAt(i) === 58 && text.charCodeAt(i + 1) === 47 && text.charCodeAt(i + 2) === 47) return true;
+  }
+  return false;
+}
+
+/** The first index of character `code` from `start` to `stop`, or -1. */
+function indexIn(text: string, code: number, start: number, stop: number): number {
+  for (let i = start; i < stop; i++) if (text.charCodeAt(i) === code) return i;
+  return -1;
+}
+
+/** `[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}`, case-insensitive, from `start` to `stop`; the caller checked the set. */
+function isDomain(text: string, start: number, stop: number): boolean {
+  let dot = stop - 1;
+  while (dot >= start && text.charCodeAt(dot) !== 46) dot--;
+  if (dot <= start || stop - dot - 1 < 2 || text.charCodeAt(start) === 46) return false;
+  for (let i = dot + 1; i < stop; i++) {
+    const c = text.charCodeAt(i) | 32;
     if (c < 97 || c > 122) return false;
   }
-  return !value.includes('..');
+  for (let i = start + 1; i < dot; i++) if (text.charCodeAt(i) === 46 && text.charCodeAt(i + 1) === 46) return false;
+  return true;
 }
 
 function isDigit(text: string, i: number): boolean {
