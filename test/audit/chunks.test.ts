@@ -54,7 +54,7 @@ function chunked(table: Row[]): VerifyReport & { taken: number } {
   for (let from = 0; ; from += CHUNK) {
     const inputs = stored(table, from + 1, from + CHUNK).map(([, text]): [string] => [`\0${text}`]);
     const chunk = checkChunk(inputs, from, verifier.cutSizes());
-    if (!verifier.addChunk(chunk) || chunk.count < CHUNK) break;
+    if (chunk.count < CHUNK || !verifier.addChunk(chunk)) break;
   }
   const taken = verifier.records;
   for (const [, text] of stored(table, taken + 1)) {
@@ -119,7 +119,8 @@ function apply(t: Tamper): Row[] {
 describe('verifying in chunks', () => {
   it('a chunk tree joins the log tree: the same root as one by one, at every checkpoint', () => {
     const { taken, ...report } = chunked(rows);
-    expect(taken).toBe(RECORDS);
+    // The tail after the last full chunk is checked record by record.
+    expect(taken).toBe(RECORDS - (RECORDS % CHUNK));
     expect(report).toMatchObject({ ok: true, records: RECORDS, signed: checkpoints.length });
     expect(report).toEqual(oneByOne(rows));
   });
@@ -141,8 +142,9 @@ describe('verifying in chunks', () => {
 
   it('on worker threads, takes every chunk of an intact log and stops at the first tampered one', async () => {
     const verifier = () => new LogVerifier(checkpoints, { logKeys: keys, publicKeys: [publicPem] });
-    expect(await addChunks(verifier(), path, { threads: 2, chunkRecords: CHUNK })).toBe(RECORDS);
-    expect(await addChunks(verifier(), path, { threads: 3, chunkRecords: CHUNK })).toBe(RECORDS);
+    const whole = RECORDS - (RECORDS % CHUNK);
+    expect(await addChunks(verifier(), path, { threads: 2, chunkRecords: CHUNK })).toBe(whole);
+    expect(await addChunks(verifier(), path, { threads: 3, chunkRecords: CHUNK })).toBe(whole);
     const copy = join(dir.dir, 'threads-stop.db');
     copyFileSync(path, copy);
     const db = openDatabase(copy);
@@ -159,6 +161,8 @@ describe('verifying in chunks', () => {
       ['delete', 'DELETE FROM audit_records WHERE seq = 9'],
       ['chunk-end', 'DELETE FROM audit_records WHERE seq = 16'],
       ['truncate', 'DELETE FROM audit_records WHERE seq > 37'],
+      // The records intact and in order, the last row's key moved past the end (seed -356064823 of the property).
+      ['renumber-tail', `UPDATE audit_records SET seq = ${RECORDS + 1} WHERE seq = ${RECORDS}`],
       ['checkpoint', "UPDATE audit_checkpoints SET root = replace(root, substr(root, 1, 1), 'x') WHERE size = 25"],
     ];
     for (const [name, sql] of cases) {
@@ -177,7 +181,7 @@ describe('verifying in chunks', () => {
       db.close();
       const report = await verifyAuditFile(copy, { publicKeys: [publicPem], threads: 2, chunkRecords: CHUNK });
       expect(report, name).toEqual(expected);
-      expect(report.ok, name).toBe(name === 'intact');
+      expect(report.ok, name).toBe(name === 'intact' || name === 'renumber-tail');
     }
   });
 });
