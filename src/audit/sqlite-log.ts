@@ -9,8 +9,11 @@ import {
 import {
   asStoreError,
   assertOpen,
+  commitBatch,
   type DatabaseOptions,
   immediate,
+  inSavepoint,
+  type Outcome,
   openStoreDatabase,
   storeError,
 } from '../store/sqlite/database.ts';
@@ -243,58 +246,48 @@ export class SqliteAuditLog implements AuditLog {
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
-    const outcomes: ({ ok: true; result: unknown } | { ok: false; error: unknown })[] = [];
-    try {
-      immediate(this.#db, 'cannot write the audit log', () => {
-        const head = this.#readHead();
-        const at = this.#now();
-        let { size, frontier, lastHash: prev } = head;
-        const add = (json: string) => {
-          size += 1;
-          const text = encodeRecord(size, prev.length === 0 ? GENESIS_PREV : prev, at, json);
-          prev = leafHash(text);
-          this.#insert.run(size, text);
-          frontier.push(prev);
-        };
-        for (const waiter of batch) {
-          if (waiter.json !== undefined) {
-            add(waiter.json);
-            outcomes.push({ ok: true, result: undefined });
-            continue;
-          }
-          const before = { size, prev, frontier: frontier.clone() };
-          this.#db.exec('SAVEPOINT audited');
-          try {
-            const { result, events } = (waiter.write as AuditedWrite<unknown>)(this.#db);
-            for (const event of events) add(this.#encode(event));
-            this.#db.exec('RELEASE audited');
-            outcomes.push({ ok: true, result });
-          } catch (error) {
-            // INVARIANT: a write whose audit events cannot be appended is not committed
-            // (test/cli/audit.test.ts "an answer the log cannot hold is not given").
-            this.#db.exec('ROLLBACK TO audited');
-            this.#db.exec('RELEASE audited');
-            ({ size, prev, frontier } = before);
-            outcomes.push({ ok: false, error: asStoreError(error, 'cannot write the audit log') });
-          }
+    // INVARIANT: an append that was not committed rejects, so the guard denies
+    // (test/store/fail-closed.test.ts "write error").
+    commitBatch(this.#db, 'cannot write the audit log', batch, () => {
+      const outcomes: Outcome[] = [];
+      const head = this.#readHead();
+      const at = this.#now();
+      let { size, frontier, lastHash: prev } = head;
+      const add = (json: string) => {
+        size += 1;
+        const text = encodeRecord(size, prev.length === 0 ? GENESIS_PREV : prev, at, json);
+        prev = leafHash(text);
+        this.#insert.run(size, text);
+        frontier.push(prev);
+      };
+      for (const waiter of batch) {
+        if (waiter.json !== undefined) {
+          add(waiter.json);
+          outcomes.push({ ok: true, result: undefined });
+          continue;
         }
-        const next = { size, frontier, lastHash: prev };
-        this.#upsertHead.run(size, frontier.serialize(), Buffer.from(prev, 'hex'));
-        const last = this.#lastCheckpoint.get() as { size: number; at: number } | undefined;
-        if (size - (last?.size ?? 0) >= this.#every || at - (last?.at ?? 0) >= this.#intervalMs) {
-          this.#writeCheckpoint(next);
+        const before = { size, prev, frontier: frontier.clone() };
+        try {
+          const result = inSavepoint(this.#db, () => {
+            const written = (waiter.write as AuditedWrite<unknown>)(this.#db);
+            for (const event of written.events) add(this.#encode(event));
+            return written.result;
+          });
+          outcomes.push({ ok: true, result });
+        } catch (error) {
+          // INVARIANT: a write whose audit events cannot be appended is not committed
+          // (test/cli/audit.test.ts "an answer the log cannot hold is not given").
+          ({ size, prev, frontier } = before);
+          outcomes.push({ ok: false, error: asStoreError(error, 'cannot write the audit log') });
         }
-      });
-    } catch (error) {
-      // INVARIANT: an append that was not committed rejects, so the guard denies
-      // (test/store/fail-closed.test.ts "write error").
-      for (const waiter of batch) waiter.reject(error);
-      return;
-    }
-    batch.forEach((waiter, i) => {
-      const outcome = outcomes[i] as (typeof outcomes)[number];
-      if (outcome.ok) waiter.resolve(outcome.result);
-      else waiter.reject(outcome.error);
+      }
+      const next = { size, frontier, lastHash: prev };
+      this.#upsertHead.run(size, frontier.serialize(), Buffer.from(prev, 'hex'));
+      const last = this.#lastCheckpoint.get() as { size: number; at: number } | undefined;
+      if (size - (last?.size ?? 0) >= this.#every || at - (last?.at ?? 0) >= this.#intervalMs) {
+        this.#writeCheckpoint(next);
+      }
+      return outcomes;
     });
   }
 

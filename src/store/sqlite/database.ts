@@ -107,6 +107,51 @@ export function immediate<T>(db: DatabaseSync, what: string, body: () => T): T {
   return result;
 }
 
+/** What one waiter's part of a group commit came to. */
+export type Outcome = { ok: true; result: unknown } | { ok: false; error: unknown };
+
+/** A caller waiting for a group commit. */
+export interface Waiting {
+  resolve(result: unknown): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Group commit: runs `body` for a batch of waiters in one `BEGIN IMMEDIATE` transaction; `body` returns one outcome
+ * per waiter, in order. Nothing settles before the commit, and a transaction that fails rejects every waiter.
+ */
+export function commitBatch(db: DatabaseSync, what: string, batch: readonly Waiting[], body: () => Outcome[]): void {
+  let outcomes: Outcome[];
+  try {
+    outcomes = immediate(db, what, body);
+  } catch (error) {
+    // INVARIANT: nothing resolves that was not committed (test/store/fail-closed.test.ts "store unavailable" and
+    // "write error").
+    for (const waiter of batch) waiter.reject(error);
+    return;
+  }
+  batch.forEach((waiter, i) => {
+    const outcome = outcomes[i];
+    if (outcome?.ok) waiter.resolve(outcome.result);
+    else waiter.reject(outcome ? outcome.error : new StoreError('STORE_WRITE', `${what}: no outcome for a write`));
+  });
+}
+
+/** Runs `body` in a savepoint inside an open transaction: if it throws, what it wrote is undone and it rethrows. */
+export function inSavepoint<T>(db: DatabaseSync, body: () => T): T {
+  db.exec('SAVEPOINT part');
+  let result: T;
+  try {
+    result = body();
+  } catch (error) {
+    db.exec('ROLLBACK TO part');
+    db.exec('RELEASE part');
+    throw error;
+  }
+  db.exec('RELEASE part');
+  return result;
+}
+
 function rollback(db: DatabaseSync): void {
   try {
     // Unconditional (`isTransaction` is newer than Node 22.13); SQLite may already have rolled back, which throws.

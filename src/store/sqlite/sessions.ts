@@ -2,7 +2,15 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { SessionState } from '../../core/state.ts';
 import { StoreError } from '../errors.ts';
 import type { SessionStore, SessionUpdate } from '../types.ts';
-import { asStoreError, assertOpen, type DatabaseOptions, immediate, openStoreDatabase } from './database.ts';
+import {
+  asStoreError,
+  assertOpen,
+  commitBatch,
+  type DatabaseOptions,
+  inSavepoint,
+  type Outcome,
+  openStoreDatabase,
+} from './database.ts';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY,
@@ -55,31 +63,15 @@ export class SqliteSessionStore implements SessionStore {
     this.#scheduled = false;
     const batch = this.#queue;
     this.#queue = [];
-    const outcomes: ({ ok: true; result: unknown } | { ok: false; error: unknown })[] = [];
-    try {
-      immediate(this.#db, 'cannot update sessions', () => {
-        for (const waiter of batch) {
-          this.#db.exec('SAVEPOINT step');
-          try {
-            outcomes.push({ ok: true, result: this.#apply(waiter) });
-            this.#db.exec('RELEASE step');
-          } catch (error) {
-            this.#db.exec('ROLLBACK TO step');
-            this.#db.exec('RELEASE step');
-            outcomes.push({ ok: false, error: asStoreError(error, `cannot update session \`${waiter.sessionId}\``) });
-          }
+    commitBatch(this.#db, 'cannot update sessions', batch, () =>
+      batch.map((waiter): Outcome => {
+        try {
+          return { ok: true, result: inSavepoint(this.#db, () => this.#apply(waiter)) };
+        } catch (error) {
+          return { ok: false, error: asStoreError(error, `cannot update session \`${waiter.sessionId}\``) };
         }
-      });
-    } catch (error) {
-      // INVARIANT: nothing resolves that was not committed (test/store/fail-closed.test.ts "store unavailable").
-      for (const waiter of batch) waiter.reject(error);
-      return;
-    }
-    batch.forEach((waiter, i) => {
-      const outcome = outcomes[i] as (typeof outcomes)[number];
-      if (outcome.ok) waiter.resolve(outcome.result);
-      else waiter.reject(outcome.error);
-    });
+      }),
+    );
   }
 
   #apply({ sessionId, update }: Waiter): unknown {
