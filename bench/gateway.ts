@@ -2,8 +2,10 @@
 // to the same upstream, in the same run, over stdio and Streamable HTTP at concurrency 1 and 16, with memory stores
 // and with the default SQLite store (`synchronous: full`); then the decision path in-process per store; then the
 // gateway's memory with 1,000 open sessions. Run: node_modules/.bin/node bench/gateway.ts
-// BENCH_CALLS sets calls per cell; BENCH_ONLY=stdio|http|sqlite|in-process|memory runs one part.
+// BENCH_CALLS sets calls per cell; BENCH_ONLY=stdio|http|sqlite|in-process|memory runs one part. Each cell also
+// prints the CPU µs per call of every process on each side (client, gateway, upstream), from /proc schedstat.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,6 +26,8 @@ const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
 const SESSIONS = 1000;
 const ONLY = process.env.BENCH_ONLY;
 const part = (name: string) => ONLY === undefined || ONLY === name;
+// BENCH_PROFILE=<dir> writes a V8 CPU profile of each gateway process there (when it exits).
+const PROFILE = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
 
 interface Stats {
   p50: number;
@@ -61,6 +65,25 @@ function timed(stores: GatewayStores, stages: Map<string, number>): GatewayStore
   };
 }
 
+/** CPU time a process has run, in µs, summed over its threads (the scheduler's nanosecond counters). */
+function cpuMicros(pid: number): number {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+  }
+  return ns / 1000;
+}
+
+/** The processes one side of a comparison runs in, by role, to count CPU per call. */
+type Processes = Record<string, number>;
+
+/** The one child process of `pid` (the upstream a stdio gateway spawned). */
+function childOf(pid: number): number {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ');
+  if (children.length !== 1) throw new Error(`expected one child of ${pid}, found \`${children.join(' ')}\``);
+  return Number(children[0]);
+}
+
 /** Anything that makes tool calls: an SDK client, or the gateway in-process. */
 interface Caller {
   callTool(params: {
@@ -69,8 +92,24 @@ interface Caller {
   }): Promise<{ isError?: boolean | undefined; content?: unknown }>;
 }
 
+/** Per-call latencies (ms) of one or more runs, and the wall time (s) they took. */
+interface Run {
+  latencies: number[];
+  seconds: number;
+}
+
+function summarize(runs: Run[]): Stats {
+  const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const seconds = runs.reduce((sum, r) => sum + r.seconds, 0);
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), perSecond: latencies.length / seconds };
+}
+
 /** Runs `calls` echo calls with `concurrency` in flight; per-call latency in ms. */
 async function measure(client: Caller, tool: string, calls: number, concurrency: number): Promise<Stats> {
+  return summarize([await run(client, tool, calls, concurrency)]);
+}
+
+async function run(client: Caller, tool: string, calls: number, concurrency: number): Promise<Run> {
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -84,9 +123,7 @@ async function measure(client: Caller, tool: string, calls: number, concurrency:
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), perSecond: calls / elapsed };
+  return { latencies, seconds: (performance.now() - started) / 1000 };
 }
 
 async function connect(transport: StdioClientTransport | StreamableHTTPClientTransport): Promise<Client> {
@@ -147,22 +184,51 @@ function row(name: string, direct: Stats, gateway: Stats): string {
   return `${name.padEnd(44)} direct p50 ${f(direct.p50)} p99 ${f(direct.p99)} | gateway p50 ${f(gateway.p50)} p99 ${f(gateway.p99)} | added p50 ${f(gateway.p50 - direct.p50)} p99 ${f(gateway.p99 - direct.p99)} ms | throughput ${direct.perSecond.toFixed(0).padStart(6)} vs ${gateway.perSecond.toFixed(0).padStart(6)}/s = ${((gateway.perSecond / direct.perSecond) * 100).toFixed(0)}%`;
 }
 
-async function compare(label: string, direct: Caller, gateway: Caller, calls = CALLS): Promise<void> {
-  await measure(direct, 'echo', 100, 4);
-  await measure(gateway, 'up__echo', 100, 4);
+/** The processes of both sides; CPU per call is counted for each when given. */
+interface Sides {
+  direct: Processes;
+  gateway: Processes;
+}
+
+/** Runs like {@link run}, adding each process's CPU µs over the run to `cpu` by role. */
+async function runCpu(
+  client: Caller,
+  tool: string,
+  calls: number,
+  concurrency: number,
+  processes: Processes,
+  cpu: Map<string, number>,
+): Promise<Run> {
+  const before = Object.entries(processes).map(([role, pid]) => [role, pid, cpuMicros(pid)] as const);
+  const result = await run(client, tool, calls, concurrency);
+  for (const [role, pid, start] of before) cpu.set(role, (cpu.get(role) ?? 0) + cpuMicros(pid) - start);
+  return result;
+}
+
+function cpuRow(cpu: Map<string, number>, calls: number): string {
+  return [...cpu].map(([role, micros]) => `${role} ${(micros / calls).toFixed(0)}`).join(', ');
+}
+
+async function compare(label: string, direct: Caller, gateway: Caller, calls = CALLS, sides?: Sides): Promise<void> {
+  await measure(direct, 'echo', 200, 4);
+  await measure(gateway, 'up__echo', 200, 4);
   for (const concurrency of [1, 16]) {
-    // Alternate halves so drift on a shared machine hits both sides alike.
-    const half = Math.floor(calls / 2);
-    const d1 = await measure(direct, 'echo', half, concurrency);
-    const g1 = await measure(gateway, 'up__echo', half, concurrency);
-    const d2 = await measure(direct, 'echo', half, concurrency);
-    const g2 = await measure(gateway, 'up__echo', half, concurrency);
-    const merge = (a: Stats, b: Stats): Stats => ({
-      p50: (a.p50 + b.p50) / 2,
-      p99: Math.max(a.p99, b.p99),
-      perSecond: (a.perSecond + b.perSecond) / 2,
-    });
-    console.log(row(`${label}, concurrency ${concurrency}`, merge(d1, d2), merge(g1, g2)));
+    // Interleaved rounds so drift on a shared machine hits both sides alike.
+    const rounds = 4;
+    const share = Math.floor(calls / rounds);
+    const directRuns: Run[] = [];
+    const gatewayRuns: Run[] = [];
+    const directCpu = new Map<string, number>();
+    const gatewayCpu = new Map<string, number>();
+    for (let round = 0; round < rounds; round++) {
+      directRuns.push(await runCpu(direct, 'echo', share, concurrency, sides?.direct ?? {}, directCpu));
+      gatewayRuns.push(await runCpu(gateway, 'up__echo', share, concurrency, sides?.gateway ?? {}, gatewayCpu));
+    }
+    console.log(row(`${label}, concurrency ${concurrency}`, summarize(directRuns), summarize(gatewayRuns)));
+    if (sides) {
+      const total = share * rounds;
+      console.log(`  cpu µs per call: direct ${cpuRow(directCpu, total)} | gateway ${cpuRow(gatewayCpu, total)}`);
+    }
   }
 }
 
@@ -199,18 +265,27 @@ try {
   console.log(`ruleoftwo gateway benchmark: ${CALLS} calls per cell, Node ${process.version}`);
   // stdio: the client spawns the upstream directly, or the gateway that spawns the same upstream program.
   const viaStdio = async (label: string, config: string, calls: number) => {
-    const direct = await connect(new StdioClientTransport({ command: NODE, args: [ECHO, 'stdio'], stderr: 'ignore' }));
-    const gateway = await connect(
-      new StdioClientTransport({ command: NODE, args: [CLI, 'gateway', '--config', config], stderr: 'ignore' }),
-    );
-    await compare(label, direct, gateway, calls);
+    const directTransport = new StdioClientTransport({ command: NODE, args: [ECHO, 'stdio'], stderr: 'ignore' });
+    const direct = await connect(directTransport);
+    const gatewayTransport = new StdioClientTransport({
+      command: NODE,
+      args: [...PROFILE, CLI, 'gateway', '--config', config],
+      stderr: 'ignore',
+    });
+    const gateway = await connect(gatewayTransport);
+    const gatewayPid = gatewayTransport.pid ?? 0;
+    const sides = {
+      direct: { client: process.pid, upstream: directTransport.pid ?? 0 },
+      gateway: { client: process.pid, gateway: gatewayPid, upstream: childOf(gatewayPid) },
+    };
+    await compare(label, direct, gateway, calls, sides);
     await direct.close();
     await gateway.close();
   };
   // Streamable HTTP: the same upstream process, reached directly or through a gateway process.
   const startGateway = async (config = httpConfig) => {
     const started = await startChild(
-      [CLI, 'gateway', '--config', config, '--http', '--port', '0'],
+      [...PROFILE, CLI, 'gateway', '--config', config, '--http', '--port', '0'],
       'stderr',
       /listening on (http:\S+)/,
     );
@@ -218,10 +293,15 @@ try {
     return { pid: started.child.pid ?? 0, url: started.match[1] ?? '' };
   };
   const viaHttp = async (label: string, config: string, calls: number) => {
-    const { url } = await startGateway(config);
+    const { pid, url } = await startGateway(config);
     const direct = await connect(new StreamableHTTPClientTransport(new URL(upstreamUrl)));
     const gateway = await connect(new StreamableHTTPClientTransport(new URL(url)));
-    await compare(label, direct, gateway, calls);
+    const upstream = echoHttp.pid ?? 0;
+    const sides = {
+      direct: { client: process.pid, upstream },
+      gateway: { client: process.pid, gateway: pid, upstream },
+    };
+    await compare(label, direct, gateway, calls, sides);
     await direct.close();
     await gateway.close();
   };

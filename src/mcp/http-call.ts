@@ -80,7 +80,7 @@ export class HttpToolCaller {
         (res) => {
           readAll(res).then((text) => {
             try {
-              resolve(toolResult(res, text, id));
+              resolve(toolResult(answerOf(res, text, id)));
             } catch (error) {
               reject(error);
             }
@@ -124,11 +124,16 @@ function answerIn(res: IncomingMessage, text: string, id: string): Record<string
   return undefined;
 }
 
-function toolResult(res: IncomingMessage, text: string, id: string): CallToolResult {
+function answerOf(res: IncomingMessage, text: string, id: string): Record<string, unknown> {
   if (res.statusCode === 404) throw new ConnectionLost(`HTTP 404: ${text.slice(0, 200)}`);
   if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
   const answer = answerIn(res, text, id);
   if (answer === undefined || answer.id !== id) throw new Error('no JSON-RPC answer to the call');
+  return answer;
+}
+
+/** The tool result in a JSON-RPC answer to a tools/call; throws its JSON-RPC error, or on a malformed result. */
+export function toolResult(answer: Record<string, unknown>): CallToolResult {
   const error = answer.error as { code?: unknown; message?: unknown } | undefined;
   if (error !== undefined) throw new Error(`MCP error ${String(error.code)}: ${String(error.message)}`);
   const result = answer.result;

@@ -1,10 +1,31 @@
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type TransformCallback, type Writable } from 'node:stream';
 
 const NEWLINE = Buffer.from('\n');
 
 /** A JSON-RPC error line for a message that could not be read (its id is unknown, hence null). */
 export function errorLine(code: number, message: string): string {
   return `${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } })}\n`;
+}
+
+/**
+ * Writes lines to `stream`, holding every write of one event-loop turn until the turn's I/O is done and then writing
+ * them together (one writev): answers that complete together cost the reader one wake-up, not one each.
+ */
+export function turnWriter(stream: Writable): (line: string) => void {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    stream.uncork();
+  };
+  return (line) => {
+    if (!stream.writable) return;
+    if (!corked) {
+      corked = true;
+      stream.cork();
+      setImmediate(uncork);
+    }
+    stream.write(line);
+  };
 }
 
 /** Takes a parsed message before the SDK sees it; returns true when it took it (the line is then not passed on). */

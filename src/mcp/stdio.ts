@@ -4,7 +4,7 @@ import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/s
 import type { ElicitationApprovals } from './elicitation.ts';
 import { type FastToolCall, fastToolCall, HandedAsks, serveToolCall } from './fastpath.ts';
 import type { Gateway } from './gateway.ts';
-import { LineScreen } from './lines.ts';
+import { LineScreen, turnWriter } from './lines.ts';
 import { createDownstreamServer } from './server.ts';
 import type { GatewayLog } from './upstream.ts';
 
@@ -37,9 +37,7 @@ export function serveGatewayStdio(
   const inFlight = new Map<string | number, AbortController>();
   // The era the SDK pinned the connection to, and its server: the fast path serves only calls of that era.
   let pinned: { era: string; server: Server } | undefined;
-  const write = (line: string) => {
-    if (stdout.writable) stdout.write(line);
-  };
+  const write = turnWriter(stdout);
 
   const serveFast = async (call: FastToolCall, line: Buffer) => {
     const controller = new AbortController();

@@ -10,9 +10,10 @@ import {
   StreamableHTTPClientTransport,
   type Tool,
 } from '@modelcontextprotocol/client';
-import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 import type { UpstreamConfig } from './config.ts';
 import { ConnectionLost, HttpToolCaller } from './http-call.ts';
+import { StdioUpstreamTransport } from './stdio-upstream.ts';
 
 /** What an upstream offers right now. */
 export interface UpstreamOffer {
@@ -53,6 +54,7 @@ export class Upstream {
   readonly #log: GatewayLog;
   #client: Client | undefined;
   #httpTransport: StreamableHTTPClientTransport | undefined;
+  #stdioTransport: StdioUpstreamTransport | undefined;
   readonly #httpCaller: HttpToolCaller | undefined;
   #connecting: Promise<Client> | undefined;
   #closed = false;
@@ -116,7 +118,7 @@ export class Upstream {
     return client;
   }
 
-  #transport(): StdioClientTransport | StreamableHTTPClientTransport {
+  #transport(): StdioUpstreamTransport | StreamableHTTPClientTransport {
     const t = this.config.transport;
     if (t.kind === 'http') {
       this.#httpTransport = new StreamableHTTPClientTransport(new URL(t.url), { requestInit: { headers: t.headers } });
@@ -124,14 +126,14 @@ export class Upstream {
     }
     // An explicit environment: the SDK's short safe list (PATH, HOME, ...) plus what the config names, never the
     // gateway's own secrets.
-    const transport = new StdioClientTransport({
+    const transport = new StdioUpstreamTransport({
       command: t.command,
       args: t.args,
       env: { ...getDefaultEnvironment(), ...t.env },
       ...(t.cwd === undefined ? {} : { cwd: t.cwd }),
-      stderr: 'pipe',
     });
-    transport.stderr?.on('data', (chunk: Buffer) => {
+    this.#stdioTransport = transport;
+    transport.stderr.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.#log(`[${this.name}] ${line}`);
     });
     this.#log(`spawning upstream \`${this.name}\`: ${t.command} ${t.args.join(' ')}`);
@@ -188,6 +190,10 @@ export class Upstream {
       // A tool that declares arguments mirrored into HTTP headers (x-mcp-header) goes through the SDK, which does it.
       const mirrored = modern && JSON.stringify(this.#tool(name)?.inputSchema ?? {}).includes('x-mcp-header');
       const version = client.getNegotiatedProtocolVersion();
+      // Over stdio a 2025-era call skips the SDK's request path (stdio-upstream.ts); it is the same JSON-RPC request.
+      if (this.#stdioTransport && !modern && version !== undefined) {
+        return this.#stdioTransport.callTool(name, args, options);
+      }
       if (this.#httpCaller && !mirrored && version !== undefined) {
         const connection = {
           modern,
