@@ -32,18 +32,25 @@ export interface HttpConnection {
  * times the CPU of a plain `node:http` request per call (bench/gateway.ts); everything else stays on the SDK client.
  */
 export class HttpToolCaller {
-  readonly #url: URL;
   readonly #headers: Record<string, string>;
   readonly #agent: HttpAgent;
   readonly #request: typeof httpRequest;
+  /** Where requests go, as `node:http` options: built once rather than from a URL on every call. */
+  readonly #target: { protocol: string; hostname: string; port: string; path: string };
   #nextId = 0;
 
   constructor(url: URL, headers: Record<string, string>) {
-    this.#url = url;
-    this.#headers = headers;
+    this.#headers = { ...headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
     const https = url.protocol === 'https:';
     this.#agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
     this.#request = https ? httpsRequest : httpRequest;
+    this.#target = {
+      protocol: url.protocol,
+      // `[::1]` names a host in a URL; node:http wants it bare.
+      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port,
+      path: `${url.pathname}${url.search}`,
+    };
   }
 
   /** Sends one tools/call; rejects on an HTTP error, a JSON-RPC error, a timeout, an abort or a malformed answer. */
@@ -55,12 +62,7 @@ export class HttpToolCaller {
   ): Promise<CallToolResult> {
     const id = `ruleoftwo-${++this.#nextId}`;
     const params: Record<string, unknown> = args === undefined ? { name } : { name, arguments: args };
-    const headers: Record<string, string> = {
-      ...this.#headers,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': connection.protocolVersion,
-    };
+    const headers: Record<string, string> = { ...this.#headers, 'mcp-protocol-version': connection.protocolVersion };
     if (connection.sessionId !== undefined) headers['mcp-session-id'] = connection.sessionId;
     if (connection.modern) {
       headers['mcp-method'] = 'tools/call';
@@ -73,23 +75,36 @@ export class HttpToolCaller {
     }
     const body = JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params });
     headers['content-length'] = String(Buffer.byteLength(body));
+    const { signal } = options;
     return new Promise<CallToolResult>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason as Error);
+      // One plain listener, removed when the call settles: node:http's `signal` option costs several per request.
+      const onAbort = () => req.destroy(signal?.reason as Error);
+      const settle = (outcome: () => CallToolResult) => {
+        signal?.removeEventListener('abort', onAbort);
+        try {
+          resolve(outcome());
+        } catch (error) {
+          reject(error);
+        }
+      };
       const req = this.#request(
-        this.#url,
-        { method: 'POST', headers, agent: this.#agent, timeout: options.timeout, signal: options.signal },
+        { ...this.#target, method: 'POST', headers, agent: this.#agent, timeout: options.timeout },
         (res) => {
-          readAll(res).then((text) => {
-            try {
-              resolve(toolResult(answerOf(res, text, id)));
-            } catch (error) {
-              reject(error);
-            }
-          }, reject);
+          readAll(res, (text) => settle(() => toolResult(answerOf(res, text, id))));
+          res.once('error', (error) =>
+            settle(() => {
+              throw error;
+            }),
+          );
         },
       );
+      signal?.addEventListener('abort', onAbort, { once: true });
       req.once('timeout', () => req.destroy(new Error(`request timed out after ${options.timeout} ms`)));
       req.once('error', (error: NodeJS.ErrnoException) => {
-        reject(UNREACHABLE.has(error.code ?? '') ? new ConnectionLost(error.message, { cause: error }) : error);
+        settle(() => {
+          throw UNREACHABLE.has(error.code ?? '') ? new ConnectionLost(error.message, { cause: error }) : error;
+        });
       });
       req.end(body);
     });
@@ -100,10 +115,13 @@ export class HttpToolCaller {
   }
 }
 
-async function readAll(res: IncomingMessage): Promise<string> {
+/** Reads a whole response body; listeners rather than an async iterator, which costs more per call. */
+function readAll(res: IncomingMessage, done: (text: string) => void): void {
   const chunks: Buffer[] = [];
-  for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks).toString('utf8');
+  res.on('data', (chunk: Buffer) => chunks.push(chunk));
+  res.once('end', () =>
+    done(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8')),
+  );
 }
 
 /** The JSON-RPC answer to request `id` in a JSON body or an SSE stream (whose other events are notifications). */
