@@ -311,7 +311,7 @@ export class Gateway {
       options.receipt,
       async (signal) => {
         // A reconnect (after a crash) relists the upstream; the call must still be to the definition decided on.
-        await entry.upstream.connect();
+        if (!entry.upstream.connected) await entry.upstream.connect();
         const current = this.#catalog.get(name);
         if (current?.hash !== entry.hash || current.quarantine) {
           // INVARIANT: a definition that changed across a reconnect is not called (test/mcp/robustness.test.ts
@@ -427,8 +427,10 @@ export class Gateway {
     run: (signal?: AbortSignal) => Promise<R>,
     signal: AbortSignal | undefined,
   ): Promise<GatedOutcome<R | CallToolResult>> {
-    await this.openSession(sessionId);
-    const approval = receipt ?? (await this.#outOfBandReceipt(sessionId, call));
+    // Both awaited only when they have work to do: a call in an open session without open approvals is the usual one.
+    if (!this.#opened.has(sessionId)) await this.openSession(sessionId);
+    const approval =
+      receipt ?? (this.#approvalsMayBeOpen(sessionId) ? await this.#outOfBandReceipt(sessionId, call) : undefined);
     const decision = await this.#guard.check(sessionId, call, approval ? { receipt: approval } : {});
     if (decision.effect === 'ask' && decision.approval) {
       this.#noApprovals.delete(sessionId);
@@ -476,14 +478,20 @@ export class Gateway {
     return decision;
   }
 
+  /**
+   * Whether the approval store must be asked for an out-of-band receipt. Skipping the query can only miss a receipt,
+   * and a call without one is decided as if none existed: it asks again or is denied, never allowed. This process's
+   * own asks clear the entry; a request another replica made is seen within NO_APPROVALS_TTL_MS, sooner than an
+   * operator answers it.
+   */
+  #approvalsMayBeOpen(sessionId: string): boolean {
+    const checked = this.#noApprovals.get(sessionId);
+    return checked === undefined || this.#now() - checked >= NO_APPROVALS_TTL_MS;
+  }
+
   /** An approved, unused request from the out-of-band channel for exactly this call in this session. */
   async #outOfBandReceipt(sessionId: string, call: ToolCall): Promise<ApprovalReceipt | undefined> {
-    // Skipping the query can only miss a receipt, and a call without one is decided as if none existed: it asks
-    // again or is denied, never allowed. This process's own asks clear the entry; a request another replica made is
-    // seen within NO_APPROVALS_TTL_MS, sooner than an operator answers it.
     const now = this.#now();
-    const checked = this.#noApprovals.get(sessionId);
-    if (checked !== undefined && now - checked < NO_APPROVALS_TTL_MS) return undefined;
     const records = await this.stores.approvals.list({ sessionId });
     // A request past its expiry can never be used, whatever its status says.
     const open = records.filter(

@@ -87,7 +87,7 @@ export class LineScreen extends Transform {
     if (this.#skipping) {
       this.#reply(errorLine(-32600, `message larger than ${this.#maxBytes} bytes`));
     } else if (this.#pendingBytes > 0) {
-      const line = Buffer.concat(this.#pending);
+      const line = this.#pending.length === 1 ? (this.#pending[0] as Buffer) : Buffer.concat(this.#pending);
       const text = line.toString('utf8').trim();
       if (text !== '') {
         let message: unknown;

@@ -57,6 +57,8 @@ export class Upstream {
   #stdioTransport: StdioUpstreamTransport | undefined;
   readonly #httpCaller: HttpToolCaller | undefined;
   #connecting: Promise<Client> | undefined;
+  /** {@link Upstream.#mirrored} of the offer it was computed for. */
+  #mirroredOf: { offer: UpstreamOffer | undefined; names: Set<string> } = { offer: undefined, names: new Set() };
   #closed = false;
   #connections = 0;
 
@@ -69,6 +71,11 @@ export class Upstream {
 
   get name(): string {
     return this.config.name;
+  }
+
+  /** Whether a connection is open (a request need not wait for {@link Upstream.connect}). */
+  get connected(): boolean {
+    return this.#client !== undefined;
   }
 
   /** Connects (once at a time) and lists what the upstream offers. */
@@ -175,8 +182,8 @@ export class Upstream {
     send: (client: Client, options: { timeout: number; signal?: AbortSignal }) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
-    const client = await this.connect();
-    return send(client, { timeout: this.config.timeoutMs, ...(signal ? { signal } : {}) });
+    const client = this.#client ?? (await this.connect());
+    return send(client, signal ? { timeout: this.config.timeoutMs, signal } : { timeout: this.config.timeoutMs });
   }
 
   /**
@@ -188,7 +195,7 @@ export class Upstream {
     return this.#request((client, options) => {
       const modern = client.getProtocolEra() === 'modern';
       // A tool that declares arguments mirrored into HTTP headers (x-mcp-header) goes through the SDK, which does it.
-      const mirrored = modern && JSON.stringify(this.#tool(name)?.inputSchema ?? {}).includes('x-mcp-header');
+      const mirrored = modern && this.#mirrored().has(name);
       const version = client.getNegotiatedProtocolVersion();
       // Over stdio a 2025-era call skips the SDK's request path (stdio-upstream.ts); it is the same JSON-RPC request.
       if (this.#stdioTransport && !modern && version !== undefined) {
@@ -216,8 +223,15 @@ export class Upstream {
     }, signal);
   }
 
-  #tool(name: string): Tool | undefined {
-    return this.offer.tools.find((t) => t.name === name);
+  /** Tools of the current offer whose input schema mirrors arguments into headers (x-mcp-header). */
+  #mirrored(): Set<string> {
+    if (this.#mirroredOf.offer !== this.offer) {
+      const names = this.offer.tools
+        .filter((t) => JSON.stringify(t.inputSchema ?? {}).includes('x-mcp-header'))
+        .map((t) => t.name);
+      this.#mirroredOf = { offer: this.offer, names: new Set(names) };
+    }
+    return this.#mirroredOf.names;
   }
 
   /** Reads a resource. */
