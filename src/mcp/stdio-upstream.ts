@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import {
   type CallToolResult,
@@ -8,6 +8,7 @@ import {
   serializeMessage,
   type Transport,
 } from '@modelcontextprotocol/client';
+import spawn from 'cross-spawn';
 import { toolResult } from './http-call.ts';
 import { turnWriter } from './lines.ts';
 
@@ -32,11 +33,11 @@ interface PendingCall {
 const EXIT_GRACE_MS = 2000;
 
 /**
- * The client side of a stdio upstream, for the SDK client on top of it: spawns the server (shell off, the given
- * environment only) and speaks newline-delimited JSON-RPC with it like the SDK's StdioClientTransport, validating
- * every message it hands the SDK. Plain tool calls go through {@link StdioUpstreamTransport.callTool} instead, which
- * skips the SDK's request machinery and schema pass for its own answers, and writes are batched per event-loop turn
- * (bench/gateway.ts counts the CPU this saves per call).
+ * The client side of a stdio upstream, for the SDK client on top of it: spawns the server as the SDK does
+ * (cross-spawn, shell off, the given environment only) and speaks newline-delimited JSON-RPC with it like the SDK's
+ * StdioClientTransport, validating every message it hands the SDK. Plain tool calls go through
+ * {@link StdioUpstreamTransport.callTool} instead, which skips the SDK's request machinery and schema pass for its own
+ * answers, and writes are batched per event-loop turn (bench/gateway.ts counts the CPU this saves per call).
  */
 export class StdioUpstreamTransport implements Transport {
   onclose?: () => void;
@@ -69,11 +70,14 @@ export class StdioUpstreamTransport implements Transport {
         env,
         stdio: ['pipe', 'pipe', 'pipe'],
         shell: false,
-        windowsHide: true,
+        windowsHide: process.platform === 'win32',
         ...(cwd === undefined ? {} : { cwd }),
       });
+      const { stdin, stdout, stderr } = child;
+      // Piped, so present; the check is for the types.
+      if (!stdin || !stdout || !stderr) throw new Error('the stdio upstream has no pipes');
       this.#process = child;
-      this.#write = turnWriter(child.stdin);
+      this.#write = turnWriter(stdin);
       child.on('error', (error) => {
         reject(error);
         this.onerror?.(error);
@@ -84,10 +88,10 @@ export class StdioUpstreamTransport implements Transport {
         this.#failPending(new Error('the upstream connection closed'));
         this.onclose?.();
       });
-      child.stdin.on('error', (error) => this.onerror?.(error));
-      child.stdout.on('data', (chunk: Buffer) => this.#read(chunk));
-      child.stdout.on('error', (error) => this.onerror?.(error));
-      child.stderr.pipe(this.stderr);
+      stdin.on('error', (error) => this.onerror?.(error));
+      stdout.on('data', (chunk: Buffer) => this.#read(chunk));
+      stdout.on('error', (error) => this.onerror?.(error));
+      stderr.pipe(this.stderr);
     });
   }
 
