@@ -165,6 +165,7 @@ export async function rawModernCall(
     extra?: Record<string, unknown>;
     elicitation?: boolean;
     headers?: Record<string, string>;
+    signal?: AbortSignal;
   },
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const meta = {
@@ -190,6 +191,7 @@ export async function rawModernCall(
       ...options.headers,
     },
     body: JSON.stringify(body),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   const text = await response.text();
   const json = text.startsWith('{') ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? '{}');

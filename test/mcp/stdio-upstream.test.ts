@@ -1,9 +1,8 @@
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
 import type { Gateway } from '../../src/mcp/gateway.ts';
 import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
-import { fixtureServer, tempDir, textOf, writeConfig } from './harness.ts';
+import { fixtureServer, rawModernCall, tempDir, textOf, writeConfig } from './harness.ts';
 
 // The gateway's own stdio upstream transport (src/mcp/stdio-upstream.ts) against a real SDK v2 server
 // (test/mcp/fixtures/flaky-server.ts): cancellation, a server that dies mid-call, stray output, JSON-RPC errors.
@@ -59,38 +58,14 @@ describe('stdio upstream transport', () => {
   });
 
   it('an HTTP client that goes away mid-call cancels the call upstream', async () => {
-    const body = JSON.stringify({
-      jsonrpc: '2.0',
-      id: 7,
-      method: 'tools/call',
-      params: {
-        name: 'flaky__hang',
-        arguments: {},
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
-    });
-    const before = log.filter((l) => /cancelled/.test(l)).length;
-    const req = request(running.http?.url ?? '', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': 'tools/call',
-        'mcp-name': 'flaky__hang',
-      },
-    });
-    req.on('error', () => {});
-    req.end(body);
-    setTimeout(() => req.destroy(), 300);
+    const cancelled = () => log.filter((l) => /\[flaky\] cancelled/.test(l)).length;
+    const before = cancelled();
+    const url = running.http?.url ?? '';
+    const call = rawModernCall(url, { id: 7, name: 'flaky__hang', args: {}, signal: AbortSignal.timeout(300) });
+    await expect(call).rejects.toThrow();
     const deadline = Date.now() + 10_000;
-    while (log.filter((l) => /\[flaky\] cancelled/.test(l)).length === before && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    expect(log.filter((l) => /\[flaky\] cancelled/.test(l))).toHaveLength(before + 1);
+    while (cancelled() === before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(cancelled()).toBe(before + 1);
   });
 
   it('a line that is not JSON is skipped and the answer after it still arrives', async () => {
