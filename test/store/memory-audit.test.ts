@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryApprovalStore, MemoryAuditLog } from '../../src/store/memory.ts';
+import { MAX_ON_TAPE, WRITE_AFTER } from '../../src/store/memory-audit.ts';
 import type { AuditEvent } from '../../src/store/types.ts';
 
 const T0 = 1_700_000_000_000;
@@ -28,8 +29,10 @@ describe('MemoryAuditLog', () => {
     const log = new MemoryAuditLog();
     const appended = Array.from({ length: 1500 }, (_, i) => ignored(i));
     for (const event of appended.slice(0, 1000)) await log.append(event);
+    expect(log.onTape).toBe(1000);
     // Several turns of the event loop: the log writes its tapes out in batches meanwhile.
     for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(log.onTape).toBeLessThan(WRITE_AFTER);
     for (const event of appended.slice(1000)) await log.append(event);
     expect(log.size).toBe(1500);
     expect(log.events).toEqual(appended);
@@ -37,10 +40,17 @@ describe('MemoryAuditLog', () => {
     expect(log.events).toEqual([...appended, ignored(1500)]);
   });
 
-  it('keeps events in order when the event loop never turns', async () => {
+  it('keeps events in order, and at most MAX_ON_TAPE on tape, when the event loop never turns', async () => {
     const log = new MemoryAuditLog();
-    const count = 20_000;
-    for (let i = 0; i < count; i++) await log.append(ignored(i, 'r'));
+    const count = MAX_ON_TAPE + 5000;
+    let most = 0;
+    for (let i = 0; i < count; i++) {
+      await log.append(ignored(i, 'r'));
+      most = Math.max(most, log.onTape);
+    }
+    // It did keep events on tape, and wrote a batch out itself each time the bound was reached.
+    expect(most).toBe(MAX_ON_TAPE - 1);
+    expect(log.onTape).toBeLessThan(MAX_ON_TAPE);
     const read = log.events;
     expect(read).toHaveLength(count);
     expect(read.every((event, i) => event.type === 'result.ignored' && event.callId === `c${i}`)).toBe(true);

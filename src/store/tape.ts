@@ -1,0 +1,188 @@
+import { Buffer } from 'node:buffer';
+
+/**
+ * A tape: one JSON value as a flat array of its keys, primitive values and structure marks. Strings are immutable, so
+ * a tape is a copy its source cannot change afterwards, and taking it costs one walk and no text.
+ */
+export type Tape = unknown[];
+
+/** Marks an object on a tape: followed by its key count, then key and value pairs. */
+const OBJECT = Symbol('object');
+/** Marks an array on a tape: followed by its length, then its items. */
+const ARRAY = Symbol('array');
+
+/**
+ * Copies a value onto a new tape, checking on the way that it is what `canonicalJson` accepts: JSON values in plain
+ * objects and arrays, no cycles; `undefined` only as an object property (left out). Undefined when it is not.
+ */
+export function recordTape(value: unknown): Tape | undefined {
+  // A fresh array per value: filling one long-lived tape instead costs more, as each store of a new string into an
+  // old array is remembered for the collector.
+  const tape: Tape = [];
+  ancestors.length = 0;
+  const ok = record(value, tape);
+  ancestors.length = 0;
+  return ok ? tape : undefined;
+}
+
+/** Objects and arrays being recorded, to refuse cycles (recording is synchronous). */
+const ancestors: object[] = [];
+
+/** `for...in` is the fastest walk; inherited keys are skipped as `Object.keys` would. */
+function record(value: unknown, tape: Tape): boolean {
+  if (value === null) {
+    tape.push(null);
+    return true;
+  }
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      tape.push(value);
+      return true;
+    case 'number':
+      tape.push(value);
+      return Number.isFinite(value);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (ancestors.includes(value)) return false;
+  ancestors.push(value);
+  if (Array.isArray(value)) {
+    tape.push(ARRAY, value.length);
+    for (let i = 0; i < value.length; i++) if (!record(value[i], tape)) return false;
+  } else {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return false;
+    const entries = value as Record<string, unknown>;
+    tape.push(OBJECT, 0);
+    const countAt = tape.length - 1;
+    let count = 0;
+    for (const key in entries) {
+      const item = entries[key];
+      if (item === undefined || !Object.hasOwn(entries, key)) continue;
+      tape.push(key);
+      if (!record(item, tape)) return false;
+      count++;
+    }
+    tape[countAt] = count;
+  }
+  ancestors.pop();
+  return true;
+}
+
+/** {@link writeTapeJson}: the JSON does not fit in the buffer. */
+export const NO_ROOM = -1;
+
+/** The tape being read and its next item; the buffer being written and its next byte (writing is synchronous). */
+let tape: Tape = [];
+let next = 0;
+let out: Buffer | undefined;
+let end = 0;
+
+/**
+ * Writes the value on a tape into `into` from offset `at`, as the UTF-8 bytes of what `JSON.stringify` writes for the
+ * value, and returns the offset after them, or {@link NO_ROOM}. No string or object is made on the way (but for text
+ * that needs escaping), so writing leaves the collector nothing.
+ */
+export function writeTapeJson(from: Tape, into: Buffer, at: number): number {
+  tape = from;
+  next = 0;
+  out = into;
+  end = at;
+  try {
+    // Stores past the end of a typed array are dropped, so only the end needs checking.
+    return !write() || end > into.length ? NO_ROOM : end;
+  } finally {
+    tape = [];
+    out = undefined;
+  }
+}
+
+/** Writes the value at `next`; false when out of room. */
+function write(): boolean {
+  const item = tape[next++];
+  const bytes = out as Buffer;
+  if (item === OBJECT) {
+    const count = tape[next++] as number;
+    bytes[end++] = 0x7b;
+    for (let i = 0; i < count; i++) {
+      if (i > 0) bytes[end++] = 0x2c;
+      if (!quote(tape[next++] as string)) return false;
+      bytes[end++] = 0x3a;
+      if (!write()) return false;
+    }
+    bytes[end++] = 0x7d;
+    return true;
+  }
+  if (item === ARRAY) {
+    const length = tape[next++] as number;
+    bytes[end++] = 0x5b;
+    for (let i = 0; i < length; i++) {
+      if (i > 0) bytes[end++] = 0x2c;
+      if (!write()) return false;
+    }
+    bytes[end++] = 0x5d;
+    return true;
+  }
+  if (typeof item === 'string') return quote(item);
+  // Number-to-text is JSON.stringify's for every finite number (-0 included: both write 0).
+  return ascii(item === null ? 'null' : String(item));
+}
+
+/** Writes text that is printable ASCII without quotes or backslashes (literals and numbers). */
+function ascii(text: string): boolean {
+  const bytes = out as Buffer;
+  let at = end;
+  if (at + text.length > bytes.length) return false;
+  for (let i = 0; i < text.length; i++) bytes[at++] = text.charCodeAt(i);
+  end = at;
+  return true;
+}
+
+/**
+ * Strings at least this long are copied by native code: reading a long string char by char is slow when it was built
+ * by concatenation (V8 keeps it as a rope).
+ */
+const NATIVE_COPY = 16;
+
+/** Writes a JSON string literal: plain printable ASCII as is, anything else as `JSON.stringify` quotes it. */
+function quote(text: string): boolean {
+  const bytes = out as Buffer;
+  const length = text.length;
+  let at = end;
+  if (at + length + 2 > bytes.length) return false;
+  bytes[at++] = 0x22;
+  if (length < NATIVE_COPY) {
+    for (let i = 0; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (!plain(c)) return quoteEscaped(text);
+      bytes[at++] = c;
+    }
+  } else {
+    // Text that is not plain ASCII writes a byte outside 0x20..0x7e, or more bytes than code units (a lone surrogate
+    // is written as U+FFFD), and is written again below.
+    if (bytes.write(text, at) !== length) return quoteEscaped(text);
+    for (const last = at + length; at < last; at++) if (!plain(bytes[at] as number)) return quoteEscaped(text);
+  }
+  bytes[at++] = 0x22;
+  end = at;
+  return true;
+}
+
+/** A code unit written as one byte without escaping: 0x20..0x7e but a quote or a backslash. */
+function plain(c: number): boolean {
+  return (c - 0x20) >>> 0 <= 0x5e && c !== 0x22 && c !== 0x5c;
+}
+
+function quoteEscaped(text: string): boolean {
+  const bytes = out as Buffer;
+  // Well-formed JSON.stringify escapes lone surrogates, so the quoted text encodes to UTF-8 exactly.
+  const quoted = JSON.stringify(text);
+  // UTF-8 needs at most three bytes per UTF-16 code unit; the exact length is counted only near the end.
+  const room = bytes.length - end;
+  if (room < 3 * quoted.length && room < Buffer.byteLength(quoted)) return false;
+  end += bytes.write(quoted, end);
+  return true;
+}

@@ -1,0 +1,87 @@
+import { Buffer } from 'node:buffer';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { NO_ROOM, recordTape, writeTapeJson } from '../../src/store/tape.ts';
+
+/** JSON values with text of every kind: escapes, non-ASCII, astral and lone surrogates, long strings, odd keys. */
+const text = fc.oneof(
+  fc.string({ unit: 'binary' }),
+  fc.string({ unit: 'grapheme-ascii', maxLength: 40 }),
+  fc.constantFrom('__proto__', '', '"', '\\', '\u2028', '\ud800', '\udfff x', 'é€😀', '\u007f', '\u0000'),
+  fc.string({ unit: fc.constantFrom('a', '"', 'é', '\ud83d', '\n'), minLength: 16, maxLength: 64 }),
+);
+const json = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.constant(null),
+    fc.boolean(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.integer(),
+    fc.constantFrom(-0, 1e21, 5e-324, Number.MAX_SAFE_INTEGER + 2, 1795257539473),
+    text,
+    fc.array(tie('value'), { maxLength: 5 }),
+    fc.dictionary(text, tie('value'), { maxKeys: 5 }),
+  ),
+})).value;
+
+/** The bytes written for a value into a buffer of `size` bytes from `at`, or NO_ROOM. */
+function written(value: unknown, size: number, at = 0): string | typeof NO_ROOM {
+  const tape = recordTape(value);
+  if (!tape) throw new Error('not recorded');
+  const bytes = Buffer.alloc(size);
+  const end = writeTapeJson(tape, bytes, at);
+  return end === NO_ROOM ? NO_ROOM : bytes.toString('utf8', at, end);
+}
+
+describe('tape', () => {
+  it('writes exactly the UTF-8 of JSON.stringify, for every JSON value', () => {
+    fc.assert(
+      fc.property(json, (value) => {
+        const expected = JSON.stringify(value);
+        const bytes = Buffer.from(expected);
+        const tape = recordTape(value);
+        expect(tape).toBeDefined();
+        const into = Buffer.alloc(bytes.length + 8);
+        const end = writeTapeJson(tape ?? [], into, 3);
+        expect(end).toBe(3 + bytes.length);
+        expect(into.subarray(3, end).equals(bytes)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('says NO_ROOM whenever the buffer is one byte short, and fits when it is not', () => {
+    fc.assert(
+      fc.property(json, fc.nat(4), (value, at) => {
+        const length = Buffer.byteLength(JSON.stringify(value));
+        expect(written(value, at + length - 1, at)).toBe(NO_ROOM);
+        expect(written(value, at + length, at)).toBe(JSON.stringify(value));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('is a copy: changing the value after recording it does not change what is written', () => {
+    const value = { list: [1, { a: 'x' }], s: 'keep' };
+    const tape = recordTape(value);
+    value.list.push(2);
+    value.s = 'changed';
+    const bytes = Buffer.alloc(64);
+    const end = writeTapeJson(tape ?? [], bytes, 0);
+    expect(bytes.toString('utf8', 0, end)).toBe('{"list":[1,{"a":"x"}],"s":"keep"}');
+  });
+
+  it.each([
+    ['a cycle', () => {
+      const self: Record<string, unknown> = {};
+      self.self = self;
+      return self;
+    }],
+    ['a non-finite number', () => ({ n: Number.POSITIVE_INFINITY })],
+    ['a symbol', () => ({ s: Symbol('s') })],
+    ['undefined in an array', () => [undefined]],
+    ['a class instance', () => ({ when: new Date(0) })],
+  ])('refuses %s', (_name, valueOf) => {
+    expect(recordTape(valueOf())).toBeUndefined();
+  });
+});
