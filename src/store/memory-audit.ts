@@ -9,12 +9,19 @@ import type { AuditEvent, AuditLog } from './types.ts';
  */
 const FIRST_CHUNK_BYTES = 1 << 14;
 const MAX_CHUNK_BYTES = 1 << 20;
-/** Events on tape that make the log write them out at the next free turn of the event loop. */
+/**
+ * Events on tape that make the log write them out at the next free turn of the event loop: one guarded call in about
+ * 250 then starts with caches the write-out cooled (with 64, one in 32 did, which showed at p99).
+ */
 export const WRITE_AFTER = 512;
-/** Most events written out per turn of the event loop, so writing them out never holds the loop for long. */
+/** Most events written out per turn of the event loop (about a millisecond), so the loop is never held for long. */
 const WRITE_BATCH = 512;
-/** Most events kept on tape: past this an append writes a batch out itself, so memory stays bounded. */
-export const MAX_ON_TAPE = 16_384;
+/**
+ * Most events kept on tape (about 2.5 MB of heap): when the event loop does not turn, an append that reaches this
+ * writes the older half out itself. One call in about 1,000 pays for that (a few milliseconds); paying a little in
+ * every call instead made every call slower, and a larger bound made the collector's work (and p99) grow.
+ */
+export const MAX_ON_TAPE = 4096;
 /** Takes a written tape's place until the array of tapes is compacted. */
 const WRITTEN: Tape = [];
 
@@ -28,7 +35,7 @@ const WRITTEN: Tape = [];
  * JSON, which costs more than the walk, is thus written off the guarded call's path, in batches far apart, so few
  * calls meet the caches it cooled. Reading the log first writes out what is on tape. Calls that never let the event
  * loop turn (a batch job awaiting only promises) keep their events on tape (about 0.6 KB each on the heap) up to
- * {@link MAX_ON_TAPE}, when an append writes a batch out itself.
+ * {@link MAX_ON_TAPE}, when an append writes half of them out itself.
  */
 export class MemoryAuditLog implements AuditLog {
   readonly #chunks: { bytes: Buffer; used: number }[] = [];
@@ -73,7 +80,7 @@ export class MemoryAuditLog implements AuditLog {
     this.#tapes.push(tape);
     const waiting = this.onTape;
     // INVARIANT: memory stays bounded when the event loop never turns (test/store/memory-audit.test.ts "never turns").
-    if (waiting >= MAX_ON_TAPE) this.#writeOut(WRITE_BATCH);
+    if (waiting >= MAX_ON_TAPE) this.#writeOut(MAX_ON_TAPE / 2);
     else if (!this.#scheduled && waiting >= WRITE_AFTER) {
       this.#scheduled = true;
       setImmediate(() => this.#writeOutLater());

@@ -72,16 +72,19 @@ describe('tape', () => {
   });
 
   it.each([
-    ['a cycle', () => {
-      const self: Record<string, unknown> = {};
-      self.self = self;
-      return self;
-    }],
+    [
+      'a cycle',
+      () => {
+        const self: Record<string, unknown> = {};
+        self.self = self;
+        return self;
+      },
+    ],
     ['a non-finite number', () => ({ n: Number.POSITIVE_INFINITY })],
     ['a symbol', () => ({ s: Symbol('s') })],
     ['undefined in an array', () => [undefined]],
     ['a class instance', () => ({ when: new Date(0) })],
-  ])('refuses %s', (_name, valueOf) => {
-    expect(recordTape(valueOf())).toBeUndefined();
+  ])('refuses %s', (_name, make) => {
+    expect(recordTape(make())).toBeUndefined();
   });
 });
