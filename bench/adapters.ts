@@ -5,11 +5,16 @@
 // Every guarded call is decided, recorded and audited, as in use; the headline guard is `createGuard({policy})` with
 // nothing else, the in-memory stores a user gets by default, its audit log keeping every event. That log copies each
 // event at once and writes it out as JSON bytes when the event loop is free. Calls back to back never free it (only
-// microtasks run between them): every event stays on the heap and the collector's work for them is in the figures,
+// microtasks run between them), so the log writes a batch out itself every few thousand events, inside a timed call:
 // the worst case. In an agent the loop turns between tool calls (the model is called in between); the second mode
 // does that, outside the timed calls, and its CPU column includes writing the events out.
+// Each adapter runs, in each mode, in a worker thread of its own (its own V8 isolate and heap, as in an application
+// that uses one framework), and the workers take turns in rounds, one at a time, so that the VM's load drifting during
+// the run falls on every adapter and mode alike.
+import { once } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { guardTools as guardAiSdk } from '../src/adapters/ai-sdk.ts';
 import { guardClaudeAgent } from '../src/adapters/claude-agent-sdk.ts';
 import { ruleOfTwoMiddleware } from '../src/adapters/langchain.ts';
@@ -19,8 +24,8 @@ import { MemoryAuditLog } from '../src/store/memory.ts';
 
 // Exposes `gc` to measure what the audit log keeps; collections still run on their own during the timed calls.
 setFlagsFromString('--expose-gc');
-const iterations = Number(process.argv[2] ?? 50_000);
-const warmup = Math.min(5_000, iterations / 5);
+const iterations = Number(isMainThread ? (process.argv[2] ?? 50_000) : workerData.iterations);
+const warmup = Math.min(10_000, iterations / 5);
 const INBOX = [{ from: 'alice@example.com', subject: 'lunch?', body: 'Lunch on Friday?' }];
 const readInbox = async () => INBOX;
 const POLICY = {
@@ -44,7 +49,7 @@ const MODES: readonly Mode[] = [
   { name: 'default guard, the event loop turns between calls (outside the timing)', dropAudit: false, turns: true },
   { name: 'reference: audit log that drops every event, calls back to back', dropAudit: true, turns: false },
 ];
-let mode = MODES[0] as Mode;
+const mode = (isMainThread ? MODES[0] : MODES[workerData.mode]) as Mode;
 /** A turn of the event loop, as an agent has between tool calls while it waits for the model. */
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 /** The default guard's log, given explicitly (the class `createGuard` defaults to) so the run can count it. */
@@ -191,61 +196,161 @@ function retainedBytes(): number {
   return heapUsed + arrayBuffers;
 }
 
+/** Rounds the timed calls are taken in, the adapters taking turns, so that a burst of load hits them alike. */
+const ROUNDS = 10;
+
+/** One adapter measured in this worker: its subject, its own log, the next call number, and every call's time. */
+interface Run {
+  subject: Subject;
+  log: MemoryAuditLog | undefined;
+  next: number;
+  guarded: Float64Array;
+  bare: Float64Array;
+  seconds: number;
+}
+
+/** Calls `guarded` and then `bare` for `count` call numbers; when timing, keeps each call's µs from `at` on. */
+async function calls(run: Run, count: number, at?: number): Promise<void> {
+  const { subject } = run;
+  const started = process.hrtime.bigint();
+  for (let k = 0; k < count; k++) {
+    const i = run.next++;
+    // Interleaved, so both see the same machine load.
+    let t = process.hrtime.bigint();
+    await subject.guarded(i);
+    const guardedTime = Number(process.hrtime.bigint() - t) / 1000;
+    t = process.hrtime.bigint();
+    await subject.bare(i);
+    const bareTime = Number(process.hrtime.bigint() - t) / 1000;
+    if (at !== undefined) {
+      run.guarded[at + k] = guardedTime;
+      run.bare[at + k] = bareTime;
+    }
+    if (mode.turns) await turn();
+  }
+  if (at !== undefined) run.seconds += Number(process.hrtime.bigint() - started) / 1e9;
+}
+
 /**
  * Main-thread CPU time per call of `call`, over `count` calls: unlike wall-clock tails, it hardly moves with the
  * machine's load (collections on the main thread count, the collector's helper threads do not).
  */
-async function cpuPerCall(call: (i: number) => Promise<unknown>, from: number, count: number): Promise<number> {
+async function cpuPerCall(call: (i: number) => Promise<unknown>, run: Run, count: number): Promise<number> {
   const before = process.threadCpuUsage();
-  for (let i = from; i < from + count; i++) {
-    await call(i);
+  for (let k = 0; k < count; k++) {
+    await call(run.next++);
     if (mode.turns) await turn();
   }
   const { user, system } = process.threadCpuUsage(before);
   return (user + system) / count;
 }
 
-async function measure(subject: Subject) {
-  const guarded = new Float64Array(iterations);
-  const bare = new Float64Array(iterations);
-  for (let i = 0; i < warmup; i++) {
-    await subject.guarded(-i - 1);
-    await subject.bare(i);
-    if (mode.turns) await turn();
+/** What a worker reports when its adapter is done. */
+interface Report {
+  name: string;
+  guarded: Float64Array;
+  bare: Float64Array;
+  seconds: number;
+  cpuGuarded: number;
+  cpuBare: number;
+  retainedPerCall: number;
+  held: number | undefined;
+}
+
+/** A message from the main thread: warm up, time calls from `from`, or finish and report. */
+type Order = { warm: true } | { from: number; count: number } | { finish: true };
+
+/** The worker's side: one adapter in one mode, doing what the main thread orders, one order at a time. */
+async function serve(): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('not a worker');
+  const subject = await (SUBJECTS[workerData.subject] as () => Promise<Subject>)();
+  const run: Run = {
+    subject,
+    log: lastLog,
+    next: 0,
+    guarded: new Float64Array(iterations),
+    bare: new Float64Array(iterations),
+    seconds: 0,
+  };
+  port.on('message', async (order: Order) => {
+    if ('warm' in order) await calls(run, warmup);
+    else if ('from' in order) await calls(run, order.count, order.from);
+    else {
+      // CPU and memory per call are taken apart from the timed calls.
+      const cpuCalls = Math.ceil(iterations / 5);
+      const retainedBefore = retainedBytes();
+      const cpuGuarded = await cpuPerCall(run.subject.guarded, run, cpuCalls);
+      const retainedPerCall = (retainedBytes() - retainedBefore) / cpuCalls;
+      const cpuBare = await cpuPerCall(run.subject.bare, run, cpuCalls);
+      const report: Report = {
+        name: subject.name,
+        guarded: run.guarded,
+        bare: run.bare,
+        seconds: run.seconds,
+        cpuGuarded,
+        cpuBare,
+        retainedPerCall,
+        held: run.log ? readBack(run.log) : undefined,
+      };
+      port.postMessage(report);
+      port.close();
+      return;
+    }
+    port.postMessage('done');
+  });
+}
+
+/** Gives a worker an order and waits until it has carried it out (rejects if the worker fails). */
+async function order(worker: Worker, what: Order): Promise<unknown> {
+  const reply = once(worker, 'message');
+  worker.postMessage(what);
+  return (await reply)[0];
+}
+
+/**
+ * Measures every adapter in every mode, each pair in its own worker. All are warmed up first; then the timed calls are
+ * taken in rounds, the workers taking turns (only one runs at a time), and every timed call counts in its adapter's
+ * percentiles. Returns the reports by mode.
+ */
+async function measureAll(): Promise<Report[][]> {
+  const workers = MODES.map((_, mode) =>
+    SUBJECTS.map((_, subject) => new Worker(new URL(import.meta.url), { workerData: { mode, subject, iterations } })),
+  );
+  const all = workers.flat();
+  for (const worker of all) await order(worker, { warm: true });
+  const perRound = Math.ceil(iterations / ROUNDS);
+  for (let from = 0; from < iterations; from += perRound) {
+    for (const worker of all) await order(worker, { from, count: Math.min(perRound, iterations - from) });
   }
-  const retainedBefore = retainedBytes();
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < iterations; i++) {
-    // Interleaved, so both see the same machine load.
-    let t = process.hrtime.bigint();
-    await subject.guarded(i);
-    guarded[i] = Number(process.hrtime.bigint() - t) / 1000;
-    t = process.hrtime.bigint();
-    await subject.bare(i);
-    bare[i] = Number(process.hrtime.bigint() - t) / 1000;
-    if (mode.turns) await turn();
+  const reports: Report[][] = [];
+  for (const byMode of workers) {
+    const done: Report[] = [];
+    for (const worker of byMode) done.push((await order(worker, { finish: true })) as Report);
+    reports.push(done);
   }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const retainedPerCall = (retainedBytes() - retainedBefore) / iterations;
-  const cpuCalls = Math.ceil(iterations / 5);
-  const cpuGuarded = await cpuPerCall(subject.guarded, iterations, cpuCalls);
-  const cpuBare = await cpuPerCall(subject.bare, iterations, cpuCalls);
-  guarded.sort();
-  bare.sort();
+  await Promise.all(all.map((worker) => worker.terminate()));
+  return reports;
+}
+
+/** A table row of one adapter's figures. */
+function row(report: Report): Record<string, string> {
+  const guarded = report.guarded.sort();
+  const bare = report.bare.sort();
   const at = (sorted: Float64Array, p: number) => percentile(sorted, p);
   const p50 = at(guarded, 50) - at(bare, 50);
   const p99 = at(guarded, 99) - at(bare, 99);
   return {
-    adapter: subject.name,
-    'guarded p50/p99 µs': `${at(guarded, 50).toFixed(1)} / ${at(guarded, 99).toFixed(1)}`,
+    adapter: report.name,
+    'guarded p50/p99/p99.9 µs': `${at(guarded, 50).toFixed(1)} / ${at(guarded, 99).toFixed(1)} / ${at(guarded, 99.9).toFixed(0)}`,
     'bare p50/p99 µs': `${at(bare, 50).toFixed(2)} / ${at(bare, 99).toFixed(2)}`,
     'guarded/bare p50, p99': `${(at(guarded, 50) / at(bare, 50)).toFixed(0)}×, ${(at(guarded, 99) / at(bare, 99)).toFixed(0)}×`,
     'overhead p50 µs': p50.toFixed(1),
     'overhead p99 µs': p99.toFixed(1),
     'p99 ≤ 20 µs': p99 <= 20 ? 'yes' : 'NO',
-    'overhead CPU µs': (cpuGuarded - cpuBare).toFixed(1),
-    'calls/s': Math.round(iterations / seconds).toLocaleString('en-US'),
-    'kept B/call': retainedPerCall.toFixed(0),
+    'overhead CPU µs': (report.cpuGuarded - report.cpuBare).toFixed(1),
+    'calls/s': Math.round(iterations / report.seconds).toLocaleString('en-US'),
+    'kept B/call': report.retainedPerCall.toFixed(0),
   };
 }
 
@@ -265,20 +370,22 @@ function readBack(log: MemoryAuditLog): number {
   return events.length;
 }
 
-const held: number[] = [];
-console.log(`adapter overhead per tool call, ${iterations} calls each (in-memory stores, node ${process.version})`);
-for (const each of MODES) {
-  mode = each;
-  const rows = [];
-  for (const subject of SUBJECTS) {
-    rows.push(await measure(await subject()));
-    if (lastLog) held.push(readBack(lastLog));
-    lastLog = undefined;
+async function main(): Promise<void> {
+  const held: number[] = [];
+  console.log(`adapter overhead per tool call, ${iterations} calls each (in-memory stores, node ${process.version})`);
+  const byMode = await measureAll();
+  for (const [index, each] of MODES.entries()) {
+    const reports = byMode[index] ?? [];
+    for (const report of reports) if (report.held !== undefined) held.push(report.held);
+    console.log(each.name);
+    console.table(reports.map(row));
   }
-  console.log(mode.name);
-  console.table(rows);
+  // Every guarded call wrote its decision and its result: the default guard did not skip its audit log.
+  const expected = 2 * (warmup + iterations + Math.ceil(iterations / 5)) + 1;
+  if (held.some((size) => size < expected))
+    throw new Error(`audit logs hold ${held} events, expected ${expected} each`);
+  console.log(`each default audit log holds ${held[0]?.toLocaleString('en-US')} events, readable and in order`);
 }
-// Every guarded call wrote its decision and its result: the default guard did not skip its audit log.
-const expected = 2 * (iterations + warmup + Math.ceil(iterations / 5)) + 1;
-if (held.some((size) => size < expected)) throw new Error(`audit logs hold ${held} events, expected ${expected} each`);
-console.log(`each default audit log holds ${held[0]?.toLocaleString('en-US')} events, readable and in order`);
+
+if (isMainThread) await main();
+else await serve();

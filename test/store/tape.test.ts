@@ -71,6 +71,25 @@ describe('tape', () => {
     expect(bytes.toString('utf8', 0, end)).toBe('{"list":[1,{"a":"x"}],"s":"keep"}');
   });
 
+  it('writes only own keys, also when Object.prototype has an enumerable property, even one added mid-walk', () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    try {
+      proto.polluted = 'inherited';
+      expect(written({ a: 1, b: { c: 2 } }, 64)).toBe('{"a":1,"b":{"c":2}}');
+      delete proto.polluted;
+      const sneaky = {
+        get a() {
+          proto.polluted = 'inherited';
+          return 1;
+        },
+        b: { c: 2 },
+      };
+      expect(written(sneaky, 64)).toBe('{"a":1,"b":{"c":2}}');
+    } finally {
+      delete proto.polluted;
+    }
+  });
+
   it.each([
     [
       'a cycle',
