@@ -22,7 +22,8 @@ export function recordTape(value: unknown): Tape | undefined {
   checkOwn = !onlyOwnKeys();
   let ok = walk(value, tape);
   if (ok && !checkOwn && !onlyOwnKeys()) {
-    // A getter made `Object.prototype` enumerable keys during the walk: walk again, checking every key.
+    // A getter gave `Object.prototype` an enumerable key during the walk: walk again, checking every key. (One that
+    // also took it away again before the walk ended is not seen; events are the guard's own plain data.)
     checkOwn = true;
     tape = [];
     ok = walk(value, tape);
@@ -99,7 +100,7 @@ function record(value: unknown, tape: Tape): boolean {
 export const NO_ROOM = -1;
 
 /** The tape being read and its next item; the buffer being written and its next byte (writing is synchronous). */
-let tape: Tape = [];
+let source: Tape = [];
 let next = 0;
 let out: Buffer | undefined;
 let end = 0;
@@ -110,7 +111,7 @@ let end = 0;
  * that needs escaping), so writing leaves the collector nothing.
  */
 export function writeTapeJson(from: Tape, into: Buffer, at: number): number {
-  tape = from;
+  source = from;
   next = 0;
   out = into;
   end = at;
@@ -118,21 +119,21 @@ export function writeTapeJson(from: Tape, into: Buffer, at: number): number {
     // Stores past the end of a typed array are dropped, so only the end needs checking.
     return !write() || end > into.length ? NO_ROOM : end;
   } finally {
-    tape = [];
+    source = [];
     out = undefined;
   }
 }
 
 /** Writes the value at `next`; false when out of room. */
 function write(): boolean {
-  const item = tape[next++];
+  const item = source[next++];
   const bytes = out as Buffer;
   if (item === OBJECT) {
-    const count = tape[next++] as number;
+    const count = source[next++] as number;
     bytes[end++] = 0x7b;
     for (let i = 0; i < count; i++) {
       if (i > 0) bytes[end++] = 0x2c;
-      if (!quote(tape[next++] as string)) return false;
+      if (!quote(source[next++] as string)) return false;
       bytes[end++] = 0x3a;
       if (!write()) return false;
     }
@@ -140,7 +141,7 @@ function write(): boolean {
     return true;
   }
   if (item === ARRAY) {
-    const length = tape[next++] as number;
+    const length = source[next++] as number;
     bytes[end++] = 0x5b;
     for (let i = 0; i < length; i++) {
       if (i > 0) bytes[end++] = 0x2c;
