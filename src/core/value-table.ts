@@ -375,8 +375,13 @@ function prefilterWords(words: number, values: number): number {
   return size;
 }
 
+/**
+ * The home slot of a hash: the product's high bits folded onto its low ones, so every slot of a table of any size can
+ * be a home (the low bits of a polynomial hash alone depend on few bytes, the high half alone spans only 64 Ki slots).
+ */
 function slotOf(hash: number, mask: number): number {
-  return (Math.imul(hash, 0x9e3779b1) >>> 16) & mask;
+  const x = Math.imul(hash, 0x9e3779b1);
+  return (x ^ (x >>> 16)) & mask;
 }
 
 function setBit(bits: Uint32Array, hash: number): void {
