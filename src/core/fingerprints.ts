@@ -11,6 +11,9 @@ const MIN_BUCKETS = 1 << MIN_TABLE_BITS;
 /** Fill at which the table doubles, while it may. */
 const LOAD = 0.85;
 
+/** Scratch of {@link FingerprintTable.probeAll}: the first slot of both buckets of each look-up. */
+let heads = new Uint32Array(256);
+
 /** The finalizer of MurmurHash3: spreads a 32-bit hash over all bits. */
 export function mix(h: number): number {
   let x = h | 0;
@@ -90,6 +93,34 @@ export class FingerprintTable {
     return at < 0 ? 0 : (this.#slots[at] as number) & 7;
   }
 
+  /**
+   * {@link probe} of the hashes at the first `count` of `positions`, each written into `labels` at its position;
+   * returns the union of the labels. The buckets are read first in a loop of independent reads, so their cache
+   * misses overlap, and only then searched.
+   */
+  probeAll(hashes: Int32Array, positions: Int32Array, count: number, labels: Uint8Array): number {
+    if (heads.length < count * 2) heads = new Uint32Array(Math.max(count * 2, heads.length * 2));
+    const slots = this.#slots;
+    for (let k = 0; k < count; k++) {
+      const tag = (hashes[positions[k] as number] as number) >>> 3 || 1;
+      const one = this.#first(tag);
+      heads[2 * k] = slots[one * BUCKET] as number;
+      heads[2 * k + 1] = slots[this.#second(tag, one) * BUCKET] as number;
+    }
+    let any = 0;
+    for (let k = 0; k < count; k++) {
+      const p = positions[k] as number;
+      const tag = (hashes[p] as number) >>> 3 || 1;
+      // Most look-ups end at the first slot of a bucket (its oldest tag) or need the rest, now in cache.
+      const one = heads[2 * k] as number;
+      const two = heads[2 * k + 1] as number;
+      const label = one >>> 3 === tag ? one & 7 : two >>> 3 === tag ? two & 7 : this.probe(hashes[p] as number);
+      labels[p] = label;
+      any |= label;
+    }
+    return any;
+  }
+
   #add(tag: number, labels: number): boolean {
     const word = filterWord(tag) >>> this.#filterShift;
     const mask = filterMask(tag);
@@ -166,12 +197,12 @@ export class FingerprintTable {
  * bits already depend on every byte.
  */
 function filterWord(tag: number): number {
-  return Math.imul(tag ^ (tag >>> 15), 0x2c1b3c6d);
+  return Math.imul(tag, 0x2c1b3c6d);
 }
 
 function filterMask(tag: number): number {
-  const m = Math.imul(tag, 0x297a2d39);
-  return (1 << (m >>> 27)) | (1 << ((m >>> 22) & 31)) | (1 << ((m >>> 17) & 31));
+  const m = Math.imul(tag, 0x2c1b3c6d);
+  return (1 << (m & 31)) | (1 << ((m >>> 5) & 31)) | (1 << ((m >>> 10) & 31));
 }
 
 /** 1 when the table may hold the fingerprint of a hash, 0 when it surely does not; without a branch. */

@@ -29,7 +29,7 @@ import { decodedRuns, type Encoding } from './encodings.ts';
 import { FingerprintTable, filterBit } from './fingerprints.ts';
 import { BASE, gramHash16, power } from './gram-hash.ts';
 import { LEG_A, LEG_B, type LegMask, NO_LEGS } from './legs.ts';
-import { GRAM, SOURCES_PER_VALUE, ValueTable } from './value-table.ts';
+import { anchorMask, anchorWord, GRAM, prefilterShift, SOURCES_PER_VALUE, ValueTable } from './value-table.ts';
 import { extractValueRanges, extractValues, MIN_VALUE_LENGTH } from './values.ts';
 
 export { compact, extractValues, GRAM, MIN_VALUE_LENGTH };
@@ -162,6 +162,10 @@ let passedGrams = new Int32Array(4096);
 const classPassed = new Int32Array(STRIDE);
 let candidateEnds = new Int32Array(4096);
 let candidateHashes = new Int32Array(4096);
+/** The hash of the text gram at each position of the argument, so textPass tests and looks up neighbours directly. */
+let textHashes = new Int32Array(4096);
+/** Positions of the argument waiting for a filter test or a look-up in textPass. */
+let gramQueue = new Int32Array(4096);
 /** Whether the last {@link gramPass} found any text gram in the table. */
 let anyGram = false;
 /** How many positions of `passedGrams` the last {@link textPass} filled (every position it may have labelled). */
@@ -423,14 +427,17 @@ function gramPass(n: number, table: FingerprintTable, anchorBits: Uint32Array): 
     passedGrams = new Int32Array(gramSlots.length);
     candidateEnds = new Int32Array(gramSlots.length);
     candidateHashes = new Int32Array(gramSlots.length);
+    textHashes = new Int32Array(gramSlots.length);
+    gramQueue = new Int32Array(gramSlots.length);
   }
   const chars = compactBuffer();
   const filter = table.filter;
   const shift = table.filterShift;
-  const mask = anchorBits.length * 32 - 1;
+  const anchorShift = prefilterShift(anchorBits);
   const ends = candidateEnds;
   const anchors = candidateHashes;
   const passes = passedGrams;
+  const texts = textHashes;
   let h8 = 0;
   let h16 = 0;
   let count = 0;
@@ -439,14 +446,15 @@ function gramPass(n: number, table: FingerprintTable, anchorBits: Uint32Array): 
     const c = chars[i] as number;
     h8 = (Math.imul(h8, BASE) + c - Math.imul(i >= GRAM ? (chars[i - GRAM] as number) : 0, GRAM_POW)) | 0;
     h16 = (Math.imul(h16, BASE) + c - Math.imul(i >= TEXT_GRAM ? (chars[i - TEXT_GRAM] as number) : 0, TEXT_POW)) | 0;
-    const bit = h8 & mask;
-    if (((anchorBits[bit >>> 5] as number) >>> (bit & 31)) & 1 && i >= GRAM - 1) {
+    const bits = anchorMask(h8);
+    if (((anchorBits[anchorWord(h8, anchorShift)] as number) & bits) === bits && i >= GRAM - 1) {
       ends[count] = i;
       anchors[count++] = h8;
     }
     // The text gram is tested in every other stride only: a chunk holds two grams a stride apart, one of them in a
     // tested stride, and the untested strides are tested below where that matters.
     const p = i - TEXT_GRAM + 1;
+    texts[p < 0 ? 0 : p] = h16;
     if (p >= 0 && (p & STRIDE) === 0 && filterBit(filter, shift, h16)) passes[passed++] = p;
   }
   anyGram = passed > 0 && textPass(n, table, passed);
@@ -460,7 +468,7 @@ function gramPass(n: number, table: FingerprintTable, anchorBits: Uint32Array): 
  * Returns whether any was seen.
  */
 function textPass(n: number, table: FingerprintTable, passed: number): boolean {
-  const chars = compactBuffer();
+  const hashes = textHashes;
   const grams = n - TEXT_GRAM + 1;
   const ok = gramSlots;
   const labels = gramLabels;
@@ -481,34 +489,43 @@ function textPass(n: number, table: FingerprintTable, passed: number): boolean {
     }
   }
   for (let k = 0; k < passed; k++) ok[passes[k] as number] = 1;
-  const filter = table.filter;
-  const shift = table.filterShift;
-  let total = passed;
-  const test = (p: number) => {
+  // The grams next to those that passed, and the untested grams of classes that may lie inside seen text, are queued
+  // first and then tested in one loop of independent reads, so their cache misses overlap.
+  const queue = gramQueue;
+  let queued = 0;
+  const enqueue = (p: number) => {
     if (p < 0 || p >= grams || ok[p]) return;
-    if (filterBit(filter, shift, gramHash16(chars, p))) {
-      ok[p] = 1;
-      passes[total++] = p;
-    }
+    ok[p] = 1;
+    queue[queued++] = p;
   };
   for (let k = 0; k < passed; k++) {
     const p = passes[k] as number;
-    test(p - STRIDE);
-    test(p + STRIDE);
+    enqueue(p - STRIDE);
+    enqueue(p + STRIDE);
   }
   for (let r = 0; r < STRIDE; r++) {
     if (!inside[r]) continue;
-    for (let p = r + STRIDE; p < grams; p += 2 * STRIDE) test(p);
+    for (let p = r + STRIDE; p < grams; p += 2 * STRIDE) enqueue(p);
   }
-  let any = 0;
+  const filter = table.filter;
+  const shift = table.filterShift;
+  let total = passed;
+  for (let k = 0; k < queued; k++) {
+    const p = queue[k] as number;
+    const bit = filterBit(filter, shift, hashes[p] as number);
+    ok[p] = bit;
+    passes[total] = p;
+    total += bit;
+  }
+  // Grams that are part of a chunk (with the gram a stride before or after) or of a class inside seen text are looked
+  // up in the buckets, all together.
+  let probes = 0;
   for (let k = 0; k < total; k++) {
     const p = passes[k] as number;
     const near = (p >= STRIDE && ok[p - STRIDE]) || (p + STRIDE < grams && ok[p + STRIDE]);
-    if (!near && !inside[p & (STRIDE - 1)]) continue;
-    const label = table.probe(gramHash16(chars, p));
-    labels[p] = label;
-    any |= label;
+    if (near || inside[p & (STRIDE - 1)]) queue[probes++] = p;
   }
+  const any = table.probeAll(hashes, queue, probes, labels);
   probedGrams = total;
   return any !== 0;
 }

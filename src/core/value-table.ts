@@ -86,7 +86,7 @@ export class ValueTable {
     return this.#arena.byteLength + this.#start.length * perValue + tables;
   }
 
-  /** The prefilter: bit `hash & (size − 1)` is set when a value may have that anchor hash. */
+  /** The prefilter: the bits {@link anchorMask} of word {@link anchorWord} are set when a value may have that anchor hash. */
   get anchorBits(): Uint32Array {
     return this.#bits;
   }
@@ -385,14 +385,33 @@ function slotOf(hash: number, mask: number): number {
 }
 
 function setBit(bits: Uint32Array, hash: number): void {
-  const bit = hash & (bits.length * 32 - 1);
-  bits[bit >>> 5] = (bits[bit >>> 5] as number) | (1 << (bit & 31));
+  const word = anchorWord(hash, prefilterShift(bits));
+  bits[word] = (bits[word] as number) | anchorMask(hash);
 }
 
-/** Whether bit `hash & (size − 1)` of a prefilter is set. */
+/** Whether a prefilter may hold an anchor hash (false: no value has it). */
 export function hasBit(bits: Uint32Array, hash: number): boolean {
-  const bit = hash & (bits.length * 32 - 1);
-  return ((bits[bit >>> 5] as number) & (1 << (bit & 31))) !== 0;
+  const mask = anchorMask(hash);
+  return ((bits[anchorWord(hash, prefilterShift(bits))] as number) & mask) === mask;
+}
+
+/** How far {@link anchorWord} shifts for a prefilter (a power of two of words). */
+export function prefilterShift(bits: Uint32Array): number {
+  return Math.clz32(bits.length) + 1;
+}
+
+/**
+ * The prefilter is blocked: an anchor hash sets two bits of one word, so a test reads one word, and at 32 bits a value
+ * two bits pass about a fifth as many absent hashes as one (0.6% against 3%). The word comes from a multiply of the
+ * whole hash, the bits from its top, which in a polynomial hash depend on every byte.
+ */
+export function anchorWord(hash: number, shift: number): number {
+  return Math.imul(hash, 0x9e3779b1) >>> shift;
+}
+
+/** The two bits of its word an anchor hash sets; see {@link anchorWord}. */
+export function anchorMask(hash: number): number {
+  return (1 << (hash >>> 27)) | (1 << ((hash >>> 22) & 31));
 }
 
 /** `count` elements of an array from `from` on, at the start of an array of `size` (the same one when it fits). */
