@@ -45,18 +45,83 @@ export function compactInto(text: string, track: boolean): number {
     return compactEscaped(text.length, track);
   }
   const most = text.length * 3;
-  if (encoded.length < most) {
-    // A whole number of words, for the view.
-    encoded = new Uint8Array(Math.max(most + 3, encoded.length * 2) & ~3);
-    encodedWords = new Uint32Array(encoded.buffer);
-    buffer = new Uint8Array(encoded.length);
-  }
+  reserve(most);
   if (track && origin.length < most) origin = new Int32Array(Math.max(most, origin.length * 2));
   const length = UTF8.encodeInto(text, encoded).written;
   tracked = track ? text : undefined;
   const n = track ? foldTracked(encoded, buffer, origin, length) : fold(encodedWords, encoded, buffer, length);
   // More bytes than UTF-16 units: the text has non-ASCII characters, which may be spacing.
   if (text.indexOf('%') >= 0 || (length > text.length && WIDE_SPACE.test(text))) return compactEscaped(length, track);
+  return n;
+}
+
+/** Room for `most` bytes in the encoded and compact buffers. */
+function reserve(most: number): void {
+  if (encoded.length >= most) return;
+  // A whole number of words, for the view.
+  encoded = new Uint8Array(Math.max(most + 3, encoded.length * 2) & ~3);
+  encodedWords = new Uint32Array(encoded.buffer);
+  buffer = new Uint8Array(encoded.length);
+}
+
+/**
+ * {@link compactInto} (untracked) of the text that the first `length` of `bytes` decode to as UTF-8, each invalid
+ * sequence replaced by U+FFFD as `TextDecoder` does, without building that text: the decoded runs a scan looks at
+ * are mostly such garbage, and a string per run cost more than scanning it.
+ */
+export function compactUtf8Into(bytes: Uint8Array, length: number): number {
+  reserve(length * 3);
+  tracked = undefined;
+  return compactEscaped(wellFormed(bytes, length, encoded), false);
+}
+
+/**
+ * Copies UTF-8 into `out`, replacing each maximal invalid subpart by U+FFFD (EF BF BD), the WHATWG decoder's rule
+ * that `TextDecoder` follows; returns the bytes written. A leading byte order mark is kept: compaction drops it anyway.
+ */
+function wellFormed(input: Uint8Array, length: number, out: Uint8Array): number {
+  let n = 0;
+  let i = 0;
+  while (i < length) {
+    const b = input[i] as number;
+    if (b < 0x80) {
+      out[n++] = b;
+      i++;
+      continue;
+    }
+    let need = 0;
+    let lower = 0x80;
+    let upper = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) need = 1;
+    else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      if (b === 0xe0) lower = 0xa0;
+      else if (b === 0xed) upper = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      if (b === 0xf0) lower = 0x90;
+      else if (b === 0xf4) upper = 0x8f;
+    }
+    let j = i + 1;
+    let seen = 0;
+    while (seen < need && j < length) {
+      const c = input[j] as number;
+      if (c < lower || c > upper) break;
+      lower = 0x80;
+      upper = 0xbf;
+      seen++;
+      j++;
+    }
+    if (need > 0 && seen === need) {
+      for (let k = i; k < j; k++) out[n++] = input[k] as number;
+    } else {
+      // The lead byte and the continuation bytes that fit it are one error; the byte that broke it starts anew.
+      out[n++] = 0xef;
+      out[n++] = 0xbf;
+      out[n++] = 0xbd;
+    }
+    i = j;
+  }
   return n;
 }
 

@@ -72,19 +72,36 @@ let bytes = new Uint8Array(4096);
  * a non-ASCII byte ends a run as any other character outside the alphabet does) otherwise.
  */
 export function decodedRuns(argument: string): readonly DecodedRun[] {
+  let runs: DecodedRun[] | undefined;
+  eachDecodedRun(argument, (encoding, out, length) => {
+    runs ??= [];
+    runs.push({ encoding, text: UTF8.decode(out.subarray(0, length)) });
+  });
+  return runs ?? NONE;
+}
+
+/**
+ * {@link decodedRuns} as bytes: calls `each` with each run's encoding and decoded bytes (the first `length` of a
+ * buffer that is only valid during the call), so a scan need not build a string of garbage for every alignment.
+ */
+export function eachDecodedRun(
+  argument: string,
+  each: (encoding: Encoding, decoded: Uint8Array, length: number) => void,
+): void {
   const text = percentDecoded(argument);
   if (bytes.length < text.length * 3) bytes = new Uint8Array(Math.max(text.length * 3, bytes.length * 2));
   const length = ENCODER.encodeInto(text, bytes).written;
-  return findRuns(bytes, length);
+  findRuns(bytes, length, each);
 }
+
+type EachRun = (encoding: Encoding, decoded: Uint8Array, length: number) => void;
 
 /**
  * Runs of at least {@link MIN_BASE64_RUN} alphabet bytes are found by looking at the last byte of a window of that
  * length and walking back to the last byte outside the alphabet, from which the next window starts; so ordinary
  * words are mostly skipped over rather than read byte by byte.
  */
-function findRuns(input: Uint8Array, length: number): readonly DecodedRun[] {
-  let runs: DecodedRun[] | undefined;
+function findRuns(input: Uint8Array, length: number, each: EachRun): void {
   // `start` follows a byte outside the alphabet (or is 0): a run of the alphabet can only begin there.
   let start = 0;
   while (start + MIN_BASE64_RUN <= length) {
@@ -99,36 +116,38 @@ function findRuns(input: Uint8Array, length: number): readonly DecodedRun[] {
     let kinds = 0;
     for (let i = start; i < end; i++) kinds |= KIND[input[i] as number] as number;
     // Ordinary words (one case, no digits) are not decoded; base64 of text mixes cases or has digits.
-    if (kinds & DIGIT || (kinds & (UPPER | LOWER)) === (UPPER | LOWER)) {
-      runs ??= [];
-      decode(input, start, end, kinds, runs);
-    }
+    if (kinds & DIGIT || (kinds & (UPPER | LOWER)) === (UPPER | LOWER)) decode(input, start, end, kinds, each);
     start = end + 1;
   }
-  return runs ?? NONE;
 }
 
 /** Decodes a run at every alignment: four for base64, two for each run of hex digits inside it. */
-function decode(input: Uint8Array, start: number, end: number, kinds: number, runs: DecodedRun[]): void {
+function decode(input: Uint8Array, start: number, end: number, kinds: number, each: EachRun): void {
   if (kinds & DIGIT) {
     let from = start;
     for (let i = start; i <= end; i++) {
       if (i < end && !((KIND[input[i] as number] as number) & NOT_HEX)) continue;
       if (i - from >= MIN_HEX_RUN) {
-        for (let shift = 0; shift < 2; shift++) runs.push({ encoding: 'hex', text: hex(input, from + shift, i) });
+        for (let shift = 0; shift < 2; shift++) {
+          const n = hex(input, from + shift, i);
+          each('hex', decoded, n);
+        }
       }
       from = i + 1;
     }
   }
   for (let shift = 0; shift < 4 && end - start - shift >= MIN_BASE64_RUN; shift++) {
-    runs.push({ encoding: 'base64', text: base64(input, start + shift, end) });
+    // The length first: decoding may grow the buffer.
+    const n = base64(input, start + shift, end);
+    each('base64', decoded, n);
   }
 }
 
-/** Scratch for decoded bytes, which only live until they are read as text. */
+/** Scratch for decoded bytes, which only live until they are read. */
 let decoded = new Uint8Array(1024);
 
-function base64(input: Uint8Array, from: number, to: number): string {
+/** Decodes base64 from `from` to `to` into `decoded`; returns the number of bytes. */
+function base64(input: Uint8Array, from: number, to: number): number {
   if (decoded.length < to - from) decoded = new Uint8Array(Math.max(to - from, decoded.length * 2));
   const out = decoded;
   let n = 0;
@@ -142,15 +161,16 @@ function base64(input: Uint8Array, from: number, to: number): string {
       out[n++] = (bits >>> count) & 0xff;
     }
   }
-  return UTF8.decode(out.subarray(0, n));
+  return n;
 }
 
-function hex(input: Uint8Array, from: number, to: number): string {
+/** Decodes hex from `from` to `to` into `decoded`; returns the number of bytes. */
+function hex(input: Uint8Array, from: number, to: number): number {
   if (decoded.length < to - from) decoded = new Uint8Array(Math.max(to - from, decoded.length * 2));
   const out = decoded;
   let n = 0;
   for (let i = from; i + 1 < to; i += 2) {
     out[n++] = hexValue(input[i] as number) * 16 + hexValue(input[i + 1] as number);
   }
-  return UTF8.decode(out.subarray(0, n));
+  return n;
 }

@@ -23,9 +23,10 @@ import {
   compactBuffer,
   compactInto,
   compactRangeInto,
+  compactUtf8Into,
   originalSlice,
 } from './compact.ts';
-import { decodedRuns, type Encoding } from './encodings.ts';
+import { type Encoding, eachDecodedRun } from './encodings.ts';
 import { FingerprintTable, filterBit } from './fingerprints.ts';
 import { BASE, gramHash16, power } from './gram-hash.ts';
 import { LEG_A, LEG_B, type LegMask, NO_LEGS } from './legs.ts';
@@ -132,6 +133,7 @@ const SENSITIVE = 2;
 const TRUSTED = 4;
 const DISPLAY = 80;
 const NOTHING: readonly ProvenanceScan[] = Object.freeze([]);
+const UTF8 = new TextDecoder('utf-8');
 
 /** Scratch: the start and end of each value found in the text being indexed, before they are added. */
 let ranges = new Int32Array(1024);
@@ -325,23 +327,30 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
 
   scan(text: string): ProvenanceScan[] {
     const plain = this.#scanCompact(text, compactInto(text, false), undefined);
-    const runs = decodedRuns(text);
-    if (runs.length === 0) return plain.length < 2 ? [...plain] : dropContained(plain);
-    const found = [...plain];
-    for (const run of runs) {
-      for (const decoded of this.#scanCompact(run.text, compactInto(run.text, false), run.encoding)) {
+    let found: ProvenanceScan[] | undefined;
+    eachDecodedRun(text, (encoding, bytes, length) => {
+      // The decoded text is built only for a finding, which shows it.
+      const decoded = () => UTF8.decode(bytes.subarray(0, length));
+      for (const finding of this.#scanCompact(decoded, compactUtf8Into(bytes, length), encoding)) {
+        found ??= [...plain];
         // A decoded run adds what the argument does not already show verbatim.
-        if (decoded.kind === 'evicted' || found.some((f) => f.kind === decoded.kind && f.labels === decoded.labels))
+        if (finding.kind === 'evicted' || found.some((f) => f.kind === finding.kind && f.labels === finding.labels))
           continue;
-        found.push(decoded);
+        found.push(finding);
       }
-    }
-    return dropContained(found);
+    });
+    found ??= [...plain];
+    return found.length < 2 ? found : dropContained(found);
   }
 
-  /** Findings for the first `n` buffer characters, the compact form of `text`. */
-  #scanCompact(text: string, n: number, encoding: ProvenanceScan['encoding']): ProvenanceScan[] {
+  /** Findings for the first `n` buffer characters, the compact form of `source` (a text, or what builds it). */
+  #scanCompact(source: string | (() => string), n: number, encoding: ProvenanceScan['encoding']): ProvenanceScan[] {
     if (n < MIN_VALUE_LENGTH) return NOTHING as ProvenanceScan[];
+    let built: string | undefined;
+    const textOf = () => {
+      built ??= typeof source === 'string' ? source : source();
+      return built;
+    };
     let found: ProvenanceScan[] | undefined;
     let matched: number[] | undefined;
     let valueBits = 0;
@@ -366,7 +375,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
         valueBits |= labels;
         const sources = values.sources(id).map((s) => this.#sources[s] as ProvenanceSource);
         found ??= [];
-        found.push(finding(labels, 'value', originalSlice(text, start, start + value.length), encoding, sources));
+        found.push(finding(labels, 'value', originalSlice(textOf(), start, start + value.length), encoding, sources));
       }
     }
     const textBits = anyGram ? effective(textLabels(n), trustedInput()) & ~valueBits : 0;
@@ -380,7 +389,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
         }
       }
       found ??= [];
-      found.push(finding(textBits, 'text', text, encoding, sources));
+      found.push(finding(textBits, 'text', textOf(), encoding, sources));
     }
     const lost = this.#lost & ~(valueBits | textBits);
     if (lost && !trustedInput()) {
@@ -438,6 +447,8 @@ function gramPass(n: number, table: FingerprintTable, anchorBits: Uint32Array): 
   const anchors = candidateHashes;
   const passes = passedGrams;
   const texts = textHashes;
+  // Shorter arguments can neither lie inside seen text nor carry a chunk of it (see textLabels): no text look-ups.
+  const text = n >= MIN_TEXT_LENGTH;
   let h8 = 0;
   let h16 = 0;
   let count = 0;
@@ -455,7 +466,7 @@ function gramPass(n: number, table: FingerprintTable, anchorBits: Uint32Array): 
     // tested stride, and the untested strides are tested below where that matters.
     const p = i - TEXT_GRAM + 1;
     texts[p < 0 ? 0 : p] = h16;
-    if (p >= 0 && (p & STRIDE) === 0 && filterBit(filter, shift, h16)) passes[passed++] = p;
+    if (p >= 0 && (p & STRIDE) === 0 && text && filterBit(filter, shift, h16)) passes[passed++] = p;
   }
   anyGram = passed > 0 && textPass(n, table, passed);
   return count;

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { compactBuffer, compactUtf8Into } from '../../src/core/compact.ts';
 import { decodedRuns } from '../../src/core/encodings.ts';
 import { FingerprintTable } from '../../src/core/fingerprints.ts';
 import { LEG_A, LEG_B } from '../../src/core/legs.ts';
@@ -265,6 +266,27 @@ describe('provenance index', () => {
         expect(decodedRuns(text)).toEqual(reference(text));
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it('property: bytes decoded as UTF-8 compact as the text TextDecoder makes of them, invalid sequences included', () => {
+    // A scan compacts decoded runs straight from their bytes; a difference would be a value the scan cannot see.
+    const decoder = new TextDecoder('utf-8');
+    const byte = fc.oneof(
+      fc.integer({ min: 0, max: 255 }),
+      fc.constantFrom(0x25, 0x41, 0x32, 0xc2, 0xa0, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0x80, 0xbf, 0x9f, 0x90, 0x8f),
+    );
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 40 }),
+      fc.array(byte, { maxLength: 40 }).map((b) => Uint8Array.from(b)),
+      fc.string({ unit: 'grapheme', maxLength: 20 }).map((t) => new TextEncoder().encode(`%41 ${t}\u00a0x`)),
+    );
+    fc.assert(
+      fc.property(bytes, (input) => {
+        const n = compactUtf8Into(input, input.length);
+        expect(String.fromCharCode(...compactBuffer().subarray(0, n))).toBe(compact(decoder.decode(input)));
+      }),
+      { numRuns: 5000 },
     );
   });
 
