@@ -192,9 +192,10 @@ export class FingerprintTable {
 /**
  * The filter is blocked: a tag sets three bits of one 32-bit word, so a lookup reads one word (one cache miss); at
  * the table's full load three bits pass about 40% fewer absent tags than two (1.4% against 2.2%), and each absent
- * tag that passes costs a scan the look-ups around it. Word and bits come from two multiplies, as cheap as
- * possible because an argument is looked up at every position; the tag is the top of a polynomial hash, whose high
- * bits already depend on every byte.
+ * tag that passes costs a scan the look-ups around it. Word and bits come from one multiply, as cheap as possible
+ * because an argument is looked up at every position: the word from the product's top bits, which depend on every
+ * bit of the tag, the bits from its low ones (with 10 MB of random text seen, 5.7% of absent grams pass, as with a
+ * multiply each); the tag is the top of a polynomial hash, whose high bits already depend on every byte.
  */
 function filterWord(tag: number): number {
   return Math.imul(tag, 0x2c1b3c6d);
