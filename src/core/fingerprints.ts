@@ -32,6 +32,8 @@ export class FingerprintTable {
   #filter = new Int32Array(filterWords(MIN_BUCKETS));
   #filterShift = filterShift(MIN_BUCKETS);
   #count = 0;
+  /** The count above which the table grows: its load limit. */
+  #limit = Math.floor(BUCKET * MIN_BUCKETS * LOAD);
 
   /** `maxBits`: log2 of the most 16-slot buckets the table may grow to. */
   constructor(maxBits: number) {
@@ -121,6 +123,49 @@ export class FingerprintTable {
     return any;
   }
 
+  /**
+   * {@link add} of the first `count` hashes, all with the same labels; false when one did not fit. The common case, a
+   * new fingerprint with room in a bucket, runs here with the table in local variables; the rest goes through
+   * {@link add}'s own path, which may find the fingerprint held already or grow the table.
+   */
+  addAll(hashes: Int32Array, count: number, labels: number): boolean {
+    let ok = true;
+    let slots = this.#slots;
+    let fill = this.#fill;
+    let filter = this.#filter;
+    let shift = this.#filterShift;
+    let buckets = this.#buckets;
+    for (let k = 0; k < count; k++) {
+      const tag = (hashes[k] as number) >>> 3 || 1;
+      const word = filterWord(tag) >>> shift;
+      const mask = filterMask(tag);
+      const one = firstBucket(tag, buckets);
+      const two = secondBucket(tag, one, buckets);
+      const a = fill[one] as number;
+      const b = fill[two] as number;
+      const fresh = ((filter[word] as number) & mask) !== mask && (a < BUCKET || b < BUCKET);
+      if (fresh) {
+        // #put, written out: a call per fingerprint here made indexing a tenth slower.
+        const second = (b - a) >> 31;
+        const used = a ^ ((a ^ b) & second);
+        const bucket = one ^ ((one ^ two) & second);
+        slots[bucket * BUCKET + used] = ((tag << 3) | labels) >>> 0;
+        fill[bucket] = used + 1;
+        filter[word] = (filter[word] as number) | mask;
+        this.#count++;
+      } else if (!this.#add(tag, labels)) ok = false;
+      if (!fresh || this.#count > this.#limit) {
+        if (fresh) this.#grow(this.#buckets * 2);
+        slots = this.#slots;
+        fill = this.#fill;
+        filter = this.#filter;
+        shift = this.#filterShift;
+        buckets = this.#buckets;
+      }
+    }
+    return ok;
+  }
+
   #add(tag: number, labels: number): boolean {
     const word = filterWord(tag) >>> this.#filterShift;
     const mask = filterMask(tag);
@@ -139,27 +184,36 @@ export class FingerprintTable {
     const a = fill[one] as number;
     const b = fill[two] as number;
     if (a === BUCKET && b === BUCKET) return this.#grow(this.#buckets * 2) && this.#add(tag, labels);
-    // Two choices, the emptier bucket wins: that is what lets the table fill to 85% without overflowing.
-    const bucket = a <= b ? one : two;
-    const used = a <= b ? a : b;
-    this.#slots[bucket * BUCKET + used] = ((tag << 3) | labels) >>> 0;
-    fill[bucket] = used + 1;
-    filter[word] = (filter[word] as number) | mask;
-    this.#count++;
-    if (this.#count > this.#slots.length * LOAD) this.#grow(this.#buckets * 2);
+    this.#put(tag, labels, one, two, a, b, word, mask);
+    if (this.#count > this.#limit) this.#grow(this.#buckets * 2);
     return true;
+  }
+
+  /**
+   * Puts a new tag into the emptier of its buckets `one` and `two` (filled to `a` and `b`, not both full) and sets
+   * its filter bits. Two choices, the emptier bucket wins: that is what lets the table fill to 85% without
+   * overflowing. Chosen by a mask (all ones when the second is emptier), not a branch: which one is emptier is a coin
+   * toss that the processor would mispredict half the time.
+   */
+  #put(tag: number, labels: number, one: number, two: number, a: number, b: number, word: number, mask: number) {
+    const second = (b - a) >> 31;
+    const bucket = one ^ ((one ^ two) & second);
+    const used = a ^ ((a ^ b) & second);
+    this.#slots[bucket * BUCKET + used] = ((tag << 3) | labels) >>> 0;
+    this.#fill[bucket] = used + 1;
+    this.#filter[word] = (this.#filter[word] as number) | mask;
+    this.#count++;
   }
 
   // Buckets by multiply-and-scale (any bucket count, not only powers of two, so the table grows in finer steps). The
   // product is below the bucket count, so `| 0` floors it, and as an integer the bucket indexes slots without
   // conversions from floating point.
   #first(tag: number): number {
-    return (mix(tag) * this.#buckets * 2 ** -32) | 0;
+    return firstBucket(tag, this.#buckets);
   }
 
   #second(tag: number, first: number): number {
-    const two = (mix(tag ^ 0x27d4eb2f) * this.#buckets * 2 ** -32) | 0;
-    return two === first ? (two + 1) % this.#buckets : two;
+    return secondBucket(tag, first, this.#buckets);
   }
 
   /** The slot of a tag in a bucket, or -1. */
@@ -181,12 +235,22 @@ export class FingerprintTable {
     this.#filter = new Int32Array(filterWords(this.#buckets));
     this.#filterShift = filterShift(this.#buckets);
     this.#count = 0;
+    this.#limit = Math.floor(this.#slots.length * LOAD);
     // Re-adding into a larger table cannot fail in practice; a slot that did not fit would be a lost fingerprint,
     // so the caller is told through the return value like any other loss.
     let ok = true;
     for (const slot of old) if (slot !== 0 && !this.#add(slot >>> 3, slot & 7)) ok = false;
     return ok;
   }
+}
+
+function firstBucket(tag: number, buckets: number): number {
+  return (mix(tag) * buckets * 2 ** -32) | 0;
+}
+
+function secondBucket(tag: number, first: number, buckets: number): number {
+  const two = (mix(tag ^ 0x27d4eb2f) * buckets * 2 ** -32) | 0;
+  return two === first ? (two + 1) % buckets : two;
 }
 
 /**

@@ -138,6 +138,8 @@ const UTF8 = new TextDecoder('utf-8');
 /** Scratch: the start and end of each value found in the text being indexed, before they are added. */
 let ranges = new Int32Array(1024);
 let units = new Uint16Array(256);
+/** Scratch: the hashes of the blocks of the text being indexed. */
+let blockHashes = new Int32Array(4096);
 
 /**
  * A copy of a string that does not keep the text it was cut from alive: the engine represents a slice of a 1 MB
@@ -418,9 +420,11 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
 
 /** Adds the blocks of the first `n` bytes to a table (a loop of its own, see compact.ts); false if one did not fit. */
 function addBlocks(table: FingerprintTable, text: Uint8Array, n: number, bits: number): boolean {
-  let ok = true;
-  for (let p = 0; p + TEXT_GRAM <= n; p += STRIDE) if (!table.add(gramHash16(text, p), bits)) ok = false;
-  return ok;
+  const count = Math.floor((n - TEXT_GRAM) / STRIDE) + 1;
+  if (blockHashes.length < count) blockHashes = new Int32Array(Math.max(count, blockHashes.length * 2));
+  const hashes = blockHashes;
+  for (let k = 0; k < count; k++) hashes[k] = gramHash16(text, k * STRIDE);
+  return table.addAll(hashes, count, bits);
 }
 
 /**

@@ -290,6 +290,45 @@ describe('provenance index', () => {
     );
   });
 
+  it('property: batched adds and look-ups of the fingerprint table agree with a map, repeats and growth included', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(fc.array(fc.integer({ min: 1, max: 5000 }), { maxLength: 600 }), fc.integer({ min: 1, max: 7 })),
+          { maxLength: 8 },
+        ),
+        (batches) => {
+          const table = new FingerprintTable(16);
+          const model = new Map<number, number>();
+          for (const [tags, bits] of batches) {
+            expect(
+              table.addAll(
+                Int32Array.from(tags, (tag) => tag << 3),
+                tags.length,
+                bits,
+              ),
+            ).toBe(true);
+            for (const tag of tags) model.set(tag, (model.get(tag) ?? 0) | bits);
+          }
+          expect(table.count).toBe(model.size);
+          const all = [...model.keys(), 5001, 5002];
+          const labels = new Uint8Array(all.length);
+          const hashes = Int32Array.from(all, (tag) => tag << 3);
+          table.probeAll(
+            hashes,
+            Int32Array.from(all, (_, i) => i),
+            all.length,
+            labels,
+          );
+          all.forEach((tag, i) => {
+            expect(labels[i]).toBe(model.get(tag) ?? 0);
+          });
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
   it('property: the fingerprint table agrees with a set, through growth', () => {
     fc.assert(
       fc.property(
