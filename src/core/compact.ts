@@ -18,13 +18,18 @@ const WIDE_SPACE = /[\u00a0\u2000-\u200b\u3000\ufeff]/;
 let encoded = new Uint8Array(4096);
 /** `encoded` as 32-bit words, which the fold reads four bytes at a time. */
 let encodedWords = new Uint32Array(encoded.buffer);
-/** Where byte k of a word sits, as a shift: the platform's byte order, so one loop serves both. */
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
-const SHIFT0 = LITTLE_ENDIAN ? 0 : 24;
-const SHIFT1 = LITTLE_ENDIAN ? 8 : 16;
-const SHIFT2 = LITTLE_ENDIAN ? 16 : 8;
-const SHIFT3 = LITTLE_ENDIAN ? 24 : 0;
+/** Where byte 0 of a 32-bit word sits, as a shift: the platform's byte order, so one loop serves both. */
+export const SHIFT0 = LITTLE_ENDIAN ? 0 : 24;
+/** Where byte 1 of a 32-bit word sits, as a shift. */
+export const SHIFT1 = LITTLE_ENDIAN ? 8 : 16;
+/** Where byte 2 of a 32-bit word sits, as a shift. */
+export const SHIFT2 = LITTLE_ENDIAN ? 16 : 8;
+/** Where byte 3 of a 32-bit word sits, as a shift. */
+export const SHIFT3 = LITTLE_ENDIAN ? 24 : 0;
 let buffer = new Uint8Array(4096);
+/** `buffer` as 32-bit words, which block hashing reads four bytes at a time. */
+let bufferWords = new Uint32Array(buffer.buffer);
 let origin = new Int32Array(4096);
 /** The text whose byte offsets `origin` holds, if any. */
 let tracked: string | undefined;
@@ -32,6 +37,11 @@ let tracked: string | undefined;
 /** The shared buffer holding the last compact form (valid up to the length {@link compactInto} returned). */
 export function compactBuffer(): Uint8Array {
   return buffer;
+}
+
+/** {@link compactBuffer} read as 32-bit words (its length is a whole number of words). */
+export function compactWords(): Uint32Array {
+  return bufferWords;
 }
 
 /**
@@ -62,6 +72,7 @@ function reserve(most: number): void {
   encoded = new Uint8Array(Math.max(most + 3, encoded.length * 2) & ~3);
   encodedWords = new Uint32Array(encoded.buffer);
   buffer = new Uint8Array(encoded.length);
+  bufferWords = new Uint32Array(buffer.buffer);
 }
 
 /**

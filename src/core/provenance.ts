@@ -24,17 +24,18 @@ import {
   compactInto,
   compactRangeInto,
   compactUtf8Into,
+  compactWords,
   originalSlice,
 } from './compact.ts';
 import { type Encoding, eachDecodedRun } from './encodings.ts';
 import { FingerprintTable, filterBit } from './fingerprints.ts';
-import { BASE, gramHash16, power } from './gram-hash.ts';
+import { BASE, gramHash16Words, power } from './gram-hash.ts';
 import { LEG_A, LEG_B, type LegMask, NO_LEGS } from './legs.ts';
 import { anchorMask, anchorWord, GRAM, prefilterShift, SOURCES_PER_VALUE, ValueTable } from './value-table.ts';
 import { extractValueRanges, extractValues, MIN_VALUE_LENGTH } from './values.ts';
 
 export { compact, extractValues, GRAM, MIN_VALUE_LENGTH };
-/** Length of the grams of text that are fingerprinted (hashed by `gramHash16`, so it is 16). */
+/** Length of the grams of text that are fingerprinted (hashed by `gramHash16Words`, so it is 16). */
 export const TEXT_GRAM = 16;
 /** Seen text is fingerprinted at every STRIDE-th compact byte (a power of two: scans test bits, not remainders). */
 export const STRIDE = 16;
@@ -317,7 +318,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     if (n < TEXT_GRAM) return;
     const table = this.#table;
     table.reserve(Math.floor(n / STRIDE));
-    if (!addBlocks(table, compactBuffer(), n, bits)) this.#lost |= bits & (UNTRUSTED | SENSITIVE);
+    if (!addBlocks(table, compactWords(), n, bits)) this.#lost |= bits & (UNTRUSTED | SENSITIVE);
     if (source < 0) return;
     for (const bit of [UNTRUSTED, SENSITIVE]) {
       if (!(bits & bit)) continue;
@@ -419,11 +420,12 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
 }
 
 /** Adds the blocks of the first `n` bytes to a table (a loop of its own, see compact.ts); false if one did not fit. */
-function addBlocks(table: FingerprintTable, text: Uint8Array, n: number, bits: number): boolean {
+function addBlocks(table: FingerprintTable, words: Uint32Array, n: number, bits: number): boolean {
   const count = Math.floor((n - TEXT_GRAM) / STRIDE) + 1;
   if (blockHashes.length < count) blockHashes = new Int32Array(Math.max(count, blockHashes.length * 2));
   const hashes = blockHashes;
-  for (let k = 0; k < count; k++) hashes[k] = gramHash16(text, k * STRIDE);
+  // The blocks are aligned on words (STRIDE is a multiple of 4): each is hashed from four word reads.
+  for (let k = 0; k < count; k++) hashes[k] = gramHash16Words(words, (k * STRIDE) >>> 2);
   return table.addAll(hashes, count, bits);
 }
 
