@@ -33,6 +33,8 @@ let bufferWords = new Uint32Array(buffer.buffer);
 let origin = new Int32Array(4096);
 /** The text whose byte offsets `origin` holds, if any. */
 let tracked: string | undefined;
+/** Whether that text is ASCII (one byte per character). */
+let trackedAscii = false;
 
 /** The shared buffer holding the last compact form (valid up to the length {@link compactInto} returned). */
 export function compactBuffer(): Uint8Array {
@@ -52,6 +54,7 @@ export function compactInto(text: string, track: boolean): number {
   if (text.length <= SHORT && isAscii(text)) {
     // A value or a short argument: its UTF-8 bytes are its character codes, copied without a call to the encoder.
     tracked = track ? text : undefined;
+    trackedAscii = true;
     return compactEscaped(text.length, track);
   }
   const most = text.length * 3;
@@ -59,6 +62,7 @@ export function compactInto(text: string, track: boolean): number {
   if (track && origin.length < most) origin = new Int32Array(Math.max(most, origin.length * 2));
   const length = UTF8.encodeInto(text, encoded).written;
   tracked = track ? text : undefined;
+  trackedAscii = length === text.length;
   const n = track ? foldTracked(encoded, buffer, origin, length) : fold(encodedWords, encoded, buffer, length);
   // More bytes than UTF-16 units: the text has non-ASCII characters, which may be spacing.
   if (text.indexOf('%') >= 0 || (length > text.length && WIDE_SPACE.test(text))) return compactEscaped(length, track);
@@ -270,6 +274,8 @@ export function originalSlice(text: string, from: number, to: number): string {
   const last = origin[to - 1] as number;
   // A decoded `%XX` spans three bytes of the original; a literal `%` stays `%` in the compact form.
   const end = encoded[last] === 37 && buffer[to - 1] !== 37 ? last + 3 : last + 1;
+  // An ASCII text's byte offsets are its character offsets.
+  if (trackedAscii) return text.slice(first, end);
   // Byte offsets to character offsets: walk the text, counting the UTF-8 length of each character.
   let bytes = 0;
   let start = -1;
