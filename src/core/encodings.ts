@@ -80,21 +80,19 @@ export function decodedRuns(argument: string): readonly DecodedRun[] {
   return runs ?? NONE;
 }
 
+/** What {@link eachDecodedRun} calls with each decoded run. */
+export type EachRun = (encoding: Encoding, decoded: Uint8Array, length: number) => void;
+
 /**
  * {@link decodedRuns} as bytes: calls `each` with each run's encoding and decoded bytes (the first `length` of a
  * buffer that is only valid during the call), so a scan need not build a string of garbage for every alignment.
  */
-export function eachDecodedRun(
-  argument: string,
-  each: (encoding: Encoding, decoded: Uint8Array, length: number) => void,
-): void {
+export function eachDecodedRun(argument: string, each: EachRun): void {
   const text = percentDecoded(argument);
   if (bytes.length < text.length * 3) bytes = new Uint8Array(Math.max(text.length * 3, bytes.length * 2));
   const length = ENCODER.encodeInto(text, bytes).written;
   findRuns(bytes, length, each);
 }
-
-type EachRun = (encoding: Encoding, decoded: Uint8Array, length: number) => void;
 
 /**
  * Runs of at least {@link MIN_BASE64_RUN} alphabet bytes are found by looking at the last byte of a window of that
