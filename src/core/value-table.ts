@@ -14,6 +14,11 @@ const GRAM_POW = power(GRAM);
 /** How many sources a value remembers; the first ones, which are what brought it. */
 export const SOURCES_PER_VALUE = 4;
 const NONE = -1;
+/**
+ * The arena and the per-value arrays may hold this many times their limit: room enough that compacting them (moving
+ * the live values to the start) is rare, where growing them by doubling would reach twice the limit.
+ */
+const SLACK = 1.25;
 /** Scratch: the hash of each gram of the value being added, by offset. */
 let grams = new Int32Array(256);
 /** Scratch: the hash of the whole value being added. */
@@ -30,6 +35,9 @@ export function anchorHash(bytes: Uint8Array, start: number): number {
 export class ValueTable {
   readonly #maxValues: number;
   readonly #maxChars: number;
+  /** The largest size of the arena (but for one value that alone is larger) and of the per-value arrays. */
+  readonly #arenaCap: number;
+  readonly #valuesCap: number;
   #arena = new Uint8Array(1024);
   /** End of the used part of the arena; values before `#arenaStart` were evicted. */
   #arenaEnd = 0;
@@ -66,6 +74,9 @@ export class ValueTable {
   constructor(maxValues: number, maxChars: number, onEvict: (labels: number) => void) {
     this.#maxValues = maxValues;
     this.#maxChars = maxChars;
+    this.#arenaCap = Math.floor(maxChars * SLACK);
+    // Eviction keeps fewer than maxValues live when an id is made, so a compaction at the cap always frees room.
+    this.#valuesCap = Math.floor(maxValues * SLACK) + 1;
     this.#onEvict = onEvict;
   }
 
@@ -161,7 +172,8 @@ export class ValueTable {
     ) {
       this.#rebuild(live, bitWords);
     }
-    this.#makeRoom(Math.min(chars, this.#maxChars));
+    // What does not fit under the cap is made room for by evictions as the values come.
+    this.#makeRoom(Math.min(chars, Math.max(0, this.#arenaCap - (this.#arenaEnd - this.#arenaStart))));
   }
 
   /** Adds a value (the first `n` of some compact bytes) with labels and the source that brought it (−1: none). */
@@ -298,7 +310,7 @@ export class ValueTable {
   #newId(): number {
     if (this.#next - this.#base === this.#start.length) {
       const live = this.#next - this.#first;
-      this.#resize(live * 2 > this.#start.length ? this.#start.length * 2 : live + 1);
+      this.#resize(live * 2 > this.#start.length ? Math.min(this.#start.length * 2, this.#valuesCap) : live + 1);
     }
     return this.#next++;
   }
@@ -307,8 +319,7 @@ export class ValueTable {
   #resize(size: number): void {
     const live = this.#next - this.#first;
     const shift = this.#first - this.#base;
-    let length = this.#start.length;
-    while (length < size) length *= 2;
+    const length = Math.max(this.#start.length, size);
     this.#start = moved(this.#start, shift, live, length);
     this.#length = moved(this.#length, shift, live, length);
     this.#offset = moved(this.#offset, shift, live, length);
@@ -331,7 +342,8 @@ export class ValueTable {
   #makeRoom(length: number): void {
     if (this.#arenaEnd + length > this.#arena.length) {
       const live = this.#arenaEnd - this.#arenaStart;
-      const size = Math.max(this.#arena.length * (live + length > this.#arena.length / 2 ? 2 : 1), live + length);
+      const wanted = this.#arena.length * (live + length > this.#arena.length / 2 ? 2 : 1);
+      const size = Math.max(Math.min(wanted, this.#arenaCap), live + length);
       const arena = size === this.#arena.length ? this.#arena : new Uint8Array(size);
       arena.set(this.#arena.subarray(this.#arenaStart, this.#arenaEnd));
       for (let id = this.#first; id < this.#next; id++) {
@@ -349,8 +361,9 @@ export class ValueTable {
    * `bitWords` words.
    */
   #rebuild(values: number, bitWords: number): void {
+    // At most a third full after a rebuild, so the next one (at half full) is at least half as many adds away.
     let size = 128;
-    while (size < (values + 1) * 4) size *= 2;
+    while (size < (values + 1) * 3) size *= 2;
     this.#keys = new Int32Array(size);
     this.#heads = new Int32Array(size);
     this.#whole = new Int32Array(size);

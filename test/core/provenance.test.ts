@@ -350,55 +350,63 @@ describe('provenance index', () => {
     );
   });
 
-  it('property: the value table agrees with a first-in first-out map under its limits', () => {
-    // Few letters, so values share anchor grams; a small pool, so they repeat after the tables were rebuilt; room is
-    // reserved now and then, as indexing a text does.
-    const value = fc.string({ unit: fc.constantFrom('a', 'b', '1', '2'), minLength: 8, maxLength: 30 });
-    const reserve = fc.oneof(
-      { arbitrary: fc.constant(null), weight: 9 },
-      { arbitrary: fc.integer({ min: 0, max: 40 }), weight: 1 },
-    );
-    const add = fc.tuple(fc.nat(), fc.integer({ min: 1, max: 7 }), reserve);
-    const pool = fc.array(value, { minLength: 1, maxLength: 24, size: 'max' });
-    fc.assert(
-      fc.property(pool, fc.array(add, { minLength: 150, maxLength: 300 }), (values, picks) => {
-        const adds = picks.map(
-          ([pick, labels, room]) => [values[pick % values.length] as string, labels, room] as const,
-        );
-        let evicted = 0;
-        const table = new ValueTable(16, 200, (labels) => {
-          evicted |= labels;
-        });
-        const model = new Map<string, number>();
-        let modelEvicted = 0;
-        for (const [v, labels, room] of adds) {
-          if (room !== null) table.reserve(room, room * 20);
-          table.add(new TextEncoder().encode(v), v.length, labels, 0);
-          if (model.has(v)) model.set(v, (model.get(v) as number) | labels);
-          else {
-            const chars = () => [...model.keys()].reduce((sum, k) => sum + k.length, 0);
-            while (model.size > 0 && (model.size >= 16 || chars() + v.length > 200)) {
-              const [oldest, bits] = model.entries().next().value as [string, number];
-              model.delete(oldest);
-              modelEvicted |= bits;
+  // The larger limits fill the per-value arrays past their first size, so they are compacted at their cap.
+  it.each([
+    { maxValues: 16, maxChars: 200, poolSize: 24, adds: 300 },
+    { maxValues: 60, maxChars: 1500, poolSize: 90, adds: 600 },
+  ])(
+    'property: the value table agrees with a first-in first-out map under its limits (%o)',
+    ({ maxValues, maxChars, poolSize, adds: maxAdds }) => {
+      // Few letters, so values share anchor grams; a small pool, so they repeat after the tables were rebuilt; room is
+      // reserved now and then, as indexing a text does.
+      const value = fc.string({ unit: fc.constantFrom('a', 'b', '1', '2'), minLength: 8, maxLength: 30 });
+      const reserve = fc.oneof(
+        { arbitrary: fc.constant(null), weight: 9 },
+        { arbitrary: fc.integer({ min: 0, max: 40 }), weight: 1 },
+      );
+      const add = fc.tuple(fc.nat(), fc.integer({ min: 1, max: 7 }), reserve);
+      const pool = fc.array(value, { minLength: 1, maxLength: poolSize, size: 'max' });
+      fc.assert(
+        fc.property(pool, fc.array(add, { minLength: maxAdds / 2, maxLength: maxAdds }), (values, picks) => {
+          const adds = picks.map(
+            ([pick, labels, room]) => [values[pick % values.length] as string, labels, room] as const,
+          );
+          let evicted = 0;
+          const table = new ValueTable(maxValues, maxChars, (labels) => {
+            evicted |= labels;
+          });
+          const model = new Map<string, number>();
+          let modelEvicted = 0;
+          for (const [v, labels, room] of adds) {
+            if (room !== null) table.reserve(room, room * 20);
+            table.add(new TextEncoder().encode(v), v.length, labels, 0);
+            if (model.has(v)) model.set(v, (model.get(v) as number) | labels);
+            else {
+              const chars = () => [...model.keys()].reduce((sum, k) => sum + k.length, 0);
+              while (model.size > 0 && (model.size >= maxValues || chars() + v.length > maxChars)) {
+                const [oldest, bits] = model.entries().next().value as [string, number];
+                model.delete(oldest);
+                modelEvicted |= bits;
+              }
+              model.set(v, labels);
             }
-            model.set(v, labels);
+            expect(table.count).toBe(model.size);
           }
-          expect(table.count).toBe(model.size);
-        }
-        expect(evicted).toBe(modelEvicted);
-        for (const [v, labels] of model) {
-          const bytes = new TextEncoder().encode(v);
-          const ids = new Set<number>();
-          for (let p = 0; p + VALUE_GRAM <= v.length; p++) {
-            for (let id = table.newest(anchorHash(bytes, p)); id >= 0; id = table.older(id)) {
-              if (table.value(id) === v && table.offset(id) === p && table.matches(id, bytes, 0, v.length)) ids.add(id);
+          expect(evicted).toBe(modelEvicted);
+          for (const [v, labels] of model) {
+            const bytes = new TextEncoder().encode(v);
+            const ids = new Set<number>();
+            for (let p = 0; p + VALUE_GRAM <= v.length; p++) {
+              for (let id = table.newest(anchorHash(bytes, p)); id >= 0; id = table.older(id)) {
+                if (table.value(id) === v && table.offset(id) === p && table.matches(id, bytes, 0, v.length))
+                  ids.add(id);
+              }
             }
+            expect([...ids].map((id) => table.labels(id))).toEqual([labels]);
           }
-          expect([...ids].map((id) => table.labels(id))).toEqual([labels]);
-        }
-      }),
-      { numRuns: 200 },
-    );
-  });
+        }),
+        { numRuns: 200 },
+      );
+    },
+  );
 });
