@@ -12,7 +12,7 @@ import {
 } from '@modelcontextprotocol/client';
 import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 import type { UpstreamConfig } from './config.ts';
-import { ConnectionLost, HttpToolCaller } from './http-call.ts';
+import { ConnectionLost, HttpToolCaller, plainHeaderValue } from './http-call.ts';
 import { StdioUpstreamTransport } from './stdio-upstream.ts';
 
 /** What an upstream offers right now. */
@@ -194,8 +194,9 @@ export class Upstream {
     const params = args === undefined ? { name } : { name, arguments: args };
     return this.#request((client, options) => {
       const modern = client.getProtocolEra() === 'modern';
-      // A tool that declares arguments mirrored into HTTP headers (x-mcp-header) goes through the SDK, which does it.
-      const mirrored = modern && this.#mirrored().has(name);
+      // A tool that declares arguments mirrored into HTTP headers (x-mcp-header), or whose name the `Mcp-Name` header
+      // must carry encoded, goes through the SDK, which does both.
+      const mirrored = modern && (this.#mirrored().has(name) || !plainHeaderValue(name));
       const version = client.getNegotiatedProtocolVersion();
       // Over stdio a 2025-era call skips the SDK's request path (stdio-upstream.ts); it is the same JSON-RPC request.
       if (this.#stdioTransport && !modern && version !== undefined) {
