@@ -96,8 +96,8 @@ class Connection {
     this.pool.forget(this);
     const exchange = this.exchange;
     if (!exchange) return;
-    if (exchange.framing === 'close') return this.#complete({ ...exchange, reusable: false });
-    this.#fail(new ConnectionClosed('socket hang up: the upstream closed the connection before it answered'));
+    if (exchange.framing === 'close') this.#complete({ ...exchange, reusable: false });
+    else this.#fail(new ConnectionClosed('socket hang up: the upstream closed the connection before it answered'));
   }
 }
 
