@@ -187,7 +187,7 @@ export class Http1Pool {
     if (at >= 0) this.#idle.splice(at, 1);
   }
 
-  /** Closes the idle sockets and refuses further requests; requests in flight fail as their sockets close. */
+  /** Closes the idle sockets and refuses further requests; a socket in use is closed when its exchange ends. */
   close(): void {
     this.#closed = true;
     for (const connection of this.#idle.splice(0)) connection.socket.destroy();
