@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 
 /** A whole HTTP response: status, headers by lowercase name (repeated ones joined with `, `), body. */
@@ -57,7 +57,12 @@ class Connection {
     this.pool = pool;
     const options = { host: target.hostname, port: target.port };
     this.socket = target.https
-      ? tlsConnect({ ...options, servername: target.hostname, ALPNProtocols: ['http/1.1'] })
+      ? // SNI names a host, never an address (RFC 6066).
+        tlsConnect({
+          ...options,
+          ...(isIP(target.hostname) ? {} : { servername: target.hostname }),
+          ALPNProtocols: ['http/1.1'],
+        })
       : netConnect(options);
     this.socket.setNoDelay(true);
     this.socket.on('data', (chunk: Buffer) => this.#onData(chunk));

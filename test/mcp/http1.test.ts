@@ -168,6 +168,22 @@ describe('Http1Pool', () => {
     while (closed.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(closed).toHaveLength(2);
   });
+  it('speaks TLS to an https upstream, naming the host for SNI, and fails the call when the handshake fails', async () => {
+    const hello: Buffer[] = [];
+    const server = createNetServer((socket: Socket) => {
+      socket.once('data', (chunk: Buffer) => {
+        hello.push(chunk);
+        socket.destroy();
+      });
+    });
+    const { port } = await listen(server);
+    const pool = new Http1Pool({ https: true, hostname: 'localhost', port });
+    pools.push(pool);
+    await expect(call(pool)).rejects.toThrow();
+    expect(hello[0]?.[0]).toBe(0x16); // a TLS handshake record, not plain HTTP
+    expect(hello[0]?.includes('localhost')).toBe(true);
+    expect(hello[0]?.includes('POST')).toBe(false);
+  });
 });
 
 describe('HttpToolCaller', () => {
