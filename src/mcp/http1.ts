@@ -168,7 +168,7 @@ export class Http1Pool {
     const now = Date.now();
     for (let connection = this.#idle.pop(); connection; connection = this.#idle.pop()) {
       // A server closes idle sockets at its keep-alive timeout; one about to close could lose the request.
-      if (now - connection.idleSince < connection.idleMs && !connection.socket.destroyed) {
+      if (now - connection.idleSince < connection.idleMs && connection.socket.writable) {
         connection.socket.ref();
         return connection;
       }
