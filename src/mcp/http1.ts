@@ -1,5 +1,6 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { STDIO_DEFAULT_MAX_BUFFER_SIZE } from '@modelcontextprotocol/client';
 
 /** A whole HTTP response: status, headers by lowercase name (repeated ones joined with `, `), body. */
 export interface Http1Response {
@@ -22,6 +23,8 @@ export class ConnectionClosed extends Error {
 
 /** Response heads larger than this are refused (node:http's default limit is 16 KiB). */
 const MAX_HEAD_BYTES = 64 * 1024;
+/** Response bodies larger than this are refused: the same bound as a message from a stdio upstream. */
+const MAX_BODY_BYTES = STDIO_DEFAULT_MAX_BUFFER_SIZE;
 /** Idle sockets kept for reuse at most (node:http's agent keeps 256). */
 const MAX_IDLE = 256;
 /** How long an idle socket is reused when the server gave no `Keep-Alive: timeout` (Node's servers close at 5 s). */
@@ -40,6 +43,7 @@ interface Exchange {
   /** Body bytes still expected: a count, `chunked`, or `close` (the body runs until the server closes). */
   framing: number | 'chunked' | 'close' | undefined;
   body: Buffer[];
+  bodyBytes: number;
   reusable: boolean;
   idleMs: number;
 }
@@ -155,6 +159,7 @@ export class Http1Pool {
         headers: new Map(),
         framing: undefined,
         body: [],
+        bodyBytes: 0,
         reusable: true,
         idleMs: DEFAULT_IDLE_MS,
       };
@@ -228,8 +233,17 @@ function parse(exchange: Exchange): boolean {
 /** Moves `n` pending bytes to the body. */
 function take(exchange: Exchange, n: number): void {
   if (n === 0) return;
-  exchange.body.push(exchange.pending.subarray(0, n));
+  addBody(exchange, exchange.pending.subarray(0, n));
   exchange.pending = exchange.pending.subarray(n);
+}
+
+/** Adds bytes to the body, refusing a body past {@link MAX_BODY_BYTES} (an upstream cannot exhaust memory). */
+function addBody(exchange: Exchange, piece: Buffer): void {
+  exchange.bodyBytes += piece.length;
+  if (exchange.bodyBytes > MAX_BODY_BYTES) {
+    throw new Error(`the upstream sent a response body larger than ${MAX_BODY_BYTES} bytes`);
+  }
+  exchange.body.push(piece);
 }
 
 /** Reads a status line and headers; an interim (1xx) head is skipped and the parse waits for the final one. */
@@ -306,7 +320,7 @@ function readChunks(exchange: Exchange): boolean {
     if (pending[start + size] !== 13 || pending[start + size + 1] !== 10) {
       throw new Error('the upstream sent a chunk without its closing CRLF');
     }
-    exchange.body.push(pending.subarray(start, start + size));
+    addBody(exchange, pending.subarray(start, start + size));
     exchange.pending = pending.subarray(start + size + 2);
   }
 }

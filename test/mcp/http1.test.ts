@@ -147,6 +147,22 @@ describe('Http1Pool', () => {
     }
   });
 
+  it('refuses a body past 10 MiB, however it is framed', async () => {
+    const big = Buffer.alloc(10 * 1024 * 1024 + 1, 0x61);
+    const framings: (string | Buffer)[][] = [
+      [`HTTP/1.1 200 OK\r\ncontent-length: ${big.length}\r\n\r\n`, big],
+      [`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${big.length.toString(16)}\r\n`, big, '\r\n0\r\n\r\n'],
+      ['HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n', big],
+    ];
+    for (const reply of framings) {
+      const { pool } = await rawServer(reply, { close: true });
+      await expect(call(pool)).rejects.toThrow(/response body larger than 10485760 bytes/);
+    }
+    // Exactly at the bound is an answer.
+    const { pool } = await rawServer([`HTTP/1.1 200 OK\r\ncontent-length: ${big.length - 1}\r\n\r\n`, big.subarray(1)]);
+    expect((await call(pool)).body.length).toBe(big.length - 1);
+  });
+
   it('a server that closes before it answers fails the call as a lost connection', async () => {
     const { pool } = await rawServer(['HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort'], { close: true });
     const failed = call(pool);
