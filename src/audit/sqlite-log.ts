@@ -17,6 +17,7 @@ import {
   openStoreDatabase,
   storeError,
 } from '../store/sqlite/database.ts';
+import { type Committed, WalSync } from '../store/sqlite/wal-sync.ts';
 import type { AuditEvent, AuditLog } from '../store/types.ts';
 import type { AuditKey, Checkpoint } from './checkpoint.ts';
 import { leafHash, MerkleFrontier } from './merkle.ts';
@@ -115,6 +116,8 @@ export class SqliteAuditLog implements AuditLog {
   #scheduled = false;
   #closed = false;
   #checkpointer: WalCheckpointer | undefined;
+  /** With `synchronous = full`: syncs the write-ahead log after commits made without a sync of their own. */
+  readonly #sync: WalSync | undefined;
 
   constructor(path: string, options: SqliteAuditLogOptions = {}) {
     this.path = path;
@@ -123,9 +126,13 @@ export class SqliteAuditLog implements AuditLog {
     this.#intervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.#rules = compileRedaction(options.redact ?? []);
     this.#now = options.now ?? Date.now;
-    const database = options.walCheckpointer
-      ? { walAutocheckpoint: BACKGROUND_WAL_AUTOCHECKPOINT, ...options }
-      : options;
+    const durable = options.synchronous !== 'normal';
+    const database = {
+      ...(options.walCheckpointer ? { walAutocheckpoint: BACKGROUND_WAL_AUTOCHECKPOINT } : {}),
+      ...options,
+      // `full` is kept by syncing the write-ahead log after each commit, off this thread (see WalSync).
+      synchronous: 'normal' as const,
+    };
     this.#db = openStoreDatabase(path, database, { component: 'audit', version: 1, ddl: SCHEMA });
     try {
       this.#insert = this.#db.prepare('INSERT INTO audit_records (seq, record) VALUES (?, ?)');
@@ -145,6 +152,7 @@ export class SqliteAuditLog implements AuditLog {
             .run(key.keyId, key.publicPem());
         });
       }
+      this.#sync = durable ? new WalSync(path) : undefined;
     } catch (error) {
       this.#db.close();
       throw error;
@@ -181,6 +189,7 @@ export class SqliteAuditLog implements AuditLog {
 
   #enqueue<T>(work: Pick<Waiter, 'json' | 'write'>): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreError('STORE_CLOSED', 'audit log is closed'));
+    if (this.#sync?.failure) return Promise.reject(this.#sync.failure);
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ ...work, resolve: resolve as (result: unknown) => void, reject });
       if (!this.#scheduled) {
@@ -195,11 +204,15 @@ export class SqliteAuditLog implements AuditLog {
   async checkpoint(): Promise<Checkpoint | undefined> {
     assertOpen(this.#closed, 'audit log');
     await this.#drain();
-    return immediate(this.#db, 'cannot checkpoint the audit log', () => {
+    // INVARIANT: nothing more is written after a failed sync (test/store/wal-sync.test.ts "a failed sync").
+    if (this.#sync?.failure) throw this.#sync.failure;
+    const latest = immediate(this.#db, 'cannot checkpoint the audit log', () => {
       const head = this.#readHead();
       this.#writeCheckpoint(head);
       return readCheckpoints(this.#db).at(-1);
     });
+    await this.#durable();
+    return latest;
   }
 
   /**
@@ -232,6 +245,7 @@ export class SqliteAuditLog implements AuditLog {
       if (this.#readHead().size > 0) await this.checkpoint();
     } finally {
       this.#closed = true;
+      await this.#sync?.close();
       this.#db.close();
       await this.#checkpointer?.stop();
     }
@@ -239,16 +253,45 @@ export class SqliteAuditLog implements AuditLog {
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0 || this.#scheduled) await new Promise((resolve) => setImmediate(resolve));
+    await this.#sync?.idle();
+  }
+
+  /** Resolves once what this connection has committed is on disk. */
+  #durable(): Promise<void> {
+    const sync = this.#sync;
+    if (!sync) return Promise.resolve();
+    return new Promise((resolve, reject) =>
+      sync.after([{ waiter: { resolve: () => resolve(), reject }, result: undefined }]),
+    );
   }
 
   #flush(): void {
+    const sync = this.#sync;
+    // What arrives while a sync runs commits after it, all together: it could not be acknowledged sooner, and one
+    // commit costs less than several.
+    if (sync?.busy) {
+      void sync.idle().then(() => this.#flush());
+      return;
+    }
     this.#scheduled = false;
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
-    // INVARIANT: an append that was not committed rejects, so the guard denies
+    if (sync?.failure) {
+      for (const waiter of batch) waiter.reject(sync.failure);
+      return;
+    }
+    // INVARIANT: an append resolves only after its commit and a sync of the write-ahead log that started after it
+    // (test/store/wal-sync.test.ts); one that was not committed rejects, so the guard denies
     // (test/store/fail-closed.test.ts "write error").
-    commitBatch(this.#db, 'cannot write the audit log', batch, () => {
+    const committed: Committed[] = [];
+    const waiters = sync
+      ? batch.map((waiter) => ({
+          resolve: (result: unknown) => committed.push({ waiter, result }),
+          reject: waiter.reject,
+        }))
+      : batch;
+    commitBatch(this.#db, 'cannot write the audit log', waiters, () => {
       const outcomes: Outcome[] = [];
       const head = this.#readHead();
       const at = this.#now();
@@ -289,6 +332,7 @@ export class SqliteAuditLog implements AuditLog {
       }
       return outcomes;
     });
+    if (committed.length > 0) sync?.after(committed);
   }
 
   #readHead(): Head {
