@@ -1,5 +1,5 @@
 // Audit log benchmark: durable appends with group commit, and verify, each against plain SQLite on the same rows.
-// Run: node_modules/.bin/node bench/audit.ts [records] [records to verify]
+// Run: node_modules/.bin/node bench/audit.ts [records] [records to verify] [seconds of offered load]
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,9 @@ const RECORDS = Number(process.argv[2] ?? 100_000);
 const WRITERS = 64;
 /** The target rate, offered as a steady load to measure latency at it. */
 const OFFERED = 20_000;
-const OFFERED_RECORDS = Math.min(RECORDS, 3 * OFFERED);
+/** The steady load runs 3 s (less with fewer records), or as many seconds as given, to see whether the tail holds. */
+const OFFERED_RECORDS =
+  process.argv[4] === undefined ? Math.min(RECORDS, 3 * OFFERED) : Math.round(OFFERED * Number(process.argv[4]));
 /** Records of the log that verify reads: long enough that starting a worker thread is a small part of it. */
 const VERIFY_RECORDS = Number(process.argv[3] ?? 1_000_000);
 const dir = mkdtempSync(join(tmpdir(), 'ruleoftwo-bench-'));

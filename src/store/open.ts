@@ -52,8 +52,8 @@ export async function openStores(options: OpenStoresOptions): Promise<OpenedStor
     ...(background ? { walAutocheckpoint: BACKGROUND_WAL_AUTOCHECKPOINT } : {}),
   };
   // Session commits skip their own fsync: every session change the guard makes is followed, before anything is
-  // released, by an audit append on the same file, and its fsync makes everything before it in the write-ahead log
-  // durable too. A power loss can only drop a change whose call was never released. docs/stores.md has the details.
+  // released, by an audit append on the same file, and its sync of the write-ahead log (WalSync) makes everything
+  // before it in that file durable too. A power loss can only drop a change whose call was never released. docs/stores.md has the details.
   const sessions = new SqliteSessionStore(options.path, { ...database, synchronous: 'normal' });
   const opened: { close(): Promise<void> }[] = [sessions];
   try {
