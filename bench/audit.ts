@@ -22,6 +22,11 @@ const OFFERED = 20_000;
 /** The steady load runs 3 s (less with fewer records), or as many seconds as given, to see whether the tail holds. */
 const OFFERED_RECORDS =
   process.argv[4] === undefined ? Math.min(RECORDS, 3 * OFFERED) : Math.round(OFFERED * Number(process.argv[4]));
+/**
+ * Appends offered at the same rate before the measured ones: the first fraction of a second of a new log is its
+ * start-up (JIT compilation, its checkpointer thread loading its code on the same two cores), not the steady load.
+ */
+const WARM_UP_RECORDS = OFFERED / 2;
 /** Records of the log that verify reads: long enough that starting a worker thread is a small part of it. */
 const VERIFY_RECORDS = Number(process.argv[3] ?? 1_000_000);
 const dir = mkdtempSync(join(tmpdir(), 'ruleoftwo-bench-'));
@@ -83,14 +88,15 @@ async function closedLoop(append: (i: number) => Promise<void>): Promise<Run> {
  * when it sent them. Each latency runs from that stamp, so a stall of this thread (a commit, a GC pause) counts for
  * every append waiting behind it. The generator sleeps between messages: an earlier version spun on setImmediate
  * in this thread to issue each append at its due time, which took a whole core of the two, and the p99 it measured
- * was largely this process being descheduled.
+ * was largely this process being descheduled. Only appends after the first WARM_UP_RECORDS are measured.
  */
 async function openLoop(append: (i: number) => Promise<void>): Promise<Run> {
+  const total = WARM_UP_RECORDS + OFFERED_RECORDS;
   const latencies = new Float64Array(OFFERED_RECORDS);
-  // From the first arrival: the generator thread's start-up is not part of the run.
+  // From the first measured arrival.
   let start = Number.NaN;
   const arrivals = new Worker(new URL('./arrivals.ts', import.meta.url), {
-    workerData: { count: OFFERED_RECORDS, perSecond: OFFERED },
+    workerData: { count: total, perSecond: OFFERED },
   });
   let issued = 0;
   let resolved = 0;
@@ -98,12 +104,12 @@ async function openLoop(append: (i: number) => Promise<void>): Promise<Run> {
     arrivals.on('error', reject);
     arrivals.on('message', ({ to, at }: { to: number; at: number }) => {
       const since = at - performance.timeOrigin;
-      if (Number.isNaN(start)) start = since;
+      if (Number.isNaN(start) && to > WARM_UP_RECORDS) start = since;
       for (; issued < to; issued++) {
         const i = issued;
         append(i).then(() => {
-          latencies[i] = performance.now() - since;
-          if (++resolved === OFFERED_RECORDS) resolve();
+          if (i >= WARM_UP_RECORDS) latencies[i - WARM_UP_RECORDS] = performance.now() - since;
+          if (++resolved === total) resolve();
         }, reject);
       }
     });
@@ -143,7 +149,7 @@ const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')} records/s`
 const latency = (r: { p50: number; p99: number }) => `p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms`;
 
 console.log(
-  `ruleoftwo audit benchmark: ${RECORDS.toLocaleString('en-US')} records per closed-loop run, ${OFFERED_RECORDS.toLocaleString('en-US')} per open-loop run, WAL; load ${loadavg()[0]?.toFixed(2)}`,
+  `ruleoftwo audit benchmark: ${RECORDS.toLocaleString('en-US')} records per closed-loop run, ${OFFERED_RECORDS.toLocaleString('en-US')} measured per open-loop run (after ${WARM_UP_RECORDS.toLocaleString('en-US')} to warm up), WAL; load ${loadavg()[0]?.toFixed(2)}`,
 );
 
 // The floor no log can beat: one small write and fdatasync, as a commit does.
