@@ -24,7 +24,11 @@ export class WalSync {
   #running: Promise<void> | undefined;
   #failure: StoreError | undefined;
 
-  /** Opens the write-ahead log of the database at `path`, which must be open in WAL mode. */
+  /**
+   * Opens the write-ahead log of the database at `path`, which the caller holds open in WAL mode: while any
+   * connection is open SQLite keeps that file (it removes it when the last one closes), so this descriptor stays on
+   * the file that commits write.
+   */
   constructor(path: string) {
     try {
       this.#fd = fs.openSync(`${path}-wal`, 'r');
