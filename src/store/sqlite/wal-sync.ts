@@ -12,8 +12,9 @@ export interface Committed {
  * Makes commits durable off this thread: one `fdatasync` of the write-ahead log on libuv's thread pool covers every
  * commit made before it started (group commit), and a commit's waiters settle only after such a sync has finished.
  * Meant for a connection with `synchronous = NORMAL`, whose commits write the log without syncing it. That is as
- * durable as `FULL`, which syncs the same file at the end of the commit, but this thread neither blocks on the disk
- * nor holds the write lock while it waits, and commits go on while a sync runs. A log whose frames were copied into
+ * durable as `FULL`, which syncs the same file at the end of the commit, but this thread does not block on the disk
+ * and nobody holds the write lock while the sync runs (other connections, a session store's, commit meanwhile).
+ * Frames written before the sync by any connection are covered by it. A log whose frames were copied into
  * the database before the sync is safe too: SQLite syncs the log before such a copy and the database before it
  * reuses the log.
  */
