@@ -95,8 +95,9 @@ describe('audit appends are acknowledged after a sync of the write-ahead log', (
     await guard.session('s1');
     const syncs = holdSyncs(file);
     const pending = audit.append(event('pending'));
-    const queued = audit.append(event('queued'));
     await vi.waitFor(() => expect(syncs).toHaveLength(1));
+    // Queued behind the sync in flight, not yet committed.
+    const queued = audit.append(event('queued'));
     syncs[0]?.release(Object.assign(new Error('i/o error'), { code: 'EIO' }));
     await expect(pending).rejects.toThrow('cannot sync the write-ahead log: EIO');
     await expect(queued).rejects.toThrow('cannot sync the write-ahead log: EIO');
@@ -109,6 +110,9 @@ describe('audit appends are acknowledged after a sync of the write-ahead log', (
     expect(decision.reasons.map((r) => r.code)).toContain('audit_error');
     expect(failures.at(-1)).toMatch(/audit log: cannot sync the write-ahead log: EIO/);
     await expect(audit.close()).rejects.toThrow(/EIO/);
+    const db = openDatabase(file, { readOnly: true });
+    expect([...readRecords(db)].map((r) => JSON.parse(r.text).event.callId)).not.toContain('queued');
+    db.close();
   });
 
   it('close waits for every append and sync, then every acknowledged record is in the file', async () => {
