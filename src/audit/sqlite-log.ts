@@ -266,13 +266,9 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   #flush(): void {
+    // Batches commit while a sync runs, and the next sync covers them all: this thread never waits for the disk, so
+    // the CPU of a batch (canonical JSON, hashes, inserts) overlaps the sync before it instead of adding to it.
     const sync = this.#sync;
-    // What arrives while a sync runs commits after it, all together: it could not be acknowledged sooner, and one
-    // commit costs less than several.
-    if (sync?.busy) {
-      void sync.idle().then(() => this.#flush());
-      return;
-    }
     this.#scheduled = false;
     const batch = this.#queue;
     this.#queue = [];

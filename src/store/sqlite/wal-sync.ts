@@ -52,13 +52,9 @@ export class WalSync {
       for (const { waiter } of committed) waiter.reject(this.#failure);
       return;
     }
-    this.#next.push(...committed);
+    // Not push(...committed): a batch can hold more records than a call has room for arguments.
+    this.#next = this.#next.concat(committed);
     this.#running ??= this.#run();
-  }
-
-  /** Whether a sync is running. */
-  get busy(): boolean {
-    return this.#running !== undefined;
   }
 
   /** Resolves once every sync asked for so far has finished (or failed). */
