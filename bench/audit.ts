@@ -144,7 +144,7 @@ const cpuRate = (records: number, since: NodeJS.CpuUsage) => {
   const used = process.cpuUsage(since);
   return Math.round(records / ((used.user + used.system) / 1e6)).toLocaleString('en-US');
 };
-const row = (name: string, value: string) => console.log(`${name.padEnd(50)} ${value}`);
+const row = (name: string, value: string) => console.log(`${name.padEnd(58)} ${value}`);
 const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')} records/s`;
 const latency = (r: { p50: number; p99: number }) => `p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms`;
 
@@ -184,6 +184,17 @@ for (const synchronous of ['full', 'normal'] as const) {
     await checkpointer.stop();
     plainDb.close();
     row(`plain SQLite inserts, ${synchronous}, ${what}`, `${rate(plain.perSecond)}  ${latency(plain)}`);
+    if (synchronous === 'full') {
+      // The same log with SQLite's own fsync inside each commit, which blocks this thread (`walSync: false`).
+      const inline = new SqliteAuditLog(join(dir, `audit-inline-${load}.db`), {
+        walCheckpointer: true,
+        walSync: false,
+        ...(key ? { key } : {}),
+      });
+      const run = await drive((i) => inline.append(event(i)));
+      await inline.close();
+      row(`audit log appends, full, fsync in the commit, ${what}`, `${rate(run.perSecond)}  ${latency(run)}`);
+    }
     const log = new SqliteAuditLog(join(dir, `audit-${synchronous}-${load}.db`), {
       synchronous,
       walCheckpointer: true,

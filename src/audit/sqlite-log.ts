@@ -65,6 +65,12 @@ export interface SqliteAuditLogOptions extends DatabaseOptions {
    * append waits for that copy; default false. `openStores` turns it on.
    */
   walCheckpointer?: boolean;
+  /**
+   * With `synchronous: 'full'`: commit without SQLite's own fsync and sync the write-ahead log off the event loop
+   * (`WalSync`), as durable and without blocking this thread; default true. False leaves the fsync to SQLite,
+   * inside each commit.
+   */
+  walSync?: boolean;
   /** Argument paths to redact, as in the policy's `audit.redact`. */
   redact?: readonly string[];
   now?: () => number;
@@ -116,7 +122,7 @@ export class SqliteAuditLog implements AuditLog {
   #scheduled = false;
   #closed = false;
   #checkpointer: WalCheckpointer | undefined;
-  /** With `synchronous = full`: syncs the write-ahead log after commits made without a sync of their own. */
+  /** With `synchronous: 'full'` and `walSync`: syncs the write-ahead log after commits made without a sync. */
   readonly #sync: WalSync | undefined;
 
   constructor(path: string, options: SqliteAuditLogOptions = {}) {
@@ -126,12 +132,12 @@ export class SqliteAuditLog implements AuditLog {
     this.#intervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.#rules = compileRedaction(options.redact ?? []);
     this.#now = options.now ?? Date.now;
-    const durable = options.synchronous !== 'normal';
+    const offLoop = options.synchronous !== 'normal' && options.walSync !== false;
     const database = {
       ...(options.walCheckpointer ? { walAutocheckpoint: BACKGROUND_WAL_AUTOCHECKPOINT } : {}),
       ...options,
-      // `full` is kept by syncing the write-ahead log after each commit, off this thread (see WalSync).
-      synchronous: 'normal' as const,
+      // `full` is then kept by syncing the write-ahead log after each commit, off this thread (see WalSync).
+      ...(offLoop ? { synchronous: 'normal' as const } : {}),
     };
     this.#db = openStoreDatabase(path, database, { component: 'audit', version: 1, ddl: SCHEMA });
     try {
@@ -152,7 +158,7 @@ export class SqliteAuditLog implements AuditLog {
             .run(key.keyId, key.publicPem());
         });
       }
-      this.#sync = durable ? new WalSync(path) : undefined;
+      this.#sync = offLoop ? new WalSync(path) : undefined;
     } catch (error) {
       this.#db.close();
       throw error;
