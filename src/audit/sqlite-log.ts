@@ -334,7 +334,7 @@ export class SqliteAuditLog implements AuditLog {
       }
       return outcomes;
     });
-    if (committed.length > 0) sync?.after(committed);
+    sync?.after(committed);
   }
 
   #readHead(): Head {

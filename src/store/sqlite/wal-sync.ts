@@ -48,6 +48,7 @@ export class WalSync {
 
   /** Resolves each committed waiter with its result once a sync that started after this call has finished. */
   after(committed: readonly Committed[]): void {
+    if (committed.length === 0) return;
     if (this.#failure) {
       for (const { waiter } of committed) waiter.reject(this.#failure);
       return;
