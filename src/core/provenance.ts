@@ -142,10 +142,6 @@ let units = new Uint16Array(256);
 /** Scratch: the hashes of the blocks of the text being indexed. */
 let blockHashes = new Int32Array(4096);
 
-/**
- * A copy of a string that does not keep the text it was cut from alive: the engine represents a slice of a 1 MB
- * output as a view of it, and an index that kept such views would hold every output it ever saw.
- */
 /** A copy of `array` at twice its length. */
 function grown(array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
   const out = new Int32Array(array.length * 2);
@@ -153,6 +149,10 @@ function grown(array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
   return out;
 }
 
+/**
+ * A copy of a string that does not keep the text it was cut from alive: the engine represents a slice of a 1 MB
+ * output as a view of it, and an index that kept such views would hold every output it ever saw.
+ */
 function detached(text: string): string {
   if (units.length < text.length) units = new Uint16Array(Math.max(text.length, units.length * 2));
   for (let i = 0; i < text.length; i++) units[i] = text.charCodeAt(i);
