@@ -39,6 +39,20 @@ export async function writeConfig(dir: string, config: unknown, name = 'gateway.
   return file;
 }
 
+/**
+ * A gateway config for transport tests: one trusted upstream `flaky` whose tools bring no legs, memory stores, no
+ * pinning, so every call is allowed and what is tested is how it travels.
+ */
+export function plainFlakyConfig(server: Record<string, unknown>, timeout: string): unknown {
+  return {
+    version: 1,
+    pinning: 'off',
+    store: { kind: 'memory' },
+    policy: { version: 1, session: { input: 'trusted' } },
+    servers: { flaky: { ...server, timeout, trusted: true, tools: { '*': { legs: 'none' } } } },
+  };
+}
+
 /** How a test client answers elicitation: a queue of answers, or no elicitation capability at all. */
 export type Answers = ('accept' | 'decline' | 'cancel')[] | undefined;
 

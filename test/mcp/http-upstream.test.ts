@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
 import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
-import { ROOT, rawModernCall, type ToolResult, tempDir, textOf, writeConfig } from './harness.ts';
+import { plainFlakyConfig, ROOT, rawModernCall, type ToolResult, tempDir, textOf, writeConfig } from './harness.ts';
 
 // Tool calls to a Streamable HTTP upstream that hangs (src/mcp/http-call.ts over src/mcp/http1.ts), against a real
 // SDK v2 server over HTTP (test/mcp/fixtures/flaky-server.ts `http`): a timeout, a client that goes away and an
@@ -26,13 +26,7 @@ beforeAll(async () => {
   });
   const temp = await tempDir();
   remove = temp.remove;
-  const file = await writeConfig(temp.dir, {
-    version: 1,
-    pinning: 'off',
-    store: { kind: 'memory' },
-    policy: { version: 1, session: { input: 'trusted' } },
-    servers: { flaky: { url: upstreamUrl, timeout: '800ms', trusted: true, tools: { '*': { legs: 'none' } } } },
-  });
+  const file = await writeConfig(temp.dir, plainFlakyConfig({ url: upstreamUrl }, '800ms'));
   running = await runGateway(await loadGatewayConfig(file), { transport: 'http', port: 0, log: () => {} });
   url = running.http?.url ?? '';
 }, 30_000);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
 import type { Gateway } from '../../src/mcp/gateway.ts';
 import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
-import { fixtureServer, rawModernCall, tempDir, textOf, writeConfig } from './harness.ts';
+import { fixtureServer, plainFlakyConfig, rawModernCall, tempDir, textOf, writeConfig } from './harness.ts';
 
 // The gateway's own stdio upstream transport (src/mcp/stdio-upstream.ts) against a real SDK v2 server
 // (test/mcp/fixtures/flaky-server.ts): cancellation, a server that dies mid-call, stray output, JSON-RPC errors.
@@ -15,15 +15,7 @@ const log: string[] = [];
 beforeAll(async () => {
   const temp = await tempDir();
   remove = temp.remove;
-  const file = await writeConfig(temp.dir, {
-    version: 1,
-    pinning: 'off',
-    store: { kind: 'memory' },
-    policy: { version: 1, session: { input: 'trusted' } },
-    servers: {
-      flaky: { ...fixtureServer('flaky-server'), timeout: '60s', trusted: true, tools: { '*': { legs: 'none' } } },
-    },
-  });
+  const file = await writeConfig(temp.dir, plainFlakyConfig(fixtureServer('flaky-server'), '60s'));
   running = await runGateway(await loadGatewayConfig(file), { transport: 'http', port: 0, log: (m) => log.push(m) });
   gateway = running.gateway;
 }, 30_000);
