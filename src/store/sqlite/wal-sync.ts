@@ -32,7 +32,8 @@ export class WalSync {
    */
   constructor(path: string) {
     try {
-      this.#fd = fs.openSync(`${path}-wal`, 'r');
+      // Opened for writing though nothing is written through it: Windows flushes only a handle with write access.
+      this.#fd = fs.openSync(`${path}-wal`, 'r+');
     } catch (error) {
       throw new StoreError(
         'STORE_UNAVAILABLE',
