@@ -64,12 +64,23 @@ function freshGuard(): Guard {
   return createGuard({ policy: POLICY, audit });
 }
 
-/** One guarded call and the same call unguarded, for call number `i`. */
-interface Subject {
+/**
+ * One guarded call and the same call unguarded, for call number `i`. `input` builds what the framework hands its
+ * hooks for that call (the messages, the tool call); the framework builds it with or without a guard, so it is built
+ * before either call is timed and both calls get it.
+ */
+interface Subject<T = unknown> {
   name: string;
-  guarded: (i: number) => Promise<unknown>;
-  bare: (i: number) => Promise<unknown>;
+  input: (i: number) => T;
+  guarded: (i: number, input: T) => Promise<unknown>;
+  bare: (i: number, input: T) => Promise<unknown>;
 }
+
+/** A subject whose calls take nothing from the framework but their number. */
+const noInput = () => undefined;
+
+/** A subject typed by its input, as the list of subjects holds it. */
+const subject = <T>(s: Subject<T>): Subject => s as Subject;
 
 /**
  * Each adapter's subject, built when it is measured so that the guards (and audit logs) measured before it can be
@@ -82,6 +93,7 @@ const SUBJECTS: (() => Promise<Subject>)[] = [
     const guarded = guard.wrap('read_inbox', readInbox);
     return {
       name: 'plain guard.wrap',
+      input: noInput,
       guarded: (i) => guarded({}, { session: 's', callId: `c${i}` }),
       bare: readInbox,
     };
@@ -105,17 +117,20 @@ const SUBJECTS: (() => Promise<Subject>)[] = [
       },
       { role: 'tool', content: [{ type: 'tool-result', toolCallId: `c${i - 1}`, toolName: 'read_inbox', output: {} }] },
     ];
-    return {
+    return subject({
       name: 'ai-sdk (prepareStep + toolApproval + execute)',
-      guarded: async (i) => {
+      input: (i) => {
         const messages = step(i);
-        await prepareStep({ messages });
         const toolCall = { toolCallId: `c${i}`, toolName: 'read_inbox', input: {} };
-        await toolApproval({ toolCall, messages });
-        return execute({}, { toolCallId: `c${i}`, messages });
+        return { messages, toolCall, options: { toolCallId: `c${i}`, messages } };
       },
-      bare: (i) => bare({}, { toolCallId: `c${i}`, messages: [] }),
-    };
+      guarded: async (_i, { messages, toolCall, options }) => {
+        await prepareStep({ messages });
+        await toolApproval({ toolCall, messages });
+        return execute({}, options);
+      },
+      bare: (_i, { options }) => bare({}, options),
+    });
   },
   async (): Promise<Subject> => {
     const guard = freshGuard();
@@ -135,18 +150,18 @@ const SUBJECTS: (() => Promise<Subject>)[] = [
     const [tool] = guardOpenAI([base as any], { guard, session: 's' }) as any[];
     const context = { isToolApproved: () => undefined };
     const guardrail = tool.inputGuardrails.at(-1);
-    return {
+    return subject({
       // `isEnabled` runs once per model turn and tool; counted per call here.
       name: 'openai-agents (isEnabled + needsApproval + guardrail + invoke)',
-      guarded: async (i) => {
-        const toolCall = { type: 'function_call', callId: `c${i}`, name: 'read_inbox', arguments: '{}' };
+      input: (i) => ({ type: 'function_call', callId: `c${i}`, name: 'read_inbox', arguments: '{}' }),
+      guarded: async (_i, toolCall) => {
         await tool.isEnabled(context, {});
-        await tool.needsApproval(context, {}, `c${i}`);
+        await tool.needsApproval(context, {}, toolCall.callId);
         await guardrail.run({ context, agent: {}, toolCall });
         return tool.invoke(context, '{}', { toolCall });
       },
       bare: () => invoke(),
-    };
+    });
   },
   async (): Promise<Subject> => {
     const guard = freshGuard();
@@ -157,7 +172,8 @@ const SUBJECTS: (() => Promise<Subject>)[] = [
     const wrap = middleware.wrapToolCall as any;
     return {
       name: 'langchain (wrapToolCall)',
-      guarded: (i) => wrap({ toolCall: { id: `c${i}`, name: 'read_inbox', args: {} } }, handler),
+      input: (i) => ({ toolCall: { id: `c${i}`, name: 'read_inbox', args: {} } }),
+      guarded: (_i, request) => wrap(request, handler),
       bare: () => handler(),
     };
   },
@@ -170,17 +186,18 @@ const SUBJECTS: (() => Promise<Subject>)[] = [
     if (!pre || !post) throw new Error('hooks missing');
     const signal = new AbortController().signal;
     const base = { session_id: 'x', transcript_path: '', cwd: '', tool_name: 'read_inbox', tool_input: {} };
-    return {
+    return subject({
       name: 'claude-agent-sdk (PreToolUse + PostToolUse)',
-      guarded: async (i) => {
-        const id = `c${i}`;
-        await pre({ ...base, hook_event_name: 'PreToolUse', tool_use_id: id }, id, { signal });
+      input: (i) => ({ id: `c${i}`, pre: { ...base, hook_event_name: 'PreToolUse' as const, tool_use_id: `c${i}` } }),
+      guarded: async (_i, { id, pre: preInput }) => {
+        await pre(preInput, id, { signal });
         const output = await readInbox();
+        // The framework builds this input once the tool has answered; it is built in the timed call.
         await post({ ...base, hook_event_name: 'PostToolUse', tool_use_id: id, tool_response: output }, id, { signal });
         return output;
       },
       bare: readInbox,
-    };
+    });
   },
 ];
 
@@ -215,12 +232,13 @@ async function calls(run: Run, count: number, at?: number): Promise<void> {
   const started = process.hrtime.bigint();
   for (let k = 0; k < count; k++) {
     const i = run.next++;
+    const input = subject.input(i);
     // Interleaved, so both see the same machine load.
     let t = process.hrtime.bigint();
-    await subject.guarded(i);
+    await subject.guarded(i, input);
     const guardedTime = Number(process.hrtime.bigint() - t) / 1000;
     t = process.hrtime.bigint();
-    await subject.bare(i);
+    await subject.bare(i, input);
     const bareTime = Number(process.hrtime.bigint() - t) / 1000;
     if (at !== undefined) {
       run.guarded[at + k] = guardedTime;
@@ -235,10 +253,16 @@ async function calls(run: Run, count: number, at?: number): Promise<void> {
  * Main-thread CPU time per call of `call`, over `count` calls: unlike wall-clock tails, it hardly moves with the
  * machine's load (collections on the main thread count, the collector's helper threads do not).
  */
-async function cpuPerCall(call: (i: number) => Promise<unknown>, run: Run, count: number): Promise<number> {
+async function cpuPerCall(
+  call: (i: number, input: unknown) => Promise<unknown>,
+  run: Run,
+  count: number,
+): Promise<number> {
   const before = process.threadCpuUsage();
   for (let k = 0; k < count; k++) {
-    await call(run.next++);
+    // The framework's input is built here for the guarded and the bare calls alike, so it cancels out.
+    const i = run.next++;
+    await call(i, run.subject.input(i));
     if (mode.turns) await turn();
   }
   const { user, system } = process.threadCpuUsage(before);
