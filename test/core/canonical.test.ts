@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type ApprovalBinding, approvalHash } from '../../src/core/approval.ts';
 import { CanonicalJsonError, canonicalHash, canonicalJson, sha256Hex } from '../../src/core/canonical.ts';
@@ -12,6 +13,28 @@ describe('canonical JSON', () => {
     expect(canonicalJson(Object.assign(Object.create(null), { z: 1 }))).toBe('{"z":1}');
     expect(canonicalJson('line\nbreak "quoted"')).toBe('"line\\nbreak \\"quoted\\""');
     expect(canonicalJson(-0)).toBe('0');
+  });
+
+  it('property: writes what JSON.stringify writes, with keys in the built-in sort order', () => {
+    // The reference sorts with Array.prototype.sort; canonicalJson sorts few keys by insertion, many by the built-in.
+    const reference = (value: unknown): string => {
+      if (Array.isArray(value)) return `[${value.map(reference).join(',')}]`;
+      if (value === null || typeof value !== 'object') return JSON.stringify(value);
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record)
+        .sort()
+        .filter((key) => record[key] !== undefined);
+      return `{${keys.map((key) => `${JSON.stringify(key)}:${reference(record[key])}`).join(',')}}`;
+    };
+    // Numeric-looking keys too: objects list those first, in numeric order, which is not code-unit order.
+    const key = fc.oneof(fc.string({ unit: 'binary' }), fc.nat(300).map(String), fc.constantFrom('a', 'B', 'é', '10'));
+    const wide = fc.dictionary(key, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 80 });
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), wide, fc.array(wide, { maxLength: 3 })), (value) => {
+        expect(canonicalJson(value)).toBe(reference(value));
+      }),
+      { numRuns: 400 },
+    );
   });
 
   it('rejects what is not JSON, naming where', () => {
