@@ -338,6 +338,23 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   #readHead(): Head {
+    if (this.#db.isTransaction) return this.#readHeadNow();
+    // INVARIANT: the head and the last record are read in one snapshot. Read by two statements of their own, another
+    // process's append between them made them disagree, which reads as corruption (test/store/multiprocess.test.ts).
+    try {
+      this.#db.exec('BEGIN');
+    } catch (error) {
+      throw storeError(error, 'cannot read the audit log');
+    }
+    try {
+      return this.#readHeadNow();
+    } finally {
+      this.#db.exec('COMMIT');
+    }
+  }
+
+  /** {@link SqliteAuditLog.#readHead} inside the caller's transaction. */
+  #readHeadNow(): Head {
     let row: { size: number; frontier: Uint8Array; last_hash: Uint8Array } | undefined;
     try {
       row = this.#selectHead.get() as typeof row;

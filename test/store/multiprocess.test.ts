@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyDatabase } from '../../src/audit/inspect.ts';
+import { SqliteAuditLog } from '../../src/audit/sqlite-log.ts';
 import { newSessionState } from '../../src/core/state.ts';
 import { createGuard } from '../../src/guard/guard.ts';
 import { openStores } from '../../src/store/open.ts';
@@ -58,6 +59,46 @@ describe('sqlite stores across processes', () => {
       expect(report.records).toBe(1 + 4 * per);
     } finally {
       db.close();
+    }
+  });
+
+  it('reads a consistent head of the audit log while another process appends', async () => {
+    const { dir, remove } = tempDir();
+    cleanup = remove;
+    const path = join(dir, 'shared.db');
+    const stores = await openStores({ path });
+    const opened = createGuard({ policy: emailBot(), ...stores });
+    await opened.session('shared');
+    await stores.sessions.transact('counter', () => ({
+      state: newSessionState({ id: 'counter', configuration: 'dynamic', input: 'trusted', now: 0 }),
+      result: undefined,
+    }));
+    await opened.close();
+    const log = new SqliteAuditLog(path);
+    try {
+      const appending = child('hammer.ts', path, 'p1', '300');
+      let done = false;
+      const finished = () => {
+        done = true;
+      };
+      appending.then(finished, finished);
+      // The head and the last record are two reads; between them the other process appends all the time.
+      let reads = 0;
+      let last = 0;
+      while (!done) {
+        for (let i = 0; i < 200; i++, reads++) {
+          const size = log.size;
+          expect(size).toBeGreaterThanOrEqual(last);
+          last = size;
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await appending;
+      expect(reads).toBeGreaterThan(0);
+      // session.open, then a decision and a result per call.
+      expect(log.size).toBe(1 + 2 * 300);
+    } finally {
+      await log.close();
     }
   });
 
