@@ -213,7 +213,7 @@ export class SqliteAuditLog implements AuditLog {
     // INVARIANT: nothing more is written after a failed sync (test/store/wal-sync.test.ts "a failed sync").
     if (this.#sync?.failure) throw this.#sync.failure;
     const latest = immediate(this.#db, 'cannot checkpoint the audit log', () => {
-      const head = this.#readHead();
+      const head = this.#readHeadNow();
       this.#writeCheckpoint(head);
       return readCheckpoints(this.#db).at(-1);
     });
@@ -295,7 +295,7 @@ export class SqliteAuditLog implements AuditLog {
       : batch;
     commitBatch(this.#db, 'cannot write the audit log', waiters, () => {
       const outcomes: Outcome[] = [];
-      const head = this.#readHead();
+      const head = this.#readHeadNow();
       const at = this.#now();
       let { size, frontier, lastHash: prev } = head;
       const add = (json: string) => {
@@ -337,8 +337,8 @@ export class SqliteAuditLog implements AuditLog {
     sync?.after(committed);
   }
 
+  /** The head, checked against the last record, read outside a transaction (see {@link SqliteAuditLog.#readHeadNow}). */
   #readHead(): Head {
-    if (this.#db.isTransaction) return this.#readHeadNow();
     // INVARIANT: the head and the last record are read in one snapshot. Read by two statements of their own, another
     // process's append between them made them disagree, which reads as corruption (test/store/multiprocess.test.ts).
     try {
@@ -353,7 +353,7 @@ export class SqliteAuditLog implements AuditLog {
     }
   }
 
-  /** {@link SqliteAuditLog.#readHead} inside the caller's transaction. */
+  /** The head, checked against the last record, inside the caller's transaction. */
   #readHeadNow(): Head {
     let row: { size: number; frontier: Uint8Array; last_hash: Uint8Array } | undefined;
     try {
