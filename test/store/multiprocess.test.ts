@@ -18,19 +18,25 @@ const child = (script: string, ...args: string[]) =>
 let cleanup: (() => void) | undefined;
 afterEach(() => cleanup?.());
 
+/** A fresh database with what `children/hammer.ts` works on: the session `shared` and a `counter` session at 0. */
+async function hammerDatabase(): Promise<string> {
+  const { dir, remove } = tempDir();
+  cleanup = remove;
+  const path = join(dir, 'shared.db');
+  const stores = await openStores({ path });
+  const guard = createGuard({ policy: emailBot(), ...stores });
+  await guard.session('shared');
+  await stores.sessions.transact('counter', () => ({
+    state: newSessionState({ id: 'counter', configuration: 'dynamic', input: 'trusted', now: 0 }),
+    result: undefined,
+  }));
+  await guard.close();
+  return path;
+}
+
 describe('sqlite stores across processes', () => {
   it('two processes hammering one session lose no update and never reuse a sequence number', async () => {
-    const { dir, remove } = tempDir();
-    cleanup = remove;
-    const path = join(dir, 'shared.db');
-    const stores = await openStores({ path });
-    const guard = createGuard({ policy: emailBot(), ...stores });
-    await guard.session('shared');
-    await stores.sessions.transact('counter', () => ({
-      state: newSessionState({ id: 'counter', configuration: 'dynamic', input: 'trusted', now: 0 }),
-      result: undefined,
-    }));
-    await guard.close();
+    const path = await hammerDatabase();
 
     const per = 150;
     const [a, b] = await Promise.all([
@@ -63,17 +69,7 @@ describe('sqlite stores across processes', () => {
   });
 
   it('reads a consistent head of the audit log while another process appends', async () => {
-    const { dir, remove } = tempDir();
-    cleanup = remove;
-    const path = join(dir, 'shared.db');
-    const stores = await openStores({ path });
-    const opened = createGuard({ policy: emailBot(), ...stores });
-    await opened.session('shared');
-    await stores.sessions.transact('counter', () => ({
-      state: newSessionState({ id: 'counter', configuration: 'dynamic', input: 'trusted', now: 0 }),
-      result: undefined,
-    }));
-    await opened.close();
+    const path = await hammerDatabase();
     const log = new SqliteAuditLog(path);
     try {
       const appending = child('hammer.ts', path, 'p1', '300');
