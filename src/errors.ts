@@ -30,3 +30,16 @@ export class CallDeniedError extends Error {
     this.decision = decision;
   }
 }
+
+/**
+ * An error's message followed by those of its causes, so `fetch failed` says why (`self-signed certificate`). Stops
+ * at a few levels, and at a cause whose message adds nothing.
+ */
+export function messageWithCauses(error: unknown): string {
+  let text = error instanceof Error ? error.message : String(error);
+  let cause = error instanceof Error ? error.cause : undefined;
+  for (let depth = 0; cause instanceof Error && depth < 4; depth++, cause = cause.cause) {
+    if (cause.message && !text.includes(cause.message)) text += ` (${cause.message})`;
+  }
+  return text;
+}

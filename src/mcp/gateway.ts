@@ -14,6 +14,7 @@ import { errorDecision, type ToolCall } from '../core/decide.ts';
 import type { ApprovalRequest, Decision, ReasonCode } from '../core/decision.ts';
 import type { PolicyDocument } from '../core/document.ts';
 import { formatLegs } from '../core/legs.ts';
+import { messageWithCauses } from '../errors.ts';
 import { createGuard, type Guard } from '../guard/guard.ts';
 import type { ApprovalReceipt, ApprovalStore, AuditLog, SessionStore } from '../store/types.ts';
 import type { GatewayConfig } from './config.ts';
@@ -445,8 +446,9 @@ export class Gateway {
       result = await run(signal);
     } catch (error) {
       // The error text reaches the model like an output would, so what was reserved is committed.
-      await this.#guard.record(sessionId, call.id, { error: (error as Error).message });
-      throw new GatewayError('UPSTREAM_ERROR', `upstream failed on \`${call.tool}\`: ${(error as Error).message}`);
+      const message = messageWithCauses(error);
+      await this.#guard.record(sessionId, call.id, { error: message });
+      throw new GatewayError('UPSTREAM_ERROR', `upstream failed on \`${call.tool}\`: ${message}`);
     }
     const recorded = await this.#guard.record(sessionId, call.id, result);
     if (!recorded.ok) {

@@ -11,6 +11,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/client';
 import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+import { messageWithCauses } from '../errors.ts';
 import type { UpstreamConfig } from './config.ts';
 import { ConnectionLost, HttpToolCaller, plainHeaderValue } from './http-call.ts';
 import { StdioUpstreamTransport } from './stdio-upstream.ts';
@@ -110,7 +111,7 @@ export class Upstream {
       await withTimeout(client.connect(transport), Math.max(this.config.timeoutMs, CONNECT_TIMEOUT_MS), 'connecting');
     } catch (error) {
       await client.close().catch(() => {});
-      throw new Error(`upstream \`${this.name}\` did not start: ${(error as Error).message}`);
+      throw new Error(`upstream \`${this.name}\` did not start: ${messageWithCauses(error)}`);
     }
     this.#client = client;
     try {
