@@ -171,6 +171,8 @@ let candidateHashes = new Int32Array(4096);
 let textHashes = new Int32Array(4096);
 /** Positions of the argument waiting for a filter test or a look-up in textPass. */
 let gramQueue = new Int32Array(4096);
+/** The hash of the anchor gram ending at each position of the argument. */
+let anchorHashes = new Int32Array(4096);
 /** Whether the last {@link gramPass} found any text gram in the table. */
 let anyGram = false;
 /** How many positions of `passedGrams` the last {@link textPass} filled (every position it may have labelled). */
@@ -444,35 +446,57 @@ function gramPass(n: number, table: FingerprintTable, anchorBits: Uint32Array): 
     candidateHashes = new Int32Array(gramSlots.length);
     textHashes = new Int32Array(gramSlots.length);
     gramQueue = new Int32Array(gramSlots.length);
+    anchorHashes = new Int32Array(gramSlots.length);
   }
   const chars = compactBuffer();
-  const filter = table.filter;
-  const shift = table.filterShift;
-  const anchorShift = prefilterShift(anchorBits);
-  const ends = candidateEnds;
-  const anchors = candidateHashes;
-  const passes = passedGrams;
+  const anchors = anchorHashes;
   const texts = textHashes;
-  // Shorter arguments can neither lie inside seen text nor carry a chunk of it (see textLabels): no text look-ups.
-  const text = n >= MIN_TEXT_LENGTH;
+  // First the arithmetic alone, then the filter reads in loops of their own: a read's cache miss then overlaps with
+  // the next ones instead of with a chain of multiplies, and the hashes are the only dependency between positions.
   let h8 = 0;
   let h16 = 0;
-  let count = 0;
-  let passed = 0;
-  for (let i = 0; i < n; i++) {
+  const head = n < TEXT_GRAM ? n : TEXT_GRAM;
+  for (let i = 0; i < head; i++) {
     const c = chars[i] as number;
     h8 = (Math.imul(h8, BASE) + c - Math.imul(i >= GRAM ? (chars[i - GRAM] as number) : 0, GRAM_POW)) | 0;
-    h16 = (Math.imul(h16, BASE) + c - Math.imul(i >= TEXT_GRAM ? (chars[i - TEXT_GRAM] as number) : 0, TEXT_POW)) | 0;
-    const bits = anchorMask(h8);
-    if (((anchorBits[anchorWord(h8, anchorShift)] as number) & bits) === bits && i >= GRAM - 1) {
+    h16 = (Math.imul(h16, BASE) + c) | 0;
+    anchors[i] = h8;
+  }
+  texts[0] = h16;
+  for (let i = TEXT_GRAM; i < n; i++) {
+    const c = chars[i] as number;
+    h8 = (Math.imul(h8, BASE) + c - Math.imul(chars[i - GRAM] as number, GRAM_POW)) | 0;
+    h16 = (Math.imul(h16, BASE) + c - Math.imul(chars[i - TEXT_GRAM] as number, TEXT_POW)) | 0;
+    anchors[i] = h8;
+    texts[i - TEXT_GRAM + 1] = h16;
+  }
+  const ends = candidateEnds;
+  const found = candidateHashes;
+  const anchorShift = prefilterShift(anchorBits);
+  let count = 0;
+  for (let i = GRAM - 1; i < n; i++) {
+    const h = anchors[i] as number;
+    const bits = anchorMask(h);
+    if (((anchorBits[anchorWord(h, anchorShift)] as number) & bits) === bits) {
       ends[count] = i;
-      anchors[count++] = h8;
+      found[count++] = h;
     }
-    // The text gram is tested in every other stride only: a chunk holds two grams a stride apart, one of them in a
-    // tested stride, and the untested strides are tested below where that matters.
-    const p = i - TEXT_GRAM + 1;
-    texts[p < 0 ? 0 : p] = h16;
-    if (p >= 0 && (p & STRIDE) === 0 && text && filterBit(filter, shift, h16)) passes[passed++] = p;
+  }
+  // Shorter arguments can neither lie inside seen text nor carry a chunk of it (see textLabels): no text look-ups.
+  anyGram = false;
+  if (n < MIN_TEXT_LENGTH) return count;
+  // The text gram is tested in every other stride only: a chunk holds two grams a stride apart, one of them in a
+  // tested stride, and the untested strides are tested in textPass where that matters.
+  const filter = table.filter;
+  const shift = table.filterShift;
+  const passes = passedGrams;
+  const grams = n - TEXT_GRAM + 1;
+  let passed = 0;
+  for (let from = 0; from < grams; from += 2 * STRIDE) {
+    const to = from + STRIDE < grams ? from + STRIDE : grams;
+    for (let p = from; p < to; p++) {
+      if (filterBit(filter, shift, texts[p] as number)) passes[passed++] = p;
+    }
   }
   anyGram = passed > 0 && textPass(n, table, passed);
   return count;
