@@ -194,9 +194,8 @@ export function stringsOf(value: unknown, each: (text: string) => void, depth = 
   }
 }
 
-/** BASE^GRAM and BASE^TEXT_GRAM mod 2^32, to remove the byte leaving a rolling window. */
+/** BASE^GRAM mod 2^32: what the byte leaving a rolling window of GRAM weighs, and a gram of GRAM before another. */
 const GRAM_POW = power(GRAM);
-const TEXT_POW = power(TEXT_GRAM);
 
 function legsOf(bits: number): LegMask {
   return (bits & UNTRUSTED ? LEG_A : NO_LEGS) | (bits & SENSITIVE ? LEG_B : NO_LEGS);
@@ -463,12 +462,12 @@ function gramPass(n: number, table: FingerprintTable, anchorBits: Uint32Array): 
     anchors[i] = h8;
   }
   texts[0] = h16;
+  // A gram of 16 is two grams of 8 (TEXT_GRAM = 2·GRAM): its hash is the first one's times BASE^8 plus the second's,
+  // so one rolling hash serves both.
   for (let i = TEXT_GRAM; i < n; i++) {
-    const c = chars[i] as number;
-    h8 = (Math.imul(h8, BASE) + c - Math.imul(chars[i - GRAM] as number, GRAM_POW)) | 0;
-    h16 = (Math.imul(h16, BASE) + c - Math.imul(chars[i - TEXT_GRAM] as number, TEXT_POW)) | 0;
+    h8 = (Math.imul(h8, BASE) + (chars[i] as number) - Math.imul(chars[i - GRAM] as number, GRAM_POW)) | 0;
     anchors[i] = h8;
-    texts[i - TEXT_GRAM + 1] = h16;
+    texts[i - TEXT_GRAM + 1] = (Math.imul(anchors[i - GRAM] as number, GRAM_POW) + h8) | 0;
   }
   const ends = candidateEnds;
   const found = candidateHashes;
