@@ -350,6 +350,19 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
   /** Findings for the first `n` buffer characters, the compact form of `source` (a text, or what builds it). */
   #scanCompact(source: string | (() => string), n: number, encoding: ProvenanceScan['encoding']): ProvenanceScan[] {
     if (n < MIN_VALUE_LENGTH) return NOTHING as ProvenanceScan[];
+    const candidates = gramPass(n, this.#table, this.#values.anchorBits);
+    // Most strings hold no value's anchor and no seen text, and most indexes lost nothing: nothing more to do.
+    if (candidates === 0 && !anyGram && this.#lost === 0) return NOTHING as ProvenanceScan[];
+    return this.#findings(source, n, encoding, candidates);
+  }
+
+  /** Findings for the first `n` buffer characters, after {@link gramPass} found `candidates` anchors in them. */
+  #findings(
+    source: string | (() => string),
+    n: number,
+    encoding: ProvenanceScan['encoding'],
+    candidates: number,
+  ): ProvenanceScan[] {
     let built: string | undefined;
     const textOf = () => {
       built ??= typeof source === 'string' ? source : source();
@@ -364,7 +377,6 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
       return trusted;
     };
     const values = this.#values;
-    const candidates = gramPass(n, this.#table, values.anchorBits);
     for (let k = 0; k < candidates; k++) {
       const i = candidateEnds[k] as number;
       for (let id = values.newest(candidateHashes[k] as number); id >= 0; id = values.older(id)) {
