@@ -130,8 +130,13 @@ export function covers(controlPath: string, leafPath: string): boolean {
 
 /** A leaf path without its numeric segments (array indexes), computed once per leaf rather than per control. */
 function indexless(path: string): string {
-  return /\d/.test(path) ? path.replace(/(^|\.)\d+(?=\.|$)/g, '').replace(/^\./, '') : path;
+  return DIGIT.test(path) ? path.replace(INDEX_SEGMENT, '').replace(LEADING_DOT, '') : path;
 }
+
+// Module constants: a regular expression literal in a function makes a new object each time it runs, per leaf here.
+const DIGIT = /\d/;
+const INDEX_SEGMENT = /(^|\.)\d+(?=\.|$)/g;
+const LEADING_DOT = /^\./;
 
 function coversLeaf(controlPath: string, path: string, bare: string): boolean {
   return controlPath === '*' || under(controlPath, path) || (bare !== path && under(controlPath, bare));
