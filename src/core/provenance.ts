@@ -545,19 +545,14 @@ function textPass(n: number, table: FingerprintTable, passed: number): boolean {
   // first and then tested in one loop of independent reads, so their cache misses overlap.
   const queue = gramQueue;
   let queued = 0;
-  const enqueue = (p: number) => {
-    if (p < 0 || p >= grams || ok[p]) return;
-    ok[p] = 1;
-    queue[queued++] = p;
-  };
   for (let k = 0; k < passed; k++) {
     const p = passes[k] as number;
-    enqueue(p - STRIDE);
-    enqueue(p + STRIDE);
+    queued = enqueue(queue, queued, ok, p - STRIDE, grams);
+    queued = enqueue(queue, queued, ok, p + STRIDE, grams);
   }
   for (let r = 0; r < STRIDE; r++) {
     if (!inside[r]) continue;
-    for (let p = r + STRIDE; p < grams; p += 2 * STRIDE) enqueue(p);
+    for (let p = r + STRIDE; p < grams; p += 2 * STRIDE) queued = enqueue(queue, queued, ok, p, grams);
   }
   const filter = table.filter;
   const shift = table.filterShift;
@@ -580,6 +575,14 @@ function textPass(n: number, table: FingerprintTable, passed: number): boolean {
   const any = table.probeAll(hashes, queue, probes, labels);
   probedGrams = total;
   return any !== 0;
+}
+
+/** Queues gram `p` (when it is one of the `grams` and not marked in `ok` yet) and marks it; returns the new count. */
+function enqueue(queue: Int32Array, queued: number, ok: Uint8Array, p: number, grams: number): number {
+  if (p < 0 || p >= grams || ok[p]) return queued;
+  ok[p] = 1;
+  queue[queued] = p;
+  return queued + 1;
 }
 
 /**
