@@ -333,9 +333,13 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     const plain = this.#scanCompact(text, compactInto(text, false), undefined);
     let found: ProvenanceScan[] | undefined;
     eachDecodedRun(text, (encoding, bytes, length) => {
+      // A value lies in valid UTF-8 (see compactUtf8Into): a run with no stretch of valid UTF-8 as long as the
+      // shortest value is the garbage of a wrong alignment, not scanned.
+      const n = compactUtf8Into(bytes, length, MIN_VALUE_LENGTH);
+      if (n < MIN_VALUE_LENGTH) return;
       // The decoded text is built only for a finding, which shows it.
       const decoded = () => UTF8.decode(bytes.subarray(0, length));
-      for (const finding of this.#scanCompact(decoded, compactUtf8Into(bytes, length), encoding)) {
+      for (const finding of this.#scanCompact(decoded, n, encoding)) {
         found ??= [...plain];
         // A decoded run adds what the argument does not already show verbatim.
         if (finding.kind === 'evicted' || found.some((f) => f.kind === finding.kind && f.labels === finding.labels))
