@@ -22,13 +22,16 @@ export function canonicalJson(value: unknown): string {
   }
 }
 
-/** A JSON string literal; plain printable ASCII is quoted directly, anything else goes through JSON.stringify. */
+/** Printable ASCII but the quote and the backslash: what a JSON string literal holds as it is. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/**
+ * A JSON string literal; plain printable ASCII is quoted directly (tested by a regular expression, compiled to
+ * machine code: a loop over the characters took a third of an approval hash), anything else goes through
+ * JSON.stringify.
+ */
 function quote(text: string): string {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(text);
-  }
-  return `"${text}"`;
+  return PLAIN.test(text) ? `"${text}"` : JSON.stringify(text);
 }
 
 /** Where a value could not be written; the path is built only on this rare path, as the error unwinds. */

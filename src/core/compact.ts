@@ -51,11 +51,12 @@ export function compactWords(): Uint32Array {
  * offsets it came from are kept for {@link originalSlice}.
  */
 export function compactInto(text: string, track: boolean): number {
-  if (text.length <= SHORT && isAscii(text)) {
+  if (text.length <= SHORT_TEXT && isAscii(text)) {
     // A value or a short argument: its UTF-8 bytes are its character codes, copied without a call to the encoder.
     tracked = track ? text : undefined;
     trackedAscii = true;
-    return compactEscaped(text.length, track);
+    if (track || text.indexOf('%') >= 0) return compactEscaped(text.length, track);
+    return fold(encodedWords, encoded, buffer, text.length);
   }
   const most = text.length * 3;
   reserve(most);
@@ -82,13 +83,19 @@ function reserve(most: number): void {
 /**
  * {@link compactInto} (untracked) of the text that the first `length` of `bytes` decode to as UTF-8, each invalid
  * sequence replaced by U+FFFD as `TextDecoder` does, without building that text: the decoded runs a scan looks at
- * are mostly such garbage, and a string per run cost more than scanning it.
+ * are mostly such garbage, and a string per run cost more than scanning it. Returns 0 (and compacts nothing) when no
+ * stretch of valid UTF-8 between invalid sequences is `minValid` bytes long: the wrong alignments of a base64 run
+ * decode to such garbage, while what was encoded decodes to valid UTF-8, and compacts to no more bytes than it has.
  */
-export function compactUtf8Into(bytes: Uint8Array, length: number): number {
+export function compactUtf8Into(bytes: Uint8Array, length: number, minValid = 0): number {
   reserve(length * 3);
   tracked = undefined;
-  return compactEscaped(wellFormed(bytes, length, encoded), false);
+  const written = wellFormed(bytes, length, encoded);
+  return longestValid < minValid ? 0 : compactEscaped(written, false);
 }
+
+/** The longest stretch of valid UTF-8 between invalid sequences, in bytes, that the last {@link wellFormed} copied. */
+let longestValid = 0;
 
 /**
  * Copies UTF-8 into `out`, replacing each maximal invalid subpart by U+FFFD (EF BF BD), the WHATWG decoder's rule
@@ -97,11 +104,14 @@ export function compactUtf8Into(bytes: Uint8Array, length: number): number {
 function wellFormed(input: Uint8Array, length: number, out: Uint8Array): number {
   let n = 0;
   let i = 0;
+  let longest = 0;
+  let stretch = 0;
   while (i < length) {
     const b = input[i] as number;
     if (b < 0x80) {
       out[n++] = b;
       i++;
+      stretch++;
       continue;
     }
     let need = 0;
@@ -129,14 +139,18 @@ function wellFormed(input: Uint8Array, length: number, out: Uint8Array): number 
     }
     if (need > 0 && seen === need) {
       for (let k = i; k < j; k++) out[n++] = input[k] as number;
+      stretch += j - i;
     } else {
       // The lead byte and the continuation bytes that fit it are one error; the byte that broke it starts anew.
       out[n++] = 0xef;
       out[n++] = 0xbf;
       out[n++] = 0xbd;
+      if (stretch > longest) longest = stretch;
+      stretch = 0;
     }
     i = j;
   }
+  longestValid = stretch > longest ? stretch : longest;
   return n;
 }
 
@@ -159,8 +173,13 @@ function isAsciiRange(text: string, start: number, end: number): boolean {
   return true;
 }
 
-/** Longest text copied by hand rather than encoded natively: below it, the call to the encoder costs more. */
+/** Longest range copied by hand rather than sliced and encoded natively: below it, the slice costs more. */
 const SHORT = 256;
+/**
+ * Longest text copied by hand rather than encoded natively: below it, the call to the encoder costs more; above it,
+ * the copy (about 2 ns a character) does.
+ */
+const SHORT_TEXT = 64;
 
 /** Whether `text` is ASCII; copies its codes into `encoded` on the way (it holds at least SHORT bytes). */
 function isAscii(text: string): boolean {

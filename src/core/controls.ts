@@ -84,18 +84,40 @@ export const MAX_ARGUMENT_LEAVES = 10_000;
 /** Every string (and number) in the arguments with its dot path. */
 export function argumentLeaves(args: unknown): { path: string; value: string }[] {
   const out: { path: string; value: string }[] = [];
-  const walk = (value: unknown, path: string, depth: number) => {
-    if (out.length > MAX_ARGUMENT_LEAVES) throw new Error(`arguments have more than ${MAX_ARGUMENT_LEAVES} values`);
-    if (typeof value === 'string') out.push({ path, value });
-    else if (typeof value === 'number' && Number.isFinite(value)) out.push({ path, value: String(value) });
-    else if (value !== null && typeof value === 'object') {
-      if (depth > 64) throw new Error('arguments nest deeper than 64 levels');
-      const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
-      for (const [key, item] of entries) walk(item, path === '' ? key : `${path}.${key}`, depth + 1);
-    }
-  };
-  walk(args, '', 0);
+  eachLeaf(args, (path, value) => {
+    out.push({ path, value });
+    return false;
+  });
   return out;
+}
+
+/**
+ * Calls `each` with every string (and number) in the arguments and its dot path, depth-first, until it returns true;
+ * returns whether one did. Throws past {@link MAX_ARGUMENT_LEAVES} leaves or 64 levels.
+ */
+function eachLeaf(args: unknown, each: (path: string, value: string) => boolean): boolean {
+  let leaves = 0;
+  const walk = (value: unknown, path: string, depth: number): boolean => {
+    if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) {
+      if (++leaves > MAX_ARGUMENT_LEAVES) throw new Error(`arguments have more than ${MAX_ARGUMENT_LEAVES} values`);
+      return each(path, typeof value === 'string' ? value : String(value));
+    }
+    if (value === null || typeof value !== 'object') return false;
+    if (depth > 64) throw new Error('arguments nest deeper than 64 levels');
+    // Keys rather than entries: no array per property on the decision path.
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        if (walk(value[i], path === '' ? String(i) : `${path}.${i}`, depth + 1)) return true;
+      }
+      return false;
+    }
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (walk(record[key], path === '' ? key : `${path}.${key}`, depth + 1)) return true;
+    }
+    return false;
+  };
+  return walk(args, '', 0);
 }
 
 /**
@@ -108,8 +130,13 @@ export function covers(controlPath: string, leafPath: string): boolean {
 
 /** A leaf path without its numeric segments (array indexes), computed once per leaf rather than per control. */
 function indexless(path: string): string {
-  return /\d/.test(path) ? path.replace(/(^|\.)\d+(?=\.|$)/g, '').replace(/^\./, '') : path;
+  return DIGIT.test(path) ? path.replace(INDEX_SEGMENT, '').replace(LEADING_DOT, '') : path;
 }
+
+// Module constants: a regular expression literal in a function makes a new object each time it runs, per leaf here.
+const DIGIT = /\d/;
+const INDEX_SEGMENT = /(^|\.)\d+(?=\.|$)/g;
+const LEADING_DOT = /^\./;
 
 function coversLeaf(controlPath: string, path: string, bare: string): boolean {
   return controlPath === '*' || under(controlPath, path) || (bare !== path && under(controlPath, bare));
@@ -308,6 +335,13 @@ export function embeddedUrls(text: string): string[] {
   return out;
 }
 
+/**
+ * A URL, or null when the text is not one; without the exception `new URL` throws, whose stack trace cost more than
+ * the rest of a decision. `URL.parse` is Node 22.1 on; before, the text is tested first and then parsed.
+ */
+const parseUrl: (text: string) => URL | null =
+  typeof URL.parse === 'function' ? (text) => URL.parse(text) : (text) => (URL.canParse(text) ? new URL(text) : null);
+
 function checkUrl(
   path: string,
   value: string,
@@ -315,13 +349,12 @@ function checkUrl(
   reader: ProvenanceReader | undefined,
   violate: (effect: ControlEffect, reason: Omit<Reason, 'rule'>) => void,
 ): void {
-  let host: string;
-  try {
-    host = new URL(value).hostname.toLowerCase();
-  } catch {
+  const parsed = parseUrl(value);
+  if (parsed === null) {
     violate(url.effect, { code: 'url_invalid', message: `argument \`${path}\` is not a URL` });
     return;
   }
+  const host = parsed.hostname.toLowerCase();
   const shown = value.length > 80 ? `${value.slice(0, 79)}…` : value;
   if (url.deny?.some((p) => p.test(host))) {
     violate(url.effect, { code: 'url_host_denied', message: `argument \`${path}\` points to denied host \`${host}\`` });
@@ -343,10 +376,11 @@ function checkUrl(
 export function referenceLegs(controls: readonly CompiledControl[], args: unknown): LegMask {
   const references = controls.filter((c) => c.reference);
   if (references.length === 0) return 0;
-  for (const leaf of argumentLeaves(args)) {
-    if (leaf.value === '') continue;
-    const bare = indexless(leaf.path);
-    if (references.some((c) => coversLeaf(c.path, leaf.path, bare))) return LEG_B;
-  }
-  return 0;
+  // The walk stops at the first such argument.
+  const referenced = eachLeaf(args, (path, value) => {
+    if (value === '') return false;
+    const bare = indexless(path);
+    return references.some((c) => coversLeaf(c.path, path, bare));
+  });
+  return referenced ? LEG_B : 0;
 }

@@ -88,6 +88,8 @@ export type EachRun = (encoding: Encoding, decoded: Uint8Array, length: number) 
  * buffer that is only valid during the call), so a scan need not build a string of garbage for every alignment.
  */
 export function eachDecodedRun(argument: string, each: EachRun): void {
+  // Too short for a run: undoing escapes only shortens a text, and a character outside ASCII is outside the alphabet.
+  if (argument.length < MIN_BASE64_RUN) return;
   const text = percentDecoded(argument);
   if (bytes.length < text.length * 3) bytes = new Uint8Array(Math.max(text.length * 3, bytes.length * 2));
   const length = ENCODER.encodeInto(text, bytes).written;

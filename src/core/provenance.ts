@@ -171,6 +171,8 @@ let candidateHashes = new Int32Array(4096);
 let textHashes = new Int32Array(4096);
 /** Positions of the argument waiting for a filter test or a look-up in textPass. */
 let gramQueue = new Int32Array(4096);
+/** The hash of the anchor gram ending at each position of the argument. */
+let anchorHashes = new Int32Array(4096);
 /** Whether the last {@link gramPass} found any text gram in the table. */
 let anyGram = false;
 /** How many positions of `passedGrams` the last {@link textPass} filled (every position it may have labelled). */
@@ -192,9 +194,8 @@ export function stringsOf(value: unknown, each: (text: string) => void, depth = 
   }
 }
 
-/** BASE^GRAM and BASE^TEXT_GRAM mod 2^32, to remove the byte leaving a rolling window. */
+/** BASE^GRAM mod 2^32: what the byte leaving a rolling window of GRAM weighs, and a gram of GRAM before another. */
 const GRAM_POW = power(GRAM);
-const TEXT_POW = power(TEXT_GRAM);
 
 function legsOf(bits: number): LegMask {
   return (bits & UNTRUSTED ? LEG_A : NO_LEGS) | (bits & SENSITIVE ? LEG_B : NO_LEGS);
@@ -332,9 +333,13 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     const plain = this.#scanCompact(text, compactInto(text, false), undefined);
     let found: ProvenanceScan[] | undefined;
     eachDecodedRun(text, (encoding, bytes, length) => {
+      // A value lies in valid UTF-8 (see compactUtf8Into): a run with no stretch of valid UTF-8 as long as the
+      // shortest value is the garbage of a wrong alignment, not scanned.
+      const n = compactUtf8Into(bytes, length, MIN_VALUE_LENGTH);
+      if (n < MIN_VALUE_LENGTH) return;
       // The decoded text is built only for a finding, which shows it.
       const decoded = () => UTF8.decode(bytes.subarray(0, length));
-      for (const finding of this.#scanCompact(decoded, compactUtf8Into(bytes, length), encoding)) {
+      for (const finding of this.#scanCompact(decoded, n, encoding)) {
         found ??= [...plain];
         // A decoded run adds what the argument does not already show verbatim.
         if (finding.kind === 'evicted' || found.some((f) => f.kind === finding.kind && f.labels === finding.labels))
@@ -349,6 +354,19 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
   /** Findings for the first `n` buffer characters, the compact form of `source` (a text, or what builds it). */
   #scanCompact(source: string | (() => string), n: number, encoding: ProvenanceScan['encoding']): ProvenanceScan[] {
     if (n < MIN_VALUE_LENGTH) return NOTHING as ProvenanceScan[];
+    const candidates = gramPass(n, this.#table, this.#values.anchorBits);
+    // Most strings hold no value's anchor and no seen text, and most indexes lost nothing: nothing more to do.
+    if (candidates === 0 && !anyGram && this.#lost === 0) return NOTHING as ProvenanceScan[];
+    return this.#findings(source, n, encoding, candidates);
+  }
+
+  /** Findings for the first `n` buffer characters, after {@link gramPass} found `candidates` anchors in them. */
+  #findings(
+    source: string | (() => string),
+    n: number,
+    encoding: ProvenanceScan['encoding'],
+    candidates: number,
+  ): ProvenanceScan[] {
     let built: string | undefined;
     const textOf = () => {
       built ??= typeof source === 'string' ? source : source();
@@ -363,7 +381,6 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
       return trusted;
     };
     const values = this.#values;
-    const candidates = gramPass(n, this.#table, values.anchorBits);
     for (let k = 0; k < candidates; k++) {
       const i = candidateEnds[k] as number;
       for (let id = values.newest(candidateHashes[k] as number); id >= 0; id = values.older(id)) {
@@ -444,35 +461,57 @@ function gramPass(n: number, table: FingerprintTable, anchorBits: Uint32Array): 
     candidateHashes = new Int32Array(gramSlots.length);
     textHashes = new Int32Array(gramSlots.length);
     gramQueue = new Int32Array(gramSlots.length);
+    anchorHashes = new Int32Array(gramSlots.length);
   }
   const chars = compactBuffer();
-  const filter = table.filter;
-  const shift = table.filterShift;
-  const anchorShift = prefilterShift(anchorBits);
-  const ends = candidateEnds;
-  const anchors = candidateHashes;
-  const passes = passedGrams;
+  const anchors = anchorHashes;
   const texts = textHashes;
-  // Shorter arguments can neither lie inside seen text nor carry a chunk of it (see textLabels): no text look-ups.
-  const text = n >= MIN_TEXT_LENGTH;
+  // First the arithmetic alone, then the filter reads in loops of their own: a read's cache miss then overlaps with
+  // the next ones instead of with a chain of multiplies, and the hashes are the only dependency between positions.
   let h8 = 0;
   let h16 = 0;
-  let count = 0;
-  let passed = 0;
-  for (let i = 0; i < n; i++) {
+  const head = n < TEXT_GRAM ? n : TEXT_GRAM;
+  for (let i = 0; i < head; i++) {
     const c = chars[i] as number;
     h8 = (Math.imul(h8, BASE) + c - Math.imul(i >= GRAM ? (chars[i - GRAM] as number) : 0, GRAM_POW)) | 0;
-    h16 = (Math.imul(h16, BASE) + c - Math.imul(i >= TEXT_GRAM ? (chars[i - TEXT_GRAM] as number) : 0, TEXT_POW)) | 0;
-    const bits = anchorMask(h8);
-    if (((anchorBits[anchorWord(h8, anchorShift)] as number) & bits) === bits && i >= GRAM - 1) {
+    h16 = (Math.imul(h16, BASE) + c) | 0;
+    anchors[i] = h8;
+  }
+  texts[0] = h16;
+  // A gram of 16 is two grams of 8 (TEXT_GRAM = 2·GRAM): its hash is the first one's times BASE^8 plus the second's,
+  // so one rolling hash serves both.
+  for (let i = TEXT_GRAM; i < n; i++) {
+    h8 = (Math.imul(h8, BASE) + (chars[i] as number) - Math.imul(chars[i - GRAM] as number, GRAM_POW)) | 0;
+    anchors[i] = h8;
+    texts[i - TEXT_GRAM + 1] = (Math.imul(anchors[i - GRAM] as number, GRAM_POW) + h8) | 0;
+  }
+  const ends = candidateEnds;
+  const found = candidateHashes;
+  const anchorShift = prefilterShift(anchorBits);
+  let count = 0;
+  for (let i = GRAM - 1; i < n; i++) {
+    const h = anchors[i] as number;
+    const bits = anchorMask(h);
+    if (((anchorBits[anchorWord(h, anchorShift)] as number) & bits) === bits) {
       ends[count] = i;
-      anchors[count++] = h8;
+      found[count++] = h;
     }
-    // The text gram is tested in every other stride only: a chunk holds two grams a stride apart, one of them in a
-    // tested stride, and the untested strides are tested below where that matters.
-    const p = i - TEXT_GRAM + 1;
-    texts[p < 0 ? 0 : p] = h16;
-    if (p >= 0 && (p & STRIDE) === 0 && text && filterBit(filter, shift, h16)) passes[passed++] = p;
+  }
+  // Shorter arguments can neither lie inside seen text nor carry a chunk of it (see textLabels): no text look-ups.
+  anyGram = false;
+  if (n < MIN_TEXT_LENGTH) return count;
+  // The text gram is tested in every other stride only: a chunk holds two grams a stride apart, one of them in a
+  // tested stride, and the untested strides are tested in textPass where that matters.
+  const filter = table.filter;
+  const shift = table.filterShift;
+  const passes = passedGrams;
+  const grams = n - TEXT_GRAM + 1;
+  let passed = 0;
+  for (let from = 0; from < grams; from += 2 * STRIDE) {
+    const to = from + STRIDE < grams ? from + STRIDE : grams;
+    for (let p = from; p < to; p++) {
+      if (filterBit(filter, shift, texts[p] as number)) passes[passed++] = p;
+    }
   }
   anyGram = passed > 0 && textPass(n, table, passed);
   return count;
@@ -510,19 +549,14 @@ function textPass(n: number, table: FingerprintTable, passed: number): boolean {
   // first and then tested in one loop of independent reads, so their cache misses overlap.
   const queue = gramQueue;
   let queued = 0;
-  const enqueue = (p: number) => {
-    if (p < 0 || p >= grams || ok[p]) return;
-    ok[p] = 1;
-    queue[queued++] = p;
-  };
   for (let k = 0; k < passed; k++) {
     const p = passes[k] as number;
-    enqueue(p - STRIDE);
-    enqueue(p + STRIDE);
+    queued = enqueue(queue, queued, ok, p - STRIDE, grams);
+    queued = enqueue(queue, queued, ok, p + STRIDE, grams);
   }
   for (let r = 0; r < STRIDE; r++) {
     if (!inside[r]) continue;
-    for (let p = r + STRIDE; p < grams; p += 2 * STRIDE) enqueue(p);
+    for (let p = r + STRIDE; p < grams; p += 2 * STRIDE) queued = enqueue(queue, queued, ok, p, grams);
   }
   const filter = table.filter;
   const shift = table.filterShift;
@@ -545,6 +579,14 @@ function textPass(n: number, table: FingerprintTable, passed: number): boolean {
   const any = table.probeAll(hashes, queue, probes, labels);
   probedGrams = total;
   return any !== 0;
+}
+
+/** Queues gram `p` (when it is one of the `grams` and not marked in `ok` yet) and marks it; returns the new count. */
+function enqueue(queue: Int32Array, queued: number, ok: Uint8Array, p: number, grams: number): number {
+  if (p < 0 || p >= grams || ok[p]) return queued;
+  ok[p] = 1;
+  queue[queued] = p;
+  return queued + 1;
 }
 
 /**

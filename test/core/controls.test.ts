@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { MAX_ARGUMENT_LEAVES } from '../../src/core/controls.ts';
 import { decide } from '../../src/core/decide.ts';
 import type { PolicyDocument } from '../../src/core/document.ts';
 import { LEG_A, LEG_B } from '../../src/core/legs.ts';
@@ -116,6 +117,14 @@ describe('argument-level controls in decide', () => {
     expect(shared.reasons.map((r) => r.code)).toContain('lethal_trifecta');
     const none = check('share_file', { file_id: '' }, new MemoryProvenanceIndex(), LEG_A);
     expect(none.effect).toBe('allow');
+  });
+
+  it('denies a call with more string values than it traces, and decides one at the limit', () => {
+    const values = (n: number) => ({ file_id: 'F-1', items: Array.from({ length: n - 1 }, (_, i) => `v${i}`) });
+    const over = check('share_file', values(MAX_ARGUMENT_LEAVES + 1), new MemoryProvenanceIndex());
+    expect(over.effect).toBe('deny');
+    expect(over.reasons[0]?.message).toContain(`more than ${MAX_ARGUMENT_LEAVES} values`);
+    expect(check('share_file', values(MAX_ARGUMENT_LEAVES), new MemoryProvenanceIndex()).effect).toBe('allow');
   });
 
   it('an approval of a provenance ask allows exactly that call', () => {

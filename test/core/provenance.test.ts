@@ -290,6 +290,40 @@ describe('provenance index', () => {
     );
   });
 
+  it('property: decoded bytes are compacted only when a stretch of valid UTF-8 is as long as asked', () => {
+    // The reference: the longest run of bytes that decodes without an error (an invalid sequence splits a run).
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    const valid = (input: Uint8Array) => {
+      let longest = 0;
+      for (let i = 0; i < input.length; i++) {
+        for (let j = input.length; j > i + longest; j--) {
+          try {
+            strict.decode(input.subarray(i, j));
+            longest = j - i;
+            break;
+          } catch {}
+        }
+      }
+      return longest;
+    };
+    const byte = fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0x80, max: 0xff }));
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 24 }),
+      fc.array(byte, { maxLength: 24 }).map((b) => Uint8Array.from(b)),
+      fc.string({ unit: 'grapheme', maxLength: 8 }).map((t) => new TextEncoder().encode(t)),
+    );
+    fc.assert(
+      fc.property(bytes, fc.integer({ min: 1, max: 12 }), (input, least) => {
+        const whole = compactUtf8Into(input, input.length);
+        const text = String.fromCharCode(...compactBuffer().subarray(0, whole));
+        const n = compactUtf8Into(input, input.length, least);
+        expect(n).toBe(valid(input) >= least ? whole : 0);
+        if (n > 0) expect(String.fromCharCode(...compactBuffer().subarray(0, n))).toBe(text);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('property: batched adds and look-ups of the fingerprint table agree with a map, repeats and growth included', () => {
     fc.assert(
       fc.property(
