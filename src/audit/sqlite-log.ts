@@ -1,5 +1,4 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { canonicalJson } from '../core/canonical.ts';
 import { StoreError } from '../store/errors.ts';
 import {
   BACKGROUND_WAL_AUTOCHECKPOINT,
@@ -20,8 +19,8 @@ import {
 import { type Committed, WalSync } from '../store/sqlite/wal-sync.ts';
 import type { AuditEvent, AuditLog } from '../store/types.ts';
 import type { AuditKey, Checkpoint } from './checkpoint.ts';
-import { leafHash, MerkleFrontier } from './merkle.ts';
-import { encodeRecord, GENESIS_PREV } from './record.ts';
+import { leafHash, leafHashOfInput, MerkleFrontier } from './merkle.ts';
+import { eventBytes, GENESIS_PREV, leafInput } from './record.ts';
 import { compileRedaction, type RedactRule, redactEvent } from './redact.ts';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS audit_records (
@@ -93,8 +92,8 @@ interface Head {
 export type AuditedWrite<T> = (db: DatabaseSync) => { result: T; events: AuditEvent[] };
 
 interface Waiter {
-  /** The canonical JSON of one event, or a write whose events are appended with it. */
-  json?: string;
+  /** The canonical JSON bytes of one event, or a write whose events are appended with it. */
+  event?: Buffer;
   write?: AuditedWrite<unknown>;
   resolve: (result: unknown) => void;
   reject: (error: unknown) => void;
@@ -115,6 +114,7 @@ export class SqliteAuditLog implements AuditLog {
   readonly #now: () => number;
   readonly #insert: StatementSync;
   readonly #selectHead: StatementSync;
+  readonly #selectLast: StatementSync;
   readonly #upsertHead: StatementSync;
   readonly #lastCheckpoint: StatementSync;
   readonly #insertCheckpoint: StatementSync;
@@ -141,8 +141,10 @@ export class SqliteAuditLog implements AuditLog {
     };
     this.#db = openStoreDatabase(path, database, { component: 'audit', version: 1, ddl: SCHEMA });
     try {
-      this.#insert = this.#db.prepare('INSERT INTO audit_records (seq, record) VALUES (?, ?)');
+      // The record comes as its UTF-8 bytes, stored as the same text: SQLite's cast keeps the bytes as they are.
+      this.#insert = this.#db.prepare('INSERT INTO audit_records (seq, record) VALUES (?, CAST(? AS TEXT))');
       this.#selectHead = this.#db.prepare('SELECT size, frontier, last_hash FROM audit_head WHERE id = 1');
+      this.#selectLast = this.#db.prepare('SELECT seq, record FROM audit_records ORDER BY seq DESC LIMIT 1');
       this.#upsertHead = this.#db.prepare(
         'INSERT INTO audit_head (id, size, frontier, last_hash) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier, last_hash = excluded.last_hash',
       );
@@ -167,13 +169,13 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   append(event: AuditEvent): Promise<void> {
-    let json: string;
+    let bytes: Buffer;
     try {
-      json = this.#encode(event);
+      bytes = this.#encode(event);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#enqueue<void>({ json });
+    return this.#enqueue<void>({ event: bytes });
   }
 
   /**
@@ -185,15 +187,15 @@ export class SqliteAuditLog implements AuditLog {
     return this.#enqueue<T>({ write });
   }
 
-  #encode(event: AuditEvent): string {
+  #encode(event: AuditEvent): Buffer {
     try {
-      return canonicalJson(redactEvent(event, this.#rules));
+      return eventBytes(redactEvent(event, this.#rules));
     } catch (error) {
       throw new StoreError('STORE_WRITE', `cannot write audit event: ${(error as Error).message}`);
     }
   }
 
-  #enqueue<T>(work: Pick<Waiter, 'json' | 'write'>): Promise<T> {
+  #enqueue<T>(work: Pick<Waiter, 'event' | 'write'>): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreError('STORE_CLOSED', 'audit log is closed'));
     if (this.#sync?.failure) return Promise.reject(this.#sync.failure);
     return new Promise<T>((resolve, reject) => {
@@ -298,16 +300,16 @@ export class SqliteAuditLog implements AuditLog {
       const head = this.#readHeadNow();
       const at = this.#now();
       let { size, frontier, lastHash: prev } = head;
-      const add = (json: string) => {
+      const add = (event: Buffer) => {
         size += 1;
-        const text = encodeRecord(size, prev.length === 0 ? GENESIS_PREV : prev, at, json);
-        prev = leafHash(text);
-        this.#insert.run(size, text);
+        const input = leafInput(size, prev.length === 0 ? GENESIS_PREV : prev, at, event);
+        prev = leafHashOfInput(input);
+        this.#insert.run(size, input.subarray(1));
         frontier.push(prev);
       };
       for (const waiter of batch) {
-        if (waiter.json !== undefined) {
-          add(waiter.json);
+        if (waiter.event !== undefined) {
+          add(waiter.event);
           outcomes.push({ ok: true, result: undefined });
           continue;
         }
@@ -366,9 +368,7 @@ export class SqliteAuditLog implements AuditLog {
       if (any.n > 0) throw new StoreError('STORE_CORRUPT', 'the audit log has records but no head');
       return { size: 0, frontier: new MerkleFrontier(), lastHash: '' };
     }
-    const last = this.#db.prepare('SELECT seq, record FROM audit_records ORDER BY seq DESC LIMIT 1').get() as
-      | { seq: number; record: string }
-      | undefined;
+    const last = this.#selectLast.get() as { seq: number; record: string } | undefined;
     // INVARIANT: appends never continue a log whose head and tail disagree (test/store/fail-closed.test.ts "corrupted row").
     if (!last || last.seq !== row.size || leafHash(last.record) !== Buffer.from(row.last_hash).toString('hex')) {
       throw new StoreError('STORE_CORRUPT', `the audit log head (size ${row.size}) does not match its last record`);
