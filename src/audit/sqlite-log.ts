@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS audit_keys (
   public_key TEXT NOT NULL
 ) STRICT`;
 
+/** The outcome of every plain append in a committed batch. */
+const APPENDED: Outcome = Object.freeze({ ok: true, result: undefined });
+
 /** Default number of records between checkpoints. */
 export const DEFAULT_CHECKPOINT_EVERY = 1000;
 /** Default longest time between checkpoints while records arrive. */
@@ -289,54 +292,52 @@ export class SqliteAuditLog implements AuditLog {
     // (test/store/wal-sync.test.ts); one that was not committed rejects, so the guard denies
     // (test/store/fail-closed.test.ts "write error").
     const committed: Committed[] = [];
-    const waiters = sync
-      ? batch.map((waiter) => ({
-          resolve: (result: unknown) => committed.push({ waiter, result }),
-          reject: waiter.reject,
-        }))
-      : batch;
-    commitBatch(this.#db, 'cannot write the audit log', waiters, () => {
-      const outcomes: Outcome[] = [];
-      const head = this.#readHeadNow();
-      const at = this.#now();
-      let { size, frontier, lastHash: prev } = head;
-      const add = (event: Buffer) => {
-        size += 1;
-        const input = leafInput(size, prev.length === 0 ? GENESIS_PREV : prev, at, event);
-        prev = leafHashOfInput(input);
-        this.#insert.run(size, input.subarray(1));
-        frontier.push(prev);
-      };
-      for (const waiter of batch) {
-        if (waiter.event !== undefined) {
-          add(waiter.event);
-          outcomes.push({ ok: true, result: undefined });
-          continue;
-        }
-        const before = { size, prev, frontier: frontier.clone() };
-        try {
-          const result = inSavepoint(this.#db, () => {
-            const written = (waiter.write as AuditedWrite<unknown>)(this.#db);
-            for (const event of written.events) add(this.#encode(event));
-            return written.result;
-          });
-          outcomes.push({ ok: true, result });
-        } catch (error) {
-          // INVARIANT: a write whose audit events cannot be appended is not committed
-          // (test/cli/audit.test.ts "an answer the log cannot hold is not given").
-          ({ size, prev, frontier } = before);
-          outcomes.push({ ok: false, error: asStoreError(error, 'cannot write the audit log') });
-        }
-      }
-      const next = { size, frontier, lastHash: prev };
-      this.#upsertHead.run(size, frontier.serialize(), Buffer.from(prev, 'hex'));
-      const last = this.#lastCheckpoint.get() as { size: number; at: number } | undefined;
-      if (size - (last?.size ?? 0) >= this.#every || at - (last?.at ?? 0) >= this.#intervalMs) {
-        this.#writeCheckpoint(next);
-      }
-      return outcomes;
-    });
+    const settle = sync ? (waiter: Waiter, result: unknown) => committed.push({ waiter, result }) : undefined;
+    commitBatch(this.#db, 'cannot write the audit log', batch, () => this.#write(batch), settle);
     sync?.after(committed);
+  }
+
+  /** Appends a batch inside the caller's transaction: one outcome per waiter, in order. */
+  #write(batch: readonly Waiter[]): Outcome[] {
+    const outcomes: Outcome[] = [];
+    const head = this.#readHeadNow();
+    const at = this.#now();
+    let { size, frontier, lastHash: prev } = head;
+    const add = (event: Buffer) => {
+      size += 1;
+      const input = leafInput(size, prev.length === 0 ? GENESIS_PREV : prev, at, event);
+      prev = leafHashOfInput(input);
+      this.#insert.run(size, input.subarray(1));
+      frontier.push(prev);
+    };
+    for (const waiter of batch) {
+      if (waiter.event !== undefined) {
+        add(waiter.event);
+        outcomes.push(APPENDED);
+        continue;
+      }
+      const before = { size, prev, frontier: frontier.clone() };
+      try {
+        const result = inSavepoint(this.#db, () => {
+          const written = (waiter.write as AuditedWrite<unknown>)(this.#db);
+          for (const event of written.events) add(this.#encode(event));
+          return written.result;
+        });
+        outcomes.push({ ok: true, result });
+      } catch (error) {
+        // INVARIANT: a write whose audit events cannot be appended is not committed
+        // (test/cli/audit.test.ts "an answer the log cannot hold is not given").
+        ({ size, prev, frontier } = before);
+        outcomes.push({ ok: false, error: asStoreError(error, 'cannot write the audit log') });
+      }
+    }
+    const next = { size, frontier, lastHash: prev };
+    this.#upsertHead.run(size, frontier.serialize(), Buffer.from(prev, 'hex'));
+    const last = this.#lastCheckpoint.get() as { size: number; at: number } | undefined;
+    if (size - (last?.size ?? 0) >= this.#every || at - (last?.at ?? 0) >= this.#intervalMs) {
+      this.#writeCheckpoint(next);
+    }
+    return outcomes;
   }
 
   /** The head, checked against the last record, read outside a transaction (see {@link SqliteAuditLog.#readHeadNow}). */
