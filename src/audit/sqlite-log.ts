@@ -19,7 +19,7 @@ import {
 import { type Committed, WalSync } from '../store/sqlite/wal-sync.ts';
 import type { AuditEvent, AuditLog } from '../store/types.ts';
 import type { AuditKey, Checkpoint } from './checkpoint.ts';
-import { leafHash, leafHashOfInput, MerkleFrontier } from './merkle.ts';
+import { leafHashOfInput, MerkleFrontier } from './merkle.ts';
 import { eventBytes, GENESIS_PREV, leafInput } from './record.ts';
 import { compileRedaction, type RedactRule, redactEvent } from './redact.ts';
 
@@ -147,7 +147,10 @@ export class SqliteAuditLog implements AuditLog {
       // The record comes as its UTF-8 bytes, stored as the same text: SQLite's cast keeps the bytes as they are.
       this.#insert = this.#db.prepare('INSERT INTO audit_records (seq, record) VALUES (?, CAST(? AS TEXT))');
       this.#selectHead = this.#db.prepare('SELECT size, frontier, last_hash FROM audit_head WHERE id = 1');
-      this.#selectLast = this.#db.prepare('SELECT seq, record FROM audit_records ORDER BY seq DESC LIMIT 1');
+      // The last record as the input of its leaf hash (0x00, then its bytes), hashed without decoding it to a string.
+      this.#selectLast = this.#db.prepare(
+        'SELECT seq, CAST(char(0) || record AS BLOB) AS input FROM audit_records ORDER BY seq DESC LIMIT 1',
+      );
       this.#upsertHead = this.#db.prepare(
         'INSERT INTO audit_head (id, size, frontier, last_hash) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier, last_hash = excluded.last_hash',
       );
@@ -369,9 +372,10 @@ export class SqliteAuditLog implements AuditLog {
       if (any.n > 0) throw new StoreError('STORE_CORRUPT', 'the audit log has records but no head');
       return { size: 0, frontier: new MerkleFrontier(), lastHash: '' };
     }
-    const last = this.#selectLast.get() as { seq: number; record: string } | undefined;
+    const last = this.#selectLast.get() as { seq: number; input: Uint8Array } | undefined;
+    const lastHash = Buffer.from(row.last_hash).toString('hex');
     // INVARIANT: appends never continue a log whose head and tail disagree (test/store/fail-closed.test.ts "corrupted row").
-    if (!last || last.seq !== row.size || leafHash(last.record) !== Buffer.from(row.last_hash).toString('hex')) {
+    if (!last || last.seq !== row.size || leafHashOfInput(last.input) !== lastHash) {
       throw new StoreError('STORE_CORRUPT', `the audit log head (size ${row.size}) does not match its last record`);
     }
     let frontier: MerkleFrontier;
@@ -380,7 +384,7 @@ export class SqliteAuditLog implements AuditLog {
     } catch {
       throw new StoreError('STORE_CORRUPT', 'the audit log head is corrupt');
     }
-    return { size: row.size, frontier, lastHash: Buffer.from(row.last_hash).toString('hex') };
+    return { size: row.size, frontier, lastHash };
   }
 
   /**
