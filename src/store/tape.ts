@@ -101,7 +101,10 @@ export const NO_ROOM = -1;
 /** {@link writeCanonicalJson}: the value is not one that `canonicalJson` accepts (it throws for it, naming why). */
 export const UNWRITABLE = -2;
 
-/** The tape being read and its next item; the buffer being written and its next byte (writing is synchronous). */
+/**
+ * The tape being read and its next item; the buffer being written and its next byte. Writing is synchronous, but a
+ * getter met by {@link writeCanonicalJson} may run a writer of its own: each writer puts back what it found.
+ */
 let source: Tape = [];
 let next = 0;
 let out: Buffer | undefined;
@@ -113,6 +116,7 @@ let end = 0;
  * that needs escaping), so writing leaves the collector nothing.
  */
 export function writeTapeJson(from: Tape, into: Buffer, at: number): number {
+  const [outerSource, outerNext, outerOut, outerEnd] = [source, next, out, end];
   source = from;
   next = 0;
   out = into;
@@ -121,8 +125,10 @@ export function writeTapeJson(from: Tape, into: Buffer, at: number): number {
     // Stores past the end of a typed array are dropped, so only the end needs checking.
     return !write() || end > into.length ? NO_ROOM : end;
   } finally {
-    source = [];
-    out = undefined;
+    source = outerSource;
+    next = outerNext;
+    out = outerOut;
+    end = outerEnd;
   }
 }
 
@@ -222,6 +228,11 @@ let refused = false;
 const keys: string[] = [];
 /** The end of the keys in use in {@link keys}. */
 let top = 0;
+/** The objects and arrays being written, from {@link insideFrom} for the current call (see {@link ancestors}). */
+const inside: object[] = [];
+let insideFrom = 0;
+/** Whether each key must be checked to be an object's own (see {@link onlyOwnKeys}). */
+let checkOwnKeys = true;
 /** Objects with more keys than this are sorted by the built-in sort. */
 const FEW_KEYS = 32;
 
@@ -232,28 +243,41 @@ const FEW_KEYS = 32;
  * what the audit log allocated per record.
  */
 export function writeCanonicalJson(value: unknown, into: Buffer, at: number): number {
-  out = into;
-  end = at;
-  refused = false;
-  checkOwn = !onlyOwnKeys();
-  ancestors.length = 0;
-  top = 0;
+  // A getter in `value` may write a value of its own: that call works above this one's keys and objects.
+  const [outerOut, outerEnd, outerRefused, outerCheck, outerFrom, keysFrom] = [
+    out,
+    end,
+    refused,
+    checkOwnKeys,
+    insideFrom,
+    top,
+  ];
+  insideFrom = inside.length;
   try {
+    out = into;
+    end = at;
+    refused = false;
+    checkOwnKeys = !onlyOwnKeys();
     let ok = canonical(value);
-    if (ok && !checkOwn && !onlyOwnKeys()) {
+    if (ok && !checkOwnKeys && !onlyOwnKeys()) {
       // As in recordTape: a getter gave `Object.prototype` an enumerable key during the walk; write again.
-      checkOwn = true;
+      checkOwnKeys = true;
       end = at;
-      ancestors.length = 0;
-      top = 0;
+      inside.length = insideFrom;
+      top = keysFrom;
+      refused = false;
       ok = canonical(value);
     }
     if (refused) return UNWRITABLE;
     return !ok || end > into.length ? NO_ROOM : end;
   } finally {
-    out = undefined;
-    ancestors.length = 0;
-    top = 0;
+    inside.length = insideFrom;
+    top = keysFrom;
+    out = outerOut;
+    end = outerEnd;
+    refused = outerRefused;
+    checkOwnKeys = outerCheck;
+    insideFrom = outerFrom;
   }
 }
 
@@ -279,10 +303,10 @@ function canonical(value: unknown): boolean {
       return refuse();
   }
   // `canonicalJson` refuses an object inside itself, not one that appears twice side by side.
-  if (ancestors.includes(value)) return refuse();
-  ancestors.push(value);
+  if (inside.indexOf(value, insideFrom) >= 0) return refuse();
+  inside.push(value);
   const ok = Array.isArray(value) ? canonicalArray(value) : canonicalObject(value);
-  if (ok) ancestors.pop();
+  if (ok) inside.pop();
   return ok;
 }
 
@@ -319,7 +343,7 @@ function canonicalObject(value: object): boolean {
   const entries = value as Record<string, unknown>;
   // `for...in` yields the own enumerable string keys `Object.keys` gives (inherited ones are skipped as in `record`).
   const from = top;
-  for (const key in entries) if (!checkOwn || Object.hasOwn(entries, key)) keys[top++] = key;
+  for (const key in entries) if (!checkOwnKeys || Object.hasOwn(entries, key)) keys[top++] = key;
   // Sorted by code unit as `Array.prototype.sort` sorts by default: few keys by insertion, in place (as `sortedKeys`
   // in canonical.ts, which this must agree with), many by the built-in sort (insertion sort is quadratic).
   if (top - from > FEW_KEYS) {

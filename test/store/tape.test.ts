@@ -158,6 +158,34 @@ describe('canonical JSON bytes', () => {
     expect(() => canonicalJson(value)).toThrow();
   });
 
+  it('writes the same bytes when a getter in the value writes values of its own, on a tape and as canonical JSON', () => {
+    const inner = { z: [1, 2], y: 'x' };
+    const nested: string[] = [];
+    const value = {
+      b: {
+        get deep() {
+          const bytes = Buffer.alloc(64);
+          nested.push(bytes.toString('utf8', 0, writeCanonicalJson(inner, bytes, 0)));
+          const tape = recordTape(inner) ?? [];
+          nested.push(bytes.toString('utf8', 0, writeTapeJson(tape, bytes, 0)));
+          return [inner, 'after'];
+        },
+      },
+      a: 'first',
+    };
+    expect(canonicalBytes(value, 128, 2)).toBe('{"a":"first","b":{"deep":[{"y":"x","z":[1,2]},"after"]}}');
+    expect(nested).toEqual(['{"y":"x","z":[1,2]}', '{"z":[1,2],"y":"x"}']);
+    const self: Record<string, unknown> = {};
+    const cyclic = {
+      get loop() {
+        // A cycle inside the getter's own write is refused there; the outer value is still written.
+        self.self = self;
+        return writeCanonicalJson(self, Buffer.alloc(64), 0);
+      },
+    };
+    expect(canonicalBytes(cyclic, 64)).toBe(`{"loop":${UNWRITABLE}}`);
+  });
+
   it('writes an object that appears twice side by side, as canonicalJson does', () => {
     const shared = { k: 1 };
     expect(canonicalBytes({ a: shared, b: [shared, shared] }, 64)).toBe(
