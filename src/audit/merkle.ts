@@ -14,6 +14,11 @@ export function leafHash(record: string): string {
   return hash('sha256', `\0${record}`, 'hex');
 }
 
+/** {@link leafHash} of a record given as bytes already behind their 0x00 prefix (see `leafInput`). */
+export function leafHashOfInput(input: Uint8Array): string {
+  return hash('sha256', input, 'hex');
+}
+
 /** RFC 6962 interior node hash, hex: SHA-256(0x01 || left || right); distinct from every leaf hash by its prefix. */
 export function nodeHash(left: string, right: string): string {
   NODE_INPUT.write(left, 1, HASH_BYTES, 'hex');

@@ -1,4 +1,6 @@
+import { Buffer } from 'node:buffer';
 import { canonicalJson } from '../core/canonical.ts';
+import { NO_ROOM, UNWRITABLE, writeCanonicalJson } from '../store/tape.ts';
 import type { AuditEvent } from '../store/types.ts';
 
 /** The record format version this release writes and reads. */
@@ -19,12 +21,65 @@ export interface AuditRecord {
   event: AuditEvent & { redacted?: string[] };
 }
 
+/** Bytes of the record buffers; they grow to fit the largest event seen. */
+const INITIAL_BYTES = 4096;
+/** Bytes a record adds around its event: the fixed field names and marks, two numbers and `prev`. */
+const RECORD_OVERHEAD = 160;
+let eventScratch = Buffer.allocUnsafeSlow(INITIAL_BYTES);
+let recordScratch = Buffer.allocUnsafeSlow(INITIAL_BYTES + RECORD_OVERHEAD);
+
 /**
- * The canonical text of a record (keys sorted, as `canonicalJson` writes it) from an event already in canonical
- * JSON; built by concatenation because every append pays for it.
+ * The canonical JSON of an event as UTF-8 bytes, in a buffer of its own (written straight from the value, without the
+ * strings `canonicalJson` concatenates: every append pays for it). Throws `canonicalJson`'s error for a value it
+ * refuses.
  */
-export function encodeRecord(seq: number, prev: string, at: number, eventJson: string): string {
-  return `{"at":${JSON.stringify(at)},"event":${eventJson},"prev":"${prev}","seq":${seq},"v":${RECORD_VERSION}}`;
+export function eventBytes(event: unknown): Buffer {
+  for (;;) {
+    const end = writeCanonicalJson(event, eventScratch, 0);
+    if (end === UNWRITABLE) {
+      canonicalJson(event);
+      throw new Error('audit event is not JSON');
+    }
+    if (end !== NO_ROOM) {
+      const bytes = Buffer.allocUnsafe(end);
+      eventScratch.copy(bytes, 0, 0, end);
+      return bytes;
+    }
+    eventScratch = Buffer.allocUnsafeSlow(2 * eventScratch.length);
+  }
+}
+
+/**
+ * The input of a record's leaf hash: a 0x00 byte, then the canonical text of the record (keys sorted, as
+ * `canonicalJson` writes it) as UTF-8, built around an event already in canonical JSON bytes ({@link eventBytes}).
+ * The bytes are valid until the next call; the record text is `subarray(1)`.
+ */
+export function leafInput(seq: number, prev: string, at: number, event: Uint8Array): Buffer {
+  if (recordScratch.length < event.length + RECORD_OVERHEAD) {
+    recordScratch = Buffer.allocUnsafeSlow(2 * (event.length + RECORD_OVERHEAD));
+  }
+  const bytes = recordScratch;
+  bytes[0] = 0;
+  let end = 1 + bytes.write('{"at":', 1, 'latin1');
+  end = writeNumber(bytes, end, at);
+  end += bytes.write(',"event":', end, 'latin1');
+  bytes.set(event, end);
+  end += event.length;
+  end += bytes.write(',"prev":"', end, 'latin1');
+  end += bytes.write(prev, end, 'latin1');
+  end += bytes.write('","seq":', end, 'latin1');
+  end = writeNumber(bytes, end, seq);
+  end += bytes.write(`,"v":${RECORD_VERSION}}`, end, 'latin1');
+  return bytes.subarray(0, end);
+}
+
+/** Writes a number as JSON writes it; the digits of a safe integer directly, without making its text. */
+function writeNumber(bytes: Buffer, at: number, n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0) return at + bytes.write(JSON.stringify(n), at, 'latin1');
+  let digits = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  for (let i = at + digits - 1, rest = n; i >= at; i--, rest = Math.floor(rest / 10)) bytes[i] = 48 + (rest % 10);
+  return at + digits;
 }
 
 /** The chain fields of a record text: its number, its version, and where its 64-digit `prev` starts. */

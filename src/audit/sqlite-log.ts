@@ -1,5 +1,4 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { canonicalJson } from '../core/canonical.ts';
 import { StoreError } from '../store/errors.ts';
 import {
   BACKGROUND_WAL_AUTOCHECKPOINT,
@@ -20,8 +19,8 @@ import {
 import { type Committed, WalSync } from '../store/sqlite/wal-sync.ts';
 import type { AuditEvent, AuditLog } from '../store/types.ts';
 import type { AuditKey, Checkpoint } from './checkpoint.ts';
-import { leafHash, MerkleFrontier } from './merkle.ts';
-import { encodeRecord, GENESIS_PREV } from './record.ts';
+import { leafHashOfInput, MerkleFrontier } from './merkle.ts';
+import { eventBytes, GENESIS_PREV, leafInput } from './record.ts';
 import { compileRedaction, type RedactRule, redactEvent } from './redact.ts';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS audit_records (
@@ -46,6 +45,9 @@ CREATE TABLE IF NOT EXISTS audit_keys (
   key_id TEXT PRIMARY KEY,
   public_key TEXT NOT NULL
 ) STRICT`;
+
+/** The outcome of every plain append in a committed batch. */
+const APPENDED: Outcome = Object.freeze({ ok: true, result: undefined });
 
 /** Default number of records between checkpoints. */
 export const DEFAULT_CHECKPOINT_EVERY = 1000;
@@ -93,8 +95,8 @@ interface Head {
 export type AuditedWrite<T> = (db: DatabaseSync) => { result: T; events: AuditEvent[] };
 
 interface Waiter {
-  /** The canonical JSON of one event, or a write whose events are appended with it. */
-  json?: string;
+  /** The canonical JSON bytes of one event, or a write whose events are appended with it. */
+  event?: Buffer;
   write?: AuditedWrite<unknown>;
   resolve: (result: unknown) => void;
   reject: (error: unknown) => void;
@@ -115,6 +117,7 @@ export class SqliteAuditLog implements AuditLog {
   readonly #now: () => number;
   readonly #insert: StatementSync;
   readonly #selectHead: StatementSync;
+  readonly #selectLast: StatementSync;
   readonly #upsertHead: StatementSync;
   readonly #lastCheckpoint: StatementSync;
   readonly #insertCheckpoint: StatementSync;
@@ -141,8 +144,13 @@ export class SqliteAuditLog implements AuditLog {
     };
     this.#db = openStoreDatabase(path, database, { component: 'audit', version: 1, ddl: SCHEMA });
     try {
-      this.#insert = this.#db.prepare('INSERT INTO audit_records (seq, record) VALUES (?, ?)');
+      // The record comes as its UTF-8 bytes, stored as the same text: SQLite's cast keeps the bytes as they are.
+      this.#insert = this.#db.prepare('INSERT INTO audit_records (seq, record) VALUES (?, CAST(? AS TEXT))');
       this.#selectHead = this.#db.prepare('SELECT size, frontier, last_hash FROM audit_head WHERE id = 1');
+      // The last record as the input of its leaf hash (0x00, then its bytes), hashed without decoding it to a string.
+      this.#selectLast = this.#db.prepare(
+        'SELECT seq, CAST(char(0) || record AS BLOB) AS input FROM audit_records ORDER BY seq DESC LIMIT 1',
+      );
       this.#upsertHead = this.#db.prepare(
         'INSERT INTO audit_head (id, size, frontier, last_hash) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier, last_hash = excluded.last_hash',
       );
@@ -167,13 +175,13 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   append(event: AuditEvent): Promise<void> {
-    let json: string;
+    let bytes: Buffer;
     try {
-      json = this.#encode(event);
+      bytes = this.#encode(event);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#enqueue<void>({ json });
+    return this.#enqueue<void>({ event: bytes });
   }
 
   /**
@@ -185,15 +193,15 @@ export class SqliteAuditLog implements AuditLog {
     return this.#enqueue<T>({ write });
   }
 
-  #encode(event: AuditEvent): string {
+  #encode(event: AuditEvent): Buffer {
     try {
-      return canonicalJson(redactEvent(event, this.#rules));
+      return eventBytes(redactEvent(event, this.#rules));
     } catch (error) {
       throw new StoreError('STORE_WRITE', `cannot write audit event: ${(error as Error).message}`);
     }
   }
 
-  #enqueue<T>(work: Pick<Waiter, 'json' | 'write'>): Promise<T> {
+  #enqueue<T>(work: Pick<Waiter, 'event' | 'write'>): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreError('STORE_CLOSED', 'audit log is closed'));
     if (this.#sync?.failure) return Promise.reject(this.#sync.failure);
     return new Promise<T>((resolve, reject) => {
@@ -287,54 +295,52 @@ export class SqliteAuditLog implements AuditLog {
     // (test/store/wal-sync.test.ts); one that was not committed rejects, so the guard denies
     // (test/store/fail-closed.test.ts "write error").
     const committed: Committed[] = [];
-    const waiters = sync
-      ? batch.map((waiter) => ({
-          resolve: (result: unknown) => committed.push({ waiter, result }),
-          reject: waiter.reject,
-        }))
-      : batch;
-    commitBatch(this.#db, 'cannot write the audit log', waiters, () => {
-      const outcomes: Outcome[] = [];
-      const head = this.#readHeadNow();
-      const at = this.#now();
-      let { size, frontier, lastHash: prev } = head;
-      const add = (json: string) => {
-        size += 1;
-        const text = encodeRecord(size, prev.length === 0 ? GENESIS_PREV : prev, at, json);
-        prev = leafHash(text);
-        this.#insert.run(size, text);
-        frontier.push(prev);
-      };
-      for (const waiter of batch) {
-        if (waiter.json !== undefined) {
-          add(waiter.json);
-          outcomes.push({ ok: true, result: undefined });
-          continue;
-        }
-        const before = { size, prev, frontier: frontier.clone() };
-        try {
-          const result = inSavepoint(this.#db, () => {
-            const written = (waiter.write as AuditedWrite<unknown>)(this.#db);
-            for (const event of written.events) add(this.#encode(event));
-            return written.result;
-          });
-          outcomes.push({ ok: true, result });
-        } catch (error) {
-          // INVARIANT: a write whose audit events cannot be appended is not committed
-          // (test/cli/audit.test.ts "an answer the log cannot hold is not given").
-          ({ size, prev, frontier } = before);
-          outcomes.push({ ok: false, error: asStoreError(error, 'cannot write the audit log') });
-        }
-      }
-      const next = { size, frontier, lastHash: prev };
-      this.#upsertHead.run(size, frontier.serialize(), Buffer.from(prev, 'hex'));
-      const last = this.#lastCheckpoint.get() as { size: number; at: number } | undefined;
-      if (size - (last?.size ?? 0) >= this.#every || at - (last?.at ?? 0) >= this.#intervalMs) {
-        this.#writeCheckpoint(next);
-      }
-      return outcomes;
-    });
+    const settle = sync ? (waiter: Waiter, result: unknown) => committed.push({ waiter, result }) : undefined;
+    commitBatch(this.#db, 'cannot write the audit log', batch, () => this.#write(batch), settle);
     sync?.after(committed);
+  }
+
+  /** Appends a batch inside the caller's transaction: one outcome per waiter, in order. */
+  #write(batch: readonly Waiter[]): Outcome[] {
+    const outcomes: Outcome[] = [];
+    const head = this.#readHeadNow();
+    const at = this.#now();
+    let { size, frontier, lastHash: prev } = head;
+    const add = (event: Buffer) => {
+      size += 1;
+      const input = leafInput(size, prev.length === 0 ? GENESIS_PREV : prev, at, event);
+      prev = leafHashOfInput(input);
+      this.#insert.run(size, input.subarray(1));
+      frontier.push(prev);
+    };
+    for (const waiter of batch) {
+      if (waiter.event !== undefined) {
+        add(waiter.event);
+        outcomes.push(APPENDED);
+        continue;
+      }
+      const before = { size, prev, frontier: frontier.clone() };
+      try {
+        const result = inSavepoint(this.#db, () => {
+          const written = (waiter.write as AuditedWrite<unknown>)(this.#db);
+          for (const event of written.events) add(this.#encode(event));
+          return written.result;
+        });
+        outcomes.push({ ok: true, result });
+      } catch (error) {
+        // INVARIANT: a write whose audit events cannot be appended is not committed
+        // (test/cli/audit.test.ts "an answer the log cannot hold is not given").
+        ({ size, prev, frontier } = before);
+        outcomes.push({ ok: false, error: asStoreError(error, 'cannot write the audit log') });
+      }
+    }
+    const next = { size, frontier, lastHash: prev };
+    this.#upsertHead.run(size, frontier.serialize(), Buffer.from(prev, 'hex'));
+    const last = this.#lastCheckpoint.get() as { size: number; at: number } | undefined;
+    if (size - (last?.size ?? 0) >= this.#every || at - (last?.at ?? 0) >= this.#intervalMs) {
+      this.#writeCheckpoint(next);
+    }
+    return outcomes;
   }
 
   /** The head, checked against the last record, read outside a transaction (see {@link SqliteAuditLog.#readHeadNow}). */
@@ -366,11 +372,10 @@ export class SqliteAuditLog implements AuditLog {
       if (any.n > 0) throw new StoreError('STORE_CORRUPT', 'the audit log has records but no head');
       return { size: 0, frontier: new MerkleFrontier(), lastHash: '' };
     }
-    const last = this.#db.prepare('SELECT seq, record FROM audit_records ORDER BY seq DESC LIMIT 1').get() as
-      | { seq: number; record: string }
-      | undefined;
+    const last = this.#selectLast.get() as { seq: number; input: Uint8Array } | undefined;
+    const lastHash = Buffer.from(row.last_hash).toString('hex');
     // INVARIANT: appends never continue a log whose head and tail disagree (test/store/fail-closed.test.ts "corrupted row").
-    if (!last || last.seq !== row.size || leafHash(last.record) !== Buffer.from(row.last_hash).toString('hex')) {
+    if (!last || last.seq !== row.size || leafHashOfInput(last.input) !== lastHash) {
       throw new StoreError('STORE_CORRUPT', `the audit log head (size ${row.size}) does not match its last record`);
     }
     let frontier: MerkleFrontier;
@@ -379,7 +384,7 @@ export class SqliteAuditLog implements AuditLog {
     } catch {
       throw new StoreError('STORE_CORRUPT', 'the audit log head is corrupt');
     }
-    return { size: row.size, frontier, lastHash: Buffer.from(row.last_hash).toString('hex') };
+    return { size: row.size, frontier, lastHash };
   }
 
   /**

@@ -96,10 +96,15 @@ function record(value: unknown, tape: Tape): boolean {
   return true;
 }
 
-/** {@link writeTapeJson}: the JSON does not fit in the buffer. */
+/** {@link writeTapeJson}, {@link writeCanonicalJson}: the JSON does not fit in the buffer. */
 export const NO_ROOM = -1;
+/** {@link writeCanonicalJson}: the value is not one that `canonicalJson` accepts (it throws for it, naming why). */
+export const UNWRITABLE = -2;
 
-/** The tape being read and its next item; the buffer being written and its next byte (writing is synchronous). */
+/**
+ * The tape being read and its next item; the buffer being written and its next byte. Writing is synchronous, but a
+ * getter met by {@link writeCanonicalJson} may run a writer of its own: each writer puts back what it found.
+ */
 let source: Tape = [];
 let next = 0;
 let out: Buffer | undefined;
@@ -111,6 +116,7 @@ let end = 0;
  * that needs escaping), so writing leaves the collector nothing.
  */
 export function writeTapeJson(from: Tape, into: Buffer, at: number): number {
+  const [outerSource, outerNext, outerOut, outerEnd] = [source, next, out, end];
   source = from;
   next = 0;
   out = into;
@@ -119,8 +125,10 @@ export function writeTapeJson(from: Tape, into: Buffer, at: number): number {
     // Stores past the end of a typed array are dropped, so only the end needs checking.
     return !write() || end > into.length ? NO_ROOM : end;
   } finally {
-    source = [];
-    out = undefined;
+    source = outerSource;
+    next = outerNext;
+    out = outerOut;
+    end = outerEnd;
   }
 }
 
@@ -208,5 +216,161 @@ function quoteEscaped(text: string): boolean {
   const room = bytes.length - end;
   if (room < 3 * quoted.length && room < Buffer.byteLength(quoted)) return false;
   end += bytes.write(quoted, end);
+  return true;
+}
+
+/** Set when {@link canonical} refuses a value, to tell that from a lack of room. */
+let refused = false;
+/**
+ * The keys of the objects being written, each object's sorted in place at the end of its parent's: one array for
+ * every object of every value, where `Object.keys` makes one per object.
+ */
+const keys: string[] = [];
+/** The end of the keys in use in {@link keys}. */
+let top = 0;
+/** The objects and arrays being written, from {@link insideFrom} for the current call (see {@link ancestors}). */
+const inside: object[] = [];
+let insideFrom = 0;
+/** Whether each key must be checked to be an object's own (see {@link onlyOwnKeys}). */
+let checkOwnKeys = true;
+/** Objects with more keys than this are sorted by the built-in sort. */
+const FEW_KEYS = 32;
+
+/**
+ * Writes `value` into `into` from offset `at` as the UTF-8 bytes of `canonicalJson(value)` (keys sorted by code
+ * unit), and returns the offset after them, {@link NO_ROOM}, or {@link UNWRITABLE}. No string or array is made on
+ * the way (but for text that needs escaping), where `canonicalJson` builds its text by concatenation: over half of
+ * what the audit log allocated per record.
+ */
+export function writeCanonicalJson(value: unknown, into: Buffer, at: number): number {
+  // A getter in `value` may write a value of its own: that call works above this one's keys and objects.
+  const [outerOut, outerEnd, outerRefused, outerCheck, outerFrom, keysFrom] = [
+    out,
+    end,
+    refused,
+    checkOwnKeys,
+    insideFrom,
+    top,
+  ];
+  insideFrom = inside.length;
+  try {
+    out = into;
+    end = at;
+    refused = false;
+    checkOwnKeys = !onlyOwnKeys();
+    let ok = canonical(value);
+    if (ok && !checkOwnKeys && !onlyOwnKeys()) {
+      // As in recordTape: a getter gave `Object.prototype` an enumerable key during the walk; write again.
+      checkOwnKeys = true;
+      end = at;
+      inside.length = insideFrom;
+      top = keysFrom;
+      refused = false;
+      ok = canonical(value);
+    }
+    if (refused) return UNWRITABLE;
+    return !ok || end > into.length ? NO_ROOM : end;
+  } finally {
+    inside.length = insideFrom;
+    top = keysFrom;
+    out = outerOut;
+    end = outerEnd;
+    refused = outerRefused;
+    checkOwnKeys = outerCheck;
+    insideFrom = outerFrom;
+  }
+}
+
+function refuse(): boolean {
+  refused = true;
+  return false;
+}
+
+/** Writes one value as `canonicalJson` does; false when it is refused or out of room. */
+function canonical(value: unknown): boolean {
+  if (value === null) return ascii('null');
+  switch (typeof value) {
+    case 'string':
+      return quote(value);
+    case 'boolean':
+      return ascii(value ? 'true' : 'false');
+    case 'number':
+      if (Number.isSafeInteger(value)) return integer(value);
+      return Number.isFinite(value) ? ascii(String(value)) : refuse();
+    case 'object':
+      break;
+    default:
+      return refuse();
+  }
+  // `canonicalJson` refuses an object inside itself, not one that appears twice side by side.
+  if (inside.indexOf(value, insideFrom) >= 0) return refuse();
+  inside.push(value);
+  const ok = Array.isArray(value) ? canonicalArray(value) : canonicalObject(value);
+  if (ok) inside.pop();
+  return ok;
+}
+
+/** Writes a safe integer's digits as `String` does, without making its text. */
+function integer(n: number): boolean {
+  const bytes = out as Buffer;
+  let rest = n;
+  if (n < 0) {
+    bytes[end++] = 0x2d;
+    rest = -n;
+  }
+  let digits = 1;
+  for (let above = rest; above >= 10; above = Math.floor(above / 10)) digits++;
+  if (end + digits > bytes.length) return false;
+  for (let i = end + digits - 1; i >= end; i--, rest = Math.floor(rest / 10)) bytes[i] = 48 + (rest % 10);
+  end += digits;
+  return true;
+}
+
+function canonicalArray(items: unknown[]): boolean {
+  const bytes = out as Buffer;
+  bytes[end++] = 0x5b;
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) bytes[end++] = 0x2c;
+    if (!canonical(items[i])) return false;
+  }
+  bytes[end++] = 0x5d;
+  return true;
+}
+
+function canonicalObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return refuse();
+  const entries = value as Record<string, unknown>;
+  // `for...in` yields the own enumerable string keys `Object.keys` gives (inherited ones are skipped as in `record`).
+  const from = top;
+  for (const key in entries) if (!checkOwnKeys || Object.hasOwn(entries, key)) keys[top++] = key;
+  // Sorted by code unit as `Array.prototype.sort` sorts by default: few keys by insertion, in place (as `sortedKeys`
+  // in canonical.ts, which this must agree with), many by the built-in sort (insertion sort is quadratic).
+  if (top - from > FEW_KEYS) {
+    const sorted = keys.slice(from, top).sort();
+    for (let i = 0; i < sorted.length; i++) keys[from + i] = sorted[i] as string;
+  }
+  for (let i = from + 1; i < top; i++) {
+    const key = keys[i] as string;
+    let j = i - 1;
+    for (; j >= from && (keys[j] as string) > key; j--) keys[j + 1] = keys[j] as string;
+    keys[j + 1] = key;
+  }
+  const to = top;
+  const bytes = out as Buffer;
+  bytes[end++] = 0x7b;
+  let first = true;
+  for (let i = from; i < to; i++) {
+    const key = keys[i] as string;
+    const item = entries[key];
+    if (item === undefined) continue;
+    if (!first) bytes[end++] = 0x2c;
+    first = false;
+    if (!quote(key)) return false;
+    bytes[end++] = 0x3a;
+    if (!canonical(item)) return false;
+  }
+  top = from;
+  bytes[end++] = 0x7d;
   return true;
 }

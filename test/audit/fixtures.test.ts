@@ -2,9 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyJsonl } from '../../src/audit/inspect.ts';
-import { leafHash } from '../../src/audit/merkle.ts';
-import { encodeRecord, parseRecord } from '../../src/audit/record.ts';
-import { canonicalJson } from '../../src/core/canonical.ts';
+import { leafHash, leafHashOfInput } from '../../src/audit/merkle.ts';
+import { eventBytes, leafInput, parseRecord } from '../../src/audit/record.ts';
 
 const dir = join(import.meta.dirname, '../fixtures/audit');
 const read = (name: string) => readFileSync(join(dir, name));
@@ -26,8 +25,11 @@ describe('frozen audit fixtures', () => {
       if (!parsed.ok) throw new Error(parsed.problem.message);
       const { seq, at, event } = parsed.record;
       expect(parsed.record.prev).toBe(prev);
-      expect(encodeRecord(seq, prev, at, canonicalJson(event))).toBe(text);
+      const input = leafInput(seq, prev, at, eventBytes(event));
+      expect(input.subarray(1).toString()).toBe(text);
+      expect(input[0]).toBe(0);
       prev = leafHash(text);
+      expect(leafHashOfInput(input)).toBe(prev);
     }
   });
 

@@ -1,7 +1,8 @@
 import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NO_ROOM, recordTape, writeTapeJson } from '../../src/store/tape.ts';
+import { canonicalJson } from '../../src/core/canonical.ts';
+import { NO_ROOM, recordTape, UNWRITABLE, writeCanonicalJson, writeTapeJson } from '../../src/store/tape.ts';
 
 /** JSON values with text of every kind: escapes, non-ASCII, astral and lone surrogates, long strings, odd keys. */
 const text = fc.oneof(
@@ -21,6 +22,16 @@ const json = fc.letrec((tie) => ({
     text,
     fc.array(tie('value'), { maxLength: 5 }),
     fc.dictionary(text, tie('value'), { maxKeys: 5 }),
+  ),
+})).value;
+/** Values `canonicalJson` writes: JSON values, and objects with undefined properties (left out) and many keys. */
+const canonicalValue = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    json,
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(text, fc.oneof(tie('value'), fc.constant(undefined)), { maxKeys: 6 }),
+    fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { minKeys: 30, maxKeys: 60 }),
   ),
 })).value;
 
@@ -71,25 +82,6 @@ describe('tape', () => {
     expect(bytes.toString('utf8', 0, end)).toBe('{"list":[1,{"a":"x"}],"s":"keep"}');
   });
 
-  it('writes only own keys, also when Object.prototype has an enumerable property, even one added mid-walk', () => {
-    const proto = Object.prototype as Record<string, unknown>;
-    try {
-      proto.polluted = 'inherited';
-      expect(written({ a: 1, b: { c: 2 } }, 64)).toBe('{"a":1,"b":{"c":2}}');
-      delete proto.polluted;
-      const sneaky = {
-        get a() {
-          proto.polluted = 'inherited';
-          return 1;
-        },
-        b: { c: 2 },
-      };
-      expect(written(sneaky, 64)).toBe('{"a":1,"b":{"c":2}}');
-    } finally {
-      delete proto.polluted;
-    }
-  });
-
   it.each([
     [
       'a cycle',
@@ -107,3 +99,122 @@ describe('tape', () => {
     expect(recordTape(make())).toBeUndefined();
   });
 });
+
+/** The bytes writeCanonicalJson writes for a value into a buffer of `size` bytes from `at`, or what it returned. */
+function canonicalBytes(value: unknown, size: number, at = 0): string | number {
+  const bytes = Buffer.alloc(size);
+  const end = writeCanonicalJson(value, bytes, at);
+  return end < 0 ? end : bytes.toString('utf8', at, end);
+}
+
+describe('canonical JSON bytes', () => {
+  it('writes exactly the UTF-8 of canonicalJson, for every value it accepts', () => {
+    fc.assert(
+      fc.property(canonicalValue, fc.nat(4), (value, at) => {
+        const expected = Buffer.from(canonicalJson(value));
+        const into = Buffer.alloc(at + expected.length + 8);
+        const end = writeCanonicalJson(value, into, at);
+        expect(end).toBe(at + expected.length);
+        expect(into.subarray(at, end).equals(expected)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('says NO_ROOM whenever the buffer is one byte short, and fits when it is not', () => {
+    fc.assert(
+      fc.property(canonicalValue, fc.nat(4), (value, at) => {
+        const length = Buffer.byteLength(canonicalJson(value));
+        expect(canonicalBytes(value, at + length - 1, at)).toBe(NO_ROOM);
+        expect(canonicalBytes(value, at + length, at)).toBe(canonicalJson(value));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('sorts keys by code unit and leaves out undefined properties', () => {
+    const value = { b: [1, { z: null, a: 'é' }], a: undefined, B: -0, '': { y: undefined } };
+    expect(canonicalBytes(value, 64)).toBe('{"":{},"B":0,"b":[1,{"a":"é","z":null}]}');
+  });
+
+  it.each([
+    [
+      'a cycle',
+      () => {
+        const self: Record<string, unknown> = {};
+        self.self = [self];
+        return self;
+      },
+    ],
+    ['a non-finite number', () => ({ n: Number.NaN })],
+    ['a symbol', () => ({ s: Symbol('s') })],
+    ['a function', () => [() => 1]],
+    ['a bigint', () => ({ n: 1n })],
+    ['undefined in an array', () => [1, undefined]],
+    ['a class instance', () => ({ when: new Date(0) })],
+  ])('refuses %s, as canonicalJson does', (_name, make) => {
+    const value = make();
+    expect(canonicalBytes(value, 256)).toBe(UNWRITABLE);
+    expect(() => canonicalJson(value)).toThrow();
+  });
+
+  it('writes the same bytes when a getter in the value writes values of its own, on a tape and as canonical JSON', () => {
+    const inner = { z: [1, 2], y: 'x' };
+    const nested: string[] = [];
+    const value = {
+      b: {
+        get deep() {
+          const bytes = Buffer.alloc(64);
+          nested.push(bytes.toString('utf8', 0, writeCanonicalJson(inner, bytes, 0)));
+          const tape = recordTape(inner) ?? [];
+          nested.push(bytes.toString('utf8', 0, writeTapeJson(tape, bytes, 0)));
+          return [inner, 'after'];
+        },
+      },
+      a: 'first',
+    };
+    expect(canonicalBytes(value, 128, 2)).toBe('{"a":"first","b":{"deep":[{"y":"x","z":[1,2]},"after"]}}');
+    expect(nested).toEqual(['{"y":"x","z":[1,2]}', '{"z":[1,2],"y":"x"}']);
+    const self: Record<string, unknown> = {};
+    const cyclic = {
+      get loop() {
+        // A cycle inside the getter's own write is refused there; the outer value is still written.
+        self.self = self;
+        return writeCanonicalJson(self, Buffer.alloc(64), 0);
+      },
+    };
+    expect(canonicalBytes(cyclic, 64)).toBe(`{"loop":${UNWRITABLE}}`);
+  });
+
+  it('writes an object that appears twice side by side, as canonicalJson does', () => {
+    const shared = { k: 1 };
+    expect(canonicalBytes({ a: shared, b: [shared, shared] }, 64)).toBe(
+      canonicalJson({ a: shared, b: [shared, shared] }),
+    );
+  });
+});
+
+it.each([
+  ['a tape', (value: unknown) => written(value, 64)],
+  ['canonical JSON bytes', (value: unknown) => canonicalBytes(value, 64)],
+])(
+  '%s holds only own keys, also when Object.prototype has an enumerable property, even one added mid-walk',
+  (_name, write) => {
+    const proto = Object.prototype as Record<string, unknown>;
+    try {
+      proto.polluted = 'inherited';
+      expect(write({ a: 1, b: { c: 2 } })).toBe('{"a":1,"b":{"c":2}}');
+      delete proto.polluted;
+      const sneaky = {
+        get a() {
+          proto.polluted = 'inherited';
+          return 1;
+        },
+        b: { c: 2 },
+      };
+      expect(write(sneaky)).toBe('{"a":1,"b":{"c":2}}');
+    } finally {
+      delete proto.polluted;
+    }
+  },
+);

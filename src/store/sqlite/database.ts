@@ -118,9 +118,16 @@ export interface Waiting {
 
 /**
  * Group commit: runs `body` for a batch of waiters in one `BEGIN IMMEDIATE` transaction; `body` returns one outcome
- * per waiter, in order. Nothing settles before the commit, and a transaction that fails rejects every waiter.
+ * per waiter, in order. Nothing settles before the commit, and a transaction that fails rejects every waiter. A
+ * waiter whose part succeeded is handed to `committed` (by default resolved with its result).
  */
-export function commitBatch(db: DatabaseSync, what: string, batch: readonly Waiting[], body: () => Outcome[]): void {
+export function commitBatch<W extends Waiting>(
+  db: DatabaseSync,
+  what: string,
+  batch: readonly W[],
+  body: () => Outcome[],
+  committed: (waiter: W, result: unknown) => void = (waiter, result) => waiter.resolve(result),
+): void {
   let outcomes: Outcome[];
   try {
     outcomes = immediate(db, what, body);
@@ -132,7 +139,7 @@ export function commitBatch(db: DatabaseSync, what: string, batch: readonly Wait
   }
   batch.forEach((waiter, i) => {
     const outcome = outcomes[i];
-    if (outcome?.ok) waiter.resolve(outcome.result);
+    if (outcome?.ok) committed(waiter, outcome.result);
     else waiter.reject(outcome ? outcome.error : new StoreError('STORE_WRITE', `${what}: no outcome for a write`));
   });
 }
