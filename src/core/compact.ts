@@ -22,11 +22,11 @@ const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 /** Where byte 0 of a 32-bit word sits, as a shift: the platform's byte order, so one loop serves both. */
 export const SHIFT0 = LITTLE_ENDIAN ? 0 : 24;
 /** Where byte 1 of a 32-bit word sits, as a shift. */
-export const SHIFT1 = LITTLE_ENDIAN ? 8 : 16;
+const SHIFT1 = LITTLE_ENDIAN ? 8 : 16;
 /** Where byte 2 of a 32-bit word sits, as a shift. */
-export const SHIFT2 = LITTLE_ENDIAN ? 16 : 8;
+const SHIFT2 = LITTLE_ENDIAN ? 16 : 8;
 /** Where byte 3 of a 32-bit word sits, as a shift. */
-export const SHIFT3 = LITTLE_ENDIAN ? 24 : 0;
+const SHIFT3 = LITTLE_ENDIAN ? 24 : 0;
 let buffer = new Uint8Array(4096);
 /** `buffer` as 32-bit words, which block hashing reads four bytes at a time. */
 let bufferWords = new Uint32Array(buffer.buffer);
@@ -55,7 +55,7 @@ export function compactInto(text: string, track: boolean): number {
     // A value or a short argument: its UTF-8 bytes are its character codes, copied without a call to the encoder.
     tracked = track ? text : undefined;
     trackedAscii = true;
-    if (track || text.indexOf('%') >= 0) return compactEscaped(text.length, track);
+    if (track || text.indexOf('%') >= 0) return compactEscaped(0, text.length, track);
     return fold(encodedWords, encoded, buffer, text.length);
   }
   const most = text.length * 3;
@@ -66,7 +66,7 @@ export function compactInto(text: string, track: boolean): number {
   trackedAscii = length === text.length;
   const n = track ? foldTracked(encoded, buffer, origin, length) : fold(encodedWords, encoded, buffer, length);
   // More bytes than UTF-16 units: the text has non-ASCII characters, which may be spacing.
-  if (text.indexOf('%') >= 0 || (length > text.length && WIDE_SPACE.test(text))) return compactEscaped(length, track);
+  if (text.indexOf('%') >= 0 || (length > text.length && WIDE_SPACE.test(text))) return compactEscaped(0, length, track);
   return n;
 }
 
@@ -91,7 +91,7 @@ export function compactUtf8Into(bytes: Uint8Array, length: number, minValid = 0)
   reserve(length * 3);
   tracked = undefined;
   const written = wellFormed(bytes, length, encoded);
-  return longestValid < minValid ? 0 : compactEscaped(written, false);
+  return longestValid < minValid ? 0 : compactEscaped(0, written, false);
 }
 
 /** The longest stretch of valid UTF-8 between invalid sequences, in bytes, that the last {@link wellFormed} copied. */
@@ -156,11 +156,56 @@ function wellFormed(input: Uint8Array, length: number, out: Uint8Array): number 
 
 /** {@link compactInto} of `text` from `start` to `end` (untracked), without slicing a short range out of it. */
 export function compactRangeInto(text: string, start: number, end: number): number {
-  if (end - start <= SHORT && isAsciiRange(text, start, end)) {
-    tracked = undefined;
-    return compactEscaped(end - start, false);
-  }
+  if (end - start > SHORT) return compactInto(text.slice(start, end), false);
+  tracked = undefined;
+  const n = foldRange(text, start, end);
+  if (n >= 0) return n;
+  if (isAsciiRange(text, start, end)) return compactEscaped(0, end - start, false);
   return compactInto(text.slice(start, end), false);
+}
+
+/**
+ * The compact form of a range of ASCII without `%` (most values), folded straight from the character codes into the
+ * buffer (which holds at least SHORT bytes); -1 when the range has other characters, for the careful loop.
+ */
+function foldRange(text: string, start: number, end: number): number {
+  const table = FOLD;
+  const out = buffer;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || c === 37) return -1;
+    const f = table[c] as number;
+    out[n] = f;
+    n += (f + 0xff) >>> 8;
+  }
+  return n;
+}
+
+/** Whether the text last given to {@link compactInto} is ASCII, so that {@link compactEncodedRange} may read it. */
+export function compactedAscii(): boolean {
+  return trackedAscii;
+}
+
+/**
+ * {@link compactRangeInto} of the ASCII text last given to {@link compactInto} (see {@link compactedAscii}), from the
+ * bytes that call encoded, whose offsets are its character offsets: no character is read from the string again
+ * (reading them cost more than folding them). Leaves those bytes intact, so a text's values are compacted in turn.
+ */
+export function compactEncodedRange(start: number, end: number): number {
+  tracked = undefined;
+  const table = FOLD;
+  const bytes = encoded;
+  const out = buffer;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i] as number;
+    if (c === 37) return compactEscaped(start, end, false);
+    const f = table[c] as number;
+    out[n] = f;
+    n += (f + 0xff) >>> 8;
+  }
+  return n;
 }
 
 /** {@link isAscii} of a range of `text`. */
@@ -253,11 +298,15 @@ function wideSpace(bytes: Uint8Array, i: number): number {
   return 0;
 }
 
-/** The careful loop, for text with `%` or non-ASCII spacing: escapes are decoded and wide spacing dropped. */
-function compactEscaped(length: number, track: boolean): number {
+/**
+ * The careful loop, for text with `%` or non-ASCII spacing, over the encoded bytes from `start` to `end`: escapes are
+ * decoded and wide spacing dropped.
+ */
+function compactEscaped(start: number, end: number, track: boolean): number {
   const bytes = encoded;
+  const length = end;
   let n = 0;
-  for (let i = 0; i < length; i++) {
+  for (let i = start; i < length; i++) {
     const at = i;
     let b = bytes[i] as number;
     if (b >= 128) {

@@ -135,6 +135,9 @@ export class FingerprintTable {
     let filter = this.#filter;
     let shift = this.#filterShift;
     let buckets = this.#buckets;
+    // The count lives in a local while the loop runs; past the load limit the table grows, while it may.
+    let held = this.#count;
+    let limit = this.#growLimit();
     for (let k = 0; k < count; k++) {
       const tag = (hashes[k] as number) >>> 3 || 1;
       const word = filterWord(tag) >>> shift;
@@ -152,18 +155,29 @@ export class FingerprintTable {
         slots[bucket * BUCKET + used] = ((tag << 3) | labels) >>> 0;
         fill[bucket] = used + 1;
         filter[word] = (filter[word] as number) | mask;
-        this.#count++;
-      } else if (!this.#add(tag, labels)) ok = false;
-      if (!fresh || this.#count > this.#limit) {
-        if (fresh) this.#grow(this.#buckets * 2);
-        slots = this.#slots;
-        fill = this.#fill;
-        filter = this.#filter;
-        shift = this.#filterShift;
-        buckets = this.#buckets;
+        held++;
+        if (held <= limit) continue;
+        this.#count = held;
+        this.#grow(this.#buckets * 2);
+      } else {
+        this.#count = held;
+        if (!this.#add(tag, labels)) ok = false;
       }
+      slots = this.#slots;
+      fill = this.#fill;
+      filter = this.#filter;
+      shift = this.#filterShift;
+      buckets = this.#buckets;
+      held = this.#count;
+      limit = this.#growLimit();
     }
+    this.#count = held;
     return ok;
+  }
+
+  /** The count past which an insertion grows the table: its load limit, or none once it cannot grow. */
+  #growLimit(): number {
+    return this.#buckets < this.#maxBuckets ? this.#limit : Number.POSITIVE_INFINITY;
   }
 
   #add(tag: number, labels: number): boolean {

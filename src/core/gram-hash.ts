@@ -3,7 +3,7 @@
  * along a text (add the byte that enters, remove the one that leaves), with the same result.
  */
 
-import { SHIFT0, SHIFT1, SHIFT2, SHIFT3 } from './compact.ts';
+import { SHIFT0 } from './compact.ts';
 
 /** The multiplier (the FNV prime; any odd number would do). */
 export const BASE = 0x01000193;
@@ -22,22 +22,28 @@ export function gramHash(bytes: Uint8Array, start: number, length: number): numb
   return h;
 }
 
-const POW4 = power(4);
-const POW8 = power(8);
-const POW12 = power(12);
+/**
+ * The weight of each byte of a 16-byte gram read as four 32-bit words: word j, bits 8s to 8s + 7, is byte 4j + s in
+ * memory on a little-endian machine (4j + 3 − s on a big-endian one), and weighs BASE^(15 − that byte's index).
+ */
+const [W0, W1, W2, W3, W4, W5, W6, W7, W8, W9, W10, W11, W12, W13, W14, W15] = Array.from({ length: 16 }, (_, k) => {
+  const lane = k & 3;
+  const byte = (k & ~3) + (SHIFT0 === 0 ? lane : 3 - lane);
+  return power(15 - byte);
+}) as number[] as [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number];
 
-/** The four bytes of a word, in memory order, hashed as a gram of four. */
-function quadOf(word: number): number {
-  const h = Math.imul(Math.imul((word >>> SHIFT0) & 255, BASE) + ((word >>> SHIFT1) & 255), BASE);
-  return (Math.imul(h + ((word >>> SHIFT2) & 255), BASE) + ((word >>> SHIFT3) & 255)) | 0;
+/** Word `w`'s share of a gram hash, with its four bytes weighed `a` to `d` from the low byte up. */
+function wordShare(w: number, a: number, b: number, c: number, d: number): number {
+  return (Math.imul(w & 255, a) + Math.imul((w >>> 8) & 255, b) + Math.imul((w >>> 16) & 255, c) + Math.imul(w >>> 24, d)) | 0;
 }
 
 /**
  * {@link gramHash} of the 16 bytes from word `at` of a byte buffer read as 32-bit words (bytes 4·at to 4·at + 15),
- * with four loads instead of sixteen, and as four independent chains of multiplies that the processor runs side by
- * side instead of one chain of sixteen (the sum is the same mod 2^32): indexing hashes aligned blocks with it.
+ * with four loads instead of sixteen, and as a sum of sixteen independent products instead of a chain of sixteen
+ * multiplies (the same value mod 2^32), which the processor runs side by side: indexing hashes aligned blocks with it.
  */
 export function gramHash16Words(words: Uint32Array, at: number): number {
-  const high = Math.imul(quadOf(words[at] as number), POW12) + Math.imul(quadOf(words[at + 1] as number), POW8);
-  return (high + Math.imul(quadOf(words[at + 2] as number), POW4) + quadOf(words[at + 3] as number)) | 0;
+  const high = wordShare(words[at] as number, W0, W1, W2, W3) + wordShare(words[at + 1] as number, W4, W5, W6, W7);
+  const low = wordShare(words[at + 2] as number, W8, W9, W10, W11) + wordShare(words[at + 3] as number, W12, W13, W14, W15);
+  return (high + low) | 0;
 }

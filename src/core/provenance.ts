@@ -21,6 +21,8 @@ import {
   codesToString,
   compact,
   compactBuffer,
+  compactedAscii,
+  compactEncodedRange,
   compactInto,
   compactRangeInto,
   compactUtf8Into,
@@ -279,23 +281,28 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
         count++;
         chars += end - start;
       });
-      if (bits !== 0) this.#values.reserve(count, chars);
-      for (let i = 0; i < count; i++) {
-        const start = ranges[i * 2] as number;
-        const end = ranges[i * 2 + 1] as number;
-        if (vouchesForUrls) {
+      if (vouchesForUrls) {
+        for (let i = 0; i < count; i++) {
           // A URL in trusted input or in the output of a trusted source may be fetched verbatim.
-          const raw = text.slice(start, end);
+          const raw = text.slice(ranges[i * 2] as number, ranges[i * 2 + 1] as number);
           if (raw.includes('://')) this.#trustUrl(raw);
         }
-        if (bits !== 0) this.#addValue(compactRangeInto(text, start, end), bits, source);
       }
       // An output that brought no legs matters only for the URLs it vouches for.
       if (bits === 0) return;
+      this.#values.reserve(count + 1, chars);
       const n = compactInto(text, false);
       // A whole short string (a display name, a subject line) is a value of its own.
       if (n >= MIN_VALUE_LENGTH && n < MIN_TEXT_LENGTH) this.#addValue(n, bits, source);
       this.#addText(n, bits, source);
+      // The values last: an ASCII text's are compacted from the bytes encoded for the text above, which the buffer
+      // no longer needs once its blocks are in.
+      const ascii = compactedAscii();
+      for (let i = 0; i < count; i++) {
+        const start = ranges[i * 2] as number;
+        const end = ranges[i * 2 + 1] as number;
+        this.#addValue(ascii ? compactEncodedRange(start, end) : compactRangeInto(text, start, end), bits, source);
+      }
     });
   }
 
