@@ -135,6 +135,8 @@ export class FingerprintTable {
     let filter = this.#filter;
     let shift = this.#filterShift;
     let buckets = this.#buckets;
+    // firstBucket and secondBucket, written out with the scale computed once (the same products: both are exact).
+    let scale = buckets * 2 ** -32;
     // The count lives in a local while the loop runs; past the load limit the table grows, while it may.
     let held = this.#count;
     let limit = this.#growLimit();
@@ -142,8 +144,9 @@ export class FingerprintTable {
       const tag = (hashes[k] as number) >>> 3 || 1;
       const word = filterWord(tag) >>> shift;
       const mask = filterMask(tag);
-      const one = firstBucket(tag, buckets);
-      const two = secondBucket(tag, one, buckets);
+      const one = (mix(tag) * scale) | 0;
+      let two = (mix(tag ^ SECOND) * scale) | 0;
+      if (two === one) two = (two + 1) % buckets;
       const a = fill[one] as number;
       const b = fill[two] as number;
       const fresh = ((filter[word] as number) & mask) !== mask && (a < BUCKET || b < BUCKET);
@@ -168,6 +171,7 @@ export class FingerprintTable {
       filter = this.#filter;
       shift = this.#filterShift;
       buckets = this.#buckets;
+      scale = buckets * 2 ** -32;
       held = this.#count;
       limit = this.#growLimit();
     }
@@ -258,12 +262,15 @@ export class FingerprintTable {
   }
 }
 
+/** What a tag is xored with for its second bucket. */
+const SECOND = 0x27d4eb2f;
+
 function firstBucket(tag: number, buckets: number): number {
   return (mix(tag) * buckets * 2 ** -32) | 0;
 }
 
 function secondBucket(tag: number, first: number, buckets: number): number {
-  const two = (mix(tag ^ 0x27d4eb2f) * buckets * 2 ** -32) | 0;
+  const two = (mix(tag ^ SECOND) * buckets * 2 ** -32) | 0;
   return two === first ? (two + 1) % buckets : two;
 }
 

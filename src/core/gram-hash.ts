@@ -3,8 +3,6 @@
  * along a text (add the byte that enters, remove the one that leaves), with the same result.
  */
 
-import { SHIFT0 } from './compact.ts';
-
 /** The multiplier (the FNV prime; any odd number would do). */
 export const BASE = 0x01000193;
 
@@ -22,19 +20,41 @@ export function gramHash(bytes: Uint8Array, start: number, length: number): numb
   return h;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 /**
  * The weight of each byte of a 16-byte gram read as four 32-bit words: word j, bits 8s to 8s + 7, is byte 4j + s in
  * memory on a little-endian machine (4j + 3 − s on a big-endian one), and weighs BASE^(15 − that byte's index).
  */
 const [W0, W1, W2, W3, W4, W5, W6, W7, W8, W9, W10, W11, W12, W13, W14, W15] = Array.from({ length: 16 }, (_, k) => {
   const lane = k & 3;
-  const byte = (k & ~3) + (SHIFT0 === 0 ? lane : 3 - lane);
+  const byte = (k & ~3) + (LITTLE_ENDIAN ? lane : 3 - lane);
   return power(15 - byte);
-}) as number[] as [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number];
+}) as number[] as [
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+];
 
 /** Word `w`'s share of a gram hash, with its four bytes weighed `a` to `d` from the low byte up. */
 function wordShare(w: number, a: number, b: number, c: number, d: number): number {
-  return (Math.imul(w & 255, a) + Math.imul((w >>> 8) & 255, b) + Math.imul((w >>> 16) & 255, c) + Math.imul(w >>> 24, d)) | 0;
+  return (
+    (Math.imul(w & 255, a) + Math.imul((w >>> 8) & 255, b) + Math.imul((w >>> 16) & 255, c) + Math.imul(w >>> 24, d)) |
+    0
+  );
 }
 
 /**
@@ -44,6 +64,7 @@ function wordShare(w: number, a: number, b: number, c: number, d: number): numbe
  */
 export function gramHash16Words(words: Uint32Array, at: number): number {
   const high = wordShare(words[at] as number, W0, W1, W2, W3) + wordShare(words[at + 1] as number, W4, W5, W6, W7);
-  const low = wordShare(words[at + 2] as number, W8, W9, W10, W11) + wordShare(words[at + 3] as number, W12, W13, W14, W15);
+  const low =
+    wordShare(words[at + 2] as number, W8, W9, W10, W11) + wordShare(words[at + 3] as number, W12, W13, W14, W15);
   return (high + low) | 0;
 }
