@@ -26,45 +26,27 @@ const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
  * The weight of each byte of a 16-byte gram read as four 32-bit words: word j, bits 8s to 8s + 7, is byte 4j + s in
  * memory on a little-endian machine (4j + 3 − s on a big-endian one), and weighs BASE^(15 − that byte's index).
  */
-const [W0, W1, W2, W3, W4, W5, W6, W7, W8, W9, W10, W11, W12, W13, W14, W15] = Array.from({ length: 16 }, (_, k) => {
+const WEIGHTS = Int32Array.from({ length: 16 }, (_, k) => {
   const lane = k & 3;
   const byte = (k & ~3) + (LITTLE_ENDIAN ? lane : 3 - lane);
   return power(15 - byte);
-}) as number[] as [
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-];
+});
 
-/** Word `w`'s share of a gram hash, with its four bytes weighed `a` to `d` from the low byte up. */
-function wordShare(w: number, a: number, b: number, c: number, d: number): number {
-  return (
-    (Math.imul(w & 255, a) + Math.imul((w >>> 8) & 255, b) + Math.imul((w >>> 16) & 255, c) + Math.imul(w >>> 24, d)) |
-    0
-  );
+/** Word `w`'s share of a gram hash: its four bytes, from the low one up, times the weights from `at`. */
+function wordShare(w: number, weights: Int32Array, at: number): number {
+  const low = Math.imul(w & 255, weights[at] as number) + Math.imul((w >>> 8) & 255, weights[at + 1] as number);
+  const high = Math.imul((w >>> 16) & 255, weights[at + 2] as number) + Math.imul(w >>> 24, weights[at + 3] as number);
+  return (low + high) | 0;
 }
 
 /**
  * {@link gramHash} of the 16 bytes from word `at` of a byte buffer read as 32-bit words (bytes 4·at to 4·at + 15),
  * with four loads instead of sixteen, and as a sum of sixteen independent products instead of a chain of sixteen
- * multiplies (the same value mod 2^32), which the processor runs side by side: indexing hashes aligned blocks with it.
+ * multiplies (the same value mod 2^32), which the processor runs side by side. Indexing hashes aligned blocks with it
+ * where the runtime lacks the WebAssembly kernel (see compact.ts).
  */
 export function gramHash16Words(words: Uint32Array, at: number): number {
-  const high = wordShare(words[at] as number, W0, W1, W2, W3) + wordShare(words[at + 1] as number, W4, W5, W6, W7);
-  const low =
-    wordShare(words[at + 2] as number, W8, W9, W10, W11) + wordShare(words[at + 3] as number, W12, W13, W14, W15);
-  return (high + low) | 0;
+  const w = WEIGHTS;
+  const high = wordShare(words[at] as number, w, 0) + wordShare(words[at + 1] as number, w, 4);
+  return (high + wordShare(words[at + 2] as number, w, 8) + wordShare(words[at + 3] as number, w, 12)) | 0;
 }
