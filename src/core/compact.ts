@@ -90,6 +90,8 @@ let origin = new Int32Array(4096);
 let tracked: string | undefined;
 /** Whether that text is ASCII (one byte per character). */
 let trackedAscii = false;
+/** Whether the text last given to {@link compactInto} may have escapes (a `%`). */
+let escaped = false;
 
 allocate(4096);
 
@@ -135,7 +137,8 @@ export function compactInto(text: string, track: boolean): number {
     // A value or a short argument: its UTF-8 bytes are its character codes, copied without a call to the encoder.
     tracked = track ? text : undefined;
     trackedAscii = true;
-    if (track || text.indexOf('%') >= 0) return compactEscaped(0, text.length, track);
+    escaped = text.indexOf('%') >= 0;
+    if (track || escaped) return compactEscaped(0, text.length, track);
     return fold(encodedWords, encoded, buffer, text.length);
   }
   const most = text.length * 3;
@@ -145,18 +148,11 @@ export function compactInto(text: string, track: boolean): number {
   tracked = track ? text : undefined;
   trackedAscii = length === text.length;
   // More bytes than UTF-16 units: the text has non-ASCII characters, which may be spacing.
-  if (text.indexOf('%') >= 0 || (length > text.length && WIDE_SPACE.test(text)))
-    return compactEscaped(0, length, track);
+  escaped = text.indexOf('%') >= 0;
+  if (escaped || (length > text.length && WIDE_SPACE.test(text))) return compactEscaped(0, length, track);
   if (track) return foldTracked(encoded, buffer, origin, length);
   if (!kernels) return fold(encodedWords, encoded, buffer, length);
-  // The kernel folds whole blocks of 16 bytes; the few bytes after them are folded here.
-  let n = kernels.fold(encodedAt, length, bufferAt);
-  for (let i = length & ~15; i < length; i++) {
-    const f = FOLD[encoded[i] as number] as number;
-    buffer[n] = f;
-    n += (f + 0xff) >>> 8;
-  }
-  return n;
+  return kernels.fold(encodedAt, length, bufferAt);
 }
 
 /** Room for `most` bytes in the encoded and compact buffers. */
@@ -295,6 +291,9 @@ export function compactedAscii(): boolean {
  */
 export function compactEncodedRange(start: number, end: number): number {
   tracked = undefined;
+  // The kernel folds a value in one call, where the loop below takes a few nanoseconds a byte; it does not decode
+  // escapes, which a text without `%` has none of.
+  if (kernels && !escaped) return kernels.fold(encodedAt + start, end - start, bufferAt);
   const table = FOLD;
   const bytes = encoded;
   const out = buffer;

@@ -4,11 +4,13 @@
 (module
   (memory (export "memory") 1)
 
-  ;; fold(in, length, out) -> n: the compact bytes (see compact.ts) of the first length - length % 16 bytes at `in`,
-  ;; written from `out` (up to 16 bytes past the n it returns may be overwritten).
+  ;; fold(in, length, out) -> n: the compact bytes (see compact.ts) of the `length` bytes at `in`, written from `out`.
+  ;; It reads up to 15 bytes past them (a last block of 16 keeps only its first bytes) and may overwrite up to 16 bytes
+  ;; past the n it returns.
   (func (export "fold") (param $in i32) (param $length i32) (param $out i32) (result i32)
     (local $end i32) (local $n i32) (local $v v128) (local $f v128) (local $m i32) (local $lo i32) (local $hi i32)
-    (local.set $end (i32.add (local.get $in) (i32.and (local.get $length) (i32.const -16))))
+    (local $left i32)
+    (local.set $end (i32.add (local.get $in) (local.get $length)))
     (local.set $n (local.get $out))
     (block $done
       (loop $next
@@ -27,6 +29,11 @@
                          (i8x16.le_u (i8x16.sub (local.get $v) (v128.const i8x16 39 39 39 39 39 39 39 39 39 39 39 39 39 39 39 39)) (v128.const i8x16 7 7 7 7 7 7 7 7 7 7 7 7 7 7 7 7)))
                 (v128.or (i8x16.eq (local.get $v) (v128.const i8x16 34 34 34 34 34 34 34 34 34 34 34 34 34 34 34 34))
                          (i8x16.eq (local.get $v) (v128.const i8x16 95 95 95 95 95 95 95 95 95 95 95 95 95 95 95 95)))))))
+        (local.set $left (i32.sub (local.get $end) (local.get $in)))
+        (local.set $m
+          (i32.and (local.get $m)
+            (select (i32.const 0xffff) (i32.sub (i32.shl (i32.const 1) (local.get $left)) (i32.const 1))
+              (i32.ge_u (local.get $left) (i32.const 16)))))
         ;; Each half packs its kept bytes to the left through the table; the high half's indexes are 8 on.
         (local.set $lo (i32.and (local.get $m) (i32.const 255)))
         (local.set $hi (i32.shr_u (local.get $m) (i32.const 8)))

@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildKernels } from '../../scripts/build-wasm.ts';
-import { blockHashes, compact, compactBuffer, compactInto, useKernels } from '../../src/core/compact.ts';
+import {
+  blockHashes,
+  compact,
+  compactBuffer,
+  compactEncodedRange,
+  compactInto,
+  useKernels,
+} from '../../src/core/compact.ts';
 import { gramHash } from '../../src/core/gram-hash.ts';
 import { KERNELS_WASM } from '../../src/core/kernels-wasm.ts';
 
@@ -62,6 +69,28 @@ describe('WebAssembly kernels of the provenance core', () => {
         for (let k = 0; k < count; k++) expect(hashes[k]).toBe(gramHash(bytes, k * 16, 16));
       }),
       { numRuns: 100 },
+    );
+  });
+
+  it('property: fold a range of an ASCII text as the text cut to that range folds', () => {
+    const ascii = fc.string({
+      unit: fc.oneof(
+        fc.constantFrom('%41', '%2f', '%', 'Q', '-', ' '),
+        fc.string({ unit: 'binary-ascii', maxLength: 1 }),
+      ),
+      minLength: 1,
+      maxLength: 600,
+    });
+    fc.assert(
+      fc.property(ascii, fc.nat(), fc.nat(), fc.boolean(), (value, a, b, on) => {
+        useKernels(on);
+        compactInto(value, false);
+        const start = a % value.length;
+        const end = start + (b % (value.length - start + 1));
+        const n = compactEncodedRange(start, end);
+        expect(String.fromCharCode(...compactBuffer().subarray(0, n))).toBe(compact(value.slice(start, end)));
+      }),
+      { numRuns: 500 },
     );
   });
 
