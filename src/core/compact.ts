@@ -63,6 +63,8 @@ function loadKernels(): Kernels | undefined {
   }
 }
 
+// INVARIANT: the kernels compact and hash exactly as the loops do, so an index is the same whichever ran
+// (test/core/kernels.test.ts "fold a text exactly as the loop does").
 const loaded = loadKernels();
 let kernels = loaded;
 
@@ -103,6 +105,8 @@ function allocate(size: number): void {
     hashesAt = bufferAt + size + 16;
     const end = hashesAt + size / 4 + 16;
     const memory = kernels.memory;
+    // Past 4 GiB (a text of about 600 MB) growing throws, before any view changes: indexing that text fails, and the
+    // guard counts it as lost, as for any output it could not index.
     if (end > memory.buffer.byteLength) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
     encoded = new Uint8Array(memory.buffer, encodedAt, size);
     buffer = new Uint8Array(memory.buffer, bufferAt, size);
