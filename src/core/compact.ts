@@ -2,8 +2,12 @@
  * The compact form that both sides of every provenance comparison go through, so formatting cannot hide a value:
  * the text's UTF-8 bytes with ASCII `%XX` escapes decoded, ASCII lower-cased, and spacing and the separators
  * `-().,'"_*+` (non-ASCII spacing too) removed. Written into a shared byte buffer: the text is encoded natively and
- * the bytes are folded in one branch-free loop, with no string built unless the caller asks for one.
+ * the bytes are folded 16 at a time by a WebAssembly kernel (kernels.wat), or in one branch-free loop where the
+ * runtime has no WebAssembly SIMD, with no string built unless the caller asks for one.
  */
+
+import { gramHash16Words } from './gram-hash.ts';
+import { KERNELS_WASM } from './kernels-wasm.ts';
 
 const SEPARATOR = 0;
 const FOLD = new Uint8Array(256).map((_, c) => {
@@ -15,35 +19,117 @@ const UTF8 = new TextEncoder();
 /** Non-ASCII spacing: NBSP, U+2000 to U+200B, U+3000 and the byte order mark. */
 const WIDE_SPACE = /[\u00a0\u2000-\u200b\u3000\ufeff]/;
 
-let encoded = new Uint8Array(4096);
+// The part of the WebAssembly API used here: the core is compiled without the DOM's types, which declare it.
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: Record<string, unknown> };
+};
+
+/** A WebAssembly memory: a buffer that grows by pages of 64 KiB (and is replaced when it does). */
+interface Memory {
+  buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+/** The byte loops of kernels.wat, with the memory they work in. */
+interface Kernels {
+  memory: Memory;
+  fold(input: number, length: number, out: number): number;
+  hash16(input: number, count: number, out: number): void;
+}
+
+/** Bytes of the left-packing table at the start of the kernels' memory: 256 entries of 16. */
+const PACKING = 4096;
+
+function loadKernels(): Kernels | undefined {
+  try {
+    const bytes = Uint8Array.from(atob(KERNELS_WASM), (c) => c.charCodeAt(0));
+    const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+    const memory = exports.memory as Memory;
+    const packing = new Uint8Array(memory.buffer, 0, PACKING);
+    for (let m = 0; m < 256; m++) {
+      let k = m * 16;
+      for (let bit = 0; bit < 8; bit++) if (m & (1 << bit)) packing[k++] = bit;
+      packing.fill(0x80, k, m * 16 + 16);
+    }
+    return {
+      memory,
+      fold: exports.fold as Kernels['fold'],
+      hash16: exports.hash16 as Kernels['hash16'],
+    };
+  } catch {
+    // No WebAssembly, none with SIMD, or code generation forbidden: the loops here do the same work.
+    return undefined;
+  }
+}
+
+// INVARIANT: the kernels compact and hash exactly as the loops do, so an index is the same whichever ran
+// (test/core/kernels.test.ts "fold a text exactly as the loop does").
+const loaded = loadKernels();
+let kernels = loaded;
+
+let encoded = new Uint8Array(0);
 /** `encoded` as 32-bit words, which the fold reads four bytes at a time. */
-let encodedWords = new Uint32Array(encoded.buffer);
+let encodedWords = new Uint32Array(0);
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
-/** Where byte 0 of a 32-bit word sits, as a shift: the platform's byte order, so one loop serves both. */
-export const SHIFT0 = LITTLE_ENDIAN ? 0 : 24;
-/** Where byte 1 of a 32-bit word sits, as a shift. */
-export const SHIFT1 = LITTLE_ENDIAN ? 8 : 16;
-/** Where byte 2 of a 32-bit word sits, as a shift. */
-export const SHIFT2 = LITTLE_ENDIAN ? 16 : 8;
-/** Where byte 3 of a 32-bit word sits, as a shift. */
-export const SHIFT3 = LITTLE_ENDIAN ? 24 : 0;
-let buffer = new Uint8Array(4096);
+// Where bytes 0 to 3 of a 32-bit word sit, as shifts: the platform's byte order, so one loop serves both.
+const SHIFT0 = LITTLE_ENDIAN ? 0 : 24;
+const SHIFT1 = LITTLE_ENDIAN ? 8 : 16;
+const SHIFT2 = LITTLE_ENDIAN ? 16 : 8;
+const SHIFT3 = LITTLE_ENDIAN ? 24 : 0;
+let buffer = new Uint8Array(0);
 /** `buffer` as 32-bit words, which block hashing reads four bytes at a time. */
-let bufferWords = new Uint32Array(buffer.buffer);
+let bufferWords = new Uint32Array(0);
+/** The hashes of the blocks of the buffer, see {@link blockHashes}. */
+let hashes = new Int32Array(0);
+// Where the encoded bytes, the buffer and the hashes start in the kernels' memory (16-byte aligned, with 16 bytes
+// after the buffer, which the fold may write past the end of its output).
+let encodedAt = 0;
+let bufferAt = 0;
+let hashesAt = 0;
 let origin = new Int32Array(4096);
 /** The text whose byte offsets `origin` holds, if any. */
 let tracked: string | undefined;
 /** Whether that text is ASCII (one byte per character). */
 let trackedAscii = false;
+/** Whether the text last given to {@link compactInto} may have escapes (a `%`). */
+let escaped = false;
+
+allocate(4096);
+
+/** Allocates the encoded bytes, the buffer and the hashes for texts of up to `size` bytes (a multiple of 16). */
+function allocate(size: number): void {
+  if (kernels) {
+    encodedAt = PACKING;
+    bufferAt = encodedAt + size;
+    hashesAt = bufferAt + size + 16;
+    const end = hashesAt + size / 4 + 16;
+    const memory = kernels.memory;
+    // Past 4 GiB (a text of about 600 MB) growing throws, before any view changes: indexing that text fails, and the
+    // guard counts it as lost, as for any output it could not index.
+    if (end > memory.buffer.byteLength) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
+    encoded = new Uint8Array(memory.buffer, encodedAt, size);
+    buffer = new Uint8Array(memory.buffer, bufferAt, size);
+    hashes = new Int32Array(memory.buffer, hashesAt, size / 16);
+  } else {
+    encoded = new Uint8Array(size);
+    buffer = new Uint8Array(size);
+    hashes = new Int32Array(size / 16);
+  }
+  encodedWords = new Uint32Array(encoded.buffer, encoded.byteOffset, size / 4);
+  bufferWords = new Uint32Array(buffer.buffer, buffer.byteOffset, size / 4);
+}
+
+/** For tests: whether compaction uses the WebAssembly kernels; returns whether it now does (the runtime may lack them). */
+export function useKernels(on: boolean): boolean {
+  kernels = on ? loaded : undefined;
+  allocate(encoded.length);
+  return kernels !== undefined;
+}
 
 /** The shared buffer holding the last compact form (valid up to the length {@link compactInto} returned). */
 export function compactBuffer(): Uint8Array {
   return buffer;
-}
-
-/** {@link compactBuffer} read as 32-bit words (its length is a whole number of words). */
-export function compactWords(): Uint32Array {
-  return bufferWords;
 }
 
 /**
@@ -55,7 +141,8 @@ export function compactInto(text: string, track: boolean): number {
     // A value or a short argument: its UTF-8 bytes are its character codes, copied without a call to the encoder.
     tracked = track ? text : undefined;
     trackedAscii = true;
-    if (track || text.indexOf('%') >= 0) return compactEscaped(text.length, track);
+    escaped = text.indexOf('%') >= 0;
+    if (track || escaped) return compactEscaped(0, text.length, track);
     return fold(encodedWords, encoded, buffer, text.length);
   }
   const most = text.length * 3;
@@ -64,20 +151,34 @@ export function compactInto(text: string, track: boolean): number {
   const length = UTF8.encodeInto(text, encoded).written;
   tracked = track ? text : undefined;
   trackedAscii = length === text.length;
-  const n = track ? foldTracked(encoded, buffer, origin, length) : fold(encodedWords, encoded, buffer, length);
   // More bytes than UTF-16 units: the text has non-ASCII characters, which may be spacing.
-  if (text.indexOf('%') >= 0 || (length > text.length && WIDE_SPACE.test(text))) return compactEscaped(length, track);
-  return n;
+  escaped = text.indexOf('%') >= 0;
+  if (escaped || (length > text.length && WIDE_SPACE.test(text))) return compactEscaped(0, length, track);
+  if (track) return foldTracked(encoded, buffer, origin, length);
+  if (!kernels) return fold(encodedWords, encoded, buffer, length);
+  return kernels.fold(encodedAt, length, bufferAt);
 }
 
 /** Room for `most` bytes in the encoded and compact buffers. */
 function reserve(most: number): void {
   if (encoded.length >= most) return;
-  // A whole number of words, for the view.
-  encoded = new Uint8Array(Math.max(most + 3, encoded.length * 2) & ~3);
-  encodedWords = new Uint32Array(encoded.buffer);
-  buffer = new Uint8Array(encoded.length);
-  bufferWords = new Uint32Array(buffer.buffer);
+  // A whole number of 16-byte blocks, for the views and the kernels.
+  allocate((Math.max(most, encoded.length * 2) + 15) & ~15);
+}
+
+/**
+ * The hashes (`gramHash`) of the first `count` consecutive 16-byte blocks of the buffer, in a shared array that the
+ * next compaction may overwrite.
+ */
+export function blockHashes(count: number): Int32Array {
+  if (kernels) {
+    kernels.hash16(bufferAt, count, hashesAt);
+    return hashes;
+  }
+  const out = hashes;
+  const words = bufferWords;
+  for (let k = 0; k < count; k++) out[k] = gramHash16Words(words, k * 4);
+  return out;
 }
 
 /**
@@ -91,7 +192,7 @@ export function compactUtf8Into(bytes: Uint8Array, length: number, minValid = 0)
   reserve(length * 3);
   tracked = undefined;
   const written = wellFormed(bytes, length, encoded);
-  return longestValid < minValid ? 0 : compactEscaped(written, false);
+  return longestValid < minValid ? 0 : compactEscaped(0, written, false);
 }
 
 /** The longest stretch of valid UTF-8 between invalid sequences, in bytes, that the last {@link wellFormed} copied. */
@@ -156,11 +257,59 @@ function wellFormed(input: Uint8Array, length: number, out: Uint8Array): number 
 
 /** {@link compactInto} of `text` from `start` to `end` (untracked), without slicing a short range out of it. */
 export function compactRangeInto(text: string, start: number, end: number): number {
-  if (end - start <= SHORT && isAsciiRange(text, start, end)) {
-    tracked = undefined;
-    return compactEscaped(end - start, false);
-  }
+  if (end - start > SHORT) return compactInto(text.slice(start, end), false);
+  tracked = undefined;
+  const n = foldRange(text, start, end);
+  if (n >= 0) return n;
+  if (isAsciiRange(text, start, end)) return compactEscaped(0, end - start, false);
   return compactInto(text.slice(start, end), false);
+}
+
+/**
+ * The compact form of a range of ASCII without `%` (most values), folded straight from the character codes into the
+ * buffer (which holds at least SHORT bytes); -1 when the range has other characters, for the careful loop.
+ */
+function foldRange(text: string, start: number, end: number): number {
+  const table = FOLD;
+  const out = buffer;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || c === 37) return -1;
+    const f = table[c] as number;
+    out[n] = f;
+    n += (f + 0xff) >>> 8;
+  }
+  return n;
+}
+
+/** Whether the text last given to {@link compactInto} is ASCII, so that {@link compactEncodedRange} may read it. */
+export function compactedAscii(): boolean {
+  return trackedAscii;
+}
+
+/**
+ * {@link compactRangeInto} of the ASCII text last given to {@link compactInto} (see {@link compactedAscii}), from the
+ * bytes that call encoded, whose offsets are its character offsets: no character is read from the string again
+ * (reading them cost more than folding them). Leaves those bytes intact, so a text's values are compacted in turn.
+ */
+export function compactEncodedRange(start: number, end: number): number {
+  tracked = undefined;
+  // The kernel folds a value in one call, where the loop below takes a few nanoseconds a byte; it does not decode
+  // escapes, which a text without `%` has none of.
+  if (kernels && !escaped) return kernels.fold(encodedAt + start, end - start, bufferAt);
+  const table = FOLD;
+  const bytes = encoded;
+  const out = buffer;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i] as number;
+    if (c === 37) return compactEscaped(start, end, false);
+    const f = table[c] as number;
+    out[n] = f;
+    n += (f + 0xff) >>> 8;
+  }
+  return n;
 }
 
 /** {@link isAscii} of a range of `text`. */
@@ -253,11 +402,15 @@ function wideSpace(bytes: Uint8Array, i: number): number {
   return 0;
 }
 
-/** The careful loop, for text with `%` or non-ASCII spacing: escapes are decoded and wide spacing dropped. */
-function compactEscaped(length: number, track: boolean): number {
+/**
+ * The careful loop, for text with `%` or non-ASCII spacing, over the encoded bytes from `start` to `end`: escapes are
+ * decoded and wide spacing dropped.
+ */
+function compactEscaped(start: number, end: number, track: boolean): number {
   const bytes = encoded;
+  const length = end;
   let n = 0;
-  for (let i = 0; i < length; i++) {
+  for (let i = start; i < length; i++) {
     const at = i;
     let b = bytes[i] as number;
     if (b >= 128) {

@@ -135,12 +135,18 @@ export class FingerprintTable {
     let filter = this.#filter;
     let shift = this.#filterShift;
     let buckets = this.#buckets;
+    // firstBucket and secondBucket, written out with the scale computed once (the same products: both are exact).
+    let scale = buckets * 2 ** -32;
+    // The count lives in a local while the loop runs; past the load limit the table grows, while it may.
+    let held = this.#count;
+    let limit = this.#growLimit();
     for (let k = 0; k < count; k++) {
       const tag = (hashes[k] as number) >>> 3 || 1;
       const word = filterWord(tag) >>> shift;
       const mask = filterMask(tag);
-      const one = firstBucket(tag, buckets);
-      const two = secondBucket(tag, one, buckets);
+      const one = (mix(tag) * scale) | 0;
+      let two = (mix(tag ^ SECOND) * scale) | 0;
+      if (two === one) two = (two + 1) % buckets;
       const a = fill[one] as number;
       const b = fill[two] as number;
       const fresh = ((filter[word] as number) & mask) !== mask && (a < BUCKET || b < BUCKET);
@@ -152,18 +158,30 @@ export class FingerprintTable {
         slots[bucket * BUCKET + used] = ((tag << 3) | labels) >>> 0;
         fill[bucket] = used + 1;
         filter[word] = (filter[word] as number) | mask;
-        this.#count++;
-      } else if (!this.#add(tag, labels)) ok = false;
-      if (!fresh || this.#count > this.#limit) {
-        if (fresh) this.#grow(this.#buckets * 2);
-        slots = this.#slots;
-        fill = this.#fill;
-        filter = this.#filter;
-        shift = this.#filterShift;
-        buckets = this.#buckets;
+        held++;
+        if (held <= limit) continue;
+        this.#count = held;
+        this.#grow(this.#buckets * 2);
+      } else {
+        this.#count = held;
+        if (!this.#add(tag, labels)) ok = false;
       }
+      slots = this.#slots;
+      fill = this.#fill;
+      filter = this.#filter;
+      shift = this.#filterShift;
+      buckets = this.#buckets;
+      scale = buckets * 2 ** -32;
+      held = this.#count;
+      limit = this.#growLimit();
     }
+    this.#count = held;
     return ok;
+  }
+
+  /** The count past which an insertion grows the table: its load limit, or none once it cannot grow. */
+  #growLimit(): number {
+    return this.#buckets < this.#maxBuckets ? this.#limit : Number.POSITIVE_INFINITY;
   }
 
   #add(tag: number, labels: number): boolean {
@@ -244,12 +262,15 @@ export class FingerprintTable {
   }
 }
 
+/** What a tag is xored with for its second bucket. */
+const SECOND = 0x27d4eb2f;
+
 function firstBucket(tag: number, buckets: number): number {
   return (mix(tag) * buckets * 2 ** -32) | 0;
 }
 
 function secondBucket(tag: number, first: number, buckets: number): number {
-  const two = (mix(tag ^ 0x27d4eb2f) * buckets * 2 ** -32) | 0;
+  const two = (mix(tag ^ SECOND) * buckets * 2 ** -32) | 0;
   return two === first ? (two + 1) % buckets : two;
 }
 

@@ -3,8 +3,6 @@
  * along a text (add the byte that enters, remove the one that leaves), with the same result.
  */
 
-import { SHIFT0, SHIFT1, SHIFT2, SHIFT3 } from './compact.ts';
-
 /** The multiplier (the FNV prime; any odd number would do). */
 export const BASE = 0x01000193;
 
@@ -22,22 +20,33 @@ export function gramHash(bytes: Uint8Array, start: number, length: number): numb
   return h;
 }
 
-const POW4 = power(4);
-const POW8 = power(8);
-const POW12 = power(12);
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
-/** The four bytes of a word, in memory order, hashed as a gram of four. */
-function quadOf(word: number): number {
-  const h = Math.imul(Math.imul((word >>> SHIFT0) & 255, BASE) + ((word >>> SHIFT1) & 255), BASE);
-  return (Math.imul(h + ((word >>> SHIFT2) & 255), BASE) + ((word >>> SHIFT3) & 255)) | 0;
+/**
+ * The weight of each byte of a 16-byte gram read as four 32-bit words: word j, bits 8s to 8s + 7, is byte 4j + s in
+ * memory on a little-endian machine (4j + 3 − s on a big-endian one), and weighs BASE^(15 − that byte's index).
+ */
+const WEIGHTS = Int32Array.from({ length: 16 }, (_, k) => {
+  const lane = k & 3;
+  const byte = (k & ~3) + (LITTLE_ENDIAN ? lane : 3 - lane);
+  return power(15 - byte);
+});
+
+/** Word `w`'s share of a gram hash: its four bytes, from the low one up, times the weights from `at`. */
+function wordShare(w: number, weights: Int32Array, at: number): number {
+  const low = Math.imul(w & 255, weights[at] as number) + Math.imul((w >>> 8) & 255, weights[at + 1] as number);
+  const high = Math.imul((w >>> 16) & 255, weights[at + 2] as number) + Math.imul(w >>> 24, weights[at + 3] as number);
+  return (low + high) | 0;
 }
 
 /**
  * {@link gramHash} of the 16 bytes from word `at` of a byte buffer read as 32-bit words (bytes 4·at to 4·at + 15),
- * with four loads instead of sixteen, and as four independent chains of multiplies that the processor runs side by
- * side instead of one chain of sixteen (the sum is the same mod 2^32): indexing hashes aligned blocks with it.
+ * with four loads instead of sixteen, and as a sum of sixteen independent products instead of a chain of sixteen
+ * multiplies (the same value mod 2^32), which the processor runs side by side. Indexing hashes aligned blocks with it
+ * where the runtime lacks the WebAssembly kernel (see compact.ts).
  */
 export function gramHash16Words(words: Uint32Array, at: number): number {
-  const high = Math.imul(quadOf(words[at] as number), POW12) + Math.imul(quadOf(words[at + 1] as number), POW8);
-  return (high + Math.imul(quadOf(words[at + 2] as number), POW4) + quadOf(words[at + 3] as number)) | 0;
+  const w = WEIGHTS;
+  const high = wordShare(words[at] as number, w, 0) + wordShare(words[at + 1] as number, w, 4);
+  return (high + wordShare(words[at + 2] as number, w, 8) + wordShare(words[at + 3] as number, w, 12)) | 0;
 }

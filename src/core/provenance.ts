@@ -17,25 +17,27 @@
  * adds its labels to `lost`, and from then on every argument of meaningful length counts as possibly carrying them.
  */
 import {
+  blockHashes,
   bufferString,
   codesToString,
   compact,
   compactBuffer,
+  compactEncodedRange,
+  compactedAscii,
   compactInto,
   compactRangeInto,
   compactUtf8Into,
-  compactWords,
   originalSlice,
 } from './compact.ts';
 import { type Encoding, eachDecodedRun } from './encodings.ts';
 import { FingerprintTable, filterBit } from './fingerprints.ts';
-import { BASE, gramHash16Words, power } from './gram-hash.ts';
+import { BASE, power } from './gram-hash.ts';
 import { LEG_A, LEG_B, type LegMask, NO_LEGS } from './legs.ts';
 import { anchorMask, anchorWord, GRAM, prefilterShift, SOURCES_PER_VALUE, ValueTable } from './value-table.ts';
 import { extractValueRanges, extractValues, MIN_VALUE_LENGTH } from './values.ts';
 
 export { compact, extractValues, GRAM, MIN_VALUE_LENGTH };
-/** Length of the grams of text that are fingerprinted (hashed by `gramHash16Words`, so it is 16). */
+/** Length of the grams of text that are fingerprinted (hashed by `blockHashes`, so it is 16). */
 export const TEXT_GRAM = 16;
 /** Seen text is fingerprinted at every STRIDE-th compact byte (a power of two: scans test bits, not remainders). */
 export const STRIDE = 16;
@@ -139,8 +141,6 @@ const UTF8 = new TextDecoder('utf-8');
 /** Scratch: the start and end of each value found in the text being indexed, before they are added. */
 let ranges = new Int32Array(1024);
 let units = new Uint16Array(256);
-/** Scratch: the hashes of the blocks of the text being indexed. */
-let blockHashes = new Int32Array(4096);
 
 /** A copy of `array` at twice its length. */
 function grown(array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
@@ -279,23 +279,28 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
         count++;
         chars += end - start;
       });
-      if (bits !== 0) this.#values.reserve(count, chars);
-      for (let i = 0; i < count; i++) {
-        const start = ranges[i * 2] as number;
-        const end = ranges[i * 2 + 1] as number;
-        if (vouchesForUrls) {
+      if (vouchesForUrls) {
+        for (let i = 0; i < count; i++) {
           // A URL in trusted input or in the output of a trusted source may be fetched verbatim.
-          const raw = text.slice(start, end);
+          const raw = text.slice(ranges[i * 2] as number, ranges[i * 2 + 1] as number);
           if (raw.includes('://')) this.#trustUrl(raw);
         }
-        if (bits !== 0) this.#addValue(compactRangeInto(text, start, end), bits, source);
       }
       // An output that brought no legs matters only for the URLs it vouches for.
       if (bits === 0) return;
+      this.#values.reserve(count + 1, chars);
       const n = compactInto(text, false);
       // A whole short string (a display name, a subject line) is a value of its own.
       if (n >= MIN_VALUE_LENGTH && n < MIN_TEXT_LENGTH) this.#addValue(n, bits, source);
       this.#addText(n, bits, source);
+      // The values last: an ASCII text's are compacted from the bytes encoded for the text above, which the buffer
+      // no longer needs once its blocks are in.
+      const ascii = compactedAscii();
+      for (let i = 0; i < count; i++) {
+        const start = ranges[i * 2] as number;
+        const end = ranges[i * 2 + 1] as number;
+        this.#addValue(ascii ? compactEncodedRange(start, end) : compactRangeInto(text, start, end), bits, source);
+      }
     });
   }
 
@@ -319,7 +324,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     if (n < TEXT_GRAM) return;
     const table = this.#table;
     table.reserve(Math.floor(n / STRIDE));
-    if (!addBlocks(table, compactWords(), n, bits)) this.#lost |= bits & (UNTRUSTED | SENSITIVE);
+    if (!addBlocks(table, n, bits)) this.#lost |= bits & (UNTRUSTED | SENSITIVE);
     if (source < 0) return;
     for (const bit of [UNTRUSTED, SENSITIVE]) {
       if (!(bits & bit)) continue;
@@ -436,14 +441,11 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
   }
 }
 
-/** Adds the blocks of the first `n` bytes to a table (a loop of its own, see compact.ts); false if one did not fit. */
-function addBlocks(table: FingerprintTable, words: Uint32Array, n: number, bits: number): boolean {
+/** Adds the blocks of the first `n` bytes to a table; false if one did not fit. */
+function addBlocks(table: FingerprintTable, n: number, bits: number): boolean {
+  // STRIDE and TEXT_GRAM are both 16: the sampled grams are the consecutive blocks that blockHashes hashes.
   const count = Math.floor((n - TEXT_GRAM) / STRIDE) + 1;
-  if (blockHashes.length < count) blockHashes = new Int32Array(Math.max(count, blockHashes.length * 2));
-  const hashes = blockHashes;
-  // The blocks are aligned on words (STRIDE is a multiple of 4): each is hashed from four word reads.
-  for (let k = 0; k < count; k++) hashes[k] = gramHash16Words(words, (k * STRIDE) >>> 2);
-  return table.addAll(hashes, count, bits);
+  return table.addAll(blockHashes(count), count, bits);
 }
 
 /**

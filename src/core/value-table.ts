@@ -197,10 +197,15 @@ export class ValueTable {
     for (let i = 0; i < n; i++) arena[start + i] = bytes[i] as number;
     // Anchor the value on its least used gram: values that share a prefix (`https://`, a mail domain) would
     // otherwise pile up under one anchor and every scan of that prefix would compare them all.
-    // The hashes of its grams are those #find computed.
-    let offset = 0;
-    let anchor = grams[0] as number;
-    let best = this.#uses(anchor);
+    // The hashes of its grams are those #find computed. A gram the prefilter has no bit for is used by no value: it
+    // wins at once, without walking chains (values sharing a prefix made those walks most of the cost of adding).
+    let offset = unusedGram(this.#bits, n);
+    let best = 0;
+    if (offset < 0) {
+      offset = 0;
+      best = this.#uses(grams[0] as number);
+    }
+    let anchor = grams[offset] as number;
     for (let i = 1; best > 0 && i + GRAM <= n; i++) {
       const h = grams[i] as number;
       const used = this.#uses(h);
@@ -379,6 +384,18 @@ export class ValueTable {
       setBit(this.#bits, anchor);
     }
   }
+}
+
+/** The first offset of the value being added (`n` bytes) whose gram has no bit in the prefilter, or -1. */
+function unusedGram(bits: Uint32Array, n: number): number {
+  const shift = prefilterShift(bits);
+  const gramHashes = grams;
+  for (let i = 0; i + GRAM <= n; i++) {
+    const h = gramHashes[i] as number;
+    const mask = anchorMask(h);
+    if (((bits[anchorWord(h, shift)] as number) & mask) !== mask) return i;
+  }
+  return -1;
 }
 
 /** Words of a prefilter for `values` values: at least 32 bits per value (at most 3% set), up to 4 Mib. */

@@ -16,6 +16,7 @@ const OTHER = 32; // not a domain character ([a-z0-9.-])
 const UPPER = 64;
 const WORD = 128; // [A-Za-z0-9_], for word boundaries
 const DASH = 256;
+const QUERY = 512; // `?`, where a URL's query starts
 const CLASS = new Uint16Array(128).map((_, c) => {
   const ch = String.fromCharCode(c);
   if (c <= 32 || '"\'<>()[]{}`\\,;|'.includes(ch)) return DELIMITER;
@@ -29,6 +30,7 @@ const CLASS = new Uint16Array(128).map((_, c) => {
   if (c === 95) k |= WORD;
   if (c === 64) k |= AT;
   if (c === 58) k |= COLON;
+  if (c === 63) k |= QUERY;
   return k;
 });
 
@@ -62,7 +64,7 @@ export function extractValueRanges(text: string, each: (start: number, end: numb
     const flags = tokenClasses;
     done = end;
     SPECIAL.lastIndex = end;
-    if (end - start >= MIN_VALUE_LENGTH) token(text, start, end, flags, each);
+    if (end - start >= MIN_VALUE_LENGTH) token(text, start, end, flags, tokenQuery, each);
     // Groups are separated by spaces, which end a token, or by dashes: without a dash, the first group of a number
     // written in groups ends the token, so it starts in the token's last five characters (`+` and four digits).
     if (flags & DIGIT) skip = spacedNumbers(text, Math.max(start, skip, flags & DASH ? 0 : end - 5), end, each);
@@ -71,18 +73,23 @@ export function extractValueRanges(text: string, each: (start: number, end: numb
 
 /** The classes of the characters {@link tokenStart} and {@link tokenEnd} passed over: a second result, no object. */
 let tokenClasses = 0;
+/** Where the first `?` of the token they passed over is, or -1: a third result. */
+let tokenQuery = -1;
 
 /** Where the token around `at` starts, not before `done`; sets {@link tokenClasses} to the classes before `at`. */
 function tokenStart(text: string, at: number, done: number): number {
   let start = at;
   let classes = 0;
+  let query = -1;
   while (start > done) {
     const k = classOf(text.charCodeAt(start - 1));
     if (k & DELIMITER) break;
     classes |= k;
     start--;
+    if (k & QUERY) query = start;
   }
   tokenClasses = classes;
+  tokenQuery = query;
   return start;
 }
 
@@ -90,13 +97,16 @@ function tokenStart(text: string, at: number, done: number): number {
 function tokenEnd(text: string, at: number): number {
   let end = at;
   let classes = tokenClasses;
+  let query = tokenQuery;
   while (end < text.length) {
     const k = classOf(text.charCodeAt(end));
     if (k & DELIMITER) break;
     classes |= k;
+    if (k & QUERY && query < 0) query = end;
     end++;
   }
   tokenClasses = classes;
+  tokenQuery = query;
   return end;
 }
 
@@ -125,11 +135,13 @@ function trailing(c: number): boolean {
   return c === 46 || c === 58 || c === 33 || c === 63;
 }
 
+/** Reports the token from `start` to `end` (with character classes `flags`, first `?` at `query`) if it is a value. */
 function token(
   text: string,
   start: number,
   end: number,
   flags: number,
+  query: number,
   each: (start: number, end: number) => void,
 ): void {
   let stop = end;
@@ -139,8 +151,7 @@ function token(
   if (flags & (DIGIT | AT) || url || (!(flags & (OTHER | COLON)) && isDomain(text, start, stop))) {
     each(start, stop);
     // A URL's query values are values too, but so is the URL without them.
-    const query = url ? indexIn(text, 63, start, stop) : -1;
-    if (query > start) each(start, query);
+    if (url && query > start && query < stop) each(start, query);
   }
 }
 
@@ -150,12 +161,6 @@ function hasScheme(text: string, start: number, stop: number): boolean {
     if (text.charCodeAt(i) === 58 && text.charCodeAt(i + 1) === 47 && text.charCodeAt(i + 2) === 47) return true;
   }
   return false;
-}
-
-/** The first index of character `code` from `start` to `stop`, or -1. */
-function indexIn(text: string, code: number, start: number, stop: number): number {
-  for (let i = start; i < stop; i++) if (text.charCodeAt(i) === code) return i;
-  return -1;
 }
 
 /** `[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}`, case-insensitive, from `start` to `stop`; the caller checked the set. */

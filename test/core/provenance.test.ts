@@ -125,6 +125,12 @@ describe('provenance index', () => {
     expect(found).not.toContain('important');
   });
 
+  it('cuts a URL at the first `?` of its query, and not at a question mark that ends the sentence', () => {
+    const found: string[] = [];
+    extractValues('is it https://a.example/page? or https://b.example/x?y=1?z=2', (v) => found.push(v));
+    expect(found).toEqual(['https://a.example/page', 'https://b.example/x?y=1?z=2', 'https://b.example/x']);
+  });
+
   it('property: every indexed value is found exactly and inside any argument', () => {
     fc.assert(
       fc.property(prose, identifier, prose, prose, (before, value, after, around) => {
