@@ -53,12 +53,17 @@ export class AuditKey {
 
   /** The public key as PEM, for `audit verify --public-key`. */
   publicPem(): string {
-    return this.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    return canonicalPublicPem(this.publicKey);
   }
 
   toJSON(): { keyId: string } {
     return { keyId: this.keyId };
   }
+}
+
+/** A public key as the PEM text the log stores: one text per key, so an edit of the text is an edit of the key. */
+export function canonicalPublicPem(publicKey: KeyObject): string {
+  return publicKey.export({ type: 'spki', format: 'pem' }).toString();
 }
 
 /** A short, stable id of a public key: the first 16 hex digits of SHA-256 over its SPKI DER. */
@@ -71,7 +76,7 @@ export function generateAuditKey(): { privatePem: string; publicPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   return {
     privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    publicPem: canonicalPublicPem(publicKey),
   };
 }
 

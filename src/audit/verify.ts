@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { canonicalJson } from '../core/canonical.ts';
-import { type Checkpoint, checkSignature, keyIdOf, publicKeyFromPem } from './checkpoint.ts';
+import { type Checkpoint, canonicalPublicPem, checkSignature, keyIdOf, publicKeyFromPem } from './checkpoint.ts';
 import type { CheckedChunk } from './chunk-check.ts';
 import { leafHash, MerkleFrontier } from './merkle.ts';
 import { GENESIS_PREV, parseRecord, RECORD_VERSION, readTail } from './record.ts';
@@ -109,7 +109,9 @@ export class LogVerifier {
       } catch {
         key = undefined;
       }
-      if (!key || keyIdOf(key) !== id) {
+      // Base64 decoding skips characters outside its alphabet and the unused bits of the last one: a text that is not
+      // the canonical one for its key is an edit that decoding would hide.
+      if (!key || keyIdOf(key) !== id || canonicalPublicPem(key) !== pem) {
         this.#issues.push({
           code: 'unknown_key',
           message: `the log's key \`${id}\` is damaged: it does not match its id`,

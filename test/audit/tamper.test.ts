@@ -169,6 +169,25 @@ describe('tamper detection', () => {
     expect(report.ok).toBe(false);
   });
 
+  it("reports an edit of the log's key that base64 decoding would hide: unused bits, a character outside the alphabet", () => {
+    // Found by the property above: the last base64 character of a 32-byte key carries 2 unused bits, so a flip of
+    // its lowest bit can decode to the same key.
+    const text = jsonl.toString('utf8');
+    const end = text.indexOf('=\\n-----END PUBLIC KEY');
+    expect(end).toBeGreaterThan(0);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const last = alphabet.indexOf(text[end - 1] as string);
+    const edits = [
+      `${text.slice(0, end - 1)}${alphabet[last ^ 1]}${text.slice(end)}`,
+      `${text.slice(0, end - 1)}@${text.slice(end - 1)}`,
+    ];
+    for (const edited of edits) {
+      const report = verifyJsonl(Buffer.from(edited), { publicKeys: [publicPem], witness });
+      expect(report.ok).toBe(false);
+      expect(report.issues.map((issue) => issue.code)).toContain('unknown_key');
+    }
+  });
+
   it('names the record: an edit, a deletion, a swap and a truncation in a real database file', () => {
     const cases: [string, string, RegExp][] = [
       [
