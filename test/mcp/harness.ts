@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,6 +25,27 @@ export function npmServer(name: 'server-filesystem' | 'server-everything' | 'ser
 /** Upstream config for a fixture server in test/mcp/fixtures, spawned with the Node that runs the tests. */
 export function fixtureServer(name: 'flaky-server' | 'counter-server', env?: Record<string, string>) {
   return { command: NODE, args: [join(ROOT, 'test/mcp/fixtures', `${name}.ts`)], ...(env ? { env } : {}) };
+}
+
+/** A running test/mcp/fixtures/flaky-server.ts over Streamable HTTP: its process, URL and stderr lines so far. */
+export interface FlakyHttpServer {
+  process: ChildProcess;
+  url: string;
+  log: string[];
+}
+
+/** Starts test/mcp/fixtures/flaky-server.ts over `http` or `https` and waits for the URL it prints. */
+export async function startFlakyHttp(mode: 'http' | 'https'): Promise<FlakyHttpServer> {
+  const child = spawn(NODE, [join(ROOT, 'test/mcp/fixtures/flaky-server.ts'), mode], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log: string[] = [];
+  child.stderr?.on('data', (chunk: Buffer) => log.push(...chunk.toString().split('\n').filter(Boolean)));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`flaky-server exited with ${code}`)));
+  });
+  return { process: child, url, log };
 }
 
 /** A fresh temporary folder and its removal. */

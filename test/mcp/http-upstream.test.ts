@@ -1,9 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
 import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
-import { plainFlakyConfig, ROOT, rawModernCall, type ToolResult, tempDir, textOf, writeConfig } from './harness.ts';
+import {
+  type FlakyHttpServer,
+  plainFlakyConfig,
+  rawModernCall,
+  startFlakyHttp,
+  type ToolResult,
+  tempDir,
+  textOf,
+  writeConfig,
+} from './harness.ts';
 
 // Tool calls to a Streamable HTTP upstream that hangs (src/mcp/http-call.ts over src/mcp/http1.ts), against a real
 // SDK v2 server over HTTP (test/mcp/fixtures/flaky-server.ts `http`): a timeout, a client that goes away and an
@@ -11,36 +18,28 @@ import { plainFlakyConfig, ROOT, rawModernCall, type ToolResult, tempDir, textOf
 
 let remove: () => Promise<void>;
 let running: RunningGateway;
-let upstream: ChildProcess;
+let upstream: FlakyHttpServer;
 let url: string;
-const upstreamLog: string[] = [];
 
 beforeAll(async () => {
-  upstream = spawn(process.execPath, [join(ROOT, 'test/mcp/fixtures/flaky-server.ts'), 'http'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  upstream.stderr?.on('data', (chunk: Buffer) => upstreamLog.push(...chunk.toString().split('\n').filter(Boolean)));
-  const upstreamUrl = await new Promise<string>((resolve, reject) => {
-    upstream.stdout?.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
-    upstream.once('exit', (code) => reject(new Error(`flaky-server exited with ${code}`)));
-  });
+  upstream = await startFlakyHttp('http');
   const temp = await tempDir();
   remove = temp.remove;
-  const file = await writeConfig(temp.dir, plainFlakyConfig({ url: upstreamUrl }, '800ms'));
+  const file = await writeConfig(temp.dir, plainFlakyConfig({ url: upstream.url }, '800ms'));
   running = await runGateway(await loadGatewayConfig(file), { transport: 'http', port: 0, log: () => {} });
   url = running.http?.url ?? '';
 }, 30_000);
 
 afterAll(async () => {
   await running?.close();
-  upstream?.kill();
+  upstream?.process.kill();
   await remove?.();
 });
 
 /** Waits until the upstream has logged `count` cancelled requests. */
 async function cancellations(count: number): Promise<number> {
   const deadline = Date.now() + 10_000;
-  const seen = () => upstreamLog.filter((l) => l.startsWith('cancelled')).length;
+  const seen = () => upstream.log.filter((l) => l.startsWith('cancelled')).length;
   while (seen() < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   return seen();
 }
