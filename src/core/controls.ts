@@ -196,6 +196,8 @@ function pathsOf(controls: readonly CompiledControl[]): Map<string, Coverage> {
 }
 
 function coverageOf(controls: readonly CompiledControl[], paths: Map<string, Coverage>, path: string): Coverage {
+  // INVARIANT: a path's coverage is that of this tool's controls, remembered or not (test/core/controls.test.ts
+  // "applies each tool its own controls on an argument path").
   const known = paths.get(path);
   if (known !== undefined) return known;
   const bare = indexless(path);
