@@ -81,43 +81,46 @@ export function compileControls(
 /** Most string leaves inspected in one call; more denies (a call that large cannot be traced). */
 export const MAX_ARGUMENT_LEAVES = 10_000;
 
-/** Every string (and number) in the arguments with its dot path. */
-export function argumentLeaves(args: unknown): { path: string; value: string }[] {
-  const out: { path: string; value: string }[] = [];
-  eachLeaf(args, (path, value) => {
-    out.push({ path, value });
-    return false;
-  });
-  return out;
+/**
+ * Calls `each(context, path, value)` with every string (and number) in the arguments and its dot path, depth-first,
+ * until it returns true; returns whether one did. Throws past {@link MAX_ARGUMENT_LEAVES} leaves or 64 levels. The
+ * visitor is a module function given its context, so walking makes no closure and no list of leaves.
+ */
+function eachLeaf<T extends { leaves: number }>(
+  args: unknown,
+  context: T,
+  each: (context: T, path: string, value: string) => boolean,
+): boolean {
+  context.leaves = 0;
+  return walk(args, '', 0, context, each);
 }
 
-/**
- * Calls `each` with every string (and number) in the arguments and its dot path, depth-first, until it returns true;
- * returns whether one did. Throws past {@link MAX_ARGUMENT_LEAVES} leaves or 64 levels.
- */
-function eachLeaf(args: unknown, each: (path: string, value: string) => boolean): boolean {
-  let leaves = 0;
-  const walk = (value: unknown, path: string, depth: number): boolean => {
-    if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) {
-      if (++leaves > MAX_ARGUMENT_LEAVES) throw new Error(`arguments have more than ${MAX_ARGUMENT_LEAVES} values`);
-      return each(path, typeof value === 'string' ? value : String(value));
-    }
-    if (value === null || typeof value !== 'object') return false;
-    if (depth > 64) throw new Error('arguments nest deeper than 64 levels');
-    // Keys rather than entries: no array per property on the decision path.
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) {
-        if (walk(value[i], path === '' ? String(i) : `${path}.${i}`, depth + 1)) return true;
-      }
-      return false;
-    }
-    const record = value as Record<string, unknown>;
-    for (const key of Object.keys(record)) {
-      if (walk(record[key], path === '' ? key : `${path}.${key}`, depth + 1)) return true;
+function walk<T extends { leaves: number }>(
+  value: unknown,
+  path: string,
+  depth: number,
+  context: T,
+  each: (context: T, path: string, value: string) => boolean,
+): boolean {
+  if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) {
+    if (++context.leaves > MAX_ARGUMENT_LEAVES)
+      throw new Error(`arguments have more than ${MAX_ARGUMENT_LEAVES} values`);
+    return each(context, path, typeof value === 'string' ? value : String(value));
+  }
+  if (value === null || typeof value !== 'object') return false;
+  if (depth > 64) throw new Error('arguments nest deeper than 64 levels');
+  // Keys rather than entries: no array per property on the decision path.
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (walk(value[i], path === '' ? String(i) : `${path}.${i}`, depth + 1, context, each)) return true;
     }
     return false;
-  };
-  return walk(args, '', 0);
+  }
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (walk(record[key], path === '' ? key : `${path}.${key}`, depth + 1, context, each)) return true;
+  }
+  return false;
 }
 
 /**
@@ -164,61 +167,136 @@ export interface ConsequentialControls {
   sensitive: ControlEffect;
 }
 
+/** What the controls of a tool make of one argument path: the strongest effects, URL controls and reference. */
+interface Coverage {
+  untrusted: ControlEffect;
+  sensitive: ControlEffect;
+  /** The URL controls covering the path, in the order of the controls. */
+  urls: readonly CompiledUrlControl[];
+  reference: boolean;
+}
+
+const NO_URLS: readonly CompiledUrlControl[] = [];
+
+/**
+ * Coverage per argument path, per tool's compiled controls: argument names repeat from call to call, and matching
+ * every path against every control (array indexes stripped) took a tenth of a decision. Bounded per tool; past the
+ * bound a path's coverage is computed each time.
+ */
+const coverages = new WeakMap<readonly CompiledControl[], Map<string, Coverage>>();
+const MAX_COVERED_PATHS = 1024;
+
+function pathsOf(controls: readonly CompiledControl[]): Map<string, Coverage> {
+  let paths = coverages.get(controls);
+  if (paths === undefined) {
+    paths = new Map();
+    coverages.set(controls, paths);
+  }
+  return paths;
+}
+
+function coverageOf(controls: readonly CompiledControl[], paths: Map<string, Coverage>, path: string): Coverage {
+  // INVARIANT: a path's coverage is that of this tool's controls, remembered or not (test/core/controls.test.ts
+  // "applies each tool its own controls on an argument path").
+  const known = paths.get(path);
+  if (known !== undefined) return known;
+  const bare = indexless(path);
+  let untrusted: ControlEffect = 'off';
+  let sensitive: ControlEffect = 'off';
+  let urls = NO_URLS;
+  let reference = false;
+  for (const control of controls) {
+    if (!coversLeaf(control.path, path, bare)) continue;
+    untrusted = stronger(untrusted, control.untrusted);
+    sensitive = stronger(sensitive, control.sensitive);
+    reference ||= control.reference;
+    if (control.url !== undefined) urls = [...urls, control.url];
+  }
+  const coverage: Coverage = { untrusted, sensitive, urls, reference };
+  if (paths.size < MAX_COVERED_PATHS) paths.set(path, coverage);
+  return coverage;
+}
+
+/** One evaluation of a call's controls, handed to the leaf visitor. */
+interface Evaluation {
+  leaves: number;
+  controls: readonly CompiledControl[];
+  paths: Map<string, Coverage>;
+  consequential: ConsequentialControls | undefined;
+  reader: ProvenanceReader | undefined;
+  outcome: ControlOutcome;
+  /** Uncontrolled string arguments still to trace for the record. */
+  reportBudget: number;
+}
+
 /**
  * Evaluates the argument controls of one call. `reader` is the session's provenance index; without one, every
  * argument under a provenance control is of unknown provenance and violates it. With one, the first string arguments
- * under no control are traced too, for the record: their findings are reported and never violate anything.
+ * under no control are traced too, for the record: their findings are reported and never violate anything. Reasons
+ * are appended to `reasons`, which the outcome returns.
  */
 export function evaluateControls(
   controls: readonly CompiledControl[],
   consequential: ConsequentialControls | undefined,
   args: unknown,
   reader: ProvenanceReader | undefined,
+  reasons: Reason[] = [],
 ): ControlOutcome {
-  const outcome: ControlOutcome = { reasons: [], findings: [] };
+  const outcome: ControlOutcome = { reasons, findings: [] };
   if (controls.length === 0 && consequential === undefined && !reader) return outcome;
-  let reportBudget = REPORTED_LEAVES;
-  const violate = (effect: ControlEffect, reason: Omit<Reason, 'rule'>) => {
-    if (effect === 'off') return;
-    outcome.reasons.push({ ...reason, rule: 6 });
-    outcome.effect = outcome.effect === 'deny' || effect === 'deny' ? 'deny' : 'ask';
+  const evaluation: Evaluation = {
+    leaves: 0,
+    controls,
+    paths: pathsOf(controls),
+    consequential,
+    reader,
+    outcome,
+    reportBudget: REPORTED_LEAVES,
   };
-  for (const leaf of argumentLeaves(args)) {
-    let untrusted: ControlEffect = consequential?.untrusted ?? 'off';
-    let sensitive: ControlEffect = consequential?.sensitive ?? 'off';
-    const bare = indexless(leaf.path);
-    for (const control of controls) {
-      if (!coversLeaf(control.path, leaf.path, bare)) continue;
-      untrusted = stronger(untrusted, control.untrusted);
-      sensitive = stronger(sensitive, control.sensitive);
-      const url = control.url;
-      if (url === undefined) continue;
-      if (!url.embedded) checkUrl(leaf.path, leaf.value, url, reader, violate);
-      else for (const found of embeddedUrls(leaf.value)) checkUrl(leaf.path, found, url, reader, violate);
-    }
-    if (untrusted === 'off' && sensitive === 'off') {
-      // Not controlled: traced for the record (replay, audit), within a budget, never a violation.
-      if (reader && reportBudget > 0 && leaf.value.length <= MAX_REPORTED_LENGTH) {
-        reportBudget--;
-        for (const scan of reader.scan(leaf.value)) {
-          if (scan.kind !== 'evicted') outcome.findings.push(findingOf(leaf.path, scan));
-        }
-      }
-      continue;
-    }
-    if (!reader) {
-      // INVARIANT: no index means unknown provenance, which violates (test/core/controls.test.ts "missing index").
-      outcome.findings.push({ argument: leaf.path, labels: 'AB', kind: 'unknown', sources: [] });
-      const message = `argument \`${leaf.path}\` has unknown provenance: this session has no provenance index`;
-      violate(stronger(untrusted, sensitive), { code: 'provenance_unknown', message });
-      continue;
-    }
-    for (const scan of reader.scan(leaf.value)) {
-      outcome.findings.push(findingOf(leaf.path, scan));
-      checkScan(leaf.path, scan, untrusted, sensitive, violate);
-    }
-  }
+  eachLeaf(args, evaluation, checkLeaf);
   return outcome;
+}
+
+function checkLeaf(evaluation: Evaluation, path: string, value: string): boolean {
+  const { outcome, reader, consequential } = evaluation;
+  const covered = coverageOf(evaluation.controls, evaluation.paths, path);
+  const untrusted =
+    consequential === undefined ? covered.untrusted : stronger(consequential.untrusted, covered.untrusted);
+  const sensitive =
+    consequential === undefined ? covered.sensitive : stronger(consequential.sensitive, covered.sensitive);
+  for (const url of covered.urls) {
+    if (!url.embedded) checkUrl(outcome, path, value, url, reader);
+    else for (const found of embeddedUrls(value)) checkUrl(outcome, path, found, url, reader);
+  }
+  if (untrusted === 'off' && sensitive === 'off') {
+    // Not controlled: traced for the record (replay, audit), within a budget, never a violation.
+    if (reader && evaluation.reportBudget > 0 && value.length <= MAX_REPORTED_LENGTH) {
+      evaluation.reportBudget--;
+      for (const scan of reader.scan(value)) {
+        if (scan.kind !== 'evicted') outcome.findings.push(findingOf(path, scan));
+      }
+    }
+    return false;
+  }
+  if (!reader) {
+    // INVARIANT: no index means unknown provenance, which violates (test/core/controls.test.ts "missing index").
+    outcome.findings.push({ argument: path, labels: 'AB', kind: 'unknown', sources: [] });
+    const message = `argument \`${path}\` has unknown provenance: this session has no provenance index`;
+    violate(outcome, stronger(untrusted, sensitive), 'provenance_unknown', message);
+    return false;
+  }
+  for (const scan of reader.scan(value)) {
+    outcome.findings.push(findingOf(path, scan));
+    checkScan(outcome, path, scan, untrusted, sensitive);
+  }
+  return false;
+}
+
+/** Records a violated control; its message is built by the caller only for an effect other than `off`. */
+function violate(outcome: ControlOutcome, effect: ControlEffect, code: Reason['code'], message: string): void {
+  if (effect === 'off') return;
+  outcome.reasons.push({ code, message, rule: 6 });
+  outcome.effect = outcome.effect === 'deny' || effect === 'deny' ? 'deny' : 'ask';
 }
 
 /** Uncontrolled string arguments traced per call (for the record only), and the longest one traced. */
@@ -238,40 +316,47 @@ function findingOf(argument: string, scan: ProvenanceScan): ProvenanceFinding {
 }
 
 function checkScan(
+  outcome: ControlOutcome,
   path: string,
   scan: ProvenanceScan,
   untrusted: ControlEffect,
   sensitive: ControlEffect,
-  violate: (effect: ControlEffect, reason: Omit<Reason, 'rule'>) => void,
 ): void {
-  const what =
-    scan.kind === 'evicted'
-      ? 'may carry a value this session saw but no longer remembers'
-      : scan.kind === 'text'
-        ? `carries text \`${scan.value}\`${encoded(scan)}`
-        : `carries \`${scan.value}\`${encoded(scan)}`;
-  const from = describeSources(scan.sources);
   if (scan.kind === 'evicted') {
     // The index lost (or never had) data with these labels: the argument's provenance is unknown.
     const effect = scan.labels & LEG_A ? (scan.labels & LEG_B ? stronger(untrusted, sensitive) : untrusted) : sensitive;
-    violate(effect, {
-      code: 'provenance_unknown',
-      message: `argument \`${path}\` ${what} (labels ${formatLegs(scan.labels)}): its provenance is unknown`,
-    });
+    if (effect === 'off') return;
+    violate(
+      outcome,
+      effect,
+      'provenance_unknown',
+      `argument \`${path}\` may carry a value this session saw but no longer remembers (labels ${formatLegs(scan.labels)}): its provenance is unknown`,
+    );
     return;
   }
-  if (scan.labels & LEG_A) {
-    violate(untrusted, {
-      code: 'argument_from_untrusted_output',
-      message: `argument \`${path}\` ${what} from an untrusted output${from}`,
-    });
+  if (scan.labels & LEG_A && untrusted !== 'off') {
+    violate(
+      outcome,
+      untrusted,
+      'argument_from_untrusted_output',
+      `argument \`${path}\` ${carried(scan)} from an untrusted output${describeSources(scan.sources)}`,
+    );
   }
-  if (scan.labels & LEG_B) {
-    violate(sensitive, {
-      code: 'argument_carries_sensitive_value',
-      message: `argument \`${path}\` ${what} from a sensitive output${from}`,
-    });
+  if (scan.labels & LEG_B && sensitive !== 'off') {
+    violate(
+      outcome,
+      sensitive,
+      'argument_carries_sensitive_value',
+      `argument \`${path}\` ${carried(scan)} from a sensitive output${describeSources(scan.sources)}`,
+    );
   }
+}
+
+/** What an argument carries, as a violation's message says it. */
+function carried(scan: ProvenanceScan): string {
+  return scan.kind === 'text'
+    ? `carries text \`${scan.value}\`${encoded(scan)}`
+    : `carries \`${scan.value}\`${encoded(scan)}`;
 }
 
 function encoded(scan: ProvenanceScan): string {
@@ -343,44 +428,55 @@ const parseUrl: (text: string) => URL | null =
   typeof URL.parse === 'function' ? (text) => URL.parse(text) : (text) => (URL.canParse(text) ? new URL(text) : null);
 
 function checkUrl(
+  outcome: ControlOutcome,
   path: string,
   value: string,
   url: CompiledUrlControl,
   reader: ProvenanceReader | undefined,
-  violate: (effect: ControlEffect, reason: Omit<Reason, 'rule'>) => void,
 ): void {
   const parsed = parseUrl(value);
   if (parsed === null) {
-    violate(url.effect, { code: 'url_invalid', message: `argument \`${path}\` is not a URL` });
+    violate(outcome, url.effect, 'url_invalid', `argument \`${path}\` is not a URL`);
     return;
   }
   const host = parsed.hostname.toLowerCase();
-  const shown = value.length > 80 ? `${value.slice(0, 79)}…` : value;
-  if (url.deny?.some((p) => p.test(host))) {
-    violate(url.effect, { code: 'url_host_denied', message: `argument \`${path}\` points to denied host \`${host}\`` });
-  } else if (url.allow && !url.allow.some((p) => p.test(host))) {
-    violate(url.effect, {
-      code: 'url_host_denied',
-      message: `argument \`${path}\` points to host \`${host}\`, which is not on the allow-list`,
-    });
+  if (url.deny !== undefined && matchesAny(url.deny, host)) {
+    violate(outcome, url.effect, 'url_host_denied', `argument \`${path}\` points to denied host \`${host}\``);
+  } else if (url.allow !== undefined && !matchesAny(url.allow, host)) {
+    violate(
+      outcome,
+      url.effect,
+      'url_host_denied',
+      `argument \`${path}\` points to host \`${host}\`, which is not on the allow-list`,
+    );
   }
   if (url.fromTrusted && !reader?.trustedUrl(value)) {
-    violate(url.effect, {
-      code: 'url_not_from_trusted_source',
-      message: `argument \`${path}\` has URL \`${shown}\`, which no trusted source gave verbatim`,
-    });
+    const shown = value.length > 80 ? `${value.slice(0, 79)}…` : value;
+    violate(
+      outcome,
+      url.effect,
+      'url_not_from_trusted_source',
+      `argument \`${path}\` has URL \`${shown}\`, which no trusted source gave verbatim`,
+    );
   }
+}
+
+function matchesAny(patterns: readonly RegExp[], text: string): boolean {
+  for (const pattern of patterns) if (pattern.test(text)) return true;
+  return false;
 }
 
 /** Legs a call's references add: B when an argument under a reference control holds a non-empty id. */
 export function referenceLegs(controls: readonly CompiledControl[], args: unknown): LegMask {
-  const references = controls.filter((c) => c.reference);
-  if (references.length === 0) return 0;
+  if (!controls.some((c) => c.reference)) return 0;
   // The walk stops at the first such argument.
-  const referenced = eachLeaf(args, (path, value) => {
-    if (value === '') return false;
-    const bare = indexless(path);
-    return references.some((c) => coversLeaf(c.path, path, bare));
-  });
-  return referenced ? LEG_B : 0;
+  return eachLeaf(args, { leaves: 0, controls, paths: pathsOf(controls) }, isReference) ? LEG_B : 0;
+}
+
+function isReference(
+  context: { controls: readonly CompiledControl[]; paths: Map<string, Coverage> },
+  path: string,
+  value: string,
+): boolean {
+  return value !== '' && coverageOf(context.controls, context.paths, path).reference;
 }

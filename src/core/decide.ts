@@ -1,6 +1,6 @@
 import { approvalHash, receiptMismatch, type Sha256 } from './approval.ts';
 import { evaluateControls } from './controls.ts';
-import type { ApprovalRequest, Decision, Reason } from './decision.ts';
+import type { ApprovalRequest, Decision, Effect, Reason } from './decision.ts';
 import { formatLegs, LEG_A, LEG_B, LEG_C, type LegMask, legList } from './legs.ts';
 import { configurationMask, type Policy } from './policy.ts';
 import type { ProvenanceReader } from './provenance.ts';
@@ -128,7 +128,9 @@ function decideUnsafe(policy: Policy, state: SessionState, call: ToolCall, conte
     });
   }
   // Rule 3: a consequential call while A and B are held (or conferred by the call itself).
+  let trifecta = false;
   if (legs.pre & LEG_C && ((before | legs.pre) & (LEG_A | LEG_B)) === (LEG_A | LEG_B)) {
+    trifecta = true;
     reasons.push({
       code: 'lethal_trifecta',
       rule: 3,
@@ -137,54 +139,55 @@ function decideUnsafe(policy: Policy, state: SessionState, call: ToolCall, conte
   }
   // Rule 4: a tool whose own legs are A+B+C is a trifecta by itself.
   if (callLegs === (LEG_A | LEG_B | LEG_C)) {
+    trifecta = true;
     reasons.push({ code: 'tool_is_trifecta', rule: 4, message: `\`${call.tool}\` is a trifecta by itself (ABC)` });
   }
 
-  // Rule 6: argument-level controls (provenance, URLs); they only add restrictions.
+  // Rule 6: argument-level controls (provenance, URLs); they only add restrictions. Their reasons are appended.
   const consequential = profile.consequential || (legs.pre & LEG_C) !== 0 ? policy.consequential : undefined;
-  const controls = evaluateControls(profile.controls, consequential, call.args, context.provenance);
-  reasons.push(...controls.reasons);
+  const controls = evaluateControls(profile.controls, consequential, call.args, context.provenance, reasons);
   if (controls.effect === 'deny') hardDeny = true;
 
-  const gated = controls.effect === 'ask' || reasons.some((r) => r.rule === 2 || r.rule === 3 || r.rule === 4);
-  const evidence = evidenceFor(state, before);
-  const base: Omit<Decision, 'effect' | 'legsAfter' | 'reasons'> = {
-    sessionId: state.id,
-    callId: call.id,
-    tool: call.tool,
-    seq,
-    policyVersion: policy.version,
-    call: { profile: profile.key, source: legs.source, pre: formatLegs(legs.pre), post: formatLegs(legs.post) },
-    legsBefore: formatLegs(before),
-    evidence,
-    ...(controls.findings.length > 0 ? { provenance: controls.findings } : {}),
+  const gated = controls.effect === 'ask' || excluded !== 0 || trifecta;
+  const legsBefore = formatLegs(before);
+  // A decision is written once. Its keys keep the order decisions always had (logs write them in insertion order):
+  // findings after the evidence, then the reasons last but on an allow.
+  const decided = (effect: Effect, legsAfter: string): Decision => {
+    const decision = {
+      sessionId: state.id,
+      callId: call.id,
+      tool: call.tool,
+      seq,
+      policyVersion: policy.version,
+      call: { profile: profile.key, source: legs.source, pre: formatLegs(legs.pre), post: formatLegs(legs.post) },
+      legsBefore,
+      evidence: evidenceFor(state, before),
+    } as Decision;
+    if (controls.findings.length > 0) decision.provenance = controls.findings;
+    if (effect === 'allow') decision.reasons = reasons;
+    decision.effect = effect;
+    decision.legsAfter = legsAfter;
+    decision.reasons = reasons;
+    return decision;
   };
 
-  if (hardDeny) {
-    return { decision: { ...base, effect: 'deny', legsAfter: base.legsBefore, reasons }, state: { ...state, seq } };
-  }
+  if (hardDeny) return { decision: decided('deny', legsBefore), state: { ...state, seq } };
   if (gated) {
     if (context.approved) {
       const mismatch = receiptMismatch(
         context.approved,
-        {
-          sessionId: state.id,
-          tool: call.tool,
-          args: call.args,
-          policyVersion: policy.version,
-          legsNow: formatLegs(before),
-        },
+        { sessionId: state.id, tool: call.tool, args: call.args, policyVersion: policy.version, legsNow: legsBefore },
         context.now,
         context.sha256,
       );
       if (mismatch !== undefined) {
         reasons.push({ code: 'receipt_invalid', rule: 0, message: mismatch });
-        return { decision: { ...base, effect: 'deny', legsAfter: base.legsBefore, reasons }, state: { ...state, seq } };
+        return { decision: decided('deny', legsBefore), state: { ...state, seq } };
       }
       reasons.push({ code: 'approved', rule: 0, message: `approved by request \`${context.approved.id}\`` });
-      return allow(state, call, legs.pre, legs.post, seq, { ...base, reasons });
+      return allow(state, call, legs.pre, legs.post, seq, decided);
     }
-    const decision: Decision = { ...base, effect: profile.gate, legsAfter: base.legsBefore, reasons };
+    const decision = decided(profile.gate, legsBefore);
     if (profile.gate === 'ask')
       decision.approval = approvalRequest(policy, state, call, seq, decision, before | callLegs, context);
     return { decision, state: { ...state, seq } };
@@ -196,7 +199,7 @@ function decideUnsafe(policy: Policy, state: SessionState, call: ToolCall, conte
     rule: 5,
     message: `\`${call.tool}\`${labelled} confers ${formatLegs(legs.pre) || 'no legs'} and may bring ${formatLegs(legs.post) || 'none'}: no trifecta`,
   });
-  return allow(state, call, legs.pre, legs.post, seq, { ...base, reasons });
+  return allow(state, call, legs.pre, legs.post, seq, decided);
 }
 
 function allow(
@@ -205,7 +208,7 @@ function allow(
   pre: LegMask,
   post: LegMask,
   seq: number,
-  base: Omit<Decision, 'effect' | 'legsAfter'>,
+  decided: (effect: Effect, legsAfter: string) => Decision,
 ): DecideOutcome {
   const next: SessionState = {
     ...state,
@@ -214,7 +217,7 @@ function allow(
     evidence: addEvidence(state.evidence, pre & ~state.held, { seq, source: 'call', callId: call.id, tool: call.tool }),
     pending: [...state.pending, { callId: call.id, tool: call.tool, post, seq }],
   };
-  return { decision: { ...base, effect: 'allow', legsAfter: formatLegs(effectiveLegs(next)) }, state: next };
+  return { decision: decided('allow', formatLegs(effectiveLegs(next))), state: next };
 }
 
 function approvalRequest(

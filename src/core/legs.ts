@@ -38,10 +38,14 @@ const FORMATTED: readonly string[] = Array.from({ length: 8 }, (_, mask) =>
   ORDER.filter((leg) => mask & BITS[leg]).join(''),
 );
 
-/** The legs of a mask as an array, in order. */
-export function legList(mask: LegMask): Leg[] {
-  return ORDER.filter((leg) => mask & BITS[leg]);
+/** The legs of a mask as an array, in order; shared and read-only, made once per mask. */
+export function legList(mask: LegMask): readonly Leg[] {
+  return LISTS[mask & ALL_LEGS] as readonly Leg[];
 }
+
+const LISTS: readonly (readonly Leg[])[] = Array.from({ length: 8 }, (_, mask) =>
+  Object.freeze(ORDER.filter((leg) => mask & BITS[leg])),
+);
 
 /**
  * Parses legs written as a string (`"AB"`, `"A+B"`, `"A,B"`, `""`, `"none"`) or an array of leg names.

@@ -29,7 +29,7 @@ import {
   compactUtf8Into,
   originalSlice,
 } from './compact.ts';
-import { type Encoding, eachDecodedRun } from './encodings.ts';
+import { type EachRun, type Encoding, eachDecodedRun } from './encodings.ts';
 import { FingerprintTable, filterBit } from './fingerprints.ts';
 import { BASE, power } from './gram-hash.ts';
 import { LEG_A, LEG_B, type LegMask, NO_LEGS } from './legs.ts';
@@ -98,7 +98,7 @@ export interface ProvenanceScan {
 /** Read side of a provenance index, as {@link decide} uses it. */
 export interface ProvenanceReader {
   /** Findings for one argument string; empty when it carries nothing labelled. */
-  scan(text: string): ProvenanceScan[];
+  scan(text: string): readonly ProvenanceScan[];
   /** Whether a URL appeared verbatim in the output of a trusted source or in trusted input. */
   trustedUrl(url: string): boolean;
 }
@@ -334,27 +334,37 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     }
   }
 
-  scan(text: string): ProvenanceScan[] {
-    const plain = this.#scanCompact(text, compactInto(text, false), undefined);
-    let found: ProvenanceScan[] | undefined;
-    eachDecodedRun(text, (encoding, bytes, length) => {
-      // A value lies in valid UTF-8 (see compactUtf8Into): a run with no stretch of valid UTF-8 as long as the
-      // shortest value is the garbage of a wrong alignment, not scanned.
-      const n = compactUtf8Into(bytes, length, MIN_VALUE_LENGTH);
-      if (n < MIN_VALUE_LENGTH) return;
-      // The decoded text is built only for a finding, which shows it.
-      const decoded = () => UTF8.decode(bytes.subarray(0, length));
-      for (const finding of this.#scanCompact(decoded, n, encoding)) {
-        found ??= [...plain];
-        // A decoded run adds what the argument does not already show verbatim.
-        if (finding.kind === 'evicted' || found.some((f) => f.kind === finding.kind && f.labels === finding.labels))
-          continue;
-        found.push(finding);
-      }
-    });
-    found ??= [...plain];
+  scan(text: string): readonly ProvenanceScan[] {
+    this.#plain = this.#scanCompact(text, compactInto(text, false), undefined);
+    eachDecodedRun(text, this.#eachRun);
+    const found = this.#found ?? this.#plain;
+    // Not kept past the call: findings hold slices of arguments.
+    this.#plain = NOTHING;
+    this.#found = undefined;
     return found.length < 2 ? found : dropContained(found);
   }
+
+  /** The findings of the scan under way: verbatim ones, and all of them once a decoded run adds one. */
+  #plain: readonly ProvenanceScan[] = NOTHING;
+  #found: ProvenanceScan[] | undefined;
+
+  /** Scans one decoded run of the scan under way; made once per index, not per scan. */
+  readonly #eachRun: EachRun = (encoding, bytes, length) => {
+    // A value lies in valid UTF-8 (see compactUtf8Into): a run with no stretch of valid UTF-8 as long as the
+    // shortest value is the garbage of a wrong alignment, not scanned.
+    const n = compactUtf8Into(bytes, length, MIN_VALUE_LENGTH);
+    if (n < MIN_VALUE_LENGTH) return;
+    // The decoded text is built only for a finding, which shows it.
+    const decoded = () => UTF8.decode(bytes.subarray(0, length));
+    for (const finding of this.#scanCompact(decoded, n, encoding)) {
+      this.#found ??= [...this.#plain];
+      const found = this.#found;
+      // A decoded run adds what the argument does not already show verbatim.
+      if (finding.kind === 'evicted' || found.some((f) => f.kind === finding.kind && f.labels === finding.labels))
+        continue;
+      found.push(finding);
+    }
+  };
 
   /** Findings for the first `n` buffer characters, the compact form of `source` (a text, or what builds it). */
   #scanCompact(source: string | (() => string), n: number, encoding: ProvenanceScan['encoding']): ProvenanceScan[] {
@@ -632,7 +642,7 @@ function finding(
 }
 
 /** Drops value findings whose value lies inside another finding's value with the same labels (a phone in an IBAN). */
-function dropContained(found: ProvenanceScan[]): ProvenanceScan[] {
+function dropContained(found: readonly ProvenanceScan[]): readonly ProvenanceScan[] {
   if (found.length < 2) return found;
   return found.filter(
     (f) =>

@@ -103,11 +103,17 @@ export function effectiveLegs(state: SessionState): LegMask {
 export function addEvidence(evidence: Evidence[], legs: LegMask, item: Omit<Evidence, 'leg'>): Evidence[] {
   let out = evidence;
   for (const leg of legList(legs)) {
-    if (out.filter((e) => e.leg === leg).length >= EVIDENCE_PER_LEG) continue;
+    if (countLeg(out, leg) >= EVIDENCE_PER_LEG) continue;
     if (out === evidence) out = [...evidence];
     out.push({ leg, ...item });
   }
   return out;
+}
+
+function countLeg(evidence: readonly Evidence[], leg: Leg): number {
+  let count = 0;
+  for (const e of evidence) if (e.leg === leg) count++;
+  return count;
 }
 
 /** Evidence for the legs in a mask, including calls whose pending output reserves them. */

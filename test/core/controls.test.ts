@@ -127,6 +127,22 @@ describe('argument-level controls in decide', () => {
     expect(check('share_file', values(MAX_ARGUMENT_LEAVES), new MemoryProvenanceIndex()).effect).toBe('allow');
   });
 
+  it('applies each tool its own controls on an argument path, also past the paths it remembers', () => {
+    const index = new MemoryProvenanceIndex();
+    index.addOutput({ seq: 1, callId: 'c0', tool: 'read_invoice' }, LEG_A, 'pay GB33 BUKB 2020 1555 5555 55');
+    index.addOutput({ seq: 2, callId: 'c1', tool: 'read_cards' }, LEG_B, 'Visa 4111 1111 1111 1111');
+    const recipient = 'GB33BUKB20201555555555';
+    // `post` has no control on `recipient`, `send_money` denies it from an untrusted output: in either order.
+    expect(check('post', { recipient, text: 'hi' }, index).effect).toBe('allow');
+    expect(check('send_money', { recipient, amount: 1 }, index).effect).toBe('deny');
+    expect(check('post', { recipient, text: 'hi' }, index).effect).toBe('allow');
+    // 2,000 distinct paths under `memo`, the card number in the last one.
+    const memo = Array.from({ length: 2000 }, (_, i) => (i === 1999 ? 'card 4111111111111111' : `line ${i}`));
+    const leak = check('send_money', { recipient: 'DE44500105175407324931', memo }, index);
+    expect(leak.effect).toBe('ask');
+    expect(leak.reasons.map((r) => r.message)).toContainEqual(expect.stringContaining('argument `memo.1999`'));
+  });
+
   it('an approval of a provenance ask allows exactly that call', () => {
     const index = new MemoryProvenanceIndex();
     index.addOutput({ seq: 1, callId: 'c0', tool: 'read_cards' }, LEG_B, 'Visa 4111 1111 1111 1111');
