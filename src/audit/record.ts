@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { canonicalJson } from '../core/canonical.ts';
-import { NO_ROOM, UNWRITABLE, writeCanonicalJson } from '../store/tape.ts';
+import { NO_ROOM, UNWRITABLE, writeCanonicalJson, writeSafeInteger } from '../store/tape.ts';
 import type { AuditEvent } from '../store/types.ts';
 
 /** The record format version this release writes and reads. */
@@ -75,11 +75,8 @@ export function leafInput(seq: number, prev: string, at: number, event: Uint8Arr
 
 /** Writes a number as JSON writes it; the digits of a safe integer directly, without making its text. */
 function writeNumber(bytes: Buffer, at: number, n: number): number {
-  if (!Number.isSafeInteger(n) || n < 0) return at + bytes.write(JSON.stringify(n), at, 'latin1');
-  let digits = 1;
-  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-  for (let i = at + digits - 1, rest = n; i >= at; i--, rest = Math.floor(rest / 10)) bytes[i] = 48 + (rest % 10);
-  return at + digits;
+  if (!Number.isSafeInteger(n)) return at + bytes.write(JSON.stringify(n), at, 'latin1');
+  return writeSafeInteger(bytes, at, n);
 }
 
 /** The chain fields of a record text: its number, its version, and where its 64-digit `prev` starts. */

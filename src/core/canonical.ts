@@ -109,14 +109,26 @@ const FEW_KEYS = 32;
  */
 function sortedKeys(record: Record<string, unknown>): string[] {
   const keys = Object.keys(record);
-  if (keys.length > FEW_KEYS) return keys.sort();
-  for (let i = 1; i < keys.length; i++) {
+  sortKeys(keys, 0, keys.length);
+  return keys;
+}
+
+/**
+ * Sorts `keys` from `from` to `to` (exclusive) in place by code unit, as canonical JSON orders an object's keys: by
+ * insertion up to {@link FEW_KEYS} keys, by the built-in sort beyond.
+ */
+export function sortKeys(keys: string[], from: number, to: number): void {
+  if (to - from > FEW_KEYS) {
+    const sorted = keys.slice(from, to).sort();
+    for (let i = 0; i < sorted.length; i++) keys[from + i] = sorted[i] as string;
+    return;
+  }
+  for (let i = from + 1; i < to; i++) {
     const key = keys[i] as string;
     let j = i - 1;
-    for (; j >= 0 && (keys[j] as string) > key; j--) keys[j + 1] = keys[j] as string;
+    for (; j >= from && (keys[j] as string) > key; j--) keys[j + 1] = keys[j] as string;
     keys[j + 1] = key;
   }
-  return keys;
 }
 
 /** SHA-256 of a string's UTF-8 bytes, as lowercase hex. */

@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { sortKeys } from '../core/canonical.ts';
 
 /**
  * A tape: one JSON value as a flat array of its keys, primitive values and structure marks. Strings are immutable, so
@@ -233,8 +234,6 @@ const inside: object[] = [];
 let insideFrom = 0;
 /** Whether each key must be checked to be an object's own (see {@link onlyOwnKeys}). */
 let checkOwnKeys = true;
-/** Objects with more keys than this are sorted by the built-in sort. */
-const FEW_KEYS = 32;
 
 /**
  * Writes `value` into `into` from offset `at` as the UTF-8 bytes of `canonicalJson(value)` (keys sorted by code
@@ -310,20 +309,27 @@ function canonical(value: unknown): boolean {
   return ok;
 }
 
-/** Writes a safe integer's digits as `String` does, without making its text. */
+/** Writes a safe integer's digits; false when out of room. */
 function integer(n: number): boolean {
-  const bytes = out as Buffer;
+  end = writeSafeInteger(out as Buffer, end, n);
+  return end <= (out as Buffer).length;
+}
+
+/**
+ * Writes a safe integer's digits into `bytes` at `at` as `String` (and JSON) writes them, without making its text;
+ * returns the offset after them. Digits past the end of `bytes` are dropped, as stores past a typed array's end are.
+ */
+export function writeSafeInteger(bytes: Uint8Array, at: number, n: number): number {
+  let start = at;
   let rest = n;
   if (n < 0) {
-    bytes[end++] = 0x2d;
+    bytes[start++] = 0x2d;
     rest = -n;
   }
   let digits = 1;
   for (let above = rest; above >= 10; above = Math.floor(above / 10)) digits++;
-  if (end + digits > bytes.length) return false;
-  for (let i = end + digits - 1; i >= end; i--, rest = Math.floor(rest / 10)) bytes[i] = 48 + (rest % 10);
-  end += digits;
-  return true;
+  for (let i = start + digits - 1; i >= start; i--, rest = Math.floor(rest / 10)) bytes[i] = 48 + (rest % 10);
+  return start + digits;
 }
 
 function canonicalArray(items: unknown[]): boolean {
@@ -344,18 +350,7 @@ function canonicalObject(value: object): boolean {
   // `for...in` yields the own enumerable string keys `Object.keys` gives (inherited ones are skipped as in `record`).
   const from = top;
   for (const key in entries) if (!checkOwnKeys || Object.hasOwn(entries, key)) keys[top++] = key;
-  // Sorted by code unit as `Array.prototype.sort` sorts by default: few keys by insertion, in place (as `sortedKeys`
-  // in canonical.ts, which this must agree with), many by the built-in sort (insertion sort is quadratic).
-  if (top - from > FEW_KEYS) {
-    const sorted = keys.slice(from, top).sort();
-    for (let i = 0; i < sorted.length; i++) keys[from + i] = sorted[i] as string;
-  }
-  for (let i = from + 1; i < top; i++) {
-    const key = keys[i] as string;
-    let j = i - 1;
-    for (; j >= from && (keys[j] as string) > key; j--) keys[j + 1] = keys[j] as string;
-    keys[j + 1] = key;
-  }
+  sortKeys(keys, from, top);
   const to = top;
   const bytes = out as Buffer;
   bytes[end++] = 0x7b;
