@@ -408,9 +408,8 @@ function wideSpace(bytes: Uint8Array, i: number): number {
  */
 function compactEscaped(start: number, end: number, track: boolean): number {
   const bytes = encoded;
-  const length = end;
   let n = 0;
-  for (let i = start; i < length; i++) {
+  for (let i = start; i < end; i++) {
     const at = i;
     let b = bytes[i] as number;
     if (b >= 128) {
@@ -419,7 +418,7 @@ function compactEscaped(start: number, end: number, track: boolean): number {
         i += skip - 1;
         continue;
       }
-    } else if (b === 37 && i + 2 < length) {
+    } else if (b === 37 && i + 2 < end) {
       const high = hexDigit(bytes[i + 1] as number);
       const low = hexDigit(bytes[i + 2] as number);
       if (high >= 0 && high < 8 && low >= 0) {

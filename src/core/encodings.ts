@@ -8,20 +8,10 @@
 /** How an argument carried a value when not verbatim. */
 export type Encoding = 'base64' | 'hex';
 
-/** A decoded run of an argument. */
-export interface DecodedRun {
-  encoding: Encoding;
-  /** The decoded bytes as UTF-8 text (invalid sequences become U+FFFD). */
-  text: string;
-}
-
 /** Shortest base64 run decoded: 12 characters carry 9 bytes, more than the shortest value. */
 export const MIN_BASE64_RUN = 12;
 /** Shortest hex run decoded: 16 digits carry 8 bytes, the shortest value. */
 export const MIN_HEX_RUN = 16;
-
-const NONE: readonly DecodedRun[] = Object.freeze([]);
-const UTF8 = new TextDecoder('utf-8');
 
 // Base64 digit values of both alphabets (`+/` and `-_`), -1 elsewhere; bit flags of what a run holds.
 const VALUE = new Int8Array(256).fill(-1);
@@ -67,25 +57,14 @@ function percentDecoded(text: string): string {
 const ENCODER = new TextEncoder();
 let bytes = new Uint8Array(4096);
 
-/**
- * The base64 and hex runs of an argument, decoded; empty (and cheap: one loop over the argument's UTF-8 bytes, where
- * a non-ASCII byte ends a run as any other character outside the alphabet does) otherwise.
- */
-export function decodedRuns(argument: string): readonly DecodedRun[] {
-  let runs: DecodedRun[] | undefined;
-  eachDecodedRun(argument, (encoding, out, length) => {
-    runs ??= [];
-    runs.push({ encoding, text: UTF8.decode(out.subarray(0, length)) });
-  });
-  return runs ?? NONE;
-}
-
 /** What {@link eachDecodedRun} calls with each decoded run. */
 export type EachRun = (encoding: Encoding, decoded: Uint8Array, length: number) => void;
 
 /**
- * {@link decodedRuns} as bytes: calls `each` with each run's encoding and decoded bytes (the first `length` of a
- * buffer that is only valid during the call), so a scan need not build a string of garbage for every alignment.
+ * Calls `each` with the encoding and the decoded bytes (the first `length` of a buffer that is only valid during the
+ * call) of each base64 and hex run of an argument, so a scan need not build a string of garbage for every alignment.
+ * Cheap when there is none: one loop over the argument's UTF-8 bytes, where a non-ASCII byte ends a run as any other
+ * character outside the alphabet does.
  */
 export function eachDecodedRun(argument: string, each: EachRun): void {
   // Too short for a run: undoing escapes only shortens a text, and a character outside ASCII is outside the alphabet.

@@ -341,7 +341,7 @@ export class MemoryProvenanceIndex implements ProvenanceIndex {
     // Not kept past the call: findings hold slices of arguments.
     this.#plain = NOTHING;
     this.#found = undefined;
-    return found.length < 2 ? found : dropContained(found);
+    return dropContained(found);
   }
 
   /** The findings of the scan under way: verbatim ones, and all of them once a decoded run adds one. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compactBuffer, compactUtf8Into } from '../../src/core/compact.ts';
-import { decodedRuns } from '../../src/core/encodings.ts';
+import { type Encoding, eachDecodedRun } from '../../src/core/encodings.ts';
 import { FingerprintTable } from '../../src/core/fingerprints.ts';
 import { LEG_A, LEG_B } from '../../src/core/legs.ts';
 import {
@@ -31,6 +31,16 @@ const identifier = fc
   )
   .map(([letters, digits]) => `${letters}-${digits}`)
   .filter((v) => compact(v).length >= MIN_VALUE_LENGTH);
+
+/** The decoded runs of an argument as text (invalid UTF-8 becomes U+FFFD), as a scan sees their bytes. */
+function decodedRuns(argument: string): { encoding: Encoding; text: string }[] {
+  const runs: { encoding: Encoding; text: string }[] = [];
+  const utf8 = new TextDecoder();
+  eachDecodedRun(argument, (encoding, bytes, length) =>
+    runs.push({ encoding, text: utf8.decode(bytes.subarray(0, length)) }),
+  );
+  return runs;
+}
 
 describe('provenance index', () => {
   it('finds values exactly and inside arguments, and names the event that brought them', () => {
