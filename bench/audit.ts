@@ -14,6 +14,7 @@ import { openStores } from '../src/store/open.ts';
 import { BACKGROUND_WAL_AUTOCHECKPOINT, startWalCheckpointer } from '../src/store/sqlite/checkpointer.ts';
 import { openDatabase } from '../src/store/sqlite/database.ts';
 import type { AuditEvent } from '../src/store/types.ts';
+import { hostReference } from './host.ts';
 
 const RECORDS = Number(process.argv[2] ?? 100_000);
 const WRITERS = 64;
@@ -151,6 +152,8 @@ const latency = (r: { p50: number; p99: number }) => `p50 ${r.p50.toFixed(3)} ms
 console.log(
   `ruleoftwo audit benchmark: ${RECORDS.toLocaleString('en-US')} records per closed-loop run, ${OFFERED_RECORDS.toLocaleString('en-US')} measured per open-loop run (after ${WARM_UP_RECORDS.toLocaleString('en-US')} to warm up), WAL; load ${loadavg()[0]?.toFixed(2)}`,
 );
+
+console.log(`at the start: ${hostReference()}`);
 
 // The floor no log can beat: one small write and fdatasync, as a commit does.
 const fd = openSync(join(dir, 'raw'), 'w');
@@ -297,4 +300,5 @@ const targets = [
   ['verify >= 500,000 records/s', verifyRate >= 500_000],
 ] as const;
 for (const [name, ok] of targets) row(`target: ${name}`, ok ? 'met' : 'NOT met');
+console.log(`at the end: ${hostReference()}`);
 rmSync(dir, { recursive: true, force: true });

@@ -15,6 +15,7 @@ import { compilePolicy } from '../src/core/policy.ts';
 import { MemoryProvenanceIndex } from '../src/core/provenance.ts';
 import { newSessionState } from '../src/core/state.ts';
 import { nativeSha256 } from '../src/guard/guard.ts';
+import { hostReference } from './host.ts';
 
 const MB = 1 << 20;
 
@@ -322,6 +323,9 @@ function churn(): void {
 }
 
 console.log(`provenance index benchmark (node ${process.version}, load average ${os.loadavg()[0]?.toFixed(1)})`);
+console.log(`at the start: ${hostReference()}`);
 await run('prose corpus', prose);
+console.log(`\nbetween the corpora: ${hostReference()}`);
 await run('random-character corpus (worst case)', noise);
 churn();
+console.log(`\nat the end: ${hostReference()}`);
