@@ -46,7 +46,10 @@ export class MemorySessionStore implements SessionStore {
 /** Applies an answer to a record (shared by every approval store so they agree on the state machine). */
 export function answerRecord(record: ApprovalRecord, answer: ApprovalAnswer, now: number): ApprovalRecord {
   if (record.status !== 'pending') return record;
-  const status: ApprovalStatus = now > record.request.expiresAt ? 'expired' : answer.approved ? 'approved' : 'denied';
+  // INVARIANT: only the boolean `true` approves; "false", 1 or {} from a form or a hook is a refusal
+  // (test/store/common.case.ts "an answer whose `approved` is not the boolean true is a refusal").
+  const approved = answer.approved === true;
+  const status: ApprovalStatus = now > record.request.expiresAt ? 'expired' : approved ? 'approved' : 'denied';
   const next: ApprovalRecord = { ...record, status, answeredAt: now };
   if (answer.by !== undefined) next.by = answer.by;
   if (answer.reason !== undefined) next.reason = answer.reason;

@@ -106,6 +106,20 @@ export function storeConformance(kind: StoreKind): void {
     expect(await approvals.answer('nope', { approved: true }, T0)).toBeUndefined();
   });
 
+  withKit('approvals: an answer whose `approved` is not the boolean true is a refusal', async ({ approvals }) => {
+    // Answers arrive from web forms, JSON bodies and approver hooks: "false", 1 or {} must never approve.
+    const malformed: unknown[] = ['false', 'no', 1, {}, [], undefined];
+    for (const [i, approved] of malformed.entries()) {
+      await approvals.create(request(`r${i}`));
+      const record = await approvals.answer(`r${i}`, { approved } as never, T0 + 1);
+      expect(record?.status).toBe('denied');
+      expect(await approvals.consume({ requestId: `r${i}`, hash: request(`r${i}`).hash }, T0 + 2)).toEqual({
+        ok: false,
+        failure: 'denied',
+      });
+    }
+  });
+
   withKit('approvals: an answer after expiry expires the request', async ({ approvals }) => {
     await approvals.create(request('r1'));
     const late = await approvals.answer('r1', { approved: true }, T0 + 60_001);
