@@ -1,3 +1,4 @@
+import { canonicalJson } from '../core/canonical.ts';
 import type { ToolCall } from '../core/decide.ts';
 import type { ApprovalRequest, Decision, Reason } from '../core/decision.ts';
 import type { Guard } from '../guard/guard.ts';
@@ -42,6 +43,21 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** What a held verdict is bound to: the call's tool and canonical arguments; undefined when they are not JSON. */
+function callKey(call: ToolCall): string | undefined {
+  try {
+    return canonicalJson([call.tool, call.args ?? null]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A verdict held for one exact call. */
+interface Held {
+  verdict: Verdict;
+  key: string | undefined;
+}
+
 /**
  * Most verdicts a gate holds between a framework's approval hook and execution. A framework that refuses a call in its
  * own flow never executes it, so its verdict would otherwise stay for the life of the conversation; the oldest is
@@ -58,8 +74,8 @@ export const MAX_HELD_VERDICTS = 1024;
 export class CallGate {
   readonly guard: Guard;
   readonly sessionId: string;
-  /** Verdicts handed from the approval hook to execution, by call id. */
-  readonly #verdicts = new Map<string, Verdict>();
+  /** Verdicts handed from the approval hook to execution, by call id, each bound to its call. */
+  readonly #verdicts = new Map<string, Held>();
   /** Approval requests created here and not yet shown to a person through the framework. */
   readonly #unshown = new Set<string>();
 
@@ -68,9 +84,22 @@ export class CallGate {
     this.sessionId = sessionId;
   }
 
-  /** The verdict held for a call decided earlier and not run yet, if any: no need to read its arguments again. */
-  held(callId: string): Verdict | undefined {
-    return this.#verdicts.get(callId);
+  /**
+   * The verdict held for a call decided earlier and not run yet, if any. A verdict held under the call's id for another
+   * tool or other arguments is not this call's: the call is denied, and the verdict stays for the call it was for.
+   */
+  held(call: ToolCall): Verdict | undefined {
+    return this.#lookup(call)?.verdict;
+  }
+
+  #lookup(call: ToolCall): { verdict: Verdict; own: boolean } | undefined {
+    const held = this.#verdicts.get(call.id);
+    if (!held) return undefined;
+    // INVARIANT: a verdict runs only the exact call it was decided for; a call reusing its id, or the same call with
+    // arguments changed after the hook decided, is denied (test/adapters/held-verdicts.test.ts).
+    if (held.key !== undefined && held.key === callKey(call)) return { verdict: held.verdict, own: true };
+    const why = `call id \`${call.id}\` was decided for another call (another tool or other arguments)`;
+    return { verdict: { effect: 'deny', message: deniedText(call.tool, why) }, own: false };
   }
 
   /**
@@ -78,8 +107,8 @@ export class CallGate {
    * now (its approval flow pauses); only such requests can later be approved through the framework.
    */
   async decide(call: ToolCall, options: { shown?: boolean } = {}): Promise<Verdict> {
-    const known = this.#verdicts.get(call.id);
-    if (known) return known;
+    const known = this.#lookup(call);
+    if (known) return known.verdict;
     let verdict: Verdict;
     try {
       verdict = await this.#decideOnce(call);
@@ -91,7 +120,7 @@ export class CallGate {
       if (options.shown) this.#unshown.delete(verdict.request.id);
     } else {
       // INVARIANT: the verdicts held stay bounded (test/adapters/gate.test.ts "forgets the oldest verdicts").
-      this.#verdicts.set(call.id, verdict);
+      this.#verdicts.set(call.id, { verdict, key: callKey(call) });
       if (this.#verdicts.size > MAX_HELD_VERDICTS) this.#verdicts.delete(this.#verdicts.keys().next().value as string);
     }
     return verdict;
@@ -125,7 +154,8 @@ export class CallGate {
    */
   async settle(call: ToolCall, answerOf?: () => ApprovalAnswer | undefined): Promise<Verdict> {
     const verdict = await this.decide(call);
-    this.#verdicts.delete(call.id);
+    // A verdict held for another call under this id stays for that call.
+    if (this.#lookup(call)?.own) this.#verdicts.delete(call.id);
     if (verdict.effect !== 'ask') return verdict;
     const { request } = verdict;
     try {
@@ -156,9 +186,9 @@ export class CallGate {
   /** Settles a call and, when allowed, runs it and records its output; otherwise returns the message for the model. */
   async run<R>(call: ToolCall, execute: () => R | Promise<R>, options: RunOptions<R> = {}): Promise<RunOutcome<R>> {
     // The common path: the approval hook allowed or denied the call; settling it again would only cost time.
-    const held = this.#verdicts.get(call.id);
-    if (held) this.#verdicts.delete(call.id);
-    const verdict = held ?? (await this.settle(call, options.answer));
+    const held = this.#lookup(call);
+    if (held?.own) this.#verdicts.delete(call.id);
+    const verdict = held?.verdict ?? (await this.settle(call, options.answer));
     if (verdict.effect !== 'allow') return { ok: false, message: verdict.message };
     let output: R;
     try {
@@ -185,7 +215,7 @@ export class CallGate {
    * is recorded with the refusal as its output, which releases its reservation into the session's legs.
    */
   async decline(callId: string, answer: { by: string; reason?: string | undefined }): Promise<void> {
-    const verdict = this.#verdicts.get(callId);
+    const verdict = this.#verdicts.get(callId)?.verdict;
     this.#verdicts.delete(callId);
     try {
       const earlier = await this.guard.approvalFor(this.sessionId, callId);

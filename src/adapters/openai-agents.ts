@@ -54,9 +54,8 @@ function guardTool<T extends AnyFunctionTool>(gate: CallGate, interrupted: Inter
     type: 'tool_input',
     name: 'ruleoftwo',
     run: async ({ toolCall }) => {
-      const verdict =
-        gate.held(toolCall.callId) ??
-        (await gate.decide({ id: toolCall.callId, tool: tool.name, args: parseArgs(toolCall.arguments) }));
+      const call = { id: toolCall.callId, tool: tool.name, args: parseArgs(toolCall.arguments) };
+      const verdict = gate.held(call) ?? (await gate.decide(call));
       if (verdict.effect === 'deny') return { behavior: { type: 'rejectContent', message: verdict.message } };
       return { behavior: { type: 'allow' } };
     },
