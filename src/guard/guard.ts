@@ -606,19 +606,37 @@ class RuleOfTwoGuard implements Guard {
     return async (args, context) => {
       const sessionId = typeof context?.session === 'string' ? context.session : context?.session?.id;
       const callId = context?.callId ?? this.#newId();
-      const call = { id: callId, tool: name, args };
       if (typeof sessionId !== 'string' || sessionId === '') {
         // INVARIANT: a missing session denies, it never skips the check (test/guard/guard.test.ts "wraps a plain
         // function and refuses a call without a session").
         throw new CallDeniedError(
-          errorDecision(this.policy, undefined, call, 'unknown_session', 'a guarded call needs a session'),
+          errorDecision(
+            this.policy,
+            undefined,
+            { id: callId, tool: name },
+            'unknown_session',
+            'a guarded call needs a session',
+          ),
         );
       }
+      let checked: A;
+      try {
+        // INVARIANT: the tool runs with a copy taken before the check, which nothing else holds: neither the caller
+        // changing its object meanwhile nor a getter answering differently later reaches it
+        // (test/guard/wrap-args.test.ts).
+        checked = structuredClone(args);
+      } catch (error) {
+        const message = `arguments that cannot be copied: ${errorMessage(error)}`;
+        throw new CallDeniedError(
+          errorDecision(this.policy, undefined, { id: callId, tool: name }, 'invalid_call', message),
+        );
+      }
+      const call = { id: callId, tool: name, args: checked };
       const decision = await this.authorize(sessionId, call);
       if (decision.effect !== 'allow') throw new CallDeniedError(decision);
       let output: R;
       try {
-        output = await fn(args);
+        output = await fn(checked);
       } catch (error) {
         // The error text entered the agent's context like an output would: commit what was reserved.
         await this.record(sessionId, callId, { error: errorMessage(error) });
