@@ -3,7 +3,7 @@ import { hash } from 'node:crypto';
 import type { Approver } from '../approvals/types.ts';
 import type { Sha256 } from '../core/approval.ts';
 import { decide, errorDecision, type ToolCall } from '../core/decide.ts';
-import type { Decision, Reason } from '../core/decision.ts';
+import type { ApprovalRequest, Decision, Reason } from '../core/decision.ts';
 import type { Configuration, InputTrust, PolicyDocument } from '../core/document.ts';
 import { formatLegs, LEG_A, LEG_B, type Leg, type LegMask, parseLegs } from '../core/legs.ts';
 import { compilePolicy, type Policy } from '../core/policy.ts';
@@ -383,9 +383,8 @@ class RuleOfTwoGuard implements Guard {
     if (decision.effect !== 'ask' || !decision.approval) return decision;
     const request = decision.approval;
     if (!this.#approver) {
-      return this.#audited(
-        denyWith(decision, 'no_approver', `no approval channel answered; \`${call.tool}\` was not run`),
-      );
+      const message = `no approval channel answered; \`${call.tool}\` was not run`;
+      return this.#givenUp(denyWith(decision, 'no_approver', message));
     }
     let answer: ApprovalAnswer;
     try {
@@ -395,7 +394,7 @@ class RuleOfTwoGuard implements Guard {
       if (!timeout) this.#onError(error, 'approver');
       const code = timeout ? 'approval_timeout' : 'approver_error';
       const message = timeout ? 'no answer before the approval timeout' : `approver failed: ${errorMessage(error)}`;
-      return this.#audited(denyWith(decision, code, message));
+      return this.#givenUp(denyWith(decision, code, message));
     }
     const receipt = await this.answer(request.id, answer).catch((error: unknown) => {
       this.#onError(error, 'approval store');
@@ -406,6 +405,20 @@ class RuleOfTwoGuard implements Guard {
       return this.#audited(denyWith(decision, 'approval_denied', why + (answer.reason ? `: ${answer.reason}` : '')));
     }
     return this.check(sessionId, call, { receipt });
+  }
+
+  /**
+   * Denies a call whose approval request got no answer, and closes the request: the model was told the call was not
+   * run, so a yes that comes later (a hung hook, a person at the console) must not make a receipt for it.
+   */
+  async #givenUp(denied: Decision): Promise<Decision> {
+    const request = denied.approval as ApprovalRequest;
+    const reason = denied.reasons.at(-1)?.message ?? 'no answer';
+    // INVARIANT: a request the guard gave up on cannot be approved afterwards (test/guard/late-answers.test.ts).
+    await this.answer(request.id, { approved: false, by: 'ruleoftwo', reason }).catch((error: unknown) => {
+      this.#onError(error, 'approval store');
+    });
+    return this.#audited(denied);
   }
 
   async #ask(request: NonNullable<Decision['approval']>): Promise<ApprovalAnswer> {
