@@ -93,11 +93,26 @@ function guardTool(gate: CallGate, name: string, tool: AiSdkTool): AiSdkTool {
     ...(execute && {
       execute: async (input: unknown, opts: ExecuteOptions) => {
         const call = { id: opts.toolCallId, tool: name, args: input };
-        const outcome = await gate.run(call, () => execute(input, opts), { answer: () => approvalAnswer(opts) });
+        const outcome = await gate.run(call, () => finalOutput(execute(input, opts)), {
+          answer: () => approvalAnswer(opts),
+        });
         return outcome.ok ? outcome.output : outcome.message;
       },
     }),
   };
+}
+
+/**
+ * The output the model gets: a streaming tool's (`execute` returning an AsyncIterable) is its last value, as the SDK
+ * itself would pass on. Read to the end here, so that value is what the guard records and filters; its preliminary
+ * values are not streamed to the app, since none of them was recorded.
+ */
+async function finalOutput(result: unknown): Promise<unknown> {
+  const awaited = await result;
+  if (awaited === null || typeof awaited !== 'object' || !(Symbol.asyncIterator in awaited)) return awaited;
+  let last: unknown;
+  for await (const value of awaited as AsyncIterable<unknown>) last = value;
+  return last;
 }
 
 interface MessagePart {
