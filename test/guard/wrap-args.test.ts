@@ -57,7 +57,7 @@ describe('guard.wrap arguments', () => {
 
   it('denies arguments that cannot be copied, without running the tool', async () => {
     const { sent, send } = await holdingAB();
-    const mail = { to: 'alice@example.com', body: 'Yes!', then: () => 'x' };
+    const mail = { to: 'alice@example.com', body: 'Yes!', onSent: () => 'x' };
     await expect(send(mail, { session: 's' })).rejects.toThrow(/arguments that cannot be copied/);
     expect(sent).toEqual([]);
   });
