@@ -190,3 +190,22 @@ describe('ai-sdk adapter and streaming tools', () => {
     expect((await guard.view('s'))?.legs).toBe('');
   });
 });
+
+describe('ai-sdk adapter and parallel tool calls', () => {
+  it('refuses the forward when the model reads the inbox and forwards it in one step (gate deny)', async () => {
+    // The read's legs are reserved when it is decided, so the forward decided after it in the step completes the
+    // trifecta before anything ran.
+    const w = await world('deny', { name: 'parallel' });
+    const guarded = guardTools(mailTools(ai7, w), { guard: w.guard, session: w.session });
+    const conversation: Conversation = { seen: new Map(), asked: [] };
+    await ai7.generateText({
+      model: new MockLanguageModelV4({ doGenerate: scriptedGenerate(scripts.oneStep, conversation) as never }),
+      tools: guarded.tools,
+      toolApproval: guarded.toolApproval,
+      prompt: 'Check my inbox.',
+      stopWhen: ai7.stepCountIs(3),
+    });
+    expect(w.mailbox.sent).toEqual([]);
+    expect(conversation.seen.get('call_exfil')).toContain('ruleoftwo blocked `send_email`');
+  });
+});

@@ -22,6 +22,8 @@ export const scripts = {
   attack: [[read], [exfiltrate]] as Script,
   /** The attack, then the benign task in the same conversation. */
   attackThenTask: [[read], [exfiltrate], [reply]] as Script,
+  /** The attack as parallel tool calls of one step. */
+  oneStep: [[read, exfiltrate]] as Script,
 };
 
 /** A test world: a guard over the Email-Bot policy, its audit log, one mailbox. */

@@ -119,4 +119,15 @@ describe('openai-agents adapter', () => {
     expect(conversation.seen.get('call_exfil_2')).toContain("needs a person's approval");
     expect(result.finalOutput).toBe(FINAL_TEXT);
   });
+
+  it('refuses the forward when the model reads the inbox and forwards it in one step (gate deny)', async () => {
+    // The SDK runs the calls of a step concurrently; the read's legs are reserved when it is decided.
+    const w = await world('deny', { name: 'parallel' });
+    const conversation: Conversation = { seen: new Map(), asked: [] };
+    const tools = guardTools(mailTools(w), { guard: w.guard, session: w.session });
+    const agent = new Agent({ name: 'mail', model: new ScriptedModel(scripts.oneStep, conversation), tools });
+    await runner.run(agent, 'Check my inbox.');
+    expect(w.mailbox.sent).toEqual([]);
+    expect(conversation.seen.get('call_exfil')).toContain('ruleoftwo blocked `send_email`');
+  });
 });
