@@ -195,7 +195,10 @@ export class CallGate {
       output = await execute();
     } catch (error) {
       // The error text enters the model's context like an output would.
-      await this.record(call.id, { error: errorText(error) });
+      const recorded = await this.record(call.id, { error: errorText(error) });
+      // INVARIANT: nor does the error text of a call whose legs were not recorded reach the model
+      // (test/adapters/ai-sdk.test.ts "withholds the error text of a tool that threw").
+      if (!recorded.ok) throw new Error(recorded.message);
       throw error;
     }
     const recorded = await this.record(call.id, options.recordAs ? options.recordAs(output) : output);

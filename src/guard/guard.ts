@@ -651,8 +651,11 @@ class RuleOfTwoGuard implements Guard {
       try {
         output = await fn(checked);
       } catch (error) {
-        // The error text entered the agent's context like an output would: commit what was reserved.
-        await this.record(sessionId, callId, { error: errorMessage(error) });
+        // The error text enters the agent's context like an output would: commit what was reserved.
+        // INVARIANT: the text reaches the agent only when its legs were recorded (test/guard/guard.test.ts "withholds
+        // the error of a wrapped tool").
+        const recorded = await this.record(sessionId, callId, { error: errorMessage(error) });
+        if (!recorded.ok) throw new Error(`ruleoftwo could not record \`${name}\`: ${recorded.message}`);
         throw error;
       }
       const recorded = await this.record(sessionId, callId, output);
