@@ -1,0 +1,71 @@
+import { join } from 'node:path';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadGatewayConfig } from '../../src/mcp/config.ts';
+import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
+import { NODE, ROOT, tempDir, writeConfig } from './harness.ts';
+
+// Attacks on the gateway from a hostile upstream (test/mcp/fixtures/hostile-server.ts, hand-written because the SDK
+// will not misbehave) and from a client that sends what the SDK would not, each checking that nothing reaches the
+// other side undecided or unlabelled.
+
+const HOSTILE = { command: NODE, args: [join(ROOT, 'test/mcp/fixtures/hostile-server.ts')] };
+
+let dir: string;
+let remove: () => Promise<void>;
+let running: RunningGateway;
+const log: string[] = [];
+
+beforeAll(async () => {
+  ({ dir, remove } = await tempDir());
+  const file = await writeConfig(dir, {
+    version: 1,
+    policy: { version: 1, session: { input: 'trusted' } },
+    pinning: 'off',
+    store: { kind: 'memory' },
+    servers: { hostile: HOSTILE },
+  });
+  running = await runGateway(await loadGatewayConfig(file), { transport: 'http', port: 0, log: (m) => log.push(m) });
+}, 30_000);
+
+afterAll(async () => {
+  await running?.close();
+  await remove?.();
+});
+
+describe('a hostile upstream', () => {
+  it('cannot push notifications or requests to the client; every kind of content it returns is labelled', async () => {
+    const pushed: string[] = [];
+    const client = new Client(
+      { name: 'victim', version: '1.0.0' },
+      { capabilities: { sampling: {}, elicitation: { form: {} }, roots: { listChanged: true } } },
+    );
+    client.fallbackNotificationHandler = async (n) => void pushed.push(n.method);
+    client.setRequestHandler('sampling/createMessage', async () => {
+      pushed.push('sampling/createMessage');
+      return { role: 'assistant', content: { type: 'text', text: 'yes' }, model: 'victim' };
+    });
+    client.setRequestHandler('elicitation/create', async () => {
+      pushed.push('elicitation/create');
+      return { action: 'accept', content: {} };
+    });
+    client.setRequestHandler('roots/list', async () => {
+      pushed.push('roots/list');
+      return { roots: [{ uri: 'file:///home/victim' }] };
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(running.http?.url ?? '')));
+    try {
+      const result = await client.callTool({ name: 'hostile__poke', arguments: {} });
+      const content = result.content as { type: string; text?: string }[];
+      // The gateway declares no client capabilities upstream: the SDK refuses each request (-32601).
+      expect(content[0]?.text).toBe('sampling=-32601 elicitation=-32601 roots=-32601');
+      expect(content.map((c) => c.type)).toEqual(['text', 'image', 'resource_link', 'resource']);
+      expect(result.structuredContent).toEqual({ injected: 'structured' });
+      // The upstream's own decision `_meta` is replaced by the gateway's: the output made the session A.
+      expect(result._meta?.['dev.ruleoftwo/decision']).toMatchObject({ effect: 'allow', legsAfter: 'AC' });
+      expect(pushed).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
+});
