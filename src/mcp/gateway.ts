@@ -237,7 +237,9 @@ export class Gateway {
         ...(entry.definition._meta ?? {}),
         [LEGS_META_KEY]: { call: formatLegs(legs.pre), output: formatLegs(legs.post), source: entry.source },
       };
-      out.push({ ...entry.definition, name: entry.name, _meta: meta });
+      // Only what the pin covers reaches the client: a field the SDK adds one day cannot change after approval.
+      const pinned = pinnedDefinition(entry.definition as unknown as Record<string, unknown>) as Tool;
+      out.push({ ...pinned, name: entry.name, _meta: meta });
     }
     return out;
   }

@@ -12,7 +12,23 @@ export interface PinnedDefinition {
   outputSchema?: unknown;
   annotations?: unknown;
   execution?: unknown;
+  icons?: unknown;
+  _meta?: unknown;
 }
+
+// INVARIANT: tools/list passes on only these fields (Gateway.listTools), so nothing a client sees of a tool can change
+// after approval (test/mcp/attacks.test.ts "`_meta` or icons changed"). Absent fields stay out of the hash: adding a field
+// here keeps the pins of tools that do not carry it.
+const PINNED_FIELDS = [
+  'title',
+  'description',
+  'inputSchema',
+  'outputSchema',
+  'annotations',
+  'execution',
+  'icons',
+  '_meta',
+] as const;
 
 /** One approved definition. */
 export interface Pin {
@@ -34,7 +50,7 @@ export type PinStatus = 'approved' | 'new' | 'changed';
 /** The pinned view of a tool definition (unknown fields are left out; absent fields stay absent). */
 export function pinnedDefinition(tool: Record<string, unknown>): PinnedDefinition {
   const out: PinnedDefinition = { name: String(tool.name) };
-  for (const key of ['title', 'description', 'inputSchema', 'outputSchema', 'annotations', 'execution'] as const) {
+  for (const key of PINNED_FIELDS) {
     if (tool[key] !== undefined) out[key] = tool[key];
   }
   return out;

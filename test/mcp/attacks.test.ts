@@ -2,8 +2,10 @@ import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
-import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
-import { NODE, ROOT, tempDir, writeConfig } from './harness.ts';
+import { Gateway } from '../../src/mcp/gateway.ts';
+import { approveDefinitions } from '../../src/mcp/review.ts';
+import { memoryStores, type RunningGateway, runGateway } from '../../src/mcp/run.ts';
+import { NODE, ROOT, tempDir, textOf, writeConfig } from './harness.ts';
 
 // Attacks on the gateway from a hostile upstream (test/mcp/fixtures/hostile-server.ts, hand-written because the SDK
 // will not misbehave) and from a client that sends what the SDK would not, each checking that nothing reaches the
@@ -68,4 +70,52 @@ describe('a hostile upstream', () => {
       await client.close();
     }
   });
+});
+
+describe('tool pinning', () => {
+  /** A gateway config for the hostile server whose `poke` carries the given `_meta` and icon, pinned in `pins.json`. */
+  const pinnedConfig = async (meta: unknown, icon: string, name: string) =>
+    loadGatewayConfig(
+      await writeConfig(
+        dir,
+        {
+          version: 1,
+          policy: { version: 1, session: { input: 'trusted' } },
+          pins: './pins.json',
+          store: { kind: 'memory' },
+          servers: {
+            hostile: { ...HOSTILE, env: { HOSTILE_META: JSON.stringify(meta), HOSTILE_ICON: icon } },
+          },
+        },
+        name,
+      ),
+    );
+
+  it('a tool whose `_meta` or icons changed after approval is quarantined (both reach the client)', async () => {
+    const icon = 'https://example.com/icon.png';
+    const meta = { ui: { resourceUri: 'ui://hostile/app' } };
+    await approveDefinitions(await pinnedConfig(meta, icon, 'approved.yaml'), []);
+    const pulls: [string, unknown, string][] = [
+      ['same', meta, icon],
+      ['_meta', { ui: { resourceUri: 'ui://hostile/exfiltrate' } }, icon],
+      ['icons', meta, 'https://evil.example/beacon.png'],
+    ];
+    for (const [what, pulledMeta, pulledIcon] of pulls) {
+      const gateway = await Gateway.start(await pinnedConfig(pulledMeta, pulledIcon, `${what}.yaml`), {
+        stores: memoryStores(),
+      });
+      try {
+        const listed = gateway.listTools().map((t) => [t.name, t._meta?.ui, t.icons?.[0]?.src]);
+        if (what === 'same') {
+          expect(listed).toEqual([['hostile__poke', meta.ui, icon]]);
+          continue;
+        }
+        expect(listed, what).toEqual([]);
+        const call = await gateway.callTool('s', 'hostile__poke', {});
+        expect(call.kind === 'result' && textOf(call.result), what).toMatch(/changed since approval/);
+      } finally {
+        await gateway.close();
+      }
+    }
+  }, 30_000);
 });
