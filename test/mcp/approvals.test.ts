@@ -126,6 +126,39 @@ describe('elicitation on 2026-07-28 (MRTR)', () => {
   });
 });
 
+describe('elicitation answers raced or replayed', () => {
+  it('concurrent accepts of one state run the call once; a declined state cannot be accepted afterwards', async () => {
+    const session = `mrtr-${crypto.randomUUID()}`;
+    await taint(session);
+    const target = join(dir, 'box', 'raced.txt');
+    await writeFile(target, 'n');
+    const args = { path: target, edits: [{ oldText: 'n', newText: 'n+' }] };
+    const retry = (id: number, state: string, answer: unknown, callArgs = args) =>
+      rawModernCall(url, {
+        id,
+        session,
+        name: 'fs__edit_file',
+        args: callArgs,
+        extra: { requestState: state, inputResponses: answer },
+      });
+    const ask = result(await rawModernCall(url, { id: 2, session, name: 'fs__edit_file', args }));
+    const raced = await Promise.all([3, 4, 5, 6, 7, 8].map((id) => retry(id, String(ask.requestState), ACCEPT)));
+    expect(raced.filter((r) => result(r).isError !== true)).toHaveLength(1);
+    // Each edit appends a `+`: exactly one ran.
+    expect(await readFile(target, 'utf8')).toBe('n+');
+
+    const other = { path: target, edits: [{ oldText: 'n+', newText: 'PWNED' }] };
+    const asked = String(
+      result(await rawModernCall(url, { id: 9, session, name: 'fs__edit_file', args: other })).requestState,
+    );
+    const declined = result(await retry(10, asked, { ruleoftwo_approval: { action: 'decline' } }, other));
+    expect(textOf(declined)).toContain('declined');
+    const overturned = result(await retry(11, asked, ACCEPT, other));
+    expect(textOf(overturned)).toContain('expired, already used or unknown');
+    expect(await readFile(target, 'utf8')).toBe('n+');
+  });
+});
+
 describe('2026-07-28 sessions over HTTP', () => {
   it('requests without a session header share one session, where legs only accumulate', async () => {
     const read = result(
