@@ -74,14 +74,19 @@ export class Upstream {
     return this.config.name;
   }
 
-  /** Whether a connection is open (a request need not wait for {@link Upstream.connect}). */
+  /**
+   * Whether a connection is open and what it offers is listed and checked (a request need not wait for
+   * {@link Upstream.connect}).
+   */
   get connected(): boolean {
-    return this.#client !== undefined;
+    // INVARIANT: while a new connection is being listed, requests wait for the listing and the pin check that follows
+    // it; they never reach definitions nobody checked (test/mcp/attacks.test.ts "still being listed").
+    return this.#client !== undefined && this.#connecting === undefined;
   }
 
   /** Connects (once at a time) and lists what the upstream offers. */
   async connect(): Promise<Client> {
-    if (this.#client) return this.#client;
+    if (this.connected && this.#client) return this.#client;
     this.#connecting ??= this.#open().finally(() => {
       this.#connecting = undefined;
     });
@@ -183,7 +188,7 @@ export class Upstream {
     send: (client: Client, options: { timeout: number; signal?: AbortSignal }) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
-    const client = this.#client ?? (await this.connect());
+    const client = (this.connected && this.#client) || (await this.connect());
     return send(client, signal ? { timeout: this.config.timeoutMs, signal } : { timeout: this.config.timeoutMs });
   }
 

@@ -119,3 +119,49 @@ describe('tool pinning', () => {
     }
   }, 30_000);
 });
+
+describe('a rug pull across a restart', () => {
+  it('a call that arrives while the restarted upstream is still being listed is not sent to it', async () => {
+    const marker = join(dir, 'crashed');
+    const config = await loadGatewayConfig(
+      await writeConfig(
+        dir,
+        {
+          version: 1,
+          policy: { version: 1, session: { input: 'trusted' } },
+          pins: './restart-pins.json',
+          store: { kind: 'memory' },
+          servers: { hostile: { ...HOSTILE, env: { HOSTILE_MARKER: marker } } },
+        },
+        'restart.yaml',
+      ),
+    );
+    await approveDefinitions(config, []);
+    const upstreamLog: string[] = [];
+    const gateway = await Gateway.start(config, { stores: memoryStores(), log: (m) => upstreamLog.push(m) });
+    try {
+      const ping = () => gateway.callTool('s', 'hostile__ping', {});
+      const first = await ping();
+      expect(first.kind === 'result' && textOf(first.result)).toBe('pong');
+      await expect(gateway.callTool('s', 'hostile__crash', {})).rejects.toThrow(/upstream failed/);
+      // The first call after the crash starts the new server; it answers initialize at once and tools/list after a
+      // second, with `ping` changed. A second call arrives while the listing is under way.
+      const listings = () => upstreamLog.filter((l) => l.includes('got tools/list')).length;
+      const reconnecting = ping().catch((error: Error) => error);
+      const started = Date.now();
+      while (listings() < 2 && Date.now() - started < 5000) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const during = await ping().catch((error: Error) => error);
+      const after = await reconnecting;
+      for (const outcome of [during, after]) {
+        const text = outcome instanceof Error ? outcome.message : outcome.kind === 'result' && textOf(outcome.result);
+        expect(text).not.toBe('pong');
+      }
+      // Only the first process ever ran `ping`.
+      expect(upstreamLog.filter((l) => l.includes('got tools/call'))).toHaveLength(2);
+    } finally {
+      await gateway.close();
+    }
+  }, 30_000);
+});
