@@ -12,6 +12,18 @@ export function formatEvidence(e: Evidence): string {
   return `${e.leg} from ${what}, seq ${e.seq}`;
 }
 
+/**
+ * Shows the characters of one line that a person cannot read as themselves (controls, C1 included; format characters
+ * such as bidi overrides and zero-width spaces; line and paragraph separators) as `\uXXXX` escapes: text an agent
+ * chose must not make an approval question read differently from the call it approves.
+ */
+export function visibleLine(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (ch) => {
+    const code = ch.codePointAt(0) ?? 0;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
 /** A multi-line description of an approval request for a person to read. */
 export function formatApprovalRequest(request: ApprovalRequest): string {
   const lines = [
@@ -22,5 +34,6 @@ export function formatApprovalRequest(request: ApprovalRequest): string {
     ...request.evidence.map((e) => `  evidence: ${formatEvidence(e)}`),
     `  expires: ${new Date(request.expiresAt).toISOString()}`,
   ];
-  return lines.join('\n');
+  // INVARIANT: what a person reads shows every character of the call (test/approvals/terminal.test.ts "escapes").
+  return lines.map(visibleLine).join('\n');
 }

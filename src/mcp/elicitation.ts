@@ -9,7 +9,7 @@ import {
   type RequestStateCodec,
   type ServerContext,
 } from '@modelcontextprotocol/server';
-import { formatEvidence } from '../approvals/format.ts';
+import { formatEvidence, visibleLine } from '../approvals/format.ts';
 import { canonicalHash } from '../core/canonical.ts';
 import type { ApprovalRequest } from '../core/decision.ts';
 
@@ -110,5 +110,6 @@ export function approvalMessage(request: ApprovalRequest): string {
     ...request.evidence.map((e) => `- ${formatEvidence(e)}`),
     `Approving runs this exact call once.`,
   ];
-  return lines.join('\n');
+  // INVARIANT: the question shows every character of the call (test/mcp/approvals.test.ts "the approval question").
+  return lines.map(visibleLine).join('\n');
 }

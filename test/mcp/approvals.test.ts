@@ -159,6 +159,23 @@ describe('elicitation answers raced or replayed', () => {
   });
 });
 
+describe('the approval question', () => {
+  it('shows invisible and control characters of the arguments as escapes, so they cannot disguise the call', async () => {
+    const session = `spoof-${crypto.randomUUID()}`;
+    await taint(session);
+    // Right-to-left override, zero-width space, C1 CSI (a terminal control), line separator: each would make the
+    // text a person reads differ from the call they approve.
+    const path = join(dir, 'box', 'report\u202Etxt.exe\u200B\u009B2J\u2028note');
+    const ask = result(
+      await rawModernCall(url, { id: 2, session, name: 'fs__write_file', args: { path, content: 'x' } }),
+    );
+    const question = (ask.inputRequests as Record<string, { params: { message: string } }>).ruleoftwo_approval;
+    const message = question?.params.message ?? '';
+    expect(message).toContain('report\\u202etxt.exe\\u200b\\u009b2J\\u2028note');
+    expect(message).not.toMatch(/[\u202e\u200b\u009b\u2028]/);
+  });
+});
+
 describe('2026-07-28 sessions over HTTP', () => {
   it('requests without a session header share one session, where legs only accumulate', async () => {
     const read = result(
