@@ -22,9 +22,9 @@ export interface UpstreamConfig {
   trusted: boolean;
   /** Labels of its tools by name or glob, without the namespace. */
   tools: Record<string, ToolDocument>;
-  /** Label of everything read through `resources/read`; defaults to untrusted output (A). */
+  /** Label of `resources/read`; defaults to untrusted output (A), and a consequential call (C) unless trusted. */
   resources: ToolDocument;
-  /** Label of everything read through `prompts/get`; defaults to untrusted output (A). */
+  /** Label of `prompts/get`; defaults to untrusted output (A), and a consequential call (C) unless trusted. */
   prompts: ToolDocument;
   /** Upper bound for one upstream request. */
   timeoutMs: number;
@@ -213,14 +213,18 @@ class ConfigReader {
     if (raw.trusted !== undefined && typeof raw.trusted !== 'boolean') {
       this.report('expected_boolean', [...path, 'trusted'], 'expected true or false');
     }
-    const untrustedOutput: ToolDocument = { output: 'A' };
+    // A read sends its URI, a prompt get its arguments: to an untrusted server that is communication, as a call of
+    // its unlabelled tools is (labels.ts).
+    // INVARIANT: an untrusted server's resources and prompts are C unless configured (test/mcp/attacks.test.ts
+    // "reads that carry data").
+    const readLabel: ToolDocument = raw.trusted === true ? { output: 'A' } : { call: 'C', output: 'A' };
     const upstream: UpstreamConfig | undefined = transport && {
       name,
       transport,
       trusted: raw.trusted === true,
       tools: this.toolLabels(raw.tools, [...path, 'tools']),
-      resources: this.toolLabel(raw.resources, [...path, 'resources'], untrustedOutput),
-      prompts: this.toolLabel(raw.prompts, [...path, 'prompts'], untrustedOutput),
+      resources: this.toolLabel(raw.resources, [...path, 'resources'], readLabel),
+      prompts: this.toolLabel(raw.prompts, [...path, 'prompts'], readLabel),
       timeoutMs: this.duration(raw.timeout, [...path, 'timeout'], DEFAULT_TIMEOUT_MS),
     };
     return upstream;

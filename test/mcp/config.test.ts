@@ -32,7 +32,14 @@ describe('gateway config', () => {
       ['web', 'http', true, 5000],
     ]);
     expect(config.upstreams[0]?.tools).toEqual({ 'read_*': { output: 'B' } });
-    expect(config.upstreams[0]?.resources).toEqual({ output: 'A' });
+    // Reads send a URI or arguments to the server: C unless it is trusted.
+    expect(config.upstreams.map((u) => [u.resources, u.prompts])).toEqual([
+      [
+        { call: 'C', output: 'A' },
+        { call: 'C', output: 'A' },
+      ],
+      [{ output: 'A' }, { output: 'A' }],
+    ]);
     expect(config.http).toMatchObject({ host: '127.0.0.1', port: 8787, path: '/mcp', allowedOrigins: [] });
     expect(config.pinsFile).toBe('/base/ruleoftwo-pins.json');
     expect(config.pinning).toBe('approve');

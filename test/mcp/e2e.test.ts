@@ -135,7 +135,7 @@ describe('resource templates', () => {
       ]);
       const read = await client.readResource({ uri: 'demo://resource/dynamic/text/7' });
       expect(JSON.stringify(read.contents)).toContain('demo://resource/dynamic/text/7');
-      expect(read._meta?.['dev.ruleoftwo/decision']).toMatchObject({ legsAfter: 'A' });
+      expect(read._meta?.['dev.ruleoftwo/decision']).toMatchObject({ legsAfter: 'AC' });
       await expect(client.readResource({ uri: 'demo://nothing/7' })).rejects.toThrow('unknown resource');
     } finally {
       await client.close();
@@ -193,14 +193,17 @@ describe('sessions and labels', () => {
     }
   });
 
-  it('resources and prompts read through the gateway bring A', async () => {
+  it('resources and prompts read through the gateway bring A, and C from an untrusted server', async () => {
     const client = await v2Client(httpTarget(`resources-${crypto.randomUUID()}`), 'modern', ['decline']);
     try {
       await client.callTool('fs__read_text_file', { path: join(dir, 'sandbox', 'private.txt') });
+      // Sent while the session held only B, so allowed; the server is untrusted, so the get itself is C.
       const prompt = await client.getPrompt('ev__simple-prompt');
-      expect(legsAfter(prompt)).toBe('AB');
-      const resource = await client.readResource('demo://resource/static/document/architecture.md');
-      expect(legsAfter(resource)).toBe('AB');
+      expect(legsAfter(prompt)).toBe('ABC');
+      // Now A and B are held: a read that sends a URI to the untrusted server needs a person, as a write does.
+      await expect(client.readResource('demo://resource/static/document/architecture.md')).rejects.toThrow(
+        "needs a person's approval for `ev/resources/read`",
+      );
       const target = join(dir, 'sandbox', 'after-resource.txt');
       const write = await client.callTool('fs__write_file', { path: target, content: 'x' });
       expect(write.isError).toBe(true);
