@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
@@ -197,6 +198,76 @@ describe('reads that carry data to an untrusted server', () => {
       expect(upstreamLog.filter((l) => l.includes('123456'))).toEqual([]);
     } finally {
       await gateway.close();
+    }
+  });
+});
+
+describe('crafted requests from the client', () => {
+  it('a tool name that only resembles an offered one reaches no upstream', async () => {
+    const gateway = running.gateway;
+    const calls = () => log.filter((l) => l.includes('got tools/call')).length;
+    const before = calls();
+    const crafted = [
+      'hostile__POKE',
+      'Hostile__poke',
+      'hostile__poke ',
+      ' hostile__poke',
+      'hostile__poke\u0000',
+      'hostile__pok\u0435', // Cyrillic e
+      'hostile\uff3f\uff3fpoke', // fullwidth low lines
+      'hostile___poke',
+      'hostile__',
+      'poke',
+      'hostile/resources/read',
+      '__proto__',
+      'constructor',
+    ];
+    for (const name of crafted) {
+      await expect(gateway.callTool('crafted', name, {}), JSON.stringify(name)).rejects.toThrow(/unknown tool/);
+    }
+    expect(calls()).toBe(before);
+  });
+
+  it('over stdio, a tools/call without a usable id (notification, null, object, fraction, batch) runs nothing', async () => {
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const lines: string[] = [];
+    stdout.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+    const stdio = await runGateway(running.gateway.config, {
+      transport: 'stdio',
+      stores: memoryStores(),
+      stdin,
+      stdout,
+      log: (m) => log.push(m),
+    });
+    try {
+      const calls = () => log.filter((l) => l.includes('got tools/call')).length;
+      const before = calls();
+      const call = (id?: unknown) => ({
+        jsonrpc: '2.0',
+        ...(id === undefined ? {} : { id }),
+        method: 'tools/call',
+        params: { name: 'hostile__poke', arguments: {} },
+      });
+      const send = (message: unknown) => stdin.write(`${JSON.stringify(message)}\n`);
+      send({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      });
+      send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      for (const message of [call(), call(null), call({ id: 1 }), call(1.5), [call(2), call(3)]]) send(message);
+      // A well-formed call after them: when it has answered, the ones before it have been handled.
+      send(call(4));
+      const deadline = Date.now() + 5000;
+      while (!lines.some((l) => l.includes('"id":4')) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(calls() - before).toBe(1);
+      expect(lines.filter((l) => l.includes('"result"')).map((l) => JSON.parse(l).id)).toEqual([0, 4]);
+    } finally {
+      await stdio.close();
     }
   });
 });
