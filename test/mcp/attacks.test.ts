@@ -19,16 +19,22 @@ let remove: () => Promise<void>;
 let running: RunningGateway;
 const log: string[] = [];
 
-beforeAll(async () => {
-  ({ dir, remove } = await tempDir());
-  const file = await writeConfig(dir, {
+/** Writes and loads gateway config `name`: the hostile server with `server`'s fields, memory stores, and `top`. */
+async function hostileConfig(name: string, server: Record<string, unknown>, top: Record<string, unknown> = {}) {
+  const config = {
     version: 1,
     policy: { version: 1, session: { input: 'trusted' } },
-    pinning: 'off',
     store: { kind: 'memory' },
-    servers: { hostile: HOSTILE },
-  });
-  running = await runGateway(await loadGatewayConfig(file), { transport: 'http', port: 0, log: (m) => log.push(m) });
+    servers: { hostile: { ...HOSTILE, ...server } },
+    ...top,
+  };
+  return loadGatewayConfig(await writeConfig(dir, config, name));
+}
+
+beforeAll(async () => {
+  ({ dir, remove } = await tempDir());
+  const config = await hostileConfig('gateway.yaml', {}, { pinning: 'off' });
+  running = await runGateway(config, { transport: 'http', port: 0, log: (m) => log.push(m) });
 }, 30_000);
 
 afterAll(async () => {
@@ -75,22 +81,9 @@ describe('a hostile upstream', () => {
 
 describe('tool pinning', () => {
   /** A gateway config for the hostile server whose `poke` carries the given `_meta` and icon, pinned in `pins.json`. */
-  const pinnedConfig = async (meta: unknown, icon: string, name: string) =>
-    loadGatewayConfig(
-      await writeConfig(
-        dir,
-        {
-          version: 1,
-          policy: { version: 1, session: { input: 'trusted' } },
-          pins: './pins.json',
-          store: { kind: 'memory' },
-          servers: {
-            hostile: { ...HOSTILE, env: { HOSTILE_META: JSON.stringify(meta), HOSTILE_ICON: icon } },
-          },
-        },
-        name,
-      ),
-    );
+  /** A config for the hostile server whose `poke` carries the given `_meta` and icon, pinned in `pins.json`. */
+  const pinnedConfig = (meta: unknown, icon: string, name: string) =>
+    hostileConfig(name, { env: { HOSTILE_META: JSON.stringify(meta), HOSTILE_ICON: icon } }, { pins: './pins.json' });
 
   it('a tool whose `_meta` or icons changed after approval is quarantined (both reach the client)', async () => {
     const icon = 'https://example.com/icon.png';
@@ -127,18 +120,10 @@ describe('tool pinning', () => {
 describe('a rug pull across a restart', () => {
   it('a call that arrives while the restarted upstream is still being listed is not sent to it', async () => {
     const marker = join(dir, 'crashed');
-    const config = await loadGatewayConfig(
-      await writeConfig(
-        dir,
-        {
-          version: 1,
-          policy: { version: 1, session: { input: 'trusted' } },
-          pins: './restart-pins.json',
-          store: { kind: 'memory' },
-          servers: { hostile: { ...HOSTILE, env: { HOSTILE_MARKER: marker } } },
-        },
-        'restart.yaml',
-      ),
+    const config = await hostileConfig(
+      'restart.yaml',
+      { env: { HOSTILE_MARKER: marker } },
+      { pins: './restart-pins.json' },
     );
     await approveDefinitions(config, []);
     const upstreamLog: string[] = [];
@@ -172,22 +157,13 @@ describe('a rug pull across a restart', () => {
 
 describe('reads that carry data to an untrusted server', () => {
   it('a resource read through a template or a prompt get with arguments is C, as a call of its tools would be', async () => {
-    const file = await writeConfig(
-      dir,
-      {
-        version: 1,
-        policy: { version: 1, session: { input: 'untrusted' } },
-        pinning: 'off',
-        store: { kind: 'memory' },
-        servers: { hostile: { ...HOSTILE, tools: { secret: { output: 'B' } } } },
-      },
+    const config = await hostileConfig(
       'exfil.yaml',
+      { tools: { secret: { output: 'B' } } },
+      { pinning: 'off', policy: { version: 1, session: { input: 'untrusted' } } },
     );
     const upstreamLog: string[] = [];
-    const gateway = await Gateway.start(await loadGatewayConfig(file), {
-      stores: memoryStores(),
-      log: (m) => upstreamLog.push(m),
-    });
+    const gateway = await Gateway.start(config, { stores: memoryStores(), log: (m) => upstreamLog.push(m) });
     try {
       // Untrusted input (A), then a secret (B): anything that sends the secret out needs a person.
       const secret = await gateway.callTool('s', 'hostile__secret', {});
