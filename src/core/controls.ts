@@ -56,8 +56,8 @@ function compileUrl(url: UrlControl, lists: CompiledLists): CompiledUrlControl {
     embedded: url.embedded === true,
     effect: url.effect ?? 'deny',
   };
-  if (url.allow !== undefined) out.allow = patternsOf(url.allow, lists);
-  if (url.deny !== undefined) out.deny = patternsOf(url.deny, lists);
+  if (url.allow !== undefined) out.allow = patternsOf(url.allow, lists, 'item');
+  if (url.deny !== undefined) out.deny = patternsOf(url.deny, lists, 'any');
   return out;
 }
 

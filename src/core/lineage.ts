@@ -42,7 +42,7 @@ export const NO_ALLOWANCES: LineageAllowances = { authors: new Set(), items: new
 export function compileLineage(doc: LineageDocument, lists: CompiledLists): CompiledLineage {
   const out: CompiledLineage = {
     author: doc.author,
-    trusted: doc.trusted === undefined ? [] : patternsOf(doc.trusted, lists),
+    trusted: doc.trusted === undefined ? [] : patternsOf(doc.trusted, lists, 'item'),
     trustedItems: new Set(doc.trustedItems ?? []),
     untrusted: doc.untrusted ?? 'taint',
   };

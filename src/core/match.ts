@@ -1,11 +1,11 @@
 import type { MatchSpec, ValueMatcher } from './document.ts';
-import { globToRegExp } from './glob.ts';
+import { globToRegExp, type Wildcard } from './glob.ts';
 
 /** A compiled test on a whole argument or output object. */
 export type Predicate = (subject: unknown) => boolean;
 
-/** Named value lists of a policy, already compiled to patterns. */
-export type CompiledLists = ReadonlyMap<string, readonly RegExp[]>;
+/** Named value lists of a policy: their globs, compiled where they are used (allow and deny patterns differ). */
+export type CompiledLists = ReadonlyMap<string, readonly string[]>;
 
 /** Reads a dot path (`message.to`, or its keys) from a value, own properties only; undefined when absent. */
 export function readPath(subject: unknown, path: string | readonly string[]): unknown {
@@ -50,11 +50,11 @@ function compileValueMatcher(matcher: ValueMatcher, lists: CompiledLists): Value
     tests.push((value) => everyScalar(value, (v) => v === wanted));
   }
   if (matcher.in !== undefined) {
-    const patterns = patternsOf(matcher.in, lists);
+    const patterns = patternsOf(matcher.in, lists, 'item');
     tests.push((value) => everyScalar(value, (v) => typeof v === 'string' && patterns.some((p) => p.test(v))));
   }
   if (matcher.notIn !== undefined) {
-    const patterns = patternsOf(matcher.notIn, lists);
+    const patterns = patternsOf(matcher.notIn, lists, 'any');
     tests.push((value) => everyScalar(value, (v) => typeof v === 'string' && !patterns.some((p) => p.test(v))));
   }
   if (matcher.regex !== undefined) {
@@ -83,11 +83,13 @@ function everyScalar(value: unknown, test: (v: unknown) => boolean): boolean {
   return value !== undefined && test(value);
 }
 
-/** Patterns of an inline glob list or of a named list. */
-export function patternsOf(source: string[] | string, lists: CompiledLists): readonly RegExp[] {
-  if (typeof source !== 'string') return source.map(globToRegExp);
-  const list = lists.get(source);
+/**
+ * Patterns of an inline glob list or of a named list; `item` wildcards for what a match allows, `any` for what it
+ * denies, so each fails closed on a string holding several items.
+ */
+export function patternsOf(source: string[] | string, lists: CompiledLists, wildcard: Wildcard): readonly RegExp[] {
+  const globs = typeof source === 'string' ? lists.get(source) : source;
   // The validator rejects unknown list names; reaching here without one is a bug, and failing loudly denies.
-  if (list === undefined) throw new Error(`unknown list \`${source}\``);
-  return list;
+  if (globs === undefined) throw new Error(`unknown list \`${source}\``);
+  return globs.map((glob) => globToRegExp(glob, wildcard));
 }

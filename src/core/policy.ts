@@ -153,8 +153,7 @@ function withReference(legs: CallLegs): CallLegs {
 
 /** Compiles a validated document. Throws on a document the validator would reject. */
 export function compilePolicy(document: PolicyDocument): Policy {
-  const lists: Map<string, RegExp[]> = new Map();
-  for (const [name, values] of Object.entries(document.lists ?? {})) lists.set(name, values.map(globToRegExp));
+  const lists: CompiledLists = new Map(Object.entries(document.lists ?? {}));
   const gate = document.approvals?.gate ?? 'ask';
   const exact = new Map<string, ToolProfile>();
   const globs: { regex: RegExp; profile: ToolProfile }[] = [];
