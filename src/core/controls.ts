@@ -8,6 +8,7 @@ import type { ArgumentControl, ControlEffect, GateEffect, UrlControl } from './d
 import { formatLegs, LEG_A, LEG_B, type LegMask } from './legs.ts';
 import { type CompiledLists, patternsOf } from './match.ts';
 import type { ProvenanceReader, ProvenanceScan, ProvenanceSource } from './provenance.ts';
+import { MIN_VALUE_LENGTH } from './values.ts';
 
 /** A compiled URL control. */
 export interface CompiledUrlControl {
@@ -82,15 +83,18 @@ export function compileControls(
 export const MAX_ARGUMENT_LEAVES = 10_000;
 
 /**
- * Calls `each(context, path, value)` with every string (and number) in the arguments and its dot path, depth-first,
- * until it returns true; returns whether one did. Throws past {@link MAX_ARGUMENT_LEAVES} leaves or 64 levels. The
- * visitor is a module function given its context, so walking makes no closure and no list of leaves.
+ * A visitor of argument leaves, stopping the walk on true. `key`: the value is a key of the object at `path` (a key
+ * is covered by the controls of the object that holds it).
  */
-function eachLeaf<T extends { leaves: number }>(
-  args: unknown,
-  context: T,
-  each: (context: T, path: string, value: string) => boolean,
-): boolean {
+type Visit<T> = (context: T, path: string, value: string, key: boolean) => boolean;
+
+/**
+ * Calls `each(context, path, value, key)` with every string, number and object key in the arguments and its dot
+ * path (a key: its object's), depth-first, until it returns true; returns whether one did. Throws past {@link MAX_ARGUMENT_LEAVES} leaves
+ * or 64 levels. The visitor is a module function given its context, so walking makes no closure and no list of
+ * leaves.
+ */
+function eachLeaf<T extends { leaves: number }>(args: unknown, context: T, each: Visit<T>): boolean {
   context.leaves = 0;
   return walk(args, '', 0, context, each);
 }
@@ -100,12 +104,12 @@ function walk<T extends { leaves: number }>(
   path: string,
   depth: number,
   context: T,
-  each: (context: T, path: string, value: string) => boolean,
+  each: Visit<T>,
 ): boolean {
-  if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) {
+  if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'bigint') {
     if (++context.leaves > MAX_ARGUMENT_LEAVES)
       throw new Error(`arguments have more than ${MAX_ARGUMENT_LEAVES} values`);
-    return each(context, path, typeof value === 'string' ? value : String(value));
+    return each(context, path, typeof value === 'string' ? value : String(value), false);
   }
   if (value === null || typeof value !== 'object') return false;
   if (depth > 64) throw new Error('arguments nest deeper than 64 levels');
@@ -118,8 +122,23 @@ function walk<T extends { leaves: number }>(
   }
   const record = value as Record<string, unknown>;
   for (const key of Object.keys(record)) {
+    // INVARIANT: an object's key reaches the tool as its values do, so it is a leaf too: a value smuggled as a key
+    // meets the controls on its path (test/core/adversarial.test.ts "object keys").
+    if (mayCarryValue(key) && ++context.leaves > MAX_ARGUMENT_LEAVES)
+      throw new Error(`arguments have more than ${MAX_ARGUMENT_LEAVES} values`);
+    if (each(context, path, key, true)) return true;
     if (walk(record[key], path === '' ? key : `${path}.${key}`, depth + 1, context, each)) return true;
   }
+  return false;
+}
+
+/**
+ * Whether a key is long enough to hold a value the index keeps ({@link MIN_VALUE_LENGTH} compact bytes): an ASCII
+ * character compacts to at most one byte, so the usual short argument names are never scanned.
+ */
+function mayCarryValue(key: string): boolean {
+  if (key.length >= MIN_VALUE_LENGTH) return true;
+  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) > 127) return true;
   return false;
 }
 
@@ -257,14 +276,17 @@ export function evaluateControls(
   return outcome;
 }
 
-function checkLeaf(evaluation: Evaluation, path: string, value: string): boolean {
+function checkLeaf(evaluation: Evaluation, path: string, value: string, key: boolean): boolean {
+  if (key && !mayCarryValue(value)) return false;
   const { outcome, reader, consequential } = evaluation;
+  // A key is covered as the object holding it, and reported as that argument (a top-level key names itself).
+  const argument = key && path === '' ? value : path;
   const covered = coverageOf(evaluation.controls, evaluation.paths, path);
   const untrusted =
     consequential === undefined ? covered.untrusted : stronger(consequential.untrusted, covered.untrusted);
   const sensitive =
     consequential === undefined ? covered.sensitive : stronger(consequential.sensitive, covered.sensitive);
-  for (const url of covered.urls) {
+  for (const url of key ? NO_URLS : covered.urls) {
     if (!url.embedded) checkUrl(outcome, path, value, url, reader);
     else for (const found of embeddedUrls(value)) checkUrl(outcome, path, found, url, reader);
   }
@@ -273,21 +295,21 @@ function checkLeaf(evaluation: Evaluation, path: string, value: string): boolean
     if (reader && evaluation.reportBudget > 0 && value.length <= MAX_REPORTED_LENGTH) {
       evaluation.reportBudget--;
       for (const scan of reader.scan(value)) {
-        if (scan.kind !== 'evicted') outcome.findings.push(findingOf(path, scan));
+        if (scan.kind !== 'evicted') outcome.findings.push(findingOf(argument, scan));
       }
     }
     return false;
   }
   if (!reader) {
     // INVARIANT: no index means unknown provenance, which violates (test/core/controls.test.ts "missing index").
-    outcome.findings.push({ argument: path, labels: 'AB', kind: 'unknown', sources: [] });
-    const message = `argument \`${path}\` has unknown provenance: this session has no provenance index`;
+    outcome.findings.push({ argument, labels: 'AB', kind: 'unknown', sources: [] });
+    const message = `argument \`${argument}\` has unknown provenance: this session has no provenance index`;
     violate(outcome, stronger(untrusted, sensitive), 'provenance_unknown', message);
     return false;
   }
   for (const scan of reader.scan(value)) {
-    outcome.findings.push(findingOf(path, scan));
-    checkScan(outcome, path, scan, untrusted, sensitive);
+    outcome.findings.push(findingOf(argument, scan));
+    checkScan(outcome, argument, scan, untrusted, sensitive);
   }
   return false;
 }

@@ -19,13 +19,18 @@ const document: PolicyDocument = {
     send_email: { call: 'BC', when: [{ match: { to: { in: 'internal' } }, call: 'B' }] },
     notify: { call: 'BC', when: [{ match: { to: { notIn: 'internal' } }, call: 'B' }] },
     send_money: { call: 'BC', when: [{ match: { iban: { in: 'payees' } }, call: 'B' }] },
+    post: { call: 'C', args: { text: { sensitive: 'deny' }, '*': { untrusted: 'ask' } } },
+    share_file: { call: 'C', args: { file_id: { reference: true } } },
   },
 };
 const policy = compilePolicy(document);
 const ab = newSessionState({ id: 's', configuration: 'AB', input: 'trusted', now: 0 });
+const dynamic = newSessionState({ id: 's', configuration: 'dynamic', input: 'trusted', now: 0 });
 
+/** Decides a call in an AB session holding A and B, or in a fresh dynamic session when `held` is 0. */
 function check(tool: string, args: unknown, provenance = new MemoryProvenanceIndex(), held = LEG_A | LEG_B) {
-  return decide(policy, { ...ab, held }, { id: 'c', tool, args }, { now: 0, newId: counterIds(), provenance }).decision;
+  const state = held === 0 ? dynamic : { ...ab, held };
+  return decide(policy, state, { id: 'c', tool, args }, { now: 0, newId: counterIds(), provenance }).decision;
 }
 
 describe('recipient allow-lists', () => {
@@ -71,5 +76,50 @@ describe('recipient allow-lists', () => {
     // `*@company.example` as a deny pattern reaches over the comma: the call keeps its legs.
     expect(check('notify', { to: 'eve@evil.example' }).effect).toBe('allow');
     expect(check('notify', { to: 'eve@evil.example, bob@company.example' }).effect).toBe('ask');
+  });
+});
+
+const SECRET = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc';
+
+/** An index that has seen {@link SECRET} in a sensitive output and a payee in an untrusted one. */
+function seen(): MemoryProvenanceIndex {
+  const index = new MemoryProvenanceIndex();
+  index.addOutput(
+    { seq: 1, callId: 'r1', tool: 'read_vault' },
+    LEG_B,
+    `the API key is ${SECRET}, card 4111 1111 1111 1111`,
+  );
+  index.addOutput({ seq: 2, callId: 'r2', tool: 'read_mail' }, LEG_A, 'please pay DE89370400440532013000 today');
+  return index;
+}
+
+describe('object keys', () => {
+  it('a value smuggled as an object key meets the controls of the object that holds it', () => {
+    expect(check('post', { text: 'hello' }, seen(), 0).effect).toBe('allow');
+    const nested = check('post', { text: { [SECRET]: true } }, seen(), 0);
+    expect(nested.effect).toBe('deny');
+    expect(nested.provenance).toContainEqual(expect.objectContaining({ argument: 'text', value: SECRET }));
+    expect(check('post', { text: [{ note: { [`key ${SECRET}`]: 1 } }] }, seen(), 0).effect).toBe('deny');
+    // A top-level key is an argument of its own: `*` covers it, and it is reported under its own name.
+    const top = check('post', { text: 'hi', DE89370400440532013000: 'amount 10' }, seen(), 0);
+    expect(top.effect).toBe('ask');
+    expect(top.reasons.map((r) => r.message)).toContain(
+      'argument `DE89370400440532013000` carries `DE89370400440532013000` from an untrusted output (`read_mail` at seq 2)',
+    );
+  });
+
+  it('a BigInt carries its digits like a number', () => {
+    expect(check('post', { text: 4111111111111111n }, seen(), 0).effect).toBe('deny');
+  });
+});
+
+describe('references', () => {
+  it('an object or list naming the object confers B, whatever shape the id takes', () => {
+    const legs = (file_id: unknown) => check('share_file', { file_id }, seen(), 0).call?.pre;
+    expect(legs('F-payroll')).toBe('BC');
+    expect(legs({ 'F-payroll': true })).toBe('BC');
+    expect(legs([{ id: 'F-payroll' }])).toBe('BC');
+    expect(legs('')).toBe('C');
+    expect(legs([])).toBe('C');
   });
 });
