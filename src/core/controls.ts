@@ -527,7 +527,9 @@ function checkUrl(
     violate(outcome, url.effect, 'url_invalid', `argument \`${path}\` is not a URL`);
     return;
   }
-  const host = parsed.hostname.toLowerCase();
+  // INVARIANT: a host with a trailing dot (the same host to DNS) meets the same allow and deny patterns
+  // (test/core/adversarial.test.ts "URL hosts").
+  const host = hostOf(parsed);
   if (url.deny !== undefined && matchesAny(url.deny, host)) {
     violate(outcome, url.effect, 'url_host_denied', `argument \`${path}\` points to denied host \`${host}\``);
   } else if (url.allow !== undefined && !matchesAny(url.allow, host)) {
@@ -548,6 +550,14 @@ function checkUrl(
     );
   }
 }
+
+/** A URL's host as patterns see it: lower case, without the trailing dots that name the same host. */
+function hostOf(url: URL): string {
+  const host = url.hostname.toLowerCase();
+  return host.charCodeAt(host.length - 1) === 46 ? host.replace(TRAILING_DOTS, '') : host;
+}
+
+const TRAILING_DOTS = /\.+$/;
 
 function matchesAny(patterns: readonly RegExp[], text: string): boolean {
   for (const pattern of patterns) if (pattern.test(text)) return true;

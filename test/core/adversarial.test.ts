@@ -23,6 +23,8 @@ const document: PolicyDocument = {
     send_money: { call: 'BC', when: [{ match: { iban: { in: 'payees' } }, call: 'B' }] },
     post: { call: 'C', args: { text: { sensitive: 'deny' }, '*': { untrusted: 'ask' } } },
     share_file: { call: 'C', args: { file_id: { reference: true } } },
+    fetch: { call: 'C', output: 'A', args: { url: { url: { deny: 'blocked' } } } },
+    fetch_docs: { call: 'C', output: 'A', args: { url: { url: { allow: ['docs.company.example'] } } } },
     send_mail: { call: 'C', args: { body: { url: { embedded: true, allow: ['*.company.example'] } } } },
   },
 };
@@ -195,5 +197,39 @@ describe('loose URLs', () => {
     expect(looseUrls(`${'x/'.repeat(100_000)}`)).toEqual([]);
     expect(looseUrls(`${'https:'.repeat(50_000)}`)).toHaveLength(1);
     expect(performance.now() - started).toBeLessThan(2000);
+  });
+});
+
+describe('URL hosts', () => {
+  it('a deny list holds against every spelling of a denied host', () => {
+    expect(check('fetch', { url: 'https://news.example/' }, seen(), 0).effect).toBe('allow');
+    for (const url of [
+      'https://evil.example./',
+      'https://cdn.evil.example../x',
+      'https://EVIL.EXAMPLE/',
+      'https://%65vil.example/',
+      'https://docs.company.example@evil.example/',
+      'https://evil.example\\@docs.company.example/',
+      'https://evil.example:8443/',
+    ]) {
+      expect(check('fetch', { url }, seen(), 0).effect, url).toBe('deny');
+    }
+  });
+
+  it('an allow list admits its host with a trailing dot and nothing that only looks like it', () => {
+    expect(check('fetch_docs', { url: 'https://docs.company.example./a' }, seen(), 0).effect).toBe('allow');
+    for (const url of [
+      'https://docs.company.example.evil.example/',
+      'https://docs.company.example@evil.example/',
+      'https://docs.company.example%2eevil.example/',
+      'https://xn--docs-company-example.evil/',
+      'https://3232235777/',
+      'https://[::1]/',
+      'javascript:alert(1)//docs.company.example',
+      'file:///etc/passwd',
+      '//docs.company.example/a',
+    ]) {
+      expect(check('fetch_docs', { url }, seen(), 0).effect, url).toBe('deny');
+    }
   });
 });
