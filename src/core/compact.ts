@@ -16,8 +16,17 @@ const FOLD = new Uint8Array(256).map((_, c) => {
   return c >= 65 && c <= 90 ? c + 32 : c;
 });
 const UTF8 = new TextEncoder();
-/** Non-ASCII spacing: NBSP, U+2000 to U+200B, U+3000 and the byte order mark. */
-const WIDE_SPACE = /[\u00a0\u2000-\u200b\u3000\ufeff]/;
+/**
+ * Whether a text may hold what compaction drops beyond ASCII: non-ASCII spacing (what JavaScript's `\\s` matches)
+ * and invisible characters an agent can put between the characters of a value without changing how it reads (the
+ * zero-width characters and direction marks, the soft hyphen, the combining grapheme joiner, the Mongolian vowel
+ * separator, bidirectional embeddings and isolates, the word joiner and invisible operators, variation selectors and
+ * tag characters). One class (an alternation took half as long again on non-ASCII text): `\\udb40` leads every
+ * character of plane 14, and the careful loop ({@link wideSpace}) decides which bytes to drop.
+ */
+const WIDE_SPACE =
+  // biome-ignore lint/suspicious/noMisleadingCharacterClass: code units are meant, the joiners are matched alone
+  /[\u00a0\u00ad\u034f\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u2069\u3000\ufe00-\ufe0f\ufeff\udb40]/;
 
 // The part of the WebAssembly API used here: the core is compiled without the DOM's types, which declare it.
 declare const WebAssembly: {
@@ -390,15 +399,26 @@ function hexDigit(c: number): number {
   return -1;
 }
 
-/** Bytes of non-ASCII spacing at `i` of the encoded text, 0 if none. */
+/** Bytes of non-ASCII spacing or an invisible character ({@link WIDE_SPACE}) at `i` of the encoded text, 0 if none. */
 function wideSpace(bytes: Uint8Array, i: number): number {
+  // INVARIANT: drops exactly what WIDE_SPACE matches (test/core/adversarial.test.ts "invisible characters").
   const b = bytes[i] as number;
   const b1 = bytes[i + 1] as number;
-  if (b === 0xc2) return b1 === 0xa0 ? 2 : 0;
+  if (b === 0xc2) return b1 === 0xa0 || b1 === 0xad ? 2 : 0;
+  if (b === 0xcd) return b1 === 0x8f ? 2 : 0;
   const b2 = bytes[i + 2] as number;
-  if (b === 0xe2) return b1 === 0x80 && b2 >= 0x80 && b2 <= 0x8b ? 3 : 0;
+  if (b === 0xe2) {
+    if (b1 === 0x80) return b2 <= 0x8f || (b2 >= 0xa8 && b2 <= 0xaf) ? 3 : 0;
+    return b1 === 0x81 && b2 >= 0x9f && b2 <= 0xa9 && b2 !== 0xa5 ? 3 : 0;
+  }
+  if (b === 0xe1) return (b1 === 0xa0 && b2 === 0x8e) || (b1 === 0x9a && b2 === 0x80) ? 3 : 0;
   if (b === 0xe3) return b1 === 0x80 && b2 === 0x80 ? 3 : 0;
-  if (b === 0xef) return b1 === 0xbb && b2 === 0xbf ? 3 : 0;
+  if (b === 0xef) return (b1 === 0xbb && b2 === 0xbf) || (b1 === 0xb8 && b2 >= 0x80 && b2 <= 0x8f) ? 3 : 0;
+  if (b === 0xf3 && b1 === 0xa0) {
+    const b3 = bytes[i + 3] as number;
+    if (b3 < 0x80 || b3 > 0xbf) return 0;
+    return b2 === 0x80 || b2 === 0x81 || (b2 >= 0x84 && b2 <= 0x86) || (b2 === 0x87 && b3 <= 0xaf) ? 4 : 0;
+  }
   return 0;
 }
 

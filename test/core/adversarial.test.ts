@@ -4,12 +4,13 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { compactBuffer, compactUtf8Into } from '../../src/core/compact.ts';
 import { looseUrls } from '../../src/core/controls.ts';
 import { decide } from '../../src/core/decide.ts';
 import type { PolicyDocument } from '../../src/core/document.ts';
 import { LEG_A, LEG_B } from '../../src/core/legs.ts';
 import { compilePolicy } from '../../src/core/policy.ts';
-import { MemoryProvenanceIndex } from '../../src/core/provenance.ts';
+import { compact, MemoryProvenanceIndex } from '../../src/core/provenance.ts';
 import { newSessionState } from '../../src/core/state.ts';
 import { counterIds } from '../helpers.ts';
 
@@ -230,6 +231,58 @@ describe('URL hosts', () => {
       '//docs.company.example/a',
     ]) {
       expect(check('fetch_docs', { url }, seen(), 0).effect, url).toBe('deny');
+    }
+  });
+});
+
+/** Characters that do not show: a value with them between its characters reads as the value. */
+const INVISIBLE = [
+  0xad, 0x34f, 0x1680, 0x180e, 0x200b, 0x200c, 0x200d, 0x200e, 0x200f, 0x202a, 0x202e, 0x2060, 0x2063, 0x2064, 0x2066,
+  0x2069, 0xfe0f, 0xfeff, 0xe0001, 0xe0041, 0xe007f, 0xe0100, 0xe01ef,
+];
+
+describe('invisible characters', () => {
+  it('a value with invisible characters between its characters is still found', () => {
+    for (const code of INVISIBLE) {
+      const hidden = [...SECRET].join(String.fromCodePoint(code));
+      expect(check('post', { text: `see ${hidden}` }, seen(), 0).effect, code.toString(16)).toBe('deny');
+    }
+  });
+
+  it('the compact form drops exactly the invisible characters, from text and from decoded bytes alike', () => {
+    const dropped = (code: number) =>
+      code === 0xa0 ||
+      code === 0xad ||
+      code === 0x34f ||
+      code === 0x1680 ||
+      code === 0x180e ||
+      (code >= 0x2000 && code <= 0x200f) ||
+      (code >= 0x2028 && code <= 0x202f) ||
+      (code >= 0x205f && code <= 0x2064) ||
+      (code >= 0x2066 && code <= 0x2069) ||
+      code === 0x3000 ||
+      (code >= 0xfe00 && code <= 0xfe0f) ||
+      code === 0xfeff ||
+      (code >= 0xe0000 && code <= 0xe007f) ||
+      (code >= 0xe0100 && code <= 0xe01ef);
+    const encoder = new TextEncoder();
+    const ranges = [
+      [0x80, 0x3100],
+      [0xfd00, 0xffff],
+      [0xdff00, 0xe0300],
+    ];
+    for (const [from, to] of ranges as [number, number][]) {
+      for (let code = from; code <= to; code++) {
+        if (code >= 0xd800 && code <= 0xdfff) continue;
+        const text = `ab${String.fromCodePoint(code)}cd`;
+        const expected = dropped(code) ? 'abcd' : null;
+        const got = compact(text);
+        if (expected !== null) expect(got, code.toString(16)).toBe(expected);
+        else expect(got, code.toString(16)).not.toBe('abcd');
+        const bytes = encoder.encode(text);
+        const n = compactUtf8Into(bytes, bytes.length);
+        expect(String.fromCharCode(...compactBuffer().subarray(0, n)), code.toString(16)).toBe(got);
+      }
     }
   });
 });
