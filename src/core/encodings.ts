@@ -5,8 +5,11 @@
  * not decoded (docs/provenance.md says what this does not catch).
  */
 
-/** How an argument carried a value when not verbatim. */
-export type Encoding = 'base64' | 'hex';
+/**
+ * How an argument carried a value when not verbatim. `tags`: written in Unicode tag characters (U+E0020 to U+E007E
+ * mirror printable ASCII and do not show), the "ASCII smuggling" of text a reader cannot see.
+ */
+export type Encoding = 'base64' | 'hex' | 'tags';
 
 /** Shortest base64 run decoded: 12 characters carry 9 bytes, more than the shortest value. */
 export const MIN_BASE64_RUN = 12;
@@ -72,7 +75,21 @@ export function eachDecodedRun(argument: string, each: EachRun): void {
   const text = percentDecoded(argument);
   if (bytes.length < text.length * 3) bytes = new Uint8Array(Math.max(text.length * 3, bytes.length * 2));
   const length = ENCODER.encodeInto(text, bytes).written;
+  // INVARIANT: a value written in tag characters is scanned as the ASCII they mirror (test/core/adversarial.test.ts
+  // "invisible characters"); only a text with non-ASCII characters can hold them.
+  if (length > text.length && text.includes('\udb40')) tagged(text, each);
   findRuns(bytes, length, each);
+}
+
+/** The printable ASCII that the tag characters of a text mirror, in order, scanned as one decoded run. */
+function tagged(text: string, each: EachRun): void {
+  if (decoded.length < text.length) decoded = new Uint8Array(Math.max(text.length, decoded.length * 2));
+  let n = 0;
+  for (let i = text.indexOf('\udb40'); i >= 0; i = text.indexOf('\udb40', i + 1)) {
+    const low = text.charCodeAt(i + 1);
+    if (low >= 0xdc20 && low <= 0xdc7e) decoded[n++] = low - 0xdc00;
+  }
+  if (n > 0) each('tags', decoded, n);
 }
 
 /**

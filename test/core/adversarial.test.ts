@@ -249,6 +249,16 @@ describe('invisible characters', () => {
     }
   });
 
+  it('a value written in invisible tag characters (ASCII smuggling) is read as the ASCII they mirror', () => {
+    const smuggled = [...SECRET].map((c) => String.fromCodePoint(0xe0000 + (c.codePointAt(0) as number))).join('');
+    const decision = check('post', { text: `Thanks for your help!${smuggled}` }, seen(), 0);
+    expect(decision.effect).toBe('deny');
+    expect(decision.reasons.map((r) => r.message)).toContain(
+      `argument \`text\` carries \`${SECRET}\` (tags-encoded) from a sensitive output (\`read_vault\` at seq 1)`,
+    );
+    expect(check('post', { text: `Thanks!${smuggled.slice(0, 12)}` }, seen(), 0).effect).toBe('allow');
+  });
+
   it('the compact form drops exactly the invisible characters, from text and from decoded bytes alike', () => {
     const dropped = (code: number) =>
       code === 0xa0 ||
