@@ -79,8 +79,15 @@ function compileValueMatcher(matcher: ValueMatcher, lists: CompiledLists): Value
  * among many recipients keeps the call at its declared legs.
  */
 function everyScalar(value: unknown, test: (v: unknown) => boolean): boolean {
-  if (Array.isArray(value)) return value.length > 0 && value.every((item) => !Array.isArray(item) && test(item));
-  return value !== undefined && test(value);
+  if (!Array.isArray(value)) return value !== undefined && test(value);
+  if (value.length === 0) return false;
+  // INVARIANT: a hole is an element too, and fails (`every` skips holes, so `[, 'bob@example.com']` passed;
+  // test/core/adversarial.test.ts "recipient allow-lists").
+  for (let i = 0; i < value.length; i++) {
+    const item = value[i];
+    if (!(i in value) || Array.isArray(item) || !test(item)) return false;
+  }
+  return true;
 }
 
 /**

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { compactBuffer, compactUtf8Into } from '../../src/core/compact.ts';
 import { looseUrls } from '../../src/core/controls.ts';
 import { decide } from '../../src/core/decide.ts';
+import { declassify, type NarrowSchema } from '../../src/core/declassify.ts';
 import type { PolicyDocument } from '../../src/core/document.ts';
 import { LEG_A, LEG_B } from '../../src/core/legs.ts';
 import { compilePolicy } from '../../src/core/policy.ts';
@@ -76,6 +77,14 @@ describe('recipient allow-lists', () => {
     ]) {
       expect(check('send_email', { to }).effect, to).toBe('ask');
     }
+  });
+
+  it('a list with holes is not a list of listed recipients', () => {
+    // What a host passes in-process: JSON has no holes, but `[, x]` or `new Array(1)` would pass `every`.
+    const holey: string[] = [];
+    holey[1] = 'bob@company.example';
+    expect(check('send_email', { to: holey }).effect).not.toBe('allow');
+    expect(check('send_email', { to: new Array(1) }).effect).not.toBe('allow');
   });
 
   it('a deny list (`notIn`) still catches an outsider hidden among several recipients', () => {
@@ -294,5 +303,23 @@ describe('invisible characters', () => {
         expect(String.fromCharCode(...compactBuffer().subarray(0, n)), code.toString(16)).toBe(got);
       }
     }
+  });
+});
+
+describe('declassification', () => {
+  it('admits only the exact narrow form: no case variants, no trailing line, no look-alike digits, no strings for numbers', () => {
+    const cases: [NarrowSchema, unknown][] = [
+      [{ type: 'enum', values: ['yes', 'no'] }, 'YES'],
+      [{ type: 'enum', values: ['yes', 'no'] }, 'yes\n'],
+      [{ type: 'enum', values: ['yes', 'no'] }, ['yes']],
+      [{ type: 'enum', values: [1, 2] }, '1'],
+      [{ type: 'date' }, '2024-02-29\n'],
+      [{ type: 'date' }, '+02024-02-29'],
+      [{ type: 'id', pattern: '\\d+', maxLength: 10 }, '１２３'],
+      [{ type: 'id', pattern: '\\d+', maxLength: 10 }, '123\n'],
+      [{ type: 'number', min: 0, max: 10 }, '7'],
+      [{ type: 'boolean' }, 1],
+    ];
+    for (const [schema, value] of cases) expect(declassify(value, schema).ok, JSON.stringify(value)).toBe(false);
   });
 });
