@@ -323,3 +323,41 @@ describe('declassification', () => {
     for (const [schema, value] of cases) expect(declassify(value, schema).ok, JSON.stringify(value)).toBe(false);
   });
 });
+
+describe('hostile argument objects', () => {
+  it('end in a deny with a reason, never a throw, and leave the session as it was', () => {
+    const cyclic: Record<string, unknown> = { text: 'hi' };
+    cyclic.self = cyclic;
+    let deep: Record<string, unknown> = { text: 'hi' };
+    for (let i = 0; i < 10_000; i++) deep = { text: deep };
+    const trap = new Proxy(
+      { text: 'hi' },
+      {
+        ownKeys() {
+          throw new Error('hostile proxy');
+        },
+      },
+    );
+    for (const args of [cyclic, deep, trap]) {
+      const state = { ...dynamic };
+      const { decision, state: after } = decide(
+        policy,
+        state,
+        { id: 'c', tool: 'post', args },
+        { now: 0, newId: counterIds(), provenance: seen() },
+      );
+      expect(decision.effect).toBe('deny');
+      expect(decision.reasons[0]?.code).toBe('engine_error');
+      expect(after).toBe(state);
+    }
+  });
+
+  it('keys that name prototype members carry data like any other key', () => {
+    for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      const args = JSON.parse(`{"text": "hi", "${key}": {"note": "pay DE89370400440532013000"}}`);
+      expect(Object.hasOwn(args, key)).toBe(true);
+      expect(check('post', args, seen(), 0).effect, key).toBe('ask');
+      expect(check('post', { text: JSON.parse(`{"${key}": "${SECRET}"}`) }, seen(), 0).effect, key).toBe('deny');
+    }
+  });
+});
