@@ -468,25 +468,30 @@ export function looseUrls(text: string): string[] {
   // time; a markdown image of a scheme-relative URL is checked like any other (same test file, "embedded URLs").
   const out: string[] = [];
   for (let colon = text.indexOf(':'); colon >= 0; colon = text.indexOf(':', colon + 1)) {
-    if (text.startsWith('//', colon + 1)) continue;
+    // Every special scheme ends in `p`, `s` or `e`: most colons of prose are passed over on that alone.
+    const last = text.charCodeAt(colon - 1) | 32;
+    if ((last !== 112 && last !== 115 && last !== 101) || text.startsWith('//', colon + 1)) continue;
     let start = colon;
     while (start > 0 && colon - start <= MAX_SCHEME && isSchemeChar(text.charCodeAt(start - 1))) start--;
     if (colon - start < 2 || colon - start > 5 || !SPECIAL_SCHEMES.has(text.slice(start, colon).toLowerCase()))
       continue;
     colon = pushUrl(text, start, colon + 1, out);
   }
-  // The slashes and backslashes are found by native searches, each kept until the scan passes it.
-  let slash = text.indexOf('/');
+  // Pairs are found by native searches for `//` and for a backslash (which pairs with the character before or after
+  // it), each kept until the scan passes it; a run starts where its first two characters are.
+  let pair = text.indexOf('//');
   let back = text.indexOf('\\');
-  while (slash >= 0 || back >= 0) {
-    let at = back < 0 || (slash >= 0 && slash < back) ? slash : back;
+  while (pair >= 0 || back >= 0) {
+    const found = back < 0 || (pair >= 0 && pair < back) ? pair : back;
+    const at = found === back && found > 0 && text.charCodeAt(found - 1) === 47 ? found - 1 : found;
+    let done = found;
     if (isSlash(text.charCodeAt(at + 1)) && (at === 0 || opensUrl(text.charCodeAt(at - 1)))) {
       let run = at + 2;
       while (run < text.length && isSlash(text.charCodeAt(run))) run++;
-      at = pushUrl(text, at, run, out);
+      done = Math.max(done, pushUrl(text, at, run, out));
     }
-    if (slash >= 0 && slash <= at) slash = text.indexOf('/', at + 1);
-    if (back >= 0 && back <= at) back = text.indexOf('\\', at + 1);
+    if (pair >= 0 && pair <= done) pair = text.indexOf('//', done + 1);
+    if (back >= 0 && back <= done) back = text.indexOf('\\', done + 1);
   }
   return out;
 }
