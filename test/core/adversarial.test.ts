@@ -10,6 +10,7 @@ import { decide } from '../../src/core/decide.ts';
 import { declassify, type NarrowSchema } from '../../src/core/declassify.ts';
 import type { PolicyDocument } from '../../src/core/document.ts';
 import { LEG_A, LEG_B } from '../../src/core/legs.ts';
+import { applyLineage, compileLineage, NO_ALLOWANCES } from '../../src/core/lineage.ts';
 import { compilePolicy } from '../../src/core/policy.ts';
 import { compact, MemoryProvenanceIndex } from '../../src/core/provenance.ts';
 import { newSessionState } from '../../src/core/state.ts';
@@ -77,6 +78,15 @@ describe('recipient allow-lists', () => {
     ]) {
       expect(check('send_email', { to }).effect, to).toBe('ask');
     }
+  });
+
+  it('a lineage author holding a trusted name among others is not trusted', () => {
+    const lineage = compileLineage({ author: 'by', trusted: ['bot-*', '*@company.example'] }, new Map());
+    const untrusted = (by: string) => applyLineage(lineage, [{ by, body: 'x' }], NO_ALLOWANCES).untrusted;
+    expect(untrusted('bot-ci')).toBe(false);
+    expect(untrusted('bot-ci, mallory')).toBe(true);
+    expect(untrusted('bot-ci\nmallory')).toBe(true);
+    expect(untrusted('mallory@evil.example,bob@company.example')).toBe(true);
   });
 
   it('a list with holes is not a list of listed recipients', () => {
