@@ -22,6 +22,7 @@ import type {
   AuditLog,
   SessionStore,
 } from '../store/types.ts';
+import { copyArguments } from './copy.ts';
 
 /** Options of {@link createGuard}. */
 export interface GuardOptions {
@@ -637,7 +638,7 @@ class RuleOfTwoGuard implements Guard {
         // INVARIANT: the tool runs with a copy taken before the check, which nothing else holds: neither the caller
         // changing its object meanwhile nor a getter answering differently later reaches it
         // (test/guard/wrap-args.test.ts).
-        checked = structuredClone(args);
+        checked = copyArguments(args);
       } catch (error) {
         const message = `arguments that cannot be copied: ${errorMessage(error)}`;
         throw new CallDeniedError(
