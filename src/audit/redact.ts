@@ -1,3 +1,4 @@
+import type { ApprovalRequest, Reason } from '../core/decision.ts';
 import { globToRegExp } from '../core/glob.ts';
 import type { AuditEvent } from '../store/types.ts';
 
@@ -34,19 +35,68 @@ export function redactionProblem(pattern: string): string | undefined {
 
 /**
  * An event with argument values replaced by {@link REDACTED} wherever a rule matches; the paths that were redacted
- * are listed in `redacted`, so a reader knows a value was removed. The log hashes this redacted form.
+ * are listed in `redacted`, so a reader knows a value was removed. The log hashes this redacted form. Besides the
+ * arguments of an approval request, a decision's quotes of a redacted argument go too: its approval request, the
+ * value of its provenance findings, and the reason messages about that argument (which quote its value or host).
  */
 export function redactEvent(event: AuditEvent, rules: readonly RedactRule[]): AuditEvent & { redacted?: string[] } {
-  if (rules.length === 0 || event.type !== 'approval.request') return event;
-  const { tool, args } = event.request;
+  if (rules.length === 0) return event;
   const redacted: string[] = [];
-  let out = args;
-  for (const rule of rules) {
-    if (rule.tool && !rule.tool.test(tool)) continue;
-    out = redactPath(out, rule.path, 0, 'args', redacted);
+  let out: AuditEvent;
+  if (event.type === 'approval.request') {
+    out = { ...event, request: redactRequest(event.request, rules, redacted) };
+  } else if (event.type === 'decision') {
+    // INVARIANT: a redacted argument's value reaches no part of a decision's record (test/audit/redact-leak.test.ts).
+    const d = event.decision;
+    const decision = { ...d, reasons: redactReasons(d.reasons, d.tool, rules, redacted) };
+    if (d.approval) decision.approval = redactRequest(d.approval, rules, redacted);
+    if (d.provenance) {
+      decision.provenance = d.provenance.map((finding) => {
+        if (finding.value === undefined || !covered(rules, d.tool, finding.argument)) return finding;
+        redacted.push(`args.${finding.argument}`);
+        return { ...finding, value: REDACTED };
+      });
+    }
+    out = { ...event, decision };
+  } else {
+    return event;
   }
   if (redacted.length === 0) return event;
-  return { ...event, request: { ...event.request, args: out }, redacted: [...new Set(redacted)].sort() };
+  return { ...out, redacted: [...new Set(redacted)].sort() };
+}
+
+function redactRequest(request: ApprovalRequest, rules: readonly RedactRule[], redacted: string[]): ApprovalRequest {
+  let args = request.args;
+  for (const rule of rules) {
+    if (rule.tool && !rule.tool.test(request.tool)) continue;
+    args = redactPath(args, rule.path, 0, 'args', redacted);
+  }
+  return { ...request, args, reasons: redactReasons(request.reasons, request.tool, rules, redacted) };
+}
+
+const ABOUT_ARGUMENT = 'argument `';
+
+/** Reasons with the message about a redacted argument cut after its name: the rest quotes its value. */
+function redactReasons(reasons: Reason[], tool: string, rules: readonly RedactRule[], redacted: string[]): Reason[] {
+  return reasons.map((reason) => {
+    if (!reason.message.startsWith(ABOUT_ARGUMENT)) return reason;
+    const end = reason.message.indexOf('` ', ABOUT_ARGUMENT.length);
+    const argument = reason.message.slice(ABOUT_ARGUMENT.length, end);
+    if (end < 0 || !covered(rules, tool, argument)) return reason;
+    redacted.push(`args.${argument}`);
+    return { ...reason, message: `${reason.message.slice(0, end + 1)} ${REDACTED}` };
+  });
+}
+
+/** Whether a rule redacts the argument at a dot path (`to.0`) of this tool, or a value that holds it. */
+function covered(rules: readonly RedactRule[], tool: string, argument: string): boolean {
+  const parts = argument.split('.');
+  return rules.some(
+    (rule) =>
+      (!rule.tool || rule.tool.test(tool)) &&
+      rule.path.length <= parts.length &&
+      rule.path.every((part, i) => part === '*' || part === parts[i]),
+  );
 }
 
 function redactPath(value: unknown, path: string[], depth: number, where: string, redacted: string[]): unknown {
