@@ -1,4 +1,4 @@
-import { formatApprovalRequest } from '../../approvals/format.ts';
+import { formatApprovalRequest, visibleLine } from '../../approvals/format.ts';
 import { loadAuditKey } from '../../audit/checkpoint.ts';
 import { SqliteAuditLog } from '../../audit/sqlite-log.ts';
 import { answerApproval, SqliteApprovalStore } from '../../store/sqlite/approvals.ts';
@@ -41,7 +41,7 @@ function statusLine(record: ApprovalRecord, now: number): string {
   if (record.status === 'pending' && now > record.request.expiresAt)
     return 'pending, expired (any answer now expires it)';
   if (record.status !== 'pending') {
-    const by = record.by ? ` by ${record.by}` : '';
+    const by = record.by ? ` by ${visibleLine(record.by)}` : '';
     return `${record.status}${by}${record.usedAt !== undefined ? ', used' : ''}`;
   }
   return `pending, ${Math.round((record.request.expiresAt - now) / 1000)}s left`;

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
+import { visibleLine } from '../../approvals/format.ts';
 import { type Checkpoint, generateAuditKey } from '../../audit/checkpoint.ts';
 import { formatRecord } from '../../audit/format.ts';
 import { auditStats, exportJsonl, openAuditDatabase, verifyAuditFile, verifyJsonl } from '../../audit/inspect.ts';
@@ -114,9 +115,10 @@ async function verify(args: string[], io: CliIo): Promise<number> {
     const first = report.issues[0];
     const where = first?.record === undefined ? '' : ` at record ${first.record}`;
     io.stdout.write(`${file}: verification failed${where}\n`);
-    for (const issue of report.issues) io.stdout.write(`  ${issue.message} [${issue.code}]\n`);
+    // INVARIANT: a tampered record cannot rewrite the report on a terminal (test/cli/audit-terminal.test.ts).
+    for (const issue of report.issues) io.stdout.write(`  ${visibleLine(issue.message)} [${issue.code}]\n`);
   }
-  if (!values.json) for (const note of report.notes) io.stdout.write(`  note: ${note}\n`);
+  if (!values.json) for (const note of report.notes) io.stdout.write(`  note: ${visibleLine(note)}\n`);
   return report.ok ? 0 : 1;
 }
 
@@ -126,7 +128,10 @@ function writeRecord(io: CliIo, text: string, json: boolean): void {
     return;
   }
   const parsed = parseRecord(text);
-  io.stdout.write(parsed.ok ? `${formatRecord(parsed.record)}\n` : `(unreadable record: ${parsed.problem.message})\n`);
+  const line = parsed.ok ? formatRecord(parsed.record) : `(unreadable record: ${parsed.problem.message})`;
+  // INVARIANT: text from agents and upstreams shows as escapes, never as terminal commands
+  // (test/cli/audit-terminal.test.ts "tail escapes").
+  io.stdout.write(`${visibleLine(line)}\n`);
 }
 
 async function tail(args: string[], io: CliIo): Promise<number> {
