@@ -1,3 +1,4 @@
+import { closeSync, openSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { StoreError } from '../errors.ts';
 
@@ -30,6 +31,8 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 export function openDatabase(path: string, options: DatabaseOptions = {}): DatabaseSync {
   let db: DatabaseSync;
   try {
+    // `:memory:` and the empty name are SQLite's in-memory and temporary databases, not files.
+    if (!options.readOnly && path !== ':memory:' && path !== '') createPrivate(path);
     db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
   } catch (error) {
     throw new StoreError('STORE_UNAVAILABLE', `cannot open database \`${path}\`: ${messageOf(error)}`, {
@@ -55,6 +58,20 @@ export function openDatabase(path: string, options: DatabaseOptions = {}): Datab
     throw storeError(error, `cannot open database \`${path}\``);
   }
   return db;
+}
+
+/**
+ * Creates the file with mode 0600 when it does not exist (an empty file is an empty database): it holds approval
+ * requests with their full arguments, and SQLite gives its write-ahead log and shared memory the database's mode. A
+ * file that exists keeps the mode its owner gave it.
+ */
+function createPrivate(path: string): void {
+  // INVARIANT: a database ruleoftwo creates is readable by its owner only (test/store/file-mode.test.ts).
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
 }
 
 /** Turns a SQLite failure into a {@link StoreError} with a stable code and a one-line message. */
