@@ -66,12 +66,17 @@ export function redactEvent(event: AuditEvent, rules: readonly RedactRule[]): Au
 }
 
 function redactRequest(request: ApprovalRequest, rules: readonly RedactRule[], redacted: string[]): ApprovalRequest {
+  const before = redacted.length;
   let args = request.args;
   for (const rule of rules) {
     if (rule.tool && !rule.tool.test(request.tool)) continue;
     args = redactPath(args, rule.path, 0, 'args', redacted);
   }
-  return { ...request, args, reasons: redactReasons(request.reasons, request.tool, rules, redacted) };
+  const reasons = redactReasons(request.reasons, request.tool, rules, redacted);
+  if (redacted.length === before) return request;
+  // INVARIANT: the request's hash goes with a redacted argument: it is an unsalted hash over the call, whose other
+  // inputs the record holds, so a short value could be found by trying candidates (test/audit/redact-leak.test.ts).
+  return { ...request, args, reasons, hash: REDACTED };
 }
 
 const ABOUT_ARGUMENT = 'argument `';

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
+import { approvalHash } from '../../src/core/approval.ts';
 import type { PolicyDocument } from '../../src/core/document.ts';
 import { createGuard } from '../../src/guard/guard.ts';
 import { openStores } from '../../src/store/open.ts';
@@ -70,5 +71,38 @@ describe('redaction keeps a redacted argument out of every part of the log', () 
     expect(texts).toContain('"redacted":["args.recipient"]');
     expect(texts).toContain('"redacted":["args.url"]');
     expect((await cli(['audit', 'verify', path])).status).toBe(0);
+  });
+
+  it("an approval request's hash, unsalted over the call, does not give away a short redacted value", async () => {
+    const { dir, remove } = tempDir();
+    cleanup = remove;
+    const path = join(dir, 'r.db');
+    const policy: PolicyDocument = {
+      ...document,
+      audit: { redact: ['unlock:pin'] },
+      tools: { ...document.tools, unlock: { call: 'C' } },
+    };
+    const stores = await openStores({ path, policy, env: {} });
+    const guard = createGuard({ policy, ...stores, newId: counterIds() });
+    const session = await guard.session('s1');
+    await session.check({ id: 'c1', tool: 'read_invoice', args: {} });
+    await session.record('c1', 'x');
+    const asked = await session.check({ id: 'c2', tool: 'unlock', args: { door: 'front', pin: '4711' } });
+    expect(asked.effect).toBe('ask');
+    await stores.close();
+    // Everything else the hash covers is in the record: try every 4-digit PIN against each hash it holds.
+    const records = recordTexts(path)
+      .split('\n')
+      .map((text) => JSON.parse(text));
+    const requests = records.flatMap((r) => [r.event.request, r.event.decision?.approval].filter(Boolean));
+    expect(requests).toHaveLength(2);
+    for (const request of requests) {
+      expect(request.args).toEqual({ door: 'front', pin: '[redacted]' });
+      const guesses = Array.from({ length: 10_000 }, (_, i) => String(i).padStart(4, '0'));
+      const found = guesses.filter(
+        (pin) => approvalHash({ ...request, args: { ...request.args, pin } }) === request.hash,
+      );
+      expect(found).toEqual([]);
+    }
   });
 });
