@@ -14,7 +14,7 @@ function formatEvent(event: AuditRecord['event']): string {
     case 'decision': {
       const d = event.decision;
       const reasons = d.reasons.map((r) => r.message).join('; ');
-      return `decision  ${d.effect.toUpperCase()} ${d.tool}  session ${d.sessionId} call ${d.callId} seq ${d.seq}  legs ${d.legsBefore || 'none'} -> ${d.legsAfter || 'none'}  ${reasons}`;
+      return `decision  ${d.effect.toUpperCase()} ${d.tool}  session ${d.sessionId} call ${d.callId} seq ${d.seq}  legs ${d.legsBefore || 'none'} -> ${d.legsAfter || 'none'}  ${reasons}${redacted}`;
     }
     case 'approval.request': {
       const r = event.request;

@@ -70,6 +70,7 @@ describe('redaction keeps a redacted argument out of every part of the log', () 
     expect(texts).toContain('"redacted":["args.body"]');
     expect(texts).toContain('"redacted":["args.recipient"]');
     expect(texts).toContain('"redacted":["args.url"]');
+    expect(tail.stdout).toMatch(/DENY send_money .*`recipient` \[redacted\] {2}\(redacted: args\.recipient\)/);
     expect((await cli(['audit', 'verify', path])).status).toBe(0);
   });
 
