@@ -62,7 +62,7 @@ describe('audit output shows text from agents and upstreams as escapes, not term
     expect(tail.stdout).toContain('\\u001b[2K\\u000d\\u001b[1A\\u009b2J\\u202egnp.exe\\u2066\\u2028x');
   });
 
-  it('verify escapes what a tampered record puts into its report', async () => {
+  it('verify and stats escape what a tampered file puts into their reports', async () => {
     const dir = workdir();
     const { path } = await writeSampleLog(dir, 4);
     const db = new DatabaseSync(path);
@@ -75,6 +75,12 @@ describe('audit output shows text from agents and upstreams as escapes, not term
     expect(report.status).toBe(1);
     expect(report.stdout).toContain('verification failed at record 2');
     expect(hidden(report.stdout)).toEqual([]);
+    const edit = new DatabaseSync(path);
+    edit.prepare('INSERT INTO audit_keys (key_id, public_key) VALUES (?, ?)').run(`\r${ATTACK}`, 'x');
+    edit.close();
+    const stats = await cli(['audit', 'stats', path]);
+    expect(stats.stdout).toMatch(/^keys /m);
+    expect(hidden(stats.stdout)).toEqual([]);
   });
 
   it('approvals list escapes the name of whoever answered', async () => {
