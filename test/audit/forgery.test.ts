@@ -37,14 +37,20 @@ async function forge(original: string, path: string, key: string | undefined): P
   await log.close();
 }
 
+/** A signed log of 20 records, and a witness of its last checkpoint in `witness.json` beside it. */
+async function original(): Promise<{ dir: string; path: string; publicPem: string }> {
+  const { dir, remove } = tempDir();
+  cleanup = remove;
+  const { path, publicPem } = await writeSampleLog(dir, 20);
+  const db = openAuditDatabase(path);
+  writeFileSync(join(dir, 'witness.json'), JSON.stringify(auditStats(db)));
+  db.close();
+  return { dir, path, publicPem };
+}
+
 describe('forging a whole log without the key', () => {
   it('a log re-signed with another key or unsigned fails verify with the pinned key; a witness catches it either way', async () => {
-    const { dir, remove } = tempDir();
-    cleanup = remove;
-    const { path, publicPem } = await writeSampleLog(dir, 20);
-    const witnessDb = openAuditDatabase(path);
-    writeFileSync(join(dir, 'witness.json'), JSON.stringify(auditStats(witnessDb)));
-    witnessDb.close();
+    const { dir, path, publicPem } = await original();
     const signed = join(dir, 'signed.db');
     await forge(path, signed, generateAuditKey().privatePem);
     const unsigned = join(dir, 'unsigned.db');
@@ -63,12 +69,7 @@ describe('forging a whole log without the key', () => {
   });
 
   it('a documented limit: with every checkpoint deleted, a rewritten log verifies under the pinned key; only a witness tells', async () => {
-    const { dir, remove } = tempDir();
-    cleanup = remove;
-    const { path, publicPem } = await writeSampleLog(dir, 20);
-    const witnessDb = openAuditDatabase(path);
-    writeFileSync(join(dir, 'witness.json'), JSON.stringify(auditStats(witnessDb)));
-    witnessDb.close();
+    const { dir, path, publicPem } = await original();
     writeFileSync(join(dir, 'pub.pem'), publicPem);
     const forged = join(dir, 'forged.db');
     await forge(path, forged, undefined);
