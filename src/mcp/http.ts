@@ -70,8 +70,8 @@ function single(value: string | string[] | undefined): string | undefined {
 }
 
 /**
- * Reads a request body as UTF-8; undefined when it is larger than `maxBytes` (declared or actual), and then the
- * request is destroyed. Listeners rather than an async iterator, which costs more per request.
+ * Reads a request body as UTF-8; undefined when it is larger than `maxBytes` (declared or actual), and then the rest
+ * is read and dropped. Listeners rather than an async iterator, which costs more per request.
  */
 function readBody(req: IncomingMessage, maxBytes: number): Promise<string | undefined> {
   if (Number(req.headers['content-length'] ?? '0') > maxBytes) return Promise.resolve(undefined);
@@ -81,8 +81,10 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<string | unde
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size <= maxBytes) return void chunks.push(chunk);
+      // INVARIANT: an oversized body is answered with 413, not a reset, and is never buffered past the bound
+      // (test/mcp/transport-attacks.test.ts "oversized chunked body"); the 413 closes the connection.
       req.off('data', onData);
-      req.destroy();
+      chunks.length = 0;
       resolve(undefined);
     };
     req.on('data', onData);

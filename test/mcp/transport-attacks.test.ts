@@ -1,9 +1,12 @@
 import { createServer as createHttpServer, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { UpstreamConfig } from '../../src/mcp/config.ts';
+import { connect } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadGatewayConfig, type UpstreamConfig } from '../../src/mcp/config.ts';
 import { Http1Pool } from '../../src/mcp/http1.ts';
+import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
 import { Upstream } from '../../src/mcp/upstream.ts';
+import { fixtureServer, rawModernCall, type ToolResult, tempDir, textOf, writeConfig } from './harness.ts';
 
 // An adversary on the gateway's network transports: a hostile HTTP upstream played by raw sockets and node:http
 // servers on 127.0.0.1, against the real upstream client code (the lean HTTP/1.1 pool, the SDK's transport).
@@ -39,7 +42,8 @@ describe('a hostile HTTP upstream against the lean HTTP/1.1 client', () => {
           const piece = Buffer.alloc(MiB, 0x61);
           while (!socket.destroyed && sent < 64 * MiB) {
             sent += piece.length;
-            if (!socket.write(piece)) await new Promise((resolve) => socket.once('drain', resolve).once('close', resolve));
+            if (!socket.write(piece))
+              await new Promise((resolve) => socket.once('drain', resolve).once('close', resolve));
           }
         });
       }),
@@ -89,5 +93,125 @@ describe('a redirecting HTTP upstream against the SDK transport', () => {
     await expect(upstream.connect()).rejects.toThrow(/did not start/);
     expect(redirected).toBeGreaterThan(0);
     expect(elsewhere).toEqual([]);
+  });
+});
+
+describe("a hostile client against the gateway's HTTP endpoint", () => {
+  const TOKEN = 'transport-token-0123456789';
+  let running: RunningGateway;
+  let remove: () => Promise<void>;
+  let url: URL;
+
+  beforeAll(async () => {
+    const temp = await tempDir();
+    remove = temp.remove;
+    const file = await writeConfig(temp.dir, {
+      version: 1,
+      policy: { version: 1, session: { input: 'trusted' } },
+      pinning: 'off',
+      maxMessageBytes: 4096,
+      http: { tokenEnv: 'R2_TEST_TOKEN' },
+      servers: { flaky: { ...fixtureServer('flaky-server'), trusted: true, tools: { '*': { legs: 'none' } } } },
+    });
+    running = await runGateway(await loadGatewayConfig(file), {
+      transport: 'http',
+      port: 0,
+      env: { R2_TEST_TOKEN: TOKEN },
+    });
+    url = new URL(running.http?.url ?? '');
+  }, 30_000);
+
+  afterAll(async () => {
+    await running?.close();
+    await remove?.();
+  });
+
+  /** Writes `text` on a new socket; resolves with what came back once the server closed or `ms` passed. */
+  function raw(text: string | string[], ms = 1500): Promise<string> {
+    return new Promise((resolve) => {
+      const socket = connect(Number(url.port), '127.0.0.1');
+      let received = '';
+      const done = () => {
+        socket.destroy();
+        resolve(received);
+      };
+      const timer = setTimeout(done, ms);
+      socket.on('data', (chunk) => {
+        received += chunk.toString('latin1');
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(received);
+      });
+      for (const piece of [text].flat()) socket.write(piece);
+    });
+  }
+
+  const status = (response: string) => Number(/^HTTP\/1\.[01] (\d{3})/.exec(response)?.[1] ?? 0);
+  const call = (id: number) =>
+    rawModernCall(url.href, { id, name: 'flaky__ok', args: {}, headers: { authorization: `Bearer ${TOKEN}` } });
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+
+  /** A request head that asks the server to close after answering (so `raw` returns at once). */
+  const head = (line: string, headers: string[]) =>
+    `${line}\r\n${[...headers, 'connection: close'].map((h) => `${h}\r\n`).join('')}\r\n`;
+  const auth = `authorization: Bearer ${TOKEN}`;
+  const json = ['content-type: application/json', 'accept: application/json, text/event-stream'];
+
+  it('refuses DNS-rebinding Host variants and a token anywhere but the Authorization header, on every method', async () => {
+    const post = (headers: string[]) =>
+      head(`POST ${url.pathname} HTTP/1.1`, [...headers, ...json, `content-length: ${body.length}`]) + body;
+    const refusals: [string, number][] = [
+      // HTTP/1.0 needs no Host at all; an absent Host is not a loopback name.
+      [head(`POST ${url.pathname} HTTP/1.0`, [auth, ...json, `content-length: ${body.length}`]) + body, 403],
+      [post(['host: localhost.attacker.example', auth]), 403],
+      [post([`host: 127.0.0.1.attacker.example:${url.port}`, auth]), 403],
+      [post(['host: localhost.', auth]), 403],
+      [head(`GET ${url.pathname} HTTP/1.1`, ['host: attacker.example', auth, 'accept: text/event-stream']), 403],
+      [head(`DELETE ${url.pathname} HTTP/1.1`, ['host: attacker.example', auth, 'mcp-session-id: x']), 403],
+      [post(['host: 127.0.0.1', auth, 'origin: null']), 403],
+      [post(['host: 127.0.0.1']).replace(`POST ${url.pathname} `, `POST ${url.pathname}?access_token=${TOKEN} `), 401],
+      [post(['host: 127.0.0.1', `cookie: token=${TOKEN}; access_token=${TOKEN}`]), 401],
+      [post(['host: 127.0.0.1', `authorization: Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}`]), 401],
+      [post(['host: 127.0.0.1', `authorization: Bearer ${TOKEN}x`]), 401],
+      [
+        head(`GET ${url.pathname}?access_token=${TOKEN} HTTP/1.1`, ['host: 127.0.0.1', 'accept: text/event-stream']),
+        401,
+      ],
+    ];
+    for (const [request, expected] of refusals)
+      expect([request, status(await raw(request, 1000))]).toEqual([request, expected]);
+    // The control: the same request from a loopback name with the token passes the front door (and is then refused
+    // for want of a session, as a 2025-era request without one).
+    expect(await raw(post([`host: [::1]:${url.port}`, auth]))).toMatch(/a 2025-era request needs an `Mcp-Session-Id`/);
+  });
+
+  it('answers an oversized chunked body with 413 (no reset), and keeps serving', async () => {
+    const chunk = 'a'.repeat(0x2000);
+    const response = await raw(
+      `${head(`POST ${url.pathname} HTTP/1.1`, ['host: 127.0.0.1', auth, ...json, 'transfer-encoding: chunked'])}2000\r\n${chunk}\r\n0\r\n\r\n`,
+    );
+    expect(status(response)).toBe(413);
+    expect(response).toMatch(/message larger than 4096 bytes/);
+    expect(textOf((await call(2)).body.result as ToolResult)).toMatch(/^ok from/);
+  });
+
+  it('a client that never finishes its head or its body holds up no other client', async () => {
+    const sockets = [
+      `POST ${url.pathname} HTTP/1.1\r\nhost: 127.0.0.1\r\n${auth}\r\n`,
+      `${head(`POST ${url.pathname} HTTP/1.1`, ['host: 127.0.0.1', auth, ...json, 'content-length: 100'])}{"jsonrpc":`,
+    ].map((text) => {
+      const socket = connect(Number(url.port), '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write(text);
+      return socket;
+    });
+    try {
+      const answers = await Promise.all([call(3), call(4)]);
+      for (const answer of answers) expect(textOf(answer.body.result as ToolResult)).toMatch(/^ok from/);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
   });
 });
