@@ -56,6 +56,37 @@ describe('a hostile HTTP upstream against the lean HTTP/1.1 client', () => {
     );
     expect(sent).toBeLessThan(64 * MiB);
   });
+
+  it('a response that answers one request with two never answers the next request on that socket', async () => {
+    const stray = 'HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nsmuggled';
+    let connections = 0;
+    const port = await listen(
+      createNetServer((socket: Socket) => {
+        const n = ++connections;
+        let requests = 0;
+        socket.on('error', () => {});
+        socket.on('data', () => {
+          const answer = (body: string) => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+          if (++requests > 1) return void socket.write(answer(`c${n}r${requests}`));
+          // The first connection sends the stray answer with its own, the second one a moment after its own.
+          if (n === 1) socket.write(answer(`c${n}`) + stray);
+          else {
+            socket.write(answer(`c${n}`));
+            setTimeout(() => socket.writable && socket.write(stray), 20);
+          }
+        });
+      }),
+    );
+    const pool = new Http1Pool({ https: false, hostname: '127.0.0.1', port });
+    closers.push(() => pool.close());
+    const send = async () =>
+      (await pool.request('POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\n', '{}', { timeout: 2000 })).body.toString();
+    expect(await send()).toBe('c1');
+    expect(await send()).toBe('c2');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(await send()).toBe('c3');
+    expect(connections).toBe(3);
+  });
 });
 
 describe('a redirecting HTTP upstream against the SDK transport', () => {
@@ -194,6 +225,24 @@ describe("a hostile client against the gateway's HTTP endpoint", () => {
     );
     expect(status(response)).toBe(413);
     expect(response).toMatch(/message larger than 4096 bytes/);
+    // A body that never ends: the 413 still comes, and the server closes the connection rather than read forever.
+    const endless = connect(Number(url.port), '127.0.0.1');
+    endless.on('error', () => {});
+    endless.write(
+      head(`POST ${url.pathname} HTTP/1.1`, ['host: 127.0.0.1', auth, ...json, 'transfer-encoding: chunked']),
+    );
+    const pump = setInterval(() => endless.writable && endless.write(`2000\r\n${chunk}\r\n`), 1);
+    let answer = '';
+    endless.on('data', (data) => {
+      answer += data.toString('latin1');
+    });
+    const closed = await new Promise<boolean>((resolve) => {
+      endless.once('close', () => resolve(true));
+      setTimeout(() => resolve(false), 3000);
+    });
+    clearInterval(pump);
+    endless.destroy();
+    expect([status(answer), closed]).toEqual([413, true]);
     expect(textOf((await call(2)).body.result as ToolResult)).toMatch(/^ok from/);
   });
 
