@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig, type UpstreamConfig } from '../../src/mcp/config.ts';
 import { Http1Pool } from '../../src/mcp/http1.ts';
 import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
+import { StdioUpstreamTransport } from '../../src/mcp/stdio-upstream.ts';
 import { Upstream } from '../../src/mcp/upstream.ts';
 import { fixtureServer, rawModernCall, type ToolResult, tempDir, textOf, writeConfig } from './harness.ts';
 
@@ -262,5 +263,29 @@ describe("a hostile client against the gateway's HTTP endpoint", () => {
     } finally {
       for (const socket of sockets) socket.destroy();
     }
+  });
+});
+
+describe('a hostile stdio upstream', () => {
+  it('output past the message bound without a newline fails the call and ends the server', async () => {
+    // Writes 64 MiB with no newline; exits when its stdin ends (the transport's first step in closing it).
+    const script = `
+      process.stdin.on('data', () => {}).on('end', () => process.exit(0));
+      const piece = 'a'.repeat(1 << 20);
+      let n = 0;
+      const pump = () => { while (n++ < 64) if (!process.stdout.write(piece)) return void process.stdout.once('drain', pump); };
+      pump();`;
+    const transport = new StdioUpstreamTransport({ command: process.execPath, args: ['-e', script], env: {} });
+    const errors: string[] = [];
+    transport.onerror = (error) => errors.push(error.message);
+    const closed = new Promise<void>((resolve) => {
+      transport.onclose = resolve;
+    });
+    await transport.start();
+    closers.push(() => transport.close());
+    await expect(transport.callTool('x', {}, { timeout: 5000 })).rejects.toThrow(/the upstream connection closed/);
+    await closed;
+    expect(errors[0]).toBe('the upstream sent a message larger than 10485760 bytes');
+    expect(transport.pid).toBeUndefined();
   });
 });
