@@ -1,6 +1,5 @@
-import { createServer as createHttpServer, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
-import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from 'node:net';
-import { connect } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer, type IncomingHttpHeaders } from 'node:http';
+import { type AddressInfo, connect, createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig, type UpstreamConfig } from '../../src/mcp/config.ts';
 import { Http1Pool } from '../../src/mcp/http1.ts';
@@ -245,6 +244,14 @@ describe("a hostile client against the gateway's HTTP endpoint", () => {
     endless.destroy();
     expect([status(answer), closed]).toEqual([413, true]);
     expect(textOf((await call(2)).body.result as ToolResult)).toMatch(/^ok from/);
+  });
+
+  it('refuses a request without the token before reading its body, on any method', async () => {
+    // The body never comes: a refusal that waited for it would leave the client (and its buffer) hanging.
+    for (const method of ['POST', 'GET', 'DELETE']) {
+      const request = head(`${method} ${url.pathname} HTTP/1.1`, ['host: 127.0.0.1', ...json, 'content-length: 4000']);
+      expect([method, status(await raw(request, 1000))]).toEqual([method, 401]);
+    }
   });
 
   it('a client that never finishes its head or its body holds up no other client', async () => {
