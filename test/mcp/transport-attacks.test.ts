@@ -6,7 +6,15 @@ import { Http1Pool } from '../../src/mcp/http1.ts';
 import { type RunningGateway, runGateway } from '../../src/mcp/run.ts';
 import { StdioUpstreamTransport } from '../../src/mcp/stdio-upstream.ts';
 import { Upstream } from '../../src/mcp/upstream.ts';
-import { fixtureServer, rawModernCall, type ToolResult, tempDir, textOf, writeConfig } from './harness.ts';
+import {
+  fixtureServer,
+  plainFlakyConfig,
+  rawModernCall,
+  type ToolResult,
+  tempDir,
+  textOf,
+  writeConfig,
+} from './harness.ts';
 
 // An adversary on the gateway's network transports: a hostile HTTP upstream played by raw sockets and node:http
 // servers on 127.0.0.1, against the real upstream client code (the lean HTTP/1.1 pool, the SDK's transport).
@@ -137,12 +145,9 @@ describe("a hostile client against the gateway's HTTP endpoint", () => {
     const temp = await tempDir();
     remove = temp.remove;
     const file = await writeConfig(temp.dir, {
-      version: 1,
-      policy: { version: 1, session: { input: 'trusted' } },
-      pinning: 'off',
+      ...(plainFlakyConfig(fixtureServer('flaky-server'), '5s') as object),
       maxMessageBytes: 4096,
       http: { tokenEnv: 'R2_TEST_TOKEN' },
-      servers: { flaky: { ...fixtureServer('flaky-server'), trusted: true, tools: { '*': { legs: 'none' } } } },
     });
     running = await runGateway(await loadGatewayConfig(file), {
       transport: 'http',
