@@ -48,10 +48,10 @@ function rpcError(code: number, message: string): Record<string, unknown> {
   return { jsonrpc: '2.0', id: null, error: { code, message } };
 }
 
-function jsonRpcError(status: number, code: number, message: string, headers: Record<string, string> = {}): Response {
+function jsonRpcError(status: number, code: number, message: string): Response {
   return new Response(JSON.stringify(rpcError(code, message)), {
     status,
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json' },
   });
 }
 
@@ -70,8 +70,8 @@ function single(value: string | string[] | undefined): string | undefined {
 }
 
 /**
- * Reads a request body as UTF-8; undefined when it is larger than `maxBytes` (declared or actual), and then the
- * request is destroyed. Listeners rather than an async iterator, which costs more per request.
+ * Reads a request body as UTF-8; undefined when it is larger than `maxBytes` (declared or actual), and then the rest
+ * is read and dropped. Listeners rather than an async iterator, which costs more per request.
  */
 function readBody(req: IncomingMessage, maxBytes: number): Promise<string | undefined> {
   if (Number(req.headers['content-length'] ?? '0') > maxBytes) return Promise.resolve(undefined);
@@ -81,8 +81,10 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<string | unde
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size <= maxBytes) return void chunks.push(chunk);
+      // INVARIANT: an oversized body is answered with 413, not a reset, and is never buffered past the bound
+      // (test/mcp/transport-attacks.test.ts "oversized chunked body"); the 413 closes the connection.
       req.off('data', onData);
-      req.destroy();
+      chunks.length = 0;
       resolve(undefined);
     };
     req.on('data', onData);
@@ -241,8 +243,6 @@ export async function serveGatewayHttp(
   async function fetch(request: Request, options: { parsedBody?: unknown } = {}): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname !== http.path) return jsonRpcError(404, -32601, `not found; the MCP endpoint is \`${http.path}\``);
-    const refused = refusal((name) => request.headers.get(name));
-    if (refused) return jsonRpcError(refused.status, -32600, refused.message, refused.headers);
     let body: unknown = options.parsedBody;
     if (request.method === 'POST' && !('parsedBody' in options)) {
       const declared = Number(request.headers.get('content-length') ?? '0');
@@ -349,13 +349,21 @@ export async function serveGatewayHttp(
   }
 
   /**
-   * Node entry: a POST to the endpoint that passes the Host, Origin and token checks is read and parsed once; a
-   * plain `tools/call` takes the fast path, anything else goes to the SDK through `fetch` with the parsed body.
+   * Node entry: a request that fails the Host, Origin or token checks is refused at once; a POST to the endpoint is
+   * read and parsed once, a plain `tools/call` takes the fast path, anything else goes to the SDK through `fetch`.
    */
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // INVARIANT: a request that fails the Host, Origin or token check is answered before any of its body is read, so
+    // an unauthenticated client holds no buffer (test/mcp/transport-attacks.test.ts "before reading its body").
+    const refused = refusal((name) => single(req.headers[name]));
+    if (refused) {
+      return sendJson(res, refused.status, rpcError(-32600, refused.message), {
+        ...refused.headers,
+        connection: 'close',
+      });
+    }
     const path = (req.url ?? '/').split('?')[0];
-    const admitted = req.method === 'POST' && path === http.path && !refusal((name) => single(req.headers[name]));
-    if (!admitted) return handler(req as NodeIncomingMessageLike, res);
+    if (req.method !== 'POST' || path !== http.path) return handler(req as NodeIncomingMessageLike, res);
     const text = await readBody(req, maxMessageBytes);
     if (text === undefined) {
       return sendJson(res, 413, rpcError(-32600, `message larger than ${maxMessageBytes} bytes`), {

@@ -304,6 +304,11 @@ function readChunks(exchange: Exchange): boolean {
     if (!/^[0-9a-fA-F]{1,12}$/.test(sizeText))
       throw new Error(`the upstream sent an invalid chunk size \`${sizeText}\``);
     const size = Number.parseInt(sizeText, 16);
+    // INVARIANT: a chunk is refused at its size line when it would pass the body bound, so its data is never
+    // buffered (test/mcp/transport-attacks.test.ts "refused at its size line").
+    if (exchange.bodyBytes + size > MAX_BODY_BYTES) {
+      throw new Error(`the upstream sent a response body larger than ${MAX_BODY_BYTES} bytes`);
+    }
     if (size === 0) {
       // Trailers, if any, end with an empty line; they carry nothing the gateway uses.
       if (pending.length < eol + 4) return false;

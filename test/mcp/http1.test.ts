@@ -49,6 +49,8 @@ async function echoServer(
 async function rawServer(reply: (string | Buffer)[], options: { close?: boolean } = {}) {
   const received: string[] = [];
   const server = createNetServer((socket: Socket) => {
+    // The client may reset the socket while the reply is still being written (a refused answer).
+    socket.on('error', () => {});
     socket.once('data', async (chunk: Buffer) => {
       received.push(chunk.toString());
       for (const piece of reply) {
