@@ -1,4 +1,4 @@
-import { isNode, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
+import { isNode, isPair, isScalar, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { ConfigIssue } from '../errors.ts';
 
 /** A parsed YAML or JSON file: its plain value and a way to find the line of any path in it. */
@@ -10,14 +10,38 @@ export interface SourceFile {
   issues: ConfigIssue[];
 }
 
+/** The property name a scalar key becomes in the plain value (`1`, `1.0` and `'1'` all become `1`). */
+function keyName(key: unknown): string | undefined {
+  if (!isScalar(key)) return undefined;
+  return key.value === null ? '' : String(key.value);
+}
+
+// INVARIANT: two keys that become the same property are duplicates, not a silent last-one-wins
+// (test/fixtures/policy/malformed/key-collision.yaml).
+const sameKey = (a: Node, b: Node) => a === b || (keyName(a) !== undefined && keyName(a) === keyName(b));
+
 /** Parses YAML (and therefore JSON) text, keeping source positions. Duplicate keys are errors. */
 export function parseSource(text: string): SourceFile {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  // YAML 1.1 tags (`!!binary`, `!!set`, `!!timestamp`) stay unresolved, so they are reported below like unknown tags.
+  const doc = parseDocument(text, {
+    lineCounter,
+    uniqueKeys: sameKey,
+    prettyErrors: false,
+    strict: true,
+    resolveKnownTags: false,
+  });
   const lineAt = (offset: number) => lineCounter.linePos(offset).line;
-  const issues: ConfigIssue[] = doc.errors.map((error) => {
+  // INVARIANT: a warning (an unresolved tag such as `!foo` or `!!set`) is an error: the value would silently mean
+  // something else than the file says (test/fixtures/policy/malformed/tags.yaml).
+  const problems = [...doc.errors, ...doc.warnings];
+  const issues: ConfigIssue[] = problems.map((error) => {
     const line = error.pos ? lineAt(error.pos[0]) : undefined;
-    const message = error.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? 'syntax error';
+    const message =
+      error.message
+        .split('\n')[0]
+        ?.replace(/ at line \d+, column \d+:?$/, '')
+        .replace('tag:yaml.org,2002:', '!!') ?? 'syntax error';
     const issue: ConfigIssue = {
       code: 'syntax_error',
       path: '',
@@ -25,6 +49,30 @@ export function parseSource(text: string): SourceFile {
     };
     if (line !== undefined) issue.line = line;
     return issue;
+  });
+  // INVARIANT: `%YAML 1.1` would read `no` as false, `0777` as 511 and `<<` as a merge; only YAML 1.2 is read
+  // (test/fixtures/policy/malformed/yaml-1.1.yaml).
+  const version = doc.directives?.yaml.version;
+  if (doc.directives?.yaml.explicit && version !== '1.2') {
+    issues.push({
+      code: 'syntax_error',
+      path: '',
+      message: `only YAML 1.2 is read, not \`%YAML ${version}\``,
+      line: 1,
+    });
+  }
+  visit(doc, {
+    Pair(_, pair) {
+      if (pair.key === null || isScalar(pair.key)) return;
+      const line = isNode(pair.key) && pair.key.range ? lineAt(pair.key.range[0]) : undefined;
+      const issue: ConfigIssue = {
+        code: 'syntax_error',
+        path: '',
+        message: 'a key must be a plain value, not a collection',
+      };
+      if (line !== undefined) issue.line = line;
+      issues.push(issue);
+    },
   });
   const lineOf = (path: readonly (string | number)[]): number | undefined => {
     for (let depth = path.length; depth >= 0; depth--) {
