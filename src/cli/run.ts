@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.ts';
 import { commands } from './commands.ts';
 import { type CliIo, EXIT_USAGE, UsageError } from './io.ts';
+import { visibleOut } from './visible.ts';
 
 function help(): string {
   const width = Math.max(...Object.keys(commands).map((name) => name.length));
@@ -9,7 +10,10 @@ function help(): string {
 }
 
 /** Runs the CLI with the given arguments (without `node` and the script); resolves to the exit status. */
-export async function runCli(argv: string[], io: CliIo): Promise<number> {
+export async function runCli(argv: string[], given: CliIo): Promise<number> {
+  // INVARIANT: names, values and messages read from policies, traces, configs or pin files cannot move the cursor,
+  // recolour, overwrite or reorder what the operator reads (test/cli/terminal-injection.test.ts).
+  const io: CliIo = { ...given, stdout: visibleOut(given.stdout), stderr: visibleOut(given.stderr) };
   const [name, ...args] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(help());

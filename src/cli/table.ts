@@ -1,5 +1,8 @@
-/** Renders rows as a plain-text table with aligned columns. */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+import { visibleText } from './visible.ts';
+
+/** Renders rows as a plain-text table with aligned columns; hidden characters are escaped before measuring. */
+export function table(header: readonly string[], cells: readonly (readonly string[])[]): string {
+  const rows = cells.map((row) => row.map(visibleText));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
     cells
