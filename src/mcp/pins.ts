@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { replaceFile } from '../atomic-file.ts';
 import { canonicalHash } from '../core/canonical.ts';
 import { ConfigError } from '../errors.ts';
 
@@ -103,12 +104,10 @@ export async function readPins(file: string): Promise<PinFile> {
   return out;
 }
 
-/** Writes a pin file atomically (temporary file, then rename). */
+/** Writes a pin file atomically (see {@link replaceFile}). */
 export async function writePins(file: string, pins: PinFile): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(pins, null, 2)}\n`, 'utf8');
-  await rename(temporary, file);
+  await replaceFile(file, `${JSON.stringify(pins, null, 2)}\n`);
 }
 
 /** One changed field between a pinned and a current definition. */

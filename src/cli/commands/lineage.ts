@@ -1,6 +1,7 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isSeq, parseDocument } from 'yaml';
+import { replaceFile } from '../../atomic-file.ts';
 import { loadAuditKey } from '../../audit/checkpoint.ts';
 import { SqliteAuditLog } from '../../audit/sqlite-log.ts';
 import { ConfigError } from '../../errors.ts';
@@ -95,9 +96,8 @@ export const lineage: Command = {
       }
     }
     if (!already) {
-      // Write beside and rename, so a crash never leaves a half-written policy.
-      await writeFile(`${path}.tmp`, after);
-      await rename(`${path}.tmp`, path);
+      // A crash never leaves a half-written policy, and a planted `policy.yaml.tmp` symlink is not written through.
+      await replaceFile(path, after);
     }
     const what = author === undefined ? `item \`${item}\`` : `author \`${author}\``;
     io.stdout.write(
