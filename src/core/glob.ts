@@ -15,14 +15,24 @@ const WILDCARD: Record<Wildcard, string> = { any: '[\\s\\S]', item: '[^@,;\\p{Cc
  */
 export function globToRegExp(glob: string, wildcard: Wildcard = 'any'): RegExp {
   const one = WILDCARD[wildcard];
-  let source = '';
-  for (const ch of glob) {
-    if (ch === '*') source += `${one}*`;
-    else if (ch === '?') source += one;
-    // `-` is not escaped: `\-` outside a class is a syntax error with the `u` flag.
-    else source += ch.replace(/[.+^${}()|[\]\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`, 'u');
+  const segments = glob.split('*').map((segment) => {
+    let source = '';
+    for (const ch of segment) {
+      if (ch === '?') source += one;
+      // `-` is not escaped: `\-` outside a class is a syntax error with the `u` flag.
+      else source += ch.replace(/[.+^${}()|[\]\\/]/g, '\\$&');
+    }
+    return source;
+  });
+  const first = segments.shift() ?? '';
+  const last = segments.pop();
+  if (last === undefined) return new RegExp(`^${first}$`, 'u');
+  // INVARIANT: matching takes time linear in the value per segment, never polynomial in the number of `*`
+  // (test/core/glob-backtracking.test.ts). A segment between two stars is taken at its leftmost place, atomically
+  // (a lookahead captured and matched by reference is never backtracked into): leftmost is always right for a glob,
+  // since a later place leaves less room; for `item`, a segment holding a separator has only one possible place.
+  const middle = segments.map((segment, i) => `(?=(${one}*?${segment}))\\${i + 1}`).join('');
+  return new RegExp(`^${first}${middle}${one}*${last}$`, 'u');
 }
 
 /** Whether a pattern contains glob wildcards. */
