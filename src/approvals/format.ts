@@ -1,5 +1,6 @@
 import type { ApprovalRequest } from '../core/decision.ts';
 import type { Evidence } from '../core/state.ts';
+import { visibleLine } from '../visible.ts';
 
 /** One evidence item as text, e.g. `A from result of \`read_inbox\` (call c1, seq 2)`. */
 export function formatEvidence(e: Evidence): string {
@@ -10,18 +11,6 @@ export function formatEvidence(e: Evidence): string {
         ? `a value carried from ${e.detail ?? 'the parent session'}`
         : `${e.source === 'reserved' ? 'pending output' : e.source} of \`${e.tool}\` (call ${e.callId})`;
   return `${e.leg} from ${what}, seq ${e.seq}`;
-}
-
-/**
- * Shows the characters of one line that a person cannot read as themselves (controls, C1 included; format characters
- * such as bidi overrides and zero-width spaces; line and paragraph separators) as `\uXXXX` escapes: text an agent
- * chose must not make an approval question read differently from the call it approves.
- */
-export function visibleLine(text: string): string {
-  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (ch) => {
-    const code = ch.codePointAt(0) ?? 0;
-    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
 }
 
 /** A multi-line description of an approval request for a person to read. */

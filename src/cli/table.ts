@@ -1,4 +1,4 @@
-import { visibleText } from './visible.ts';
+import { visibleText } from '../visible.ts';
 
 /** Renders rows as a plain-text table with aligned columns; hidden characters are escaped before measuring. */
 export function table(header: readonly string[], cells: readonly (readonly string[])[]): string {

@@ -9,9 +9,10 @@ import {
   type RequestStateCodec,
   type ServerContext,
 } from '@modelcontextprotocol/server';
-import { formatEvidence, visibleLine } from '../approvals/format.ts';
+import { formatEvidence } from '../approvals/format.ts';
 import { canonicalHash } from '../core/canonical.ts';
 import type { ApprovalRequest } from '../core/decision.ts';
+import { visibleLine } from '../visible.ts';
 
 /** The key of the gateway's approval question among a request's `inputRequests`. */
 export const APPROVAL_INPUT_KEY = 'ruleoftwo_approval';

@@ -1,21 +1,14 @@
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SqliteAuditLog } from '../../src/audit/sqlite-log.ts';
 import { SqliteApprovalStore } from '../../src/store/sqlite/approvals.ts';
 import type { AuditEvent } from '../../src/store/types.ts';
 import { writeSampleLog } from '../audit/log.ts';
-import { tempDir } from '../store/stores.ts';
+import { tempDirs } from '../store/stores.ts';
 import { cli } from './run-cli.ts';
 
-let cleanup: (() => void) | undefined;
-afterEach(() => cleanup?.());
-
-function workdir(): string {
-  const { dir, remove } = tempDir();
-  cleanup = remove;
-  return dir;
-}
+const workdir = tempDirs();
 
 /** Escape sequences and characters that rewrite or reorder what a terminal shows. */
 const ATTACK = '\u001b[2K\r\u001b[1A\u009b2J\u202egnp.exe\u2066\u2028x';

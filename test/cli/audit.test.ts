@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SqliteAuditLog } from '../../src/audit/sqlite-log.ts';
 import { runCli } from '../../src/cli/run.ts';
 import { createGuard } from '../../src/guard/guard.ts';
@@ -10,16 +10,9 @@ import { openStores } from '../../src/store/open.ts';
 import { openDatabase } from '../../src/store/sqlite/database.ts';
 import { writeSampleLog } from '../audit/log.ts';
 import { emailBot } from '../helpers.ts';
-import { tempDir } from '../store/stores.ts';
+import { tempDirs } from '../store/stores.ts';
 
-let cleanup: (() => void) | undefined;
-afterEach(() => cleanup?.());
-
-function workdir(): string {
-  const { dir, remove } = tempDir();
-  cleanup = remove;
-  return dir;
-}
+const workdir = tempDirs();
 
 async function cli(cwd: string, args: string[], env: Record<string, string> = {}) {
   let stdout = '';

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import { readRecords } from '../../src/audit/sqlite-log.ts';
 import { MemoryApprovalStore, MemoryAuditLog, MemorySessionStore } from '../../src/store/memory.ts';
 import { openDatabase } from '../../src/store/sqlite/database.ts';
@@ -28,6 +29,19 @@ export interface StoreKind {
 export function tempDir(): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'ruleoftwo-store-'));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Makes fresh temporary directories for the tests of the calling file, each removed after its test. */
+export function tempDirs(): () => string {
+  const removals: (() => void)[] = [];
+  afterEach(() => {
+    for (const remove of removals.splice(0)) remove();
+  });
+  return () => {
+    const { dir, remove } = tempDir();
+    removals.push(remove);
+    return dir;
+  };
 }
 
 const memory: StoreKind = {

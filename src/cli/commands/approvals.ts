@@ -1,8 +1,9 @@
-import { formatApprovalRequest, visibleLine } from '../../approvals/format.ts';
+import { formatApprovalRequest } from '../../approvals/format.ts';
 import { loadAuditKey } from '../../audit/checkpoint.ts';
 import { SqliteAuditLog } from '../../audit/sqlite-log.ts';
 import { answerApproval, SqliteApprovalStore } from '../../store/sqlite/approvals.ts';
 import type { ApprovalRecord, ApprovalStatus, AuditEvent } from '../../store/types.ts';
+import { visibleLine } from '../../visible.ts';
 import { existingFile, parseCommandArgs } from '../args.ts';
 import { type CliIo, type Command, UsageError } from '../io.ts';
 

@@ -1,13 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
-import { visibleLine } from '../../approvals/format.ts';
 import { type Checkpoint, generateAuditKey } from '../../audit/checkpoint.ts';
 import { formatRecord } from '../../audit/format.ts';
 import { auditStats, exportJsonl, openAuditDatabase, verifyAuditFile, verifyJsonl } from '../../audit/inspect.ts';
 import { parseRecord } from '../../audit/record.ts';
 import { readRecords } from '../../audit/sqlite-log.ts';
 import type { VerifyReport } from '../../audit/verify.ts';
+import { visibleLine } from '../../visible.ts';
 import { existingFile, parseCommandArgs } from '../args.ts';
 import { type CliIo, type Command, UsageError } from '../io.ts';
 
