@@ -95,7 +95,7 @@ export type RecordOutcome =
 /** The outcome of a drop. */
 export type DropOutcome = { ok: true; legs: string; dropped: string } | { ok: false; code: string; message: string };
 
-/** Options of a fork. */
+/** Options of a fork; unlike a new session, a child's input is trusted unless `input: 'untrusted'` is given. */
 export interface ForkOptions extends SessionOptions {
   /** Id of the child; a fresh id when absent. */
   id?: string;
@@ -592,7 +592,9 @@ class RuleOfTwoGuard implements Guard {
       if (existing) throw new ConfigError(`session \`${childId}\` already exists`);
       return { state: forked.state, result: undefined };
     });
-    this.#newIndex(childId, undefined, 'trusted');
+    // INVARIANT: a child's request is indexed by the child's input, as in `session()`: an untrusted one is flagged
+    // (test/guard/transitions-review.test.ts "an untrusted request handed to a forked child").
+    this.#newIndex(childId, options.request, options.input ?? 'trusted');
     const childIndex = this.#indexes.get(childId);
     const parentData = effectiveLegs(parent) & (LEG_A | LEG_B);
     for (const value of options.carry ?? []) {
