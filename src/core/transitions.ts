@@ -44,8 +44,10 @@ export function recordResult(
   let brought: LegMask;
   let seen = output;
   let note: string | undefined;
+  let filters = false;
   try {
     const profile = policy.resolve(pending.tool);
+    filters = profile.lineage?.untrusted === 'filter';
     brought = profile.resultLegs(output, pending.post);
     if (profile.declassify !== undefined && brought & LEG_A) {
       const outcome = declassify(output, profile.declassify);
@@ -64,6 +66,12 @@ export function recordResult(
     // (test/core/match.test.ts "bring everything reserved when a result cannot be evaluated").
     brought = pending.post;
     seen = output;
+    // INVARIANT: under lineage `filter` an output that cannot be read is withheld, even when reading it throws
+    // (test/guard/transitions-review.test.ts "withholds it under filter when reading it throws").
+    if (filters) {
+      seen = { withheld: 'the output could not be read' };
+      note = 'the output could not be read; it was withheld';
+    }
   }
   const seq = state.seq + 1;
   const next: SessionState = {
