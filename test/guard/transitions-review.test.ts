@@ -109,6 +109,11 @@ describe.each(stores)('transitions under attack (%s store)', (_, open) => {
         await expect(parent.fork({ id })).rejects.toThrow(new ConfigError(`session \`${id}\` already exists`));
       }
       expect([await parent.view(), await victim.view()]).toEqual(states);
+      const racing = await Promise.allSettled(
+        [0, 1, 2].map((i) => parent.fork({ id: 'k', carry: [{ name: 'n', value: i }] })),
+      );
+      expect(racing.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(await guard.view('k')).toMatchObject({ parent: 'p', legs: 'A' });
     } finally {
       await close();
     }
