@@ -44,9 +44,19 @@ const stores: [string, () => Promise<{ guard: Guard; close: () => Promise<void> 
 ];
 
 describe.each(stores)('transitions under attack (%s store)', (_, open) => {
-  it('a result is recorded once, only for an allowed call: never twice, never for a denied or unknown call', async () => {
+  /** Runs a test body with a fresh guard and closes its stores. */
+  const withGuard = (body: (guard: Guard) => Promise<void>) => async () => {
     const { guard, close } = await open();
     try {
+      await body(guard);
+    } finally {
+      await close();
+    }
+  };
+
+  it(
+    'a result is recorded once, only for an allowed call: never twice, never for a denied or unknown call',
+    withGuard(async (guard) => {
       const session = await guard.session('s');
       expect((await session.check({ id: 'web', tool: 'read_web' })).effect).toBe('allow');
       await session.drop('B');
@@ -59,28 +69,24 @@ describe.each(stores)('transitions under attack (%s store)', (_, open) => {
       expect(await session.record('web', 'page')).toMatchObject({ ok: true, brought: 'A' });
       expect(await session.record('web', 'page')).toMatchObject({ ok: false, code: 'unknown_call' });
       expect((await session.view())?.seq).toBe((before?.seq ?? 0) + 1);
-    } finally {
-      await close();
-    }
-  });
+    }),
+  );
 
-  it('two records of one call racing: exactly one commits', async () => {
-    const { guard, close } = await open();
-    try {
+  it(
+    'two records of one call racing: exactly one commits',
+    withGuard(async (guard) => {
       const session = await guard.session('s');
       await session.check({ id: 'web', tool: 'read_web' });
       const outcomes = await Promise.all([session.record('web', 'one'), session.record('web', 'two')]);
       expect(outcomes.filter((o) => o.ok)).toHaveLength(1);
       expect(outcomes.filter((o) => !o.ok)).toMatchObject([{ code: 'unknown_call' }]);
       expect(await session.view()).toMatchObject({ held: 'A', pending: [] });
-    } finally {
-      await close();
-    }
-  });
+    }),
+  );
 
-  it('a drop of A racing a call that reserves A: never both', async () => {
-    const { guard, close } = await open();
-    try {
+  it(
+    'a drop of A racing a call that reserves A: never both',
+    withGuard(async (guard) => {
       for (let i = 0; i < 10; i++) {
         const session = await guard.session(`s${i}`);
         const [decision, dropped] = await Promise.all([
@@ -92,14 +98,12 @@ describe.each(stores)('transitions under attack (%s store)', (_, open) => {
         const view = await session.view();
         expect(view?.dropped.includes('A') && view.legs.includes('A')).toBe(false);
       }
-    } finally {
-      await close();
-    }
-  });
+    }),
+  );
 
-  it('a fork cannot take over an existing session, its parent included', async () => {
-    const { guard, close } = await open();
-    try {
+  it(
+    'a fork cannot take over an existing session, its parent included',
+    withGuard(async (guard) => {
       const parent = await guard.session('p');
       await parent.check({ id: 'web', tool: 'read_web' });
       const victim = await guard.session('v');
@@ -114,14 +118,12 @@ describe.each(stores)('transitions under attack (%s store)', (_, open) => {
       );
       expect(racing.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       expect(await guard.view('k')).toMatchObject({ parent: 'p', legs: 'A' });
-    } finally {
-      await close();
-    }
-  });
+    }),
+  );
 
-  it('drop then fork: values carried from a parent holding A and B keep both, so C in the child is a trifecta', async () => {
-    const { guard, close } = await open();
-    try {
+  it(
+    'drop then fork: values carried from a parent holding A and B keep both, so C in the child is a trifecta',
+    withGuard(async (guard) => {
       const parent = await guard.session('p');
       await parent.drop('C');
       await parent.check({ id: 'web', tool: 'read_web' });
@@ -136,10 +138,8 @@ describe.each(stores)('transitions under attack (%s store)', (_, open) => {
       expect(send.reasons.map((r) => r.code)).toEqual(
         expect.arrayContaining(['lethal_trifecta', 'argument_from_untrusted_output']),
       );
-    } finally {
-      await close();
-    }
-  });
+    }),
+  );
 });
 
 describe('fork with a request', () => {
