@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emptyPins, readPins, writePins } from '../../src/mcp/pins.ts';
+import { writeSampleLog } from '../audit/log.ts';
 import { cli } from './run-cli.ts';
 
 const POLICY = `version: 1
@@ -61,5 +62,24 @@ describe('files the CLI rewrites', () => {
     expect(readFileSync(victim, 'utf8')).toBe('precious\n');
     expect(lstatSync(file).isFile()).toBe(true);
     expect(await readPins(file)).toEqual(emptyPins());
+  });
+
+  it('audit export --out writes a new file 0600 and replaces a symlink planted there, never its target', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'r2-export-'));
+    await writeSampleLog(dir, 3);
+    const victim = plant(dir, 'planted.jsonl');
+    chmodSync(victim, 0o644);
+    for (const out of ['log.jsonl', 'planted.jsonl']) {
+      const run = await cli(['audit', 'export', 'audit.db', '--out', out], { cwd: dir });
+      expect(run).toMatchObject({ status: 0, stderr: '' });
+      expect(lstatSync(join(dir, out)).isFile()).toBe(true);
+      expect(statSync(join(dir, out)).mode & 0o777).toBe(0o600);
+      expect(readFileSync(join(dir, out), 'utf8')).toContain('"log":"ruleoftwo-audit"');
+    }
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(statSync(victim).mode & 0o777).toBe(0o644);
+    chmodSync(join(dir, 'log.jsonl'), 0o640);
+    expect((await cli(['audit', 'export', 'audit.db', '--out', 'log.jsonl'], { cwd: dir })).status).toBe(0);
+    expect(statSync(join(dir, 'log.jsonl')).mode & 0o777).toBe(0o640);
   });
 });

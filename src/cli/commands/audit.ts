@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
+import { replaceFile } from '../../atomic-file.ts';
 import { type Checkpoint, generateAuditKey } from '../../audit/checkpoint.ts';
 import { formatRecord } from '../../audit/format.ts';
 import { auditStats, exportJsonl, openAuditDatabase, verifyAuditFile, verifyJsonl } from '../../audit/inspect.ts';
@@ -179,7 +180,11 @@ async function exportLog(args: string[], io: CliIo): Promise<number> {
   } finally {
     db.close();
   }
-  if (typeof values.out === 'string') writeFileSync(resolve(io.cwd, values.out), `${lines.join('\n')}\n`);
+  // INVARIANT: an export holds every record's arguments: a new file is its owner's only, and a symlink planted at
+  // `--out` is replaced, never written through (test/cli/file-writes.test.ts "audit export --out").
+  if (typeof values.out === 'string') {
+    await replaceFile(resolve(io.cwd, values.out), `${lines.join('\n')}\n`, { mode: 0o600, follow: false });
+  }
   return 0;
 }
 
