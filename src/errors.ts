@@ -41,5 +41,27 @@ export function messageWithCauses(error: unknown): string {
   for (let depth = 0; cause instanceof Error && depth < 4; depth++, cause = cause.cause) {
     if (cause.message && !text.includes(cause.message)) text += ` (${cause.message})`;
   }
-  return text;
+  // INVARIANT: a URL quoted by fetch or the MCP SDK reaches logs and models without its userinfo or query
+  // (test/core/errors.test.ts "hides the userinfo and query").
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s<>"'`]+/gi, quotedUrl);
+}
+
+/**
+ * A URL as an error message may quote it: userinfo, query and fragment, which may hold credentials, become `***`.
+ * Works on a mistyped URL too, where everything up to an `@` before the path counts as userinfo.
+ */
+export function quotedUrl(text: string): string {
+  if (URL.canParse(text)) {
+    const url = new URL(text);
+    const userinfo = url.username !== '' || url.password !== '';
+    const rest = url.search !== '' || url.hash !== '';
+    url.username = '';
+    url.password = '';
+    url.search = '';
+    url.hash = '';
+    return `${userinfo ? url.href.replace('//', '//***@') : url.href}${rest ? '?***' : ''}`;
+  }
+  const end = text.search(/[?#]/);
+  const head = end < 0 ? text : text.slice(0, end);
+  return `${head.replace(/(?:[^/\\@]*@)+/, '***@')}${end < 0 ? '' : '?***'}`;
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { PolicyDocument, ToolDocument } from '../core/document.ts';
 import { parseDuration } from '../core/policy.ts';
-import { ConfigError, type ConfigIssue } from '../errors.ts';
+import { ConfigError, type ConfigIssue, quotedUrl } from '../errors.ts';
 import { formatPath, parseSource } from '../policy/source.ts';
 import { validatePolicy } from '../policy/validate.ts';
 
@@ -205,7 +205,15 @@ class ConfigReader {
       transport = stdio;
     } else if (raw.url !== undefined) {
       const url = this.string(raw.url, [...path, 'url'], '');
-      if (url !== '' && !URL.canParse(url)) this.report('invalid_url', [...path, 'url'], `invalid url \`${url}\``);
+      // INVARIANT: a url is quoted without its userinfo or query, which may hold secrets; credentials in it are
+      // refused, as fetch never sends them (test/mcp/config.test.ts "quotes a bad url").
+      const parsed = url === '' ? undefined : URL.parse(url);
+      if (url !== '' && !parsed) {
+        this.report('invalid_url', [...path, 'url'], `invalid url \`${quotedUrl(url)}\``);
+      } else if (parsed && (parsed.username !== '' || parsed.password !== '')) {
+        const why = 'holds credentials, which are never sent; put them in `headers`';
+        this.report('invalid_url', [...path, 'url'], `url \`${quotedUrl(url)}\` ${why}`);
+      }
       transport = { kind: 'http', url, headers: this.stringMap(raw.headers, [...path, 'headers']) };
     } else {
       this.report('missing_transport', path, 'a server needs `command` (stdio) or `url` (Streamable HTTP)');

@@ -179,7 +179,7 @@ export class Upstream {
       this.#log(`upstream \`${this.name}\`: ${why}; ${this.offer.tools.length} tool(s)`);
       this.onChange();
     } catch (error) {
-      this.#log(`upstream \`${this.name}\`: relisting failed: ${(error as Error).message}`);
+      this.#log(`upstream \`${this.name}\`: relisting failed: ${messageWithCauses(error)}`);
     }
   }
 

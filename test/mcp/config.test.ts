@@ -92,4 +92,19 @@ describe('ruleoftwo gateway (CLI)', () => {
     expect(notFound.status).toBe(2);
     expect(notFound.stderr).toBe('ruleoftwo gateway: cannot read gateway config `/nonexistent/gateway.yaml`: ENOENT\n');
   });
+
+  it('quotes a bad url without its userinfo or query, and refuses credentials in a url', async () => {
+    const messages = async (url: string) => {
+      const text = `version: 1\nservers:\n  web: { url: "${url}" }\n`;
+      const error = await parseGatewayConfig(text, '/base').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as ConfigError).issues.map((i) => `${i.code}: ${i.message}`).join('\n');
+    };
+    const invalid = await messages('https://user:t0ken@ho st/mcp?key=k3y');
+    expect(invalid).toBe('invalid_url: invalid url `https://***@ho st/mcp?***`');
+    const credentials = await messages('https://user:t0ken@host.test/mcp?key=k3y');
+    expect(credentials).toBe(
+      'invalid_url: url `https://***@host.test/mcp?***` holds credentials, which are never sent; put them in `headers`',
+    );
+  });
 });
