@@ -12,7 +12,7 @@ import type {
 } from '@anthropic-ai/claude-agent-sdk';
 import type { Approver } from '../approvals/types.ts';
 import { canonicalJson } from '../core/canonical.ts';
-import type { Guard } from '../guard/guard.ts';
+import { APPROVAL_TIMEOUT_TEXT, type Guard } from '../guard/guard.ts';
 import type { ApprovalAnswer } from '../store/types.ts';
 import { CallGate, deniedText, type Recorded } from './gate.ts';
 
@@ -34,6 +34,9 @@ export interface GuardedClaudeAgentOptions {
   hooks: Partial<Record<HookEvent, HookCallbackMatcher[]>>;
   canUseTool: CanUseTool;
 }
+
+/** What the approval path returns when the approver did not answer in time. */
+const TIMED_OUT = Symbol('timed out');
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -72,14 +75,33 @@ export function guardClaudeAgent(options: ClaudeAgentGuardOptions): GuardedClaud
     return { hookSpecificOutput: { hookEventName: 'PostToolUse', updatedToolOutput } };
   };
 
-  const ask = async (request: Parameters<Approver>[0], signal: AbortSignal): Promise<ApprovalAnswer | undefined> => {
+  // INVARIANT: an approver that hangs is given up on after the guard's approval timeout, and the call is denied as
+  // `guard.authorize` denies it (test/adapters/claude-agent-sdk.test.ts "hangs past the guard approval timeout").
+  const ask = async (
+    request: Parameters<Approver>[0],
+    signal: AbortSignal,
+  ): Promise<ApprovalAnswer | typeof TIMED_OUT | undefined> => {
     if (!options.approver) return undefined;
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    signal.addEventListener('abort', abort, { once: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<typeof TIMED_OUT>((done) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        done(TIMED_OUT);
+      }, options.guard.approvalTimeoutMs);
+    });
     try {
-      const answer = await options.approver(request, { signal });
+      const answer = await Promise.race([options.approver(request, { signal: controller.signal }), timeout]);
+      if (answer === TIMED_OUT) return answer;
       return typeof answer === 'boolean' ? { approved: answer, by: 'claude-agent-sdk canUseTool' } : answer;
     } catch {
       // An approver that fails gave no answer: the call is denied.
       return undefined;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', abort);
     }
   };
 
@@ -89,6 +111,10 @@ export function guardClaudeAgent(options: ClaudeAgentGuardOptions): GuardedClaud
       const verdict = await gate.decide(call);
       if (verdict.effect === 'ask') {
         const answer = await ask(verdict.request, context.signal);
+        if (answer === TIMED_OUT) {
+          await gate.decline(call.id, { by: 'ruleoftwo', reason: APPROVAL_TIMEOUT_TEXT });
+          return { behavior: 'deny', message: deniedText(call.tool, APPROVAL_TIMEOUT_TEXT) };
+        }
         const settled = await gate.settle(call, () => answer);
         if (settled.effect !== 'allow') return { behavior: 'deny', message: settled.message };
         return { behavior: 'allow', updatedInput: input };

@@ -126,6 +126,8 @@ export interface Session {
 /** The Rule-of-Two guard: one policy, its stores, its approval channel. */
 export interface Guard {
   readonly policy: Policy;
+  /** How long an approver is waited for before the call is denied (`approval_timeout`). */
+  readonly approvalTimeoutMs: number;
   /** Opens a session, creating it on first use. */
   session(id: string, options?: SessionOptions): Promise<Session>;
   check(sessionId: string, call: ToolCall, options?: { receipt?: ApprovalReceipt }): Promise<Decision>;
@@ -183,13 +185,16 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Why a call was denied when its approver did not answer within {@link Guard.approvalTimeoutMs}. */
+export const APPROVAL_TIMEOUT_TEXT = 'no answer before the approval timeout';
+
 class RuleOfTwoGuard implements Guard {
   readonly policy: Policy;
   readonly #sessions: SessionStore;
   readonly #approvals: ApprovalStore;
   readonly #audit: AuditLog;
   readonly #approver: Approver | undefined;
-  readonly #approvalTimeoutMs: number;
+  readonly approvalTimeoutMs: number;
   readonly #now: () => number;
   readonly #newId: () => string;
   readonly #onError: (error: unknown, where: string) => void;
@@ -205,7 +210,7 @@ class RuleOfTwoGuard implements Guard {
     this.#approvals = options.approvals ?? new MemoryApprovalStore();
     this.#audit = options.audit ?? new MemoryAuditLog();
     this.#approver = options.approver;
-    this.#approvalTimeoutMs = options.approvalTimeoutMs ?? policy.approvalTtlMs;
+    this.approvalTimeoutMs = options.approvalTimeoutMs ?? policy.approvalTtlMs;
     this.#now = options.now ?? Date.now;
     this.#newId = options.newId ?? (() => crypto.randomUUID());
     this.#onError = options.onError ?? (() => {});
@@ -394,7 +399,7 @@ class RuleOfTwoGuard implements Guard {
       const timeout = error instanceof ApprovalTimeout;
       if (!timeout) this.#onError(error, 'approver');
       const code = timeout ? 'approval_timeout' : 'approver_error';
-      const message = timeout ? 'no answer before the approval timeout' : `approver failed: ${errorMessage(error)}`;
+      const message = timeout ? APPROVAL_TIMEOUT_TEXT : `approver failed: ${errorMessage(error)}`;
       return this.#givenUp(denyWith(decision, code, message));
     }
     const receipt = await this.answer(request.id, answer).catch((error: unknown) => {
@@ -430,7 +435,7 @@ class RuleOfTwoGuard implements Guard {
       timer = setTimeout(() => {
         controller.abort();
         reject(new ApprovalTimeout());
-      }, this.#approvalTimeoutMs);
+      }, this.approvalTimeoutMs);
     });
     try {
       const raw = await Promise.race([approver(request, { signal: controller.signal }), timeout]);

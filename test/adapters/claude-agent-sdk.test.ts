@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ScriptedMessagesApi } from '../../examples/claude-agent-sdk/scripted-api.ts';
 import { guardClaudeAgent } from '../../src/adapters/claude-agent-sdk.ts';
+import type { ApprovalRequest } from '../../src/core/decision.ts';
 import { createGuard } from '../../src/guard/guard.ts';
 import { type AdapterDriver, type Conversation, conformance } from './conformance.ts';
-import { lineagePolicy, type Script, scripts, thread, type World, world } from './fixture.ts';
+import { lineagePolicy, policy, type Script, scripts, thread, type World, world } from './fixture.ts';
 
 const api = new ScriptedMessagesApi('mcp__email__');
 let baseUrl = '';
@@ -124,6 +125,33 @@ describe('claude-agent-sdk adapter', () => {
     const conversation = await converse(w, scripts.attack, guarded);
     expect(w.mailbox.sent).toEqual([]);
     expect(conversation.seen.get('call_exfil')).toContain("needs a person's approval");
+  });
+
+  it('denies when the approver hangs past the guard approval timeout, and a late yes cannot revive the call', async () => {
+    const w = await world('ask', { name: 'hung-approver' });
+    const guard = createGuard({ policy: policy('ask'), audit: w.audit, approvalTimeoutMs: 150 });
+    await guard.session(w.session);
+    const asked: { request: ApprovalRequest; signal: AbortSignal }[] = [];
+    const guarded = guardClaudeAgent({
+      guard,
+      session: w.session,
+      toolName: (name) => name.replace(/^mcp__email__/, ''),
+      approver: (request, { signal }) => {
+        asked.push({ request, signal });
+        return new Promise<boolean>(() => {});
+      },
+    });
+    const conversation = await converse({ ...w, guard }, scripts.attack, guarded);
+    expect(w.mailbox.sent).toEqual([]);
+    expect(conversation.seen.get('call_exfil')).toContain('no answer before the approval timeout');
+    expect(asked.map((a) => a.signal.aborted)).toEqual([true]);
+    const request = asked[0]?.request as ApprovalRequest;
+    // The request is closed as the guard's own authorize closes it when its approver hangs.
+    const closed = w.audit.events.filter((e) => e.type === 'approval.answer' && e.requestId === request.id);
+    expect(closed).toMatchObject([
+      { status: 'denied', by: 'ruleoftwo', reason: 'no answer before the approval timeout' },
+    ]);
+    expect(await guard.answer(request.id, { approved: true, by: 'late' })).toBeUndefined();
   });
 
   it('labels MCP tools by their Claude Code names, globs included, through the same policy', async () => {
