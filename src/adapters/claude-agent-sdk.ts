@@ -10,6 +10,7 @@ import type {
   HookEvent,
   PermissionResult,
 } from '@anthropic-ai/claude-agent-sdk';
+import { ApprovalTimeout, askApprover } from '../approvals/ask.ts';
 import type { Approver } from '../approvals/types.ts';
 import { canonicalJson } from '../core/canonical.ts';
 import { APPROVAL_TIMEOUT_TEXT, type Guard } from '../guard/guard.ts';
@@ -82,26 +83,12 @@ export function guardClaudeAgent(options: ClaudeAgentGuardOptions): GuardedClaud
     signal: AbortSignal,
   ): Promise<ApprovalAnswer | typeof TIMED_OUT | undefined> => {
     if (!options.approver) return undefined;
-    const controller = new AbortController();
-    const abort = () => controller.abort();
-    signal.addEventListener('abort', abort, { once: true });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<typeof TIMED_OUT>((done) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        done(TIMED_OUT);
-      }, options.guard.approvalTimeoutMs);
-    });
     try {
-      const answer = await Promise.race([options.approver(request, { signal: controller.signal }), timeout]);
-      if (answer === TIMED_OUT) return answer;
+      const answer = await askApprover(options.approver, request, options.guard.approvalTimeoutMs, signal);
       return typeof answer === 'boolean' ? { approved: answer, by: 'claude-agent-sdk canUseTool' } : answer;
-    } catch {
+    } catch (error) {
       // An approver that fails gave no answer: the call is denied.
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', abort);
+      return error instanceof ApprovalTimeout ? TIMED_OUT : undefined;
     }
   };
 

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { hash } from 'node:crypto';
+import { ApprovalTimeout, askApprover } from '../approvals/ask.ts';
 import type { Approver } from '../approvals/types.ts';
 import type { Sha256 } from '../core/approval.ts';
 import { decide, errorDecision, type ToolCall } from '../core/decide.ts';
@@ -428,25 +429,12 @@ class RuleOfTwoGuard implements Guard {
   }
 
   async #ask(request: NonNullable<Decision['approval']>): Promise<ApprovalAnswer> {
-    const approver = this.#approver as Approver;
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(new ApprovalTimeout());
-      }, this.approvalTimeoutMs);
-    });
-    try {
-      const raw = await Promise.race([approver(request, { signal: controller.signal }), timeout]);
-      if (typeof raw === 'boolean') return { approved: raw };
-      if (raw === null || typeof raw !== 'object' || typeof raw.approved !== 'boolean') {
-        throw new Error('approver returned neither a boolean nor {approved}');
-      }
-      return raw;
-    } finally {
-      clearTimeout(timer);
+    const raw = await askApprover(this.#approver as Approver, request, this.approvalTimeoutMs);
+    if (typeof raw === 'boolean') return { approved: raw };
+    if (raw === null || typeof raw !== 'object' || typeof raw.approved !== 'boolean') {
+      throw new Error('approver returned neither a boolean nor {approved}');
     }
+    return raw;
   }
 
   async answer(requestId: string, answer: ApprovalAnswer): Promise<ApprovalReceipt | undefined> {
@@ -725,8 +713,6 @@ class RuleOfTwoGuard implements Guard {
     };
   }
 }
-
-class ApprovalTimeout extends Error {}
 
 function byteSize(output: unknown): number {
   try {
