@@ -513,11 +513,14 @@ function pushUrl(text: string, start: number, body: number, out: string[]): numb
 const RELATIVE_BASE = 'https://relative.invalid/';
 
 /**
- * A URL, or null when the text is not one; without the exception `new URL` throws, whose stack trace cost more than
- * the rest of a decision. `URL.parse` is Node 22.1 on; before, the text is tested first and then parsed.
+ * A URL (relative to `base`, when given), or null when the text is not one; without the exception `new URL` throws,
+ * whose stack trace cost more than the rest of a decision. `URL.parse` is Node 22.1 on; before, the text is tested
+ * first and then parsed.
  */
-const parseUrl: (text: string) => URL | null =
-  typeof URL.parse === 'function' ? (text) => URL.parse(text) : (text) => (URL.canParse(text) ? new URL(text) : null);
+const parseUrl: (text: string, base?: string) => URL | null =
+  typeof URL.parse === 'function'
+    ? (text, base) => URL.parse(text, base)
+    : (text, base) => (URL.canParse(text, base) ? new URL(text, base) : null);
 
 function checkUrl(
   outcome: ControlOutcome,
@@ -527,7 +530,8 @@ function checkUrl(
   reader: ProvenanceReader | undefined,
   base?: string,
 ): void {
-  const parsed = parseUrl(value) ?? (base === undefined ? null : URL.parse(value, base));
+  // Absolute first: with a base of the same scheme, `https:/evil.example` would read as a path on the base's host.
+  const parsed = parseUrl(value) ?? (base === undefined ? null : parseUrl(value, base));
   if (parsed === null) {
     violate(outcome, url.effect, 'url_invalid', `argument \`${path}\` is not a URL`);
     return;

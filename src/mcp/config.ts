@@ -207,7 +207,8 @@ class ConfigReader {
       const url = this.string(raw.url, [...path, 'url'], '');
       // INVARIANT: a url is quoted without its userinfo or query, which may hold secrets; credentials in it are
       // refused, as fetch never sends them (test/mcp/config.test.ts "quotes a bad url").
-      const parsed = url === '' ? undefined : URL.parse(url);
+      // URL.canParse, not URL.parse: the project runs on Node 22.0, which has only the former.
+      const parsed = url !== '' && URL.canParse(url) ? new URL(url) : undefined;
       if (url !== '' && !parsed) {
         this.report('invalid_url', [...path, 'url'], `invalid url \`${quotedUrl(url)}\``);
       } else if (parsed && (parsed.username !== '' || parsed.password !== '')) {
