@@ -297,6 +297,20 @@ async function run(name: string, make: (bytes: number) => string): Promise<void>
       `  decide a ${label} (${f(n, 0)} chars) with provenance and URL controls: intrinsic p50 ${f(percentile(d.intrinsic, 0.5))} µs, p99 ${f(percentile(d.intrinsic, 0.99))} µs (target p99 <= 50 µs); ${f(percentile(d.intrinsic, 0.5) / percentile(scanned, 0.5), 2)}x the scans alone at p50; effects ${JSON.stringify(d.effects)}`,
     );
   }
+  // How the decision's cost grows with the size of the call: the same call shape with bodies of other lengths.
+  const sizes = [1000, 1500, 2000].map((body) => {
+    const list = Array.from({ length: 1000 }, (_, k) => call(outputs[k % 10] as string, k, body));
+    const size = list.reduce((sum, args) => sum + args.reduce((s, a) => s + a.value.length, 0), 0) / list.length;
+    return { size, p99: percentile(decideCalls(list).intrinsic, 0.99) };
+  });
+  const sweep = [
+    { size: shortChars, p99: percentile(decidedShort.intrinsic, 0.99) },
+    ...sizes,
+    { size: chars, p99: percentile(decided.intrinsic, 0.99) },
+  ];
+  console.log(
+    `  decide p99 by call size: ${sweep.map((s) => `${f(s.size, 0)} chars ${f(s.p99)} µs`).join(', ')} (intrinsic)`,
+  );
   console.log(
     `  memory per session for 10 MB seen: ${f(memory / MB, 2)} MiB measured, ${f(stats.bytes / MB, 2)} MiB estimated (target <= 8 MiB); baseline keeps 10 MiB of text`,
   );
