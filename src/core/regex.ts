@@ -1,0 +1,285 @@
+import { type AST, RegExpParser } from '@eslint-community/regexpp';
+
+type Alternative = AST.Alternative;
+type Element = AST.Element;
+type Node = AST.Node;
+
+/**
+ * Policy regular expressions, matched in time linear in the value: a value the model or a tool chose runs inside
+ * the decision, so JavaScript's backtracking engine (exponential on `(a+)+` and `a`s then `!`) must never see it.
+ *
+ * The expression is parsed as JavaScript (`u` flag) and compiled to a Thompson automaton that is simulated over
+ * every reachable state at once (Pike's method without captures: only whether the whole value matches is asked).
+ * Every question about a single character is answered by V8 itself, with the expression's own class, escape or
+ * property compiled natively and tested on that one character; only the structure (sequence, alternation,
+ * repetition, `^`, `$`, `\b`) is the automaton's. That keeps JavaScript's meaning of `.`, `\s`, `\w`, `\p{...}`,
+ * `[^]` and the rest exactly, with no table of ours to drift from the runtime's Unicode version.
+ */
+
+/** A compiled policy expression; `test` matches the value as a whole. */
+export interface LinearRegex {
+  /** Whether the expression matches the whole value. */
+  test(value: string): boolean;
+  /** The match result and the number of automaton steps it took (at most `2 * size * (length + 1)`). */
+  run(value: string): { matched: boolean; steps: number };
+  /** States of the automaton, which bound the work per character of the value. */
+  readonly size: number;
+}
+
+/** Why an expression cannot be a policy expression: not JavaScript, or JavaScript the linear engine cannot run. */
+export interface RegexProblem {
+  code: 'invalid_regex' | 'unsupported_regex';
+  message: string;
+}
+
+/** Most automaton states an expression may compile to; counted repetitions expand (`x{1,100}` is 100 copies). */
+export const MAX_REGEX_STATES = 10_000;
+
+/** An expression the linear engine cannot run, with the reason. */
+export class UnsupportedRegexError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+const parser = new RegExpParser({ ecmaVersion: 2025 });
+
+/** Why a policy expression cannot be used, or undefined when it compiles. */
+export function regexProblem(source: string): RegexProblem | undefined {
+  try {
+    new RegExp(source, 'u');
+  } catch (error) {
+    const message = (error as Error).message.replace(/^Invalid regular expression: /, '');
+    return { code: 'invalid_regex', message: `invalid regular expression: ${message}` };
+  }
+  try {
+    compileRegex(source);
+    return undefined;
+  } catch (error) {
+    return { code: 'unsupported_regex', message: (error as Error).message };
+  }
+}
+
+// Instruction kinds of the automaton.
+const CHAR = 0;
+const CLASS = 1;
+const SPLIT = 2;
+const START = 3;
+const END = 4;
+const WORD_BOUNDARY = 5;
+const NOT_WORD_BOUNDARY = 6;
+const MATCH = 7;
+
+/** A character test answered by a native expression, memoised for ASCII where values spend most of their time. */
+function nativeTest(raw: string): (cp: number) => boolean {
+  const regex = new RegExp(`^(?:${raw})$`, 'u');
+  const ascii = new Uint8Array(128);
+  return (cp) => {
+    if (cp < 128) {
+      let known = ascii[cp] as number;
+      if (known === 0) {
+        known = regex.test(String.fromCharCode(cp)) ? 1 : 2;
+        ascii[cp] = known;
+      }
+      return known === 1;
+    }
+    return regex.test(String.fromCodePoint(cp));
+  };
+}
+
+class Builder {
+  readonly op: number[] = [];
+  readonly next: number[] = [];
+  readonly alt: number[] = [];
+  readonly arg: (number | ((cp: number) => boolean))[] = [];
+  readonly #tests = new Map<string, (cp: number) => boolean>();
+  readonly source: string;
+
+  constructor(source: string) {
+    this.source = source;
+  }
+
+  state(op: number, next: number, alt = -1, arg: number | ((cp: number) => boolean) = 0): number {
+    if (this.op.length >= MAX_REGEX_STATES) {
+      throw new UnsupportedRegexError(
+        `unsupported regular expression \`${this.source}\`: it expands to more than ${MAX_REGEX_STATES} states; use smaller repetition counts`,
+      );
+    }
+    this.op.push(op);
+    this.next.push(next);
+    this.alt.push(alt);
+    this.arg.push(arg);
+    return this.op.length - 1;
+  }
+
+  unsupported(node: Node, what: string): never {
+    const why =
+      what === 'modifier group'
+        ? 'is not supported; write the cases out, such as `[aA]`'
+        : 'needs backtracking; policy expressions run in linear time, without lookaround or backreferences';
+    throw new UnsupportedRegexError(
+      `unsupported regular expression \`${this.source}\`: the ${what} \`${node.raw}\` ${why}`,
+    );
+  }
+
+  /** Compiles alternatives to a state that continues at `next` after any of them. */
+  alternatives(alternatives: readonly Alternative[], next: number): number {
+    const entries = alternatives.map((alternative) => this.sequence(alternative.elements, next));
+    let entry = entries.pop() as number;
+    while (entries.length > 0) entry = this.state(SPLIT, entries.pop() as number, entry);
+    return entry;
+  }
+
+  sequence(elements: readonly Element[], next: number): number {
+    let entry = next;
+    for (let i = elements.length - 1; i >= 0; i--) entry = this.element(elements[i] as Element, entry);
+    return entry;
+  }
+
+  element(node: Element, next: number): number {
+    switch (node.type) {
+      case 'Character':
+        return this.state(CHAR, next, -1, node.value);
+      case 'CharacterClass':
+      case 'CharacterSet':
+      case 'ExpressionCharacterClass': {
+        let test = this.#tests.get(node.raw);
+        if (test === undefined) {
+          test = nativeTest(node.raw);
+          this.#tests.set(node.raw, test);
+        }
+        return this.state(CLASS, next, -1, test);
+      }
+      case 'Group':
+        if (node.modifiers !== null) this.unsupported(node, 'modifier group');
+        return this.alternatives(node.alternatives, next);
+      case 'CapturingGroup':
+        return this.alternatives(node.alternatives, next);
+      case 'Assertion':
+        if (node.kind === 'start') return this.state(START, next);
+        if (node.kind === 'end') return this.state(END, next);
+        if (node.kind === 'word') return this.state(node.negate ? NOT_WORD_BOUNDARY : WORD_BOUNDARY, next);
+        return this.unsupported(node, node.kind === 'lookahead' ? 'lookahead' : 'lookbehind');
+      case 'Backreference':
+        return this.unsupported(node, 'backreference');
+      case 'Quantifier': {
+        // Optional copies nest, `x{0,2}` as `(?:x(?:x)?)?`, then the required copies go in front.
+        let entry = next;
+        if (node.max === Number.POSITIVE_INFINITY) {
+          const loop = this.state(SPLIT, -1, next);
+          this.next[loop] = this.element(node.element, loop);
+          entry = loop;
+        } else {
+          for (let i = node.min; i < node.max; i++) {
+            const split = this.state(SPLIT, -1, next);
+            this.next[split] = this.element(node.element, entry);
+            entry = split;
+          }
+        }
+        for (let i = 0; i < node.min; i++) entry = this.element(node.element, entry);
+        return entry;
+      }
+    }
+  }
+}
+
+/** Whether the UTF-16 unit is a word character for `\b` (ASCII only, as JavaScript has it without the `i` flag). */
+function isWordUnit(unit: number): boolean {
+  return (
+    (unit >= 0x30 && unit <= 0x39) || (unit >= 0x41 && unit <= 0x5a) || (unit >= 0x61 && unit <= 0x7a) || unit === 0x5f
+  );
+}
+
+/**
+ * Compiles a policy expression, matched against whole values, to the linear engine. Throws a `SyntaxError` for what
+ * JavaScript rejects and an {@link UnsupportedRegexError} for lookaround, backreferences, modifiers or an expression
+ * that expands past {@link MAX_REGEX_STATES}.
+ */
+export function compileRegex(source: string): LinearRegex {
+  new RegExp(source, 'u');
+  const pattern = parser.parsePattern(source, 0, source.length, { unicode: true });
+  const builder = new Builder(source);
+  const match = builder.state(MATCH, -1);
+  const start = builder.alternatives(pattern.alternatives, match);
+  const op = Int8Array.from(builder.op);
+  const nextOf = Int32Array.from(builder.next);
+  const altOf = Int32Array.from(builder.alt);
+  const arg = builder.arg;
+  const size = op.length;
+
+  // Work lists are reused across runs (a run never re-enters: nothing it calls can call back into the guard);
+  // `seen` marks a state added at the current position by a generation number that only grows.
+  let current = new Int32Array(size);
+  let following = new Int32Array(size);
+  const seen = new Int32Array(size);
+  const stack = new Int32Array(size);
+  let generation = 0;
+
+  const run = (value: string): { matched: boolean; steps: number } => {
+    let steps = 0;
+    if (generation > 0x3fffffff) {
+      seen.fill(0);
+      generation = 0;
+    }
+    // Adds a state and everything reachable from it without reading a character at `index` to `list`.
+    const add = (list: Int32Array, from: number, index: number, length: number): number => {
+      let top = 0;
+      stack[top++] = from;
+      while (top > 0) {
+        const s = stack[--top] as number;
+        if (seen[s] === generation) continue;
+        seen[s] = generation;
+        steps++;
+        switch (op[s]) {
+          case SPLIT:
+            stack[top++] = altOf[s] as number;
+            stack[top++] = nextOf[s] as number;
+            break;
+          case START:
+            if (index === 0) stack[top++] = nextOf[s] as number;
+            break;
+          case END:
+            if (index === value.length) stack[top++] = nextOf[s] as number;
+            break;
+          case WORD_BOUNDARY:
+          case NOT_WORD_BOUNDARY: {
+            const before = index > 0 && isWordUnit(value.charCodeAt(index - 1));
+            const after = index < value.length && isWordUnit(value.charCodeAt(index));
+            if ((before !== after) === (op[s] === WORD_BOUNDARY)) stack[top++] = nextOf[s] as number;
+            break;
+          }
+          default:
+            list[length++] = s;
+        }
+      }
+      return length;
+    };
+    generation++;
+    let count = add(current, start, 0, 0);
+    let index = 0;
+    while (index < value.length && count > 0) {
+      const cp = value.codePointAt(index) as number;
+      const after = index + (cp > 0xffff ? 2 : 1);
+      generation++;
+      let nextCount = 0;
+      for (let i = 0; i < count; i++) {
+        const s = current[i] as number;
+        steps++;
+        const kind = op[s];
+        const holds = kind === CHAR ? arg[s] === cp : kind === CLASS && (arg[s] as (cp: number) => boolean)(cp);
+        if (holds) nextCount = add(following, nextOf[s] as number, after, nextCount);
+      }
+      const swap = current;
+      current = following;
+      following = swap;
+      count = nextCount;
+      index = after;
+    }
+    let matched = false;
+    if (index === value.length) for (let i = 0; i < count; i++) if (op[current[i] as number] === MATCH) matched = true;
+    return { matched, steps };
+  };
+
+  return { size, run, test: (value) => run(value).matched };
+}
