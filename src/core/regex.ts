@@ -71,6 +71,15 @@ const WORD_BOUNDARY = 5;
 const NOT_WORD_BOUNDARY = 6;
 const MATCH = 7;
 
+// Whether the value ends at a position: `$` holds, fails, or is decided later.
+const NO = 0;
+const YES = 1;
+const PENDING = 2;
+
+// Budget of the cached automaton of one expression: sets of states, and states summed over them.
+const MAX_CACHED_SETS = 256;
+const MAX_CACHED_ENTRIES = 65_536;
+
 /** A character test answered by a native expression, memoised for ASCII where values spend most of their time. */
 function nativeTest(raw: string): (cp: number) => boolean {
   const regex = new RegExp(`^(?:${raw})$`, 'u');
@@ -215,71 +224,154 @@ export function compileRegex(source: string): LinearRegex {
   const seen = new Int32Array(size);
   const stack = new Int32Array(size);
   let generation = 0;
+  let steps = 0;
 
-  const run = (value: string): { matched: boolean; steps: number } => {
-    let steps = 0;
+  /**
+   * Adds `from` and every state reachable from it without reading a character to `list` from `length` on, and
+   * returns the new length. `^` holds when `atStart`; `$` holds, fails or (`PENDING`, building the cache below, where
+   * the end is not yet known) stays in the list; `\b` reads the units around the position.
+   */
+  const add = (
+    list: Int32Array,
+    length: number,
+    from: number,
+    atStart: boolean,
+    atEnd: number,
+    wordBefore: boolean,
+    wordAfter: boolean,
+  ): number => {
+    let top = 0;
+    stack[top++] = from;
+    while (top > 0) {
+      const s = stack[--top] as number;
+      if (seen[s] === generation) continue;
+      seen[s] = generation;
+      steps++;
+      switch (op[s]) {
+        case SPLIT:
+          stack[top++] = altOf[s] as number;
+          stack[top++] = nextOf[s] as number;
+          break;
+        case START:
+          if (atStart) stack[top++] = nextOf[s] as number;
+          break;
+        case END:
+          if (atEnd === YES) stack[top++] = nextOf[s] as number;
+          else if (atEnd === PENDING) list[length++] = s;
+          break;
+        case WORD_BOUNDARY:
+        case NOT_WORD_BOUNDARY:
+          if ((wordBefore !== wordAfter) === (op[s] === WORD_BOUNDARY)) stack[top++] = nextOf[s] as number;
+          break;
+        default:
+          list[length++] = s;
+      }
+    }
+    return length;
+  };
+
+  /** Moves the `count` states of `current` over one character into `following`; returns how many there are. */
+  const step = (count: number, cp: number, atEnd: number, wordBefore: boolean, wordAfter: boolean): number => {
     if (generation > 0x3fffffff) {
       seen.fill(0);
       generation = 0;
     }
-    // Adds a state and everything reachable from it without reading a character at `index` to `list`.
-    const add = (list: Int32Array, from: number, index: number, length: number): number => {
-      let top = 0;
-      stack[top++] = from;
-      while (top > 0) {
-        const s = stack[--top] as number;
-        if (seen[s] === generation) continue;
-        seen[s] = generation;
-        steps++;
-        switch (op[s]) {
-          case SPLIT:
-            stack[top++] = altOf[s] as number;
-            stack[top++] = nextOf[s] as number;
-            break;
-          case START:
-            if (index === 0) stack[top++] = nextOf[s] as number;
-            break;
-          case END:
-            if (index === value.length) stack[top++] = nextOf[s] as number;
-            break;
-          case WORD_BOUNDARY:
-          case NOT_WORD_BOUNDARY: {
-            const before = index > 0 && isWordUnit(value.charCodeAt(index - 1));
-            const after = index < value.length && isWordUnit(value.charCodeAt(index));
-            if ((before !== after) === (op[s] === WORD_BOUNDARY)) stack[top++] = nextOf[s] as number;
-            break;
-          }
-          default:
-            list[length++] = s;
-        }
-      }
-      return length;
-    };
     generation++;
-    let count = add(current, start, 0, 0);
+    let length = 0;
+    for (let i = 0; i < count; i++) {
+      const s = current[i] as number;
+      steps++;
+      const kind = op[s];
+      const holds = kind === CHAR ? arg[s] === cp : kind === CLASS && (arg[s] as (cp: number) => boolean)(cp);
+      if (holds) length = add(following, length, nextOf[s] as number, false, atEnd, wordBefore, wordAfter);
+    }
+    return length;
+  };
+
+  const begin = (atEnd: number, wordAfter: boolean): number => {
+    generation++;
+    return add(current, 0, start, true, atEnd, false, wordAfter);
+  };
+
+  const run = (value: string): { matched: boolean; steps: number } => {
+    steps = 0;
+    const word = (index: number) => index >= 0 && index < value.length && isWordUnit(value.charCodeAt(index));
+    let count = begin(value.length === 0 ? YES : NO, word(0));
     let index = 0;
     while (index < value.length && count > 0) {
       const cp = value.codePointAt(index) as number;
       const after = index + (cp > 0xffff ? 2 : 1);
-      generation++;
-      let nextCount = 0;
-      for (let i = 0; i < count; i++) {
-        const s = current[i] as number;
-        steps++;
-        const kind = op[s];
-        const holds = kind === CHAR ? arg[s] === cp : kind === CLASS && (arg[s] as (cp: number) => boolean)(cp);
-        if (holds) nextCount = add(following, nextOf[s] as number, after, nextCount);
-      }
+      count = step(count, cp, after === value.length ? YES : NO, word(after - 1), word(after));
       const swap = current;
       current = following;
       following = swap;
-      count = nextCount;
       index = after;
     }
     let matched = false;
-    if (index === value.length) for (let i = 0; i < count; i++) if (op[current[i] as number] === MATCH) matched = true;
+    for (let i = 0; i < count; i++) if (op[current[i] as number] === MATCH) matched = true;
     return { matched, steps };
   };
 
-  return { size, run, test: (value) => run(value).matched };
+  // A lazily built deterministic automaton over ASCII, as RE2 keeps one: each set of states the simulation reaches
+  // becomes one cached state, and an ASCII character's move from it a table lookup. Only for expressions without
+  // `\b` (whose states depend on the characters around, not only on the set), and only up to a memory budget;
+  // past it, or for other characters, the simulation above answers, so the time stays linear either way.
+  const cacheable = !op.some((kind) => kind === WORD_BOUNDARY || kind === NOT_WORD_BOUNDARY);
+  const sets: Int32Array[] = [];
+  const ids = new Map<string, number>();
+  let moves = new Int32Array(0);
+  const accepts: boolean[] = [];
+  let cached = 0;
+
+  /** The cached state for the `count` states in `list`, or -1 when the budget is spent. */
+  const intern = (list: Int32Array, count: number): number => {
+    const set = list.slice(0, count).sort();
+    const key = set.join(',');
+    const known = ids.get(key);
+    if (known !== undefined) return known;
+    if (sets.length >= MAX_CACHED_SETS || cached + count > MAX_CACHED_ENTRIES) return -1;
+    const id = sets.length;
+    sets.push(set);
+    ids.set(key, id);
+    cached += count;
+    if (moves.length < (id + 1) * 128) {
+      const grown = new Int32Array(Math.max(128, moves.length * 2)).fill(-1);
+      grown.set(moves);
+      moves = grown;
+    }
+    // Whether the set accepts when the value ends here: a match state, or a pending `$` that leads to one.
+    generation++;
+    let length = 0;
+    for (const s of set)
+      length = op[s] === END ? add(following, length, nextOf[s] as number, false, YES, false, false) : length;
+    accepts[id] = set.some((s) => op[s] === MATCH) || following.subarray(0, length).some((s) => op[s] === MATCH);
+    return id;
+  };
+
+  /** The cached state after reading `cp` from cached state `from`, or -1 when the budget is spent. */
+  const move = (from: number, cp: number): number => {
+    const known = cp < 128 ? (moves[from * 128 + cp] as number) : -1;
+    if (known >= 0) return known;
+    const set = sets[from] as Int32Array;
+    current.set(set);
+    const length = step(set.length, cp, PENDING, false, false);
+    const to = intern(following, length);
+    if (to >= 0 && cp < 128) moves[from * 128 + cp] = to;
+    return to;
+  };
+
+  let initial = -1;
+  const test = (value: string): boolean => {
+    if (!cacheable || value.length === 0) return run(value).matched;
+    if (initial < 0) initial = intern(current, begin(NO, false));
+    let state = initial;
+    for (let index = 0; index < value.length && state >= 0; ) {
+      const cp = value.codePointAt(index) as number;
+      index += cp > 0xffff ? 2 : 1;
+      state = move(state, cp);
+    }
+    return state >= 0 ? (accepts[state] as boolean) : run(value).matched;
+  };
+
+  return { size, run, test };
 }

@@ -77,11 +77,27 @@ describe('linear policy expressions agree with JavaScript', () => {
     }));
     const value = fc.array(fc.constantFrom(...chars), { maxLength: 8 }).map((cs) => cs.join(''));
     fc.assert(
-      fc.property(expr, value, (source, v) => {
-        expect(compileRegex(source).test(v)).toBe(native(source, v));
+      fc.property(expr, fc.array(value, { minLength: 1, maxLength: 4 }), (source, values) => {
+        // One compiled expression over several values, so later values meet the cache the earlier ones built.
+        const regex = compileRegex(source);
+        for (const v of values) {
+          expect(regex.test(v)).toBe(native(source, v));
+          expect(regex.run(v).matched).toBe(native(source, v));
+        }
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('past the cache budget, where the simulation answers alone', () => {
+    // The n-th character from the end is an `a`: a deterministic automaton needs 2^13 states for it, past the budget.
+    const source = '[ab]*a[ab]{12}';
+    const regex = compileRegex(source);
+    const values = fc.sample(fc.array(fc.constantFrom('a', 'b'), { minLength: 10, maxLength: 40 }), {
+      numRuns: 600,
+      seed: 7,
+    });
+    for (const v of values.map((cs) => cs.join(''))) expect(regex.test(v), v).toBe(native(source, v));
   });
 });
 
