@@ -226,10 +226,19 @@ export function compileRegex(source: string): LinearRegex {
   let generation = 0;
   let steps = 0;
 
+  const nextGeneration = (): void => {
+    if (generation > 0x3fffffff) {
+      seen.fill(0);
+      generation = 0;
+    }
+    generation++;
+  };
+
   /**
    * Adds `from` and every state reachable from it without reading a character to `list` from `length` on, and
-   * returns the new length. `^` holds when `atStart`; `$` holds, fails or (`PENDING`, building the cache below, where
-   * the end is not yet known) stays in the list; `\b` reads the units around the position.
+   * returns the new length. `^` holds when `atStart`. `$` holds or fails by `atEnd`, and `\b` by `before` and
+   * `after`; when `atEnd` or `after` is `PENDING` (building the cached automaton, before the next character is read)
+   * the assertion stays in the list, to be added again once the position is known.
    */
   const add = (
     list: Int32Array,
@@ -237,8 +246,8 @@ export function compileRegex(source: string): LinearRegex {
     from: number,
     atStart: boolean,
     atEnd: number,
-    wordBefore: boolean,
-    wordAfter: boolean,
+    before: boolean,
+    after: number,
   ): number => {
     let top = 0;
     stack[top++] = from;
@@ -261,7 +270,8 @@ export function compileRegex(source: string): LinearRegex {
           break;
         case WORD_BOUNDARY:
         case NOT_WORD_BOUNDARY:
-          if ((wordBefore !== wordAfter) === (op[s] === WORD_BOUNDARY)) stack[top++] = nextOf[s] as number;
+          if (after === PENDING) list[length++] = s;
+          else if ((before !== (after === YES)) === (op[s] === WORD_BOUNDARY)) stack[top++] = nextOf[s] as number;
           break;
         default:
           list[length++] = s;
@@ -271,40 +281,37 @@ export function compileRegex(source: string): LinearRegex {
   };
 
   /** Moves the `count` states of `current` over one character into `following`; returns how many there are. */
-  const step = (count: number, cp: number, atEnd: number, wordBefore: boolean, wordAfter: boolean): number => {
-    if (generation > 0x3fffffff) {
-      seen.fill(0);
-      generation = 0;
-    }
-    generation++;
+  const step = (count: number, cp: number, atEnd: number, before: boolean, after: number): number => {
+    nextGeneration();
     let length = 0;
     for (let i = 0; i < count; i++) {
       const s = current[i] as number;
       steps++;
       const kind = op[s];
       const holds = kind === CHAR ? arg[s] === cp : kind === CLASS && (arg[s] as (cp: number) => boolean)(cp);
-      if (holds) length = add(following, length, nextOf[s] as number, false, atEnd, wordBefore, wordAfter);
+      if (holds) length = add(following, length, nextOf[s] as number, false, atEnd, before, after);
     }
     return length;
   };
 
-  const begin = (atEnd: number, wordAfter: boolean): number => {
-    generation++;
-    return add(current, 0, start, true, atEnd, false, wordAfter);
+  const swap = (): void => {
+    const list = current;
+    current = following;
+    following = list;
   };
 
   const run = (value: string): { matched: boolean; steps: number } => {
     steps = 0;
-    const word = (index: number) => index >= 0 && index < value.length && isWordUnit(value.charCodeAt(index));
-    let count = begin(value.length === 0 ? YES : NO, word(0));
+    const wordAt = (index: number) => (index < value.length && isWordUnit(value.charCodeAt(index)) ? YES : NO);
+    nextGeneration();
+    let count = add(current, 0, start, true, value.length === 0 ? YES : NO, false, wordAt(0));
     let index = 0;
     while (index < value.length && count > 0) {
       const cp = value.codePointAt(index) as number;
       const after = index + (cp > 0xffff ? 2 : 1);
-      count = step(count, cp, after === value.length ? YES : NO, word(after - 1), word(after));
-      const swap = current;
-      current = following;
-      following = swap;
+      const before = isWordUnit(value.charCodeAt(after - 1));
+      count = step(count, cp, after === value.length ? YES : NO, before, wordAt(after));
+      swap();
       index = after;
     }
     let matched = false;
@@ -312,26 +319,29 @@ export function compileRegex(source: string): LinearRegex {
     return { matched, steps };
   };
 
-  // A lazily built deterministic automaton over ASCII, as RE2 keeps one: each set of states the simulation reaches
-  // becomes one cached state, and an ASCII character's move from it a table lookup. Only for expressions without
-  // `\b` (whose states depend on the characters around, not only on the set), and only up to a memory budget;
-  // past it, or for other characters, the simulation above answers, so the time stays linear either way.
-  const cacheable = !op.some((kind) => kind === WORD_BOUNDARY || kind === NOT_WORD_BOUNDARY);
+  // A lazily built deterministic automaton, as RE2 keeps one: each set of states the simulation reaches becomes one
+  // cached state, and an ASCII character's move from it a table lookup. A cached state keeps `$` and `\b` pending
+  // with whether it is the start and whether a word character precedes it, and decides them when the next character
+  // (or the end) is known. The cache has a memory budget; past it the simulation answers, so time stays linear.
   const sets: Int32Array[] = [];
+  const starts: boolean[] = [];
+  const words: boolean[] = [];
+  const accepts: boolean[] = [];
   const ids = new Map<string, number>();
   let moves = new Int32Array(0);
-  const accepts: boolean[] = [];
   let cached = 0;
 
   /** The cached state for the `count` states in `list`, or -1 when the budget is spent. */
-  const intern = (list: Int32Array, count: number): number => {
+  const intern = (list: Int32Array, count: number, atStart: boolean, before: boolean): number => {
     const set = list.slice(0, count).sort();
-    const key = set.join(',');
+    const key = `${atStart ? 's' : ''}${before ? 'w' : ''}:${set.join(',')}`;
     const known = ids.get(key);
     if (known !== undefined) return known;
     if (sets.length >= MAX_CACHED_SETS || cached + count > MAX_CACHED_ENTRIES) return -1;
     const id = sets.length;
     sets.push(set);
+    starts.push(atStart);
+    words.push(before);
     ids.set(key, id);
     cached += count;
     if (moves.length < (id + 1) * 128) {
@@ -339,38 +349,52 @@ export function compileRegex(source: string): LinearRegex {
       grown.set(moves);
       moves = grown;
     }
-    // Whether the set accepts when the value ends here: a match state, or a pending `$` that leads to one.
-    generation++;
+    // Whether the value may end here: the pending assertions decided at the end, then a match state reached.
+    nextGeneration();
     let length = 0;
-    for (const s of set)
-      length = op[s] === END ? add(following, length, nextOf[s] as number, false, YES, false, false) : length;
-    accepts[id] = set.some((s) => op[s] === MATCH) || following.subarray(0, length).some((s) => op[s] === MATCH);
+    for (const s of set) length = add(following, length, s, atStart, YES, before, NO);
+    accepts.push(following.subarray(0, length).some((s) => op[s] === MATCH));
     return id;
   };
 
   /** The cached state after reading `cp` from cached state `from`, or -1 when the budget is spent. */
   const move = (from: number, cp: number): number => {
-    const known = cp < 128 ? (moves[from * 128 + cp] as number) : -1;
-    if (known >= 0) return known;
     const set = sets[from] as Int32Array;
-    current.set(set);
-    const length = step(set.length, cp, PENDING, false, false);
-    const to = intern(following, length);
+    const word = isWordUnit(cp);
+    // Decide the pending assertions now that the next character is known, then read it.
+    nextGeneration();
+    let count = 0;
+    for (const s of set)
+      count = add(current, count, s, starts[from] as boolean, NO, words[from] as boolean, word ? YES : NO);
+    const length = step(count, cp, PENDING, word, PENDING);
+    const to = intern(following, length, false, word);
     if (to >= 0 && cp < 128) moves[from * 128 + cp] = to;
     return to;
   };
 
   let initial = -1;
   const test = (value: string): boolean => {
-    if (!cacheable || value.length === 0) return run(value).matched;
-    if (initial < 0) initial = intern(current, begin(NO, false));
-    let state = initial;
-    for (let index = 0; index < value.length && state >= 0; ) {
-      const cp = value.codePointAt(index) as number;
-      index += cp > 0xffff ? 2 : 1;
-      state = move(state, cp);
+    if (initial < 0) {
+      nextGeneration();
+      initial = intern(current, add(current, 0, start, true, PENDING, false, PENDING), true, false);
+      if (initial < 0) return run(value).matched;
     }
-    return state >= 0 ? (accepts[state] as boolean) : run(value).matched;
+    let state = initial;
+    let index = 0;
+    while (index < value.length) {
+      const unit = value.charCodeAt(index);
+      const known = unit < 128 ? (moves[state * 128 + unit] as number) : -1;
+      if (known >= 0) {
+        state = known;
+        index++;
+        continue;
+      }
+      const cp = value.codePointAt(index) as number;
+      state = move(state, cp);
+      if (state < 0) return run(value).matched;
+      index += cp > 0xffff ? 2 : 1;
+    }
+    return accepts[state] as boolean;
   };
 
   return { size, run, test };
