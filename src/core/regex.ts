@@ -330,11 +330,13 @@ export function compileRegex(source: string): LinearRegex {
   const ids = new Map<string, number>();
   let moves = new Int32Array(0);
   let cached = 0;
+  let dead = -1;
 
   /** The cached state for the `count` states in `list`, or -1 when the budget is spent. */
   const intern = (list: Int32Array, count: number, atStart: boolean, before: boolean): number => {
     const set = list.slice(0, count).sort();
-    const key = `${atStart ? 's' : ''}${before ? 'w' : ''}:${set.join(',')}`;
+    // The flags matter only to pending assertions; every empty set is the one dead state.
+    const key = count === 0 ? '' : `${atStart ? 's' : ''}${before ? 'w' : ''}:${set.join(',')}`;
     const known = ids.get(key);
     if (known !== undefined) return known;
     if (sets.length >= MAX_CACHED_SETS || cached + count > MAX_CACHED_ENTRIES) return -1;
@@ -344,6 +346,7 @@ export function compileRegex(source: string): LinearRegex {
     words.push(before);
     ids.set(key, id);
     cached += count;
+    if (count === 0) dead = id;
     if (moves.length < (id + 1) * 128) {
       const grown = new Int32Array(Math.max(128, moves.length * 2)).fill(-1);
       grown.set(moves);
@@ -385,6 +388,8 @@ export function compileRegex(source: string): LinearRegex {
       const unit = value.charCodeAt(index);
       const known = unit < 128 ? (moves[state * 128 + unit] as number) : -1;
       if (known >= 0) {
+        // No state left: nothing later in the value can match.
+        if (known === dead) return false;
         state = known;
         index++;
         continue;
@@ -392,6 +397,7 @@ export function compileRegex(source: string): LinearRegex {
       const cp = value.codePointAt(index) as number;
       state = move(state, cp);
       if (state < 0) return run(value).matched;
+      if (state === dead) return false;
       index += cp > 0xffff ? 2 : 1;
     }
     return accepts[state] as boolean;
