@@ -28,6 +28,7 @@ const typical: Case[] = [
     pattern: 'https://docs\\.example\\.com/[^\\s]*',
     values: ['https://docs.example.com/guide/install?lang=en', 'https://evil.test/docs.example.com/guide'],
   },
+  { name: 'name, non-ASCII', pattern: '\\p{L}+(?: \\p{L}+)*', values: ['Σωκράτης Παπαδόπουλος', 'Σωκράτης  Π'] },
   { name: 'word boundary', pattern: '.*\\binvoice\\b.*', values: ['please pay invoice 42 today', 'invoices'] },
 ];
 
@@ -85,6 +86,7 @@ const catastrophic: [string, string][] = [
   ['(\\w+\\s?)*', `${'a'.repeat(100_000)}!`],
   ['(a|a)*', `${'a'.repeat(100_000)}!`],
   ['.*a.*a.*a.*b', 'a'.repeat(100_000)],
+  ['(\\p{L}+\\s?)*', `${'é'.repeat(100_000)}!`],
 ];
 console.log('\ncatastrophic patterns, linear engine: ms per match (best and worst of 5), µs per 1,000 characters');
 for (const [pattern, value] of catastrophic) {

@@ -13,14 +13,16 @@ type Node = AST.Node;
  * Every question about a single character is answered by V8 itself, with the expression's own class, escape or
  * property compiled natively and tested on that one character; only the structure (sequence, alternation,
  * repetition, `^`, `$`, `\b`) is the automaton's. That keeps JavaScript's meaning of `.`, `\s`, `\w`, `\p{...}`,
- * `[^]` and the rest exactly, with no table of ours to drift from the runtime's Unicode version.
+ * `[^]` and the rest exactly, with no table of ours to drift from the runtime's Unicode version. `test` runs on a
+ * lazily built deterministic automaton (each reached set of states cached, as RE2 does), within a memory budget past
+ * which the simulation answers; both take a bounded number of steps per character of the value.
  */
 
 /** A compiled policy expression; `test` matches the value as a whole. */
 export interface LinearRegex {
   /** Whether the expression matches the whole value. */
   test(value: string): boolean;
-  /** The match result and the number of automaton steps it took (at most `2 * size * (length + 1)`). */
+  /** The match by the simulation alone, and the steps it took: at most `2 * size * (length + 1)`. */
   run(value: string): { matched: boolean; steps: number };
   /** States of the automaton, which bound the work per character of the value. */
   readonly size: number;
@@ -79,6 +81,10 @@ const PENDING = 2;
 // Budget of the cached automaton of one expression: sets of states, and states summed over them.
 const MAX_CACHED_SETS = 256;
 const MAX_CACHED_ENTRIES = 65_536;
+// Characters outside ASCII are cached by signature only for expressions with at most this many classes (a signature
+// is a bit per class times the literal's number, kept below 2^53), up to this many moves and as many signatures.
+const MAX_WIDE_CLASSES = 16;
+const MAX_WIDE_MOVES = 65_536;
 
 /** A character test answered by a native expression, memoised for ASCII where values spend most of their time. */
 function nativeTest(raw: string): (cp: number) => boolean {
@@ -103,6 +109,13 @@ class Builder {
   readonly alt: number[] = [];
   readonly arg: (number | ((cp: number) => boolean))[] = [];
   readonly #tests = new Map<string, (cp: number) => boolean>();
+  /** Each distinct literal character, numbered. */
+  readonly literals = new Map<number, number>();
+
+  /** Each distinct character class, escape or property test. */
+  classes(): ((cp: number) => boolean)[] {
+    return [...this.#tests.values()];
+  }
   readonly source: string;
 
   constructor(source: string) {
@@ -149,6 +162,7 @@ class Builder {
   element(node: Element, next: number): number {
     switch (node.type) {
       case 'Character':
+        if (!this.literals.has(node.value)) this.literals.set(node.value, this.literals.size);
         return this.state(CHAR, next, -1, node.value);
       case 'CharacterClass':
       case 'CharacterSet':
@@ -375,6 +389,33 @@ export function compileRegex(source: string): LinearRegex {
     return to;
   };
 
+  // Other characters are cached by what the expression can tell of them: which of its literals they are, and which
+  // of its classes take them (never a word character for `\b`). Characters alike in that move alike from every state.
+  const literals = builder.literals;
+  const classes = builder.classes();
+  const wideCache = classes.length <= MAX_WIDE_CLASSES;
+  const wide = new Map<number, number>();
+  const signatures = new Map<number, number>();
+  const signature = (cp: number): number => {
+    let sig = signatures.get(cp);
+    if (sig !== undefined) return sig;
+    sig = (literals.get(cp) ?? -1) + 1;
+    for (const holds of classes) sig = sig * 2 + (holds(cp) ? 1 : 0);
+    if (signatures.size < MAX_WIDE_MOVES) signatures.set(cp, sig);
+    return sig;
+  };
+
+  /** {@link move} for a character outside ASCII, through the cache by signature. */
+  const moveWide = (from: number, cp: number): number => {
+    if (!wideCache) return move(from, cp);
+    const key = signature(cp) * MAX_CACHED_SETS + from;
+    const known = wide.get(key);
+    if (known !== undefined) return known;
+    const to = move(from, cp);
+    if (to >= 0 && wide.size < MAX_WIDE_MOVES) wide.set(key, to);
+    return to;
+  };
+
   let initial = -1;
   const test = (value: string): boolean => {
     if (initial < 0) {
@@ -395,7 +436,7 @@ export function compileRegex(source: string): LinearRegex {
         continue;
       }
       const cp = value.codePointAt(index) as number;
-      state = move(state, cp);
+      state = cp < 128 ? move(state, cp) : moveWide(state, cp);
       if (state < 0) return run(value).matched;
       if (state === dead) return false;
       index += cp > 0xffff ? 2 : 1;
