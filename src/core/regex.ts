@@ -103,23 +103,24 @@ function nativeTest(raw: string): (cp: number) => boolean {
   };
 }
 
+/** Builds the automaton backwards: each part compiles to its entry state, given the state that follows it. */
 class Builder {
+  readonly source: string;
   readonly op: number[] = [];
   readonly next: number[] = [];
   readonly alt: number[] = [];
   readonly arg: (number | ((cp: number) => boolean))[] = [];
-  readonly #tests = new Map<string, (cp: number) => boolean>();
   /** Each distinct literal character, numbered. */
   readonly literals = new Map<number, number>();
+  readonly #tests = new Map<string, (cp: number) => boolean>();
+
+  constructor(source: string) {
+    this.source = source;
+  }
 
   /** Each distinct character class, escape or property test. */
   classes(): ((cp: number) => boolean)[] {
     return [...this.#tests.values()];
-  }
-  readonly source: string;
-
-  constructor(source: string) {
-    this.source = source;
   }
 
   state(op: number, next: number, alt = -1, arg: number | ((cp: number) => boolean) = 0): number {
@@ -236,7 +237,9 @@ export function compileRegex(source: string): LinearRegex {
   let current = new Int32Array(size);
   let following = new Int32Array(size);
   const seen = new Int32Array(size);
-  const stack = new Int32Array(size);
+  // Each state enters `seen` once and a split pushes two, so the stack never holds more than size + 1; a typed array
+  // would drop a write past its end silently, hence the margin.
+  const stack = new Int32Array(2 * size + 2);
   let generation = 0;
   let steps = 0;
 
