@@ -1,3 +1,5 @@
+import { compileRegex, type LinearRegex, regexProblem } from './regex.ts';
+
 /**
  * Narrow schemas that cannot carry instructions: a value that validates against one may lose its A label.
  * Free text never declassifies.
@@ -20,6 +22,21 @@ export type DeclassifyOutcome = { ok: true; value: unknown } | { ok: false; mess
 const ID_CHARS = /^[A-Za-z0-9._:-]+$/;
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
+const idPatterns = new Map<string, { regex?: LinearRegex; problem?: string }>();
+
+/** An id pattern compiled once for the linear engine, or why it cannot be; the policy's patterns are few. */
+function idPattern(pattern: string): { regex?: LinearRegex; problem?: string } {
+  let compiled = idPatterns.get(pattern);
+  if (compiled === undefined) {
+    const problem = regexProblem(pattern);
+    compiled = problem === undefined ? { regex: compileRegex(pattern) } : { problem: `id pattern: ${problem.message}` };
+    // Patterns come from policies, not from values; the bound only keeps a caller that builds schemas in a loop small.
+    if (idPatterns.size >= 256) idPatterns.clear();
+    idPatterns.set(pattern, compiled);
+  }
+  return compiled;
+}
+
 /** Checks that a schema is narrow enough to declassify with; returns the problem, or undefined. */
 export function narrowSchemaProblem(schema: NarrowSchema): string | undefined {
   switch (schema.type) {
@@ -39,12 +56,7 @@ export function narrowSchemaProblem(schema: NarrowSchema): string | undefined {
       if (!Number.isInteger(schema.maxLength) || schema.maxLength < 1 || schema.maxLength > MAX_ID_LENGTH) {
         return `an id's maxLength must be an integer from 1 to ${MAX_ID_LENGTH}`;
       }
-      try {
-        new RegExp(schema.pattern, 'u');
-      } catch {
-        return `invalid id pattern \`${schema.pattern}\``;
-      }
-      return undefined;
+      return idPattern(schema.pattern).problem;
     default:
       return `unknown schema type \`${(schema as { type: unknown }).type}\``;
   }
@@ -82,9 +94,7 @@ export function declassify(value: unknown, schema: NarrowSchema): DeclassifyOutc
         return fail(`an id of 1 to ${schema.maxLength} characters`);
       }
       if (!ID_CHARS.test(value)) return fail('an id (letters, digits, `.`, `_`, `:`, `-`)');
-      return new RegExp(`^(?:${schema.pattern})$`, 'u').test(value)
-        ? { ok: true, value }
-        : fail('an id matching the pattern');
+      return idPattern(schema.pattern).regex?.test(value) ? { ok: true, value } : fail('an id matching the pattern');
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { MatchSpec, ValueMatcher } from './document.ts';
 import { globToRegExp, type Wildcard } from './glob.ts';
+import { compileRegex } from './regex.ts';
 
 /** A compiled test on a whole argument or output object. */
 export type Predicate = (subject: unknown) => boolean;
@@ -58,7 +59,9 @@ function compileValueMatcher(matcher: ValueMatcher, lists: CompiledLists): Value
     tests.push((value) => everyScalar(value, (v) => typeof v === 'string' && !patterns.some((p) => p.test(v))));
   }
   if (matcher.regex !== undefined) {
-    const regex = new RegExp(`^(?:${matcher.regex})$`, 'u');
+    // INVARIANT: a value the model chose is matched in time linear in its length, never by the backtracking engine
+    // (test/core/regex.test.ts "catastrophic expressions"); an error while matching throws, and the decision denies.
+    const regex = compileRegex(matcher.regex);
     tests.push((value) => everyScalar(value, (v) => typeof v === 'string' && regex.test(v)));
   }
   const bounds: [number | undefined, (v: number, b: number) => boolean][] = [

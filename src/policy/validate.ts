@@ -3,6 +3,7 @@ import { type NarrowSchema, narrowSchemaProblem } from '../core/declassify.ts';
 import type { PolicyDocument } from '../core/document.ts';
 import { LEG_A, LEG_B, LEG_C, type LegMask, parseLegs } from '../core/legs.ts';
 import { parseDuration } from '../core/policy.ts';
+import { regexProblem } from '../core/regex.ts';
 import type { ConfigIssue } from '../errors.ts';
 import { formatPath } from './source.ts';
 
@@ -414,6 +415,13 @@ class Validator {
       this.#report('invalid_schema', path, 'an id schema needs `pattern` (a string) and `maxLength` (a number)');
       return;
     }
+    if (value.type === 'id') {
+      const problem = regexProblem(schema.pattern as string);
+      if (problem !== undefined) {
+        this.#report(problem.code, [...path, 'pattern'], problem.message);
+        return;
+      }
+    }
     const problem = narrowSchemaProblem(value as unknown as NarrowSchema);
     if (problem !== undefined) this.#report('invalid_schema', path, problem);
   }
@@ -447,15 +455,8 @@ class Validator {
         this.#report('empty_matcher', at, `a test needs at least one of ${MATCHER_KEYS.join(', ')}`);
       for (const key of ['in', 'notIn']) if (test[key] !== undefined) this.#patterns(test[key], [...at, key]);
       if (test.regex !== undefined && this.#string(test.regex, [...at, 'regex'])) {
-        try {
-          new RegExp(test.regex, 'u');
-        } catch (error) {
-          this.#report(
-            'invalid_regex',
-            [...at, 'regex'],
-            `invalid regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`,
-          );
-        }
+        const problem = regexProblem(test.regex);
+        if (problem !== undefined) this.#report(problem.code, [...at, 'regex'], problem.message);
       }
       if (test.exists !== undefined && typeof test.exists !== 'boolean')
         this.#report('expected_boolean', [...at, 'exists'], `expected true or false, got ${describe(test.exists)}`);
