@@ -141,6 +141,11 @@ export class Gateway {
     prompts: [],
   };
   #pins: PinFile;
+  /**
+   * Pinned view and hash of each listed definition object. An upstream's offer is replaced, never mutated, when it
+   * relists, so an entry holds as long as its object lives; a rebuild for another upstream or a pin reload reuses it.
+   */
+  #views = new WeakMap<object, { view: Record<string, unknown>; hash: string }>();
   #configured: PolicyDocument;
   #opened = new Set<string>();
   /** When a session was last seen to have no open approval request, so the store is not queried on every call. */
@@ -225,8 +230,13 @@ export class Gateway {
         pinStatus(pinnedInstructions, instructionsHash(instructions)) !== 'approved';
       const check = (kind: PinKind, definition: { name: string; uri?: string }): Checked => {
         const key = pinKey(kind, upstream.name, definition);
-        const view = pinnedView(kind, definition as unknown as Record<string, unknown>);
-        const hash = pinHash(kind, view);
+        let pinned = this.#views.get(definition);
+        if (!pinned) {
+          const view = pinnedView(kind, definition as unknown as Record<string, unknown>);
+          pinned = { view, hash: pinHash(kind, view) };
+          this.#views.set(definition, pinned);
+        }
+        const { view, hash } = pinned;
         const status = pinning ? pinStatus(pins[PIN_SECTION[kind]][key], hash) : 'approved';
         const quarantine = quarantineReason(status, instructionsChanged ? upstream.name : undefined);
         return { key, view, hash, status, ...(quarantine === undefined ? {} : { quarantine }) };
