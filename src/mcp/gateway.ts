@@ -61,7 +61,7 @@ export interface GatewayStores {
 }
 
 /** A listed resource, resource template or prompt as the gateway offers it, with its pin status. */
-export interface CatalogEntry<T> {
+interface CatalogEntry<T> {
   /** The pin key: namespaced name (`ev__greet`), or for a resource its namespaced URI (`ev__demo://a`). */
   key: string;
   upstream: Upstream;
