@@ -1,8 +1,10 @@
 // Gateway overhead: latency per tools/call through `ruleoftwo gateway` against a direct client→server connection
 // to the same upstream, in the same run, over stdio and Streamable HTTP at concurrency 1 and 16, with memory stores
 // and with the default SQLite store (`synchronous: full`); then the decision path in-process per store; then the
-// gateway's memory with 1,000 open sessions. Run: node_modules/.bin/node bench/gateway.ts
-// BENCH_CALLS sets calls per cell; BENCH_ONLY=stdio|http|sqlite|in-process|memory runs one part. Each cell also
+// gateway's memory with 1,000 open sessions; then listings (tools, resources, templates, prompts) of
+// @modelcontextprotocol/server-everything with pinning on, over stdio against a direct client and in-process.
+// Run: node_modules/.bin/node bench/gateway.ts
+// BENCH_CALLS sets calls per cell; BENCH_ONLY=stdio|http|sqlite|in-process|memory|list runs one part. Each cell also
 // prints the CPU µs per call of every process on each side (client, gateway, upstream), from /proc schedstat.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -16,12 +18,14 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { stringify } from 'yaml';
 import { loadGatewayConfig, type StoreConfig } from '../src/mcp/config.ts';
 import { Gateway, type GatewayStores } from '../src/mcp/gateway.ts';
-import { openGatewayStores, runGateway } from '../src/mcp/run.ts';
+import { approveDefinitions } from '../src/mcp/review.ts';
+import { memoryStores, openGatewayStores, runGateway } from '../src/mcp/run.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
 const CLI = join(ROOT, 'src/cli/main.ts');
 const ECHO = join(ROOT, 'test/mcp/fixtures/echo-server.ts');
+const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
 const SESSIONS = 1000;
 const ONLY = process.env.BENCH_ONLY;
@@ -387,6 +391,68 @@ try {
       `memory: live heap after GC grows by ${((heapAfter - heapBefore) / 1024 / 1024).toFixed(1)} MiB for ${SESSIONS} open sessions = ${((heapAfter - heapBefore) / 1024 / SESSIONS).toFixed(1)} KiB per session (in-process gateway, memory stores incl. audit events)`,
     );
     await local.close();
+  }
+
+  if (part('list')) {
+    // Listings with pinning on (every definition approved): the gateway checks pins when an upstream's lists change
+    // (rebuild) and answers list requests from what that check left listed.
+    const config = join(dir, 'list.yaml');
+    const upstream = { command: NODE, args: [EVERYTHING, 'stdio'] };
+    await writeFile(
+      config,
+      stringify({ ...base, pinning: 'approve', pins: './list-pins.json', servers: { ev: upstream } }),
+    );
+    await approveDefinitions(await loadGatewayConfig(config), []);
+    const direct = await connect(new StdioClientTransport({ ...upstream, stderr: 'ignore' }));
+    const gateway = await connect(
+      new StdioClientTransport({ command: NODE, args: [CLI, 'gateway', '--config', config], stderr: 'ignore' }),
+    );
+    const lists: [string, (client: Client) => Promise<unknown[]>][] = [
+      ['tools/list', async (c) => (await c.listTools()).tools],
+      ['resources/list', async (c) => (await c.listResources()).resources],
+      ['resources/templates/list', async (c) => (await c.listResourceTemplates()).resourceTemplates],
+      ['prompts/list', async (c) => (await c.listPrompts()).prompts],
+    ];
+    const requests = Math.ceil(CALLS / 4);
+    for (const [method, list] of lists) {
+      const sizes = [(await list(direct)).length, (await list(gateway)).length];
+      // A list request is not a tool call: the same interleaved rounds as `compare`, one request in flight.
+      const rounds: [Run[], Run[]] = [[], []];
+      for (let round = 0; round < 4; round++) {
+        for (const [side, client] of [direct, gateway].entries()) {
+          const latencies: number[] = [];
+          const started = performance.now();
+          for (let i = 0; i < requests / 4; i++) {
+            const t0 = performance.now();
+            await list(client);
+            latencies.push(performance.now() - t0);
+          }
+          rounds[side]?.push({ latencies, seconds: (performance.now() - started) / 1000 });
+        }
+      }
+      console.log(
+        `${row(`stdio ${method} (${sizes.join(' vs ')} items)`, summarize(rounds[0]), summarize(rounds[1]))}`,
+      );
+    }
+    await direct.close();
+    await gateway.close();
+    // In-process: what a list request costs the gateway itself, and what re-checking every pin costs (on start, on
+    // an upstream's list change, on a pin file change).
+    const inProcess = await Gateway.start(await loadGatewayConfig(config), { stores: memoryStores() });
+    const perCall = (n: number, fn: () => unknown) => {
+      const started = performance.now();
+      for (let i = 0; i < n; i++) fn();
+      return `${(((performance.now() - started) / n) * 1000).toFixed(1)} µs`;
+    };
+    const figures = [
+      `listTools ${perCall(20_000, () => inProcess.listTools())}`,
+      `listResources ${perCall(20_000, () => inProcess.listResources())}`,
+      `listResourceTemplates ${perCall(20_000, () => inProcess.listResourceTemplates())}`,
+      `listPrompts ${perCall(20_000, () => inProcess.listPrompts())}`,
+      `rebuild ${perCall(2_000, () => inProcess.rebuild())}`,
+    ];
+    console.log(`in-process listing per call (server-everything, pins approved): ${figures.join(', ')}`);
+    await inProcess.close();
   }
 } finally {
   for (const child of children) child.kill();

@@ -30,13 +30,19 @@ import {
 import {
   emptyPins,
   instructionsHash,
+  PIN_SECTION,
   type PinFile,
+  type PinKind,
   type PinStatus,
-  pinnedDefinition,
+  pinHash,
+  pinKey,
+  pinnedView,
   pinStatus,
+  quarantineReason,
   readPins,
-  toolHash,
+  reviewName,
 } from './pins.ts';
+import { shellWord } from './shell.ts';
 import { type GatewayLog, Upstream } from './upstream.ts';
 
 /** How long a session seen without open approval requests skips the approval-store query. */
@@ -54,12 +60,29 @@ export interface GatewayStores {
   audit: AuditLog;
 }
 
-/** A resource template as the gateway offers it, with the matcher that routes reads to its upstream. */
-interface OfferedTemplate {
+/** A listed resource, resource template or prompt as the gateway offers it, with its pin status. */
+interface CatalogEntry<T> {
+  /** The pin key: namespaced name (`ev__greet`), or for a resource its namespaced URI (`ev__demo://a`). */
+  key: string;
   upstream: Upstream;
-  template: ResourceTemplateType;
+  definition: T;
+  hash: string;
+  status: PinStatus;
+  /** Why the entry is quarantined, when it is. */
+  quarantine?: string;
+  /** What clients see: the pinned fields, named by upstream. */
+  listed: T;
+}
+
+/** A resource template as the gateway offers it, with the matcher that routes reads to its upstream. */
+interface OfferedTemplate extends CatalogEntry<ResourceTemplateType> {
   matcher: UriTemplate;
 }
+
+/** The pin check of one listed definition. */
+type Checked = Pick<CatalogEntry<unknown>, 'key' | 'hash' | 'status' | 'quarantine'> & {
+  view: Record<string, unknown>;
+};
 
 /** A tool as the gateway offers it. */
 export interface CatalogTool {
@@ -107,10 +130,22 @@ export class Gateway {
   readonly stores: GatewayStores;
   #guard: Guard;
   #catalog = new Map<string, CatalogTool>();
-  #resources = new Map<string, { upstream: Upstream; resource: Resource }>();
+  /** Listed resources by URI; more than one entry when several upstreams (or one, twice) list the same URI. */
+  #resources = new Map<string, CatalogEntry<Resource>[]>();
   #templates: OfferedTemplate[] = [];
-  #prompts = new Map<string, { upstream: Upstream; prompt: Prompt }>();
+  #prompts = new Map<string, CatalogEntry<Prompt>>();
+  /** The listings, built with the catalog: what `resources/list`, `resources/templates/list`, `prompts/list` return. */
+  #listed: { resources: Resource[]; templates: ResourceTemplateType[]; prompts: Prompt[] } = {
+    resources: [],
+    templates: [],
+    prompts: [],
+  };
   #pins: PinFile;
+  /**
+   * Pinned view and hash of each listed definition object. An upstream's offer is replaced, never mutated, when it
+   * relists, so an entry holds as long as its object lives; a rebuild for another upstream or a pin reload reuses it.
+   */
+  #views = new WeakMap<object, { view: Record<string, unknown>; hash: string }>();
   #configured: PolicyDocument;
   #opened = new Set<string>();
   /** When a session was last seen to have no open approval request, so the store is not queried on every call. */
@@ -181,41 +216,67 @@ export class Gateway {
   rebuild(pins: PinFile = this.#pins): void {
     this.#pins = pins;
     const catalog = new Map<string, CatalogTool>();
-    const resources = new Map<string, { upstream: Upstream; resource: Resource }>();
-    const prompts = new Map<string, { upstream: Upstream; prompt: Prompt }>();
+    const resources = new Map<string, CatalogEntry<Resource>[]>();
+    const prompts = new Map<string, CatalogEntry<Prompt>>();
     const templates: OfferedTemplate[] = [];
     const offered = [];
+    const pinning = this.config.pinning === 'approve';
     for (const upstream of this.upstreams) {
       const instructions = upstream.offer.instructions;
       const pinnedInstructions = pins.instructions[upstream.name];
       const instructionsChanged =
-        this.config.pinning === 'approve' &&
+        pinning &&
         (instructions !== undefined || pinnedInstructions !== undefined) &&
         pinStatus(pinnedInstructions, instructionsHash(instructions)) !== 'approved';
+      const check = (kind: PinKind, definition: { name: string; uri?: string }): Checked => {
+        const key = pinKey(kind, upstream.name, definition);
+        let pinned = this.#views.get(definition);
+        if (!pinned) {
+          const view = pinnedView(kind, definition as unknown as Record<string, unknown>);
+          pinned = { view, hash: pinHash(kind, view) };
+          this.#views.set(definition, pinned);
+        }
+        const { view, hash } = pinned;
+        const status = pinning ? pinStatus(pins[PIN_SECTION[kind]][key], hash) : 'approved';
+        const quarantine = quarantineReason(status, instructionsChanged ? upstream.name : undefined);
+        return { key, view, hash, status, ...(quarantine === undefined ? {} : { quarantine }) };
+      };
       for (const definition of upstream.offer.tools) {
         // Task-only tools cannot be called through a plain tools/call; offering them would only produce errors.
         if (definition.execution?.taskSupport === 'required') continue;
-        const name = namespaced(upstream.name, definition.name);
-        const hash = toolHash(pinnedDefinition(definition as unknown as Record<string, unknown>));
-        const status = this.config.pinning === 'approve' ? pinStatus(pins.tools[name], hash) : 'approved';
+        const { key: name, hash, status, quarantine } = check('tool', definition);
         const entry: CatalogTool = { name, upstream, definition, hash, status, source: 'policy' };
-        if (status !== 'approved')
-          entry.quarantine = `its definition is ${status === 'new' ? 'new' : 'changed since approval'}`;
-        else if (instructionsChanged)
-          entry.quarantine = `the instructions of \`${upstream.name}\` changed since approval`;
+        if (quarantine !== undefined) entry.quarantine = quarantine;
         catalog.set(name, entry);
         offered.push({ upstream: upstream.name, name: definition.name, annotations: definition.annotations ?? {} });
       }
-      for (const resource of upstream.offer.resources) resources.set(resource.uri, { upstream, resource });
-      for (const template of upstream.offer.resourceTemplates) {
+      for (const definition of upstream.offer.resources) {
+        const { view, ...checked } = check('resource', definition);
+        const listed = { ...view, name: namespaced(upstream.name, definition.name) } as Resource;
+        const entry = { ...checked, upstream, definition, listed };
+        const same = resources.get(definition.uri);
+        if (same) same.push(entry);
+        else resources.set(definition.uri, [entry]);
+      }
+      for (const definition of upstream.offer.resourceTemplates) {
+        const { view, ...checked } = check('resourceTemplate', definition);
         try {
-          templates.push({ upstream, template, matcher: new UriTemplate(template.uriTemplate) });
+          const matcher = new UriTemplate(definition.uriTemplate);
+          const listed = { ...view, name: checked.key } as ResourceTemplateType;
+          templates.push({ ...checked, upstream, definition, listed, matcher });
         } catch (error) {
           this.#log(`upstream \`${upstream.name}\`: resource template ignored: ${(error as Error).message}`);
         }
       }
-      for (const prompt of upstream.offer.prompts)
-        prompts.set(namespaced(upstream.name, prompt.name), { upstream, prompt });
+      for (const definition of upstream.offer.prompts) {
+        const { view, ...checked } = check('prompt', definition);
+        prompts.set(checked.key, {
+          ...checked,
+          upstream,
+          definition,
+          listed: { ...view, name: checked.key } as Prompt,
+        });
+      }
     }
     const labelled = labelTools(this.#configured, offered, this.config.upstreams);
     for (const entry of catalog.values()) entry.source = labelled.sources.get(entry.name) ?? 'policy';
@@ -223,6 +284,15 @@ export class Gateway {
     this.#resources = resources;
     this.#templates = templates;
     this.#prompts = prompts;
+    // INVARIANT: quarantined resources, templates and prompts are left out of their listings, and a URI several
+    // upstreams list is listed by none (test/mcp/list-pins.test.ts "quarantined until approved").
+    this.#listed = {
+      resources: [...resources.values()].flatMap((entries) =>
+        entries.length === 1 && entries[0] && !entries[0].quarantine ? [entries[0].listed] : [],
+      ),
+      templates: templates.flatMap((t) => (t.quarantine ? [] : [t.listed])),
+      prompts: [...prompts.values()].flatMap((p) => (p.quarantine ? [] : [p.listed])),
+    };
     this.#guard = this.#newGuard(labelled.policy);
   }
 
@@ -238,40 +308,47 @@ export class Gateway {
         [LEGS_META_KEY]: { call: formatLegs(legs.pre), output: formatLegs(legs.post), source: entry.source },
       };
       // Only what the pin covers reaches the client: a field the SDK adds one day cannot change after approval.
-      const pinned = pinnedDefinition(entry.definition as unknown as Record<string, unknown>) as Tool;
+      const pinned = pinnedView('tool', entry.definition as unknown as Record<string, unknown>) as Tool;
       out.push({ ...pinned, name: entry.name, _meta: meta });
     }
     return out;
   }
 
-  /** Resources clients may see, named by upstream. */
+  /** Resources clients may see: approved ones, with their pinned fields only, named by upstream. */
   listResources(): Resource[] {
-    return [...this.#resources.values()].map(({ upstream, resource }) => ({
-      ...resource,
-      name: namespaced(upstream.name, resource.name),
-    }));
+    return [...this.#listed.resources];
   }
 
-  /** Resource templates clients may see, named by upstream; a read of a URI one matches goes to its upstream. */
+  /**
+   * Resource templates clients may see: approved ones, with their pinned fields only, named by upstream; a read of a
+   * URI one matches goes to its upstream.
+   */
   listResourceTemplates(): ResourceTemplateType[] {
-    return this.#templates.map(({ upstream, template }) => ({
-      ...template,
-      name: namespaced(upstream.name, template.name),
-    }));
+    return [...this.#listed.templates];
   }
 
-  /** The upstream that serves a resource URI: a listed resource, else the one upstream with a matching template. */
-  #resourceUpstream(uri: string): Upstream | undefined {
-    const listed = this.#resources.get(uri);
-    if (listed) return listed.upstream;
-    const matching = new Set(this.#templates.filter((t) => t.matcher.match(uri) !== null).map((t) => t.upstream));
-    // INVARIANT: a URI two upstreams' templates claim goes to neither (test/mcp/e2e.test.ts "resource templates").
-    return matching.size === 1 ? [...matching][0] : undefined;
-  }
-
-  /** Prompts clients may see, namespaced. */
+  /** Prompts clients may see: approved ones, with their pinned fields only, namespaced. */
   listPrompts(): Prompt[] {
-    return [...this.#prompts.entries()].map(([name, { prompt }]) => ({ ...prompt, name }));
+    return [...this.#listed.prompts];
+  }
+
+  /**
+   * The listed resource or template a read of `uri` goes through: the resource listed with that URI, else the
+   * templates that match it. Undefined when nothing does, or when it could go to more than one upstream.
+   */
+  #resourceRoute(uri: string): CatalogEntry<Resource> | OfferedTemplate | undefined {
+    const listed = this.#resources.get(uri);
+    if (listed) {
+      // INVARIANT: a URI two upstreams list goes to neither, so one cannot shadow another's resource
+      // (test/mcp/list-pins.test.ts "a URI two upstreams list").
+      if (listed.some((entry) => entry.upstream !== listed[0]?.upstream)) return undefined;
+      return listed.find((entry) => entry.quarantine) ?? listed[0];
+    }
+    const matching = this.#templates.filter((t) => t.matcher.match(uri) !== null);
+    // INVARIANT: a URI two upstreams' templates claim goes to neither (test/mcp/e2e.test.ts "resource templates").
+    if (new Set(matching.map((t) => t.upstream)).size !== 1) return undefined;
+    // Through an approved template when one matches; a URI that only quarantined templates match is refused.
+    return matching.find((t) => !t.quarantine) ?? matching[0];
   }
 
   /** Opens a Rule-of-Two session (idempotent). */
@@ -301,13 +378,7 @@ export class Gateway {
       await this.#refuse(sessionId, call, 'unknown_tool', message);
       throw new GatewayError('UNKNOWN_TOOL', message);
     }
-    if (entry.quarantine) {
-      this.#log(`refused \`${name}\` in session \`${sessionId}\`: quarantined because ${entry.quarantine}`);
-      const why = `it is quarantined because ${entry.quarantine}`;
-      const decision = await this.#refuse(sessionId, call, 'tool_quarantined', why);
-      const text = `ruleoftwo blocked \`${name}\`: ${why}; an operator must review it with \`ruleoftwo tools diff\` and approve it with \`ruleoftwo tools approve ${name}\``;
-      return { kind: 'result', result: blocked(text, decisionMeta(decision)) };
-    }
+    if (entry.quarantine) return this.#quarantined(sessionId, call, 'tool', name, entry.quarantine);
     return this.#gated(
       sessionId,
       call,
@@ -333,8 +404,8 @@ export class Gateway {
     uri: string,
     options: { receipt?: ApprovalReceipt; signal?: AbortSignal } = {},
   ): Promise<GatedOutcome<ReadResourceResult | CallToolResult>> {
-    const upstream = this.#resourceUpstream(uri);
-    if (!upstream) {
+    const route = this.#resourceRoute(uri);
+    if (!route) {
       const message = `unknown resource \`${uri}\``;
       await this.#refuse(
         sessionId,
@@ -344,11 +415,26 @@ export class Gateway {
       );
       throw new GatewayError('UNKNOWN_RESOURCE', message);
     }
+    const { upstream } = route;
+    const call = { id: crypto.randomUUID(), tool: resourceToolName(upstream.name), args: { uri } };
+    if (route.quarantine) {
+      const kind = 'matcher' in route ? 'resourceTemplate' : 'resource';
+      return this.#quarantined(sessionId, call, kind, route.key, route.quarantine);
+    }
     return this.#gated(
       sessionId,
-      { id: crypto.randomUUID(), tool: resourceToolName(upstream.name), args: { uri } },
+      call,
       options.receipt,
-      (signal) => upstream.readResource(uri, signal),
+      async (signal) => {
+        if (!upstream.connected) await upstream.connect();
+        const current = this.#resourceRoute(uri);
+        if (current?.upstream !== upstream || current.hash !== route.hash || current.quarantine) {
+          // INVARIANT: a read through a listing that changed across a reconnect is not sent (test/mcp/attacks.test.ts
+          // "still being listed").
+          throw new Error(`the listing of \`${uri}\` changed when its upstream reconnected`);
+        }
+        return upstream.readResource(uri, signal);
+      },
       options.signal,
     );
   }
@@ -360,20 +446,55 @@ export class Gateway {
     args: Record<string, string> | undefined,
     options: { receipt?: ApprovalReceipt; signal?: AbortSignal } = {},
   ): Promise<GatedOutcome<GetPromptResult | CallToolResult>> {
-    const hit = this.#prompts.get(name);
-    if (!hit) {
+    const entry = this.#prompts.get(name);
+    if (!entry) {
       const message = `unknown prompt \`${name}\``;
       const call = { id: crypto.randomUUID(), tool: 'prompts/get', args: { name, arguments: args ?? {} } };
       await this.#refuse(sessionId, call, 'unknown_tool', message);
       throw new GatewayError('UNKNOWN_PROMPT', message);
     }
+    const { upstream } = entry;
+    const call = {
+      id: crypto.randomUUID(),
+      tool: promptToolName(upstream.name),
+      args: { name, arguments: args ?? {} },
+    };
+    if (entry.quarantine) return this.#quarantined(sessionId, call, 'prompt', name, entry.quarantine);
     return this.#gated(
       sessionId,
-      { id: crypto.randomUUID(), tool: promptToolName(hit.upstream.name), args: { name, arguments: args ?? {} } },
+      call,
       options.receipt,
-      (signal) => hit.upstream.getPrompt(hit.prompt.name, args, signal),
+      async (signal) => {
+        if (!upstream.connected) await upstream.connect();
+        const current = this.#prompts.get(name);
+        if (current?.hash !== entry.hash || current.quarantine) {
+          // INVARIANT: a prompt whose definition changed across a reconnect is not got (test/mcp/attacks.test.ts
+          // "still being listed").
+          throw new Error(`the definition of prompt \`${name}\` changed when its upstream reconnected`);
+        }
+        return upstream.getPrompt(entry.definition.name, args, signal);
+      },
       options.signal,
     );
+  }
+
+  /**
+   * Refuses a request through a quarantined definition: audited as a `tool_quarantined` deny (resources and prompts
+   * are decided as their upstream's pseudo-tools), with the commands that review and approve it.
+   */
+  async #quarantined(
+    sessionId: string,
+    call: ToolCall,
+    kind: PinKind,
+    key: string,
+    quarantine: string,
+  ): Promise<GatedOutcome<CallToolResult>> {
+    const what = reviewName(kind, key);
+    this.#log(`refused \`${what}\` in session \`${sessionId}\`: quarantined because ${quarantine}`);
+    const why = `${kind === 'tool' ? 'it' : `\`${what}\``} is quarantined because ${quarantine}`;
+    const decision = await this.#refuse(sessionId, call, 'tool_quarantined', why);
+    const text = `ruleoftwo blocked \`${call.tool}\`: ${why}; an operator must review it with \`ruleoftwo tools diff\` and approve it with \`ruleoftwo tools approve ${shellWord(what)}\``;
+    return { kind: 'result', result: blocked(text, decisionMeta(decision)) };
   }
 
   /**

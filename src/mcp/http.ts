@@ -15,7 +15,7 @@ import type { HttpConfig } from './config.ts';
 import type { ElicitationApprovals } from './elicitation.ts';
 import { type FastToolCall, fastToolCall, HandedAsks, MODERN_REVISION, serveToolCall } from './fastpath.ts';
 import type { Gateway } from './gateway.ts';
-import { createDownstreamServer } from './server.ts';
+import { createDownstreamServer, sendListsChanged } from './server.ts';
 import type { GatewayLog } from './upstream.ts';
 
 /** Header a stateless (2026-07-28) client sends to name its Rule-of-Two session. */
@@ -163,7 +163,9 @@ export async function serveGatewayHttp(
   );
   const unsubscribe = gateway.onListChanged(() => {
     modern.notify.toolsChanged();
-    for (const { server } of legacy.values()) server.sendToolListChanged().catch(() => {});
+    modern.notify.resourcesChanged();
+    modern.notify.promptsChanged();
+    for (const { server } of legacy.values()) sendListsChanged(server);
   });
   const token = options.token === undefined ? undefined : digest(options.token);
   if (!LOOPBACK_HOSTS.has(http.host) && token === undefined) {

@@ -1,24 +1,30 @@
 import type { GatewayConfig } from './config.ts';
-import { namespaced } from './labels.ts';
 import {
   definitionChanges,
   type FieldChange,
   instructionsHash,
+  offeredByKind,
+  PIN_SECTION,
   type PinFile,
+  type PinKind,
   type PinStatus,
-  pinnedDefinition,
+  pinHash,
+  pinKey,
+  pinnedView,
   pinStatus,
   readPins,
-  toolHash,
+  reviewName,
   writePins,
 } from './pins.ts';
 import { type GatewayLog, Upstream } from './upstream.ts';
 
-/** How one tool definition (or one server's instructions) stands against the pin file. */
+/** How one listed definition (or one server's instructions) stands against the pin file. */
 export interface DefinitionReview {
-  /** Namespaced tool name, or `<upstream> instructions`. */
+  /** What the CLI calls it: a namespaced tool name, `prompt <key>`, `resource <key>`, `template <key>`, or `<upstream> instructions`. */
   name: string;
-  kind: 'tool' | 'instructions';
+  kind: PinKind | 'instructions';
+  /** Its key in the pin file's section of its kind (the upstream's name for instructions). */
+  key: string;
   status: PinStatus | 'removed';
   changes: FieldChange[];
   hash: string;
@@ -52,32 +58,45 @@ function compare(upstreams: Upstream[], pins: PinFile): DefinitionReview[] {
       out.push({
         name: `${key} instructions`,
         kind: 'instructions',
+        key,
         status: pinStatus(pin, hash),
         changes: definitionChanges({ instructions: pin?.definition }, { instructions: text }),
         hash,
         definition: text ?? null,
       });
     }
-    for (const tool of upstream.offer.tools) {
-      const name = namespaced(upstream.name, tool.name);
-      const definition = pinnedDefinition(tool as unknown as Record<string, unknown>);
-      const toolPin = pins.tools[name];
-      seen.add(name);
-      out.push({
-        name,
-        kind: 'tool',
-        status: pinStatus(toolPin, toolHash(definition)),
-        changes: definitionChanges(toolPin?.definition, definition),
-        hash: toolHash(definition),
-        definition,
-      });
+    for (const [kind, definitions] of offeredByKind(upstream.offer)) {
+      for (const offered of definitions) {
+        const key = pinKey(kind, upstream.name, offered);
+        const definition = pinnedView(kind, offered as unknown as Record<string, unknown>);
+        const hash = pinHash(kind, definition);
+        const pin = pins[PIN_SECTION[kind]][key];
+        seen.add(reviewName(kind, key));
+        out.push({
+          name: reviewName(kind, key),
+          kind,
+          key,
+          status: pinStatus(pin, hash),
+          changes: definitionChanges(pin?.definition, definition),
+          hash,
+          definition,
+        });
+      }
     }
   }
-  for (const [name, pin] of Object.entries(pins.tools)) {
-    if (seen.has(name)) continue;
-    out.push({ name, kind: 'tool', status: 'removed', changes: [], hash: pin.hash, definition: pin.definition });
+  for (const kind of Object.keys(PIN_SECTION) as PinKind[]) {
+    for (const [key, pin] of Object.entries(pins[PIN_SECTION[kind]])) {
+      const name = reviewName(kind, key);
+      if (seen.has(name)) continue;
+      out.push({ name, kind, key, status: 'removed', changes: [], hash: pin.hash, definition: pin.definition });
+    }
   }
   return out;
+}
+
+/** Whether `names` name a review: by its name, or a server's instructions by the server's name. */
+function named(review: DefinitionReview, names: readonly string[]): boolean {
+  return names.includes(review.name) || (review.kind === 'instructions' && names.includes(review.key));
 }
 
 /**
@@ -91,18 +110,17 @@ export async function approveDefinitions(
 ): Promise<string[]> {
   const reviews = await reviewDefinitions(config, options.log);
   const pending = reviews.filter((r) => r.status === 'new' || r.status === 'changed');
-  const chosen =
-    names.length === 0
-      ? pending
-      : pending.filter((r) => names.includes(r.name) || names.includes(r.name.replace(/ instructions$/, '')));
-  const unknown = names.filter((n) => !reviews.some((r) => r.name === n || r.name === `${n} instructions`));
-  if (unknown.length > 0) throw new Error(`no tool or server named ${unknown.map((n) => `\`${n}\``).join(', ')}`);
+  const chosen = names.length === 0 ? pending : pending.filter((r) => named(r, names));
+  const unknown = names.filter((n) => !reviews.some((r) => named(r, [n])));
+  if (unknown.length > 0) {
+    throw new Error(`no tool, prompt, resource, template or server named ${unknown.map((n) => `\`${n}\``).join(', ')}`);
+  }
   const pins = await readPins(config.pinsFile);
   const approvedAt = (options.now ?? (() => new Date()))().toISOString();
   for (const review of chosen) {
     const pin = { hash: review.hash, definition: review.definition, approvedAt };
-    if (review.kind === 'tool') pins.tools[review.name] = pin;
-    else pins.instructions[review.name.replace(/ instructions$/, '')] = pin;
+    if (review.kind === 'instructions') pins.instructions[review.key] = pin;
+    else pins[PIN_SECTION[review.kind]][review.key] = pin;
   }
   if (chosen.length > 0) await writePins(config.pinsFile, pins);
   return chosen.map((r) => r.name);

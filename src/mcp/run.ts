@@ -7,6 +7,7 @@ import type { GatewayConfig } from './config.ts';
 import { ElicitationApprovals } from './elicitation.ts';
 import { Gateway, type GatewayStores } from './gateway.ts';
 import { type HttpGateway, serveGatewayHttp } from './http.ts';
+import { shellWord } from './shell.ts';
 import { type StdioGateway, serveGatewayStdio } from './stdio.ts';
 import type { GatewayLog } from './upstream.ts';
 
@@ -37,11 +38,6 @@ export interface RunningGateway {
 /** In-memory stores: enforcement lasts as long as the process. */
 export function memoryStores(): GatewayStores {
   return { sessions: new MemorySessionStore(), approvals: new MemoryApprovalStore(), audit: new MemoryAuditLog() };
-}
-
-/** Quotes a path for a shell command line when it needs it. */
-function shellWord(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The stores the config names, and how an operator answers approvals in them from another process. */

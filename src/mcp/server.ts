@@ -86,6 +86,16 @@ export function askPerson(
   });
 }
 
+/**
+ * Tells a client that the gateway's listings changed. Which of them did is not tracked: a change of an upstream's
+ * offer or of the pins can touch any, and a client that re-lists one listing too many loses nothing.
+ */
+export function sendListsChanged(server: Server): void {
+  for (const send of [server.sendToolListChanged, server.sendResourceListChanged, server.sendPromptListChanged]) {
+    send.call(server).catch(() => {});
+  }
+}
+
 /** An approval the fast path already asked for on a request, to be put to a person by this server. */
 export type AskedResolver = (ctx: ServerContext, name: string) => ApprovalRequest | undefined;
 

@@ -5,7 +5,7 @@ import type { ElicitationApprovals } from './elicitation.ts';
 import { type FastToolCall, fastToolCall, HandedAsks, serveToolCall } from './fastpath.ts';
 import type { Gateway } from './gateway.ts';
 import { LineScreen, turnWriter } from './lines.ts';
-import { createDownstreamServer } from './server.ts';
+import { createDownstreamServer, sendListsChanged } from './server.ts';
 import type { GatewayLog } from './upstream.ts';
 
 /** A running stdio endpoint. */
@@ -91,7 +91,7 @@ export function serveGatewayStdio(
   );
   stdin.once('end', onClosed);
   const unsubscribe = gateway.onListChanged(() => {
-    for (const server of servers) server.sendToolListChanged().catch(() => {});
+    for (const server of servers) sendListsChanged(server);
   });
   return {
     closed,

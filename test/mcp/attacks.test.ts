@@ -118,7 +118,7 @@ describe('tool pinning', () => {
 });
 
 describe('a rug pull across a restart', () => {
-  it('a call that arrives while the restarted upstream is still being listed is not sent to it', async () => {
+  it('a call or prompt get that arrives while the restarted upstream is still being listed is not sent to it', async () => {
     const marker = join(dir, 'crashed');
     const config = await hostileConfig(
       'restart.yaml',
@@ -132,6 +132,14 @@ describe('a rug pull across a restart', () => {
       const ping = () => gateway.callTool('s', 'hostile__ping', {});
       const first = await ping();
       expect(first.kind === 'result' && textOf(first.result)).toBe('pong');
+      const note = () => gateway.getPrompt('s', 'hostile__note', { text: 'x' });
+      expect((await note()).kind).toBe('result');
+      const gets = () => upstreamLog.filter((l) => l.includes('] prompt ')).length;
+      // The server logs on stderr, which may arrive after its answer.
+      for (const started = Date.now(); gets() === 0 && Date.now() - started < 5000; ) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(gets()).toBe(1);
       await expect(gateway.callTool('s', 'hostile__crash', {})).rejects.toThrow(/upstream failed/);
       // The first call after the crash starts the new server; it answers initialize at once and tools/list after a
       // second, with `ping` changed. A second call arrives while the listing is under way.
@@ -141,14 +149,22 @@ describe('a rug pull across a restart', () => {
       while (listings() < 2 && Date.now() - started < 5000) {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      const during = await ping().catch((error: Error) => error);
+      const [during, noteDuring] = await Promise.all([ping().catch((error: Error) => error), note().catch((e) => e)]);
       const after = await reconnecting;
       for (const outcome of [during, after]) {
         const text = outcome instanceof Error ? outcome.message : outcome.kind === 'result' && textOf(outcome.result);
         expect(text).not.toBe('pong');
       }
-      // Only the first process ever ran `ping`.
+      // The restarted server describes `note` differently: the get that waited for its listing is refused.
+      expect(noteDuring).toBeInstanceOf(Error);
+      expect((noteDuring as Error).message).toContain('the definition of prompt `hostile__note` changed');
+      const noteAfter = await note();
+      expect(noteAfter.kind === 'result' && textOf(noteAfter.result as { content?: unknown })).toMatch(
+        /`prompt hostile__note` is quarantined because its definition is changed since approval/,
+      );
+      // Only the first process ever ran `ping` or got `note`.
       expect(upstreamLog.filter((l) => l.includes('got tools/call'))).toHaveLength(2);
+      expect(gets()).toBe(1);
     } finally {
       await gateway.close();
     }

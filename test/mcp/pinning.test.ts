@@ -78,7 +78,7 @@ describe('tool pinning', () => {
 
       const typo = await cli(['tools', 'approve', '--config', honest, 'mail__sendmail'], dir);
       expect(typo.status).toBe(1);
-      expect(typo.stderr).toContain('no tool or server named `mail__sendmail`');
+      expect(typo.stderr).toContain('no tool, prompt, resource, template or server named `mail__sendmail`');
       const approved = await cli(['tools', 'approve', '--config', honest], dir);
       expect(approved.stdout).toBe('approved 3: mail__read_inbox, mail__search_contacts, mail__send_email\n');
       await unapproved.reloadPins();

@@ -7,18 +7,19 @@ function show(value: unknown): string {
   return value === undefined ? '(absent)' : JSON.stringify(value);
 }
 
-/** `ruleoftwo tools diff|approve`: reviews and approves the tool definitions the gateway pins. */
+/** `ruleoftwo tools diff|approve`: reviews and approves the definitions the gateway pins (tools, resources, prompts). */
 export const tools: Command = {
   name: 'tools',
-  summary: 'review (diff) and approve pinned MCP tool definitions',
+  summary: 'review (diff) and approve pinned MCP definitions (tools, resources, templates, prompts)',
   usage: [
     'usage: ruleoftwo tools diff --config <gateway.yaml> [--json]',
     '       ruleoftwo tools approve --config <gateway.yaml> [name ...]',
     '',
-    'diff lists tools (and server instructions) that are new, changed or removed since approval, field by field;',
-    'exit 0 when everything is approved, 1 when something waits for review.',
-    'approve pins the current definitions of the named tools (namespaced, e.g. `fs__read_file`, or a server name',
-    'for its instructions), or of every pending one when no name is given.',
+    'diff lists tools, resources, resource templates and prompts (and server instructions) that are new, changed or',
+    'removed since approval, field by field; exit 0 when everything is approved, 1 when something waits for review.',
+    'approve pins the current definitions of the named ones, as diff names them (a tool by its namespaced name, e.g.',
+    '`fs__read_file`; `prompt ev__greet`, `resource ev__<uri>`, `template ev__<name>`; a server name for its',
+    'instructions), or of every pending one when no name is given.',
   ].join('\n'),
   async run(args, io) {
     const [action, ...rest] = args;
