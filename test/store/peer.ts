@@ -5,7 +5,7 @@ import type { PolicyDocument } from '../../src/core/document.ts';
 /** A guard in another process on the same SQLite file (`children/peer.ts`), one step at a time. */
 export interface Peer {
   /** Runs one guard method there and resolves with its result; rejects with the error it threw. */
-  call<T>(op: 'session' | 'check' | 'record', ...args: unknown[]): Promise<T>;
+  call<T>(op: 'session' | 'check' | 'record' | 'answer' | 'lock' | 'unlock', ...args: unknown[]): Promise<T>;
   /** Closes its guard (and stores) and waits for the process to exit. */
   close(): Promise<void>;
 }
