@@ -1,10 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { verifyDatabase } from '../../src/audit/inspect.ts';
 import { readRecords } from '../../src/audit/sqlite-log.ts';
 import { openDatabase } from '../../src/store/sqlite/database.ts';
+import { acknowledged } from '../audit/log.ts';
 import { tempDirs } from './stores.ts';
 
 const dir = tempDirs();
@@ -22,23 +24,14 @@ interface Appender {
 
 function appender(path: string, run: string): Appender {
   const child = spawn(process.execPath, [APPENDER, path, run], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const acked = new Map<number, number>();
-  let buffered = '';
-  let stderr = '';
   let first: () => void = () => {};
   const started = new Promise<void>((resolve) => {
     first = resolve;
   });
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      const [w, n] = line.split(' ').map(Number) as [number, number];
-      acked.set(w, Math.max(acked.get(w) ?? -1, n));
-    }
+  const acked = acknowledged(child.stdout as Readable, () => {
     if (acked.size > 0) first();
   });
+  let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
