@@ -15,6 +15,7 @@ import {
   type Outcome,
   openStoreDatabase,
   storeError,
+  TransactionLost,
 } from '../store/sqlite/database.ts';
 import { type Committed, WalSync } from '../store/sqlite/wal-sync.ts';
 import type { AuditEvent, AuditLog } from '../store/types.ts';
@@ -328,6 +329,7 @@ export class SqliteAuditLog implements AuditLog {
         });
         outcomes.push({ ok: true, result });
       } catch (error) {
+        if (error instanceof TransactionLost) throw error;
         // INVARIANT: a write whose audit events cannot be appended is not committed
         // (test/cli/audit.test.ts "an answer the log cannot hold is not given").
         ({ size, prev, frontier } = before);

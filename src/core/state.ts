@@ -51,6 +51,11 @@ export interface SessionState {
   evidence: Evidence[];
   parent?: string;
   createdAt: number;
+  /**
+   * The guards (one per process, by instance id) whose in-memory provenance index accounts for every output this
+   * session recorded: each indexed it or counts its legs as lost. The engine ignores it; see docs/provenance.md.
+   */
+  indexedBy?: string[];
 }
 
 /** How many evidence items are kept per leg: the first ones, which are what brought the leg. */

@@ -186,6 +186,9 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Most guards listed in a session's `indexedBy`. */
+const MAX_INDEXERS = 16;
+
 /** Why a call was denied when its approver did not answer within {@link Guard.approvalTimeoutMs}. */
 export const APPROVAL_TIMEOUT_TEXT = 'no answer before the approval timeout';
 
@@ -204,6 +207,8 @@ class RuleOfTwoGuard implements Guard {
   readonly #maxIndexed: number;
   readonly #tracesProvenance: boolean;
   readonly #allowances: { authors: Set<string>; items: Set<string> } = { authors: new Set(), items: new Set() };
+  /** This guard among others on the same store (other processes, or a restart), for `SessionState.indexedBy`. */
+  readonly #instance = crypto.randomUUID();
 
   constructor(policy: Policy, options: GuardOptions) {
     this.policy = policy;
@@ -265,6 +270,31 @@ class RuleOfTwoGuard implements Guard {
     return unknown;
   }
 
+  /**
+   * The index of a session, made to account for every output the session recorded. A guard not in the state's
+   * `indexedBy` may have missed outputs that another process sharing the store recorded, so its index loses the data
+   * legs the session holds (every output's legs are among them).
+   */
+  #syncedIndex(state: SessionState): MemoryProvenanceIndex | undefined {
+    const index = this.#index(state.id, effectiveLegs(state));
+    // INVARIANT: an index that may lack another process's outputs counts their legs as lost, it never passes a value
+    // from them (test/store/replicas.test.ts "a replica whose index missed an output recorded by another process").
+    if (index && !state.indexedBy?.includes(this.#instance)) index.lose(state.held & (LEG_A | LEG_B));
+    return index;
+  }
+
+  /**
+   * `state` with this guard among those whose index accounts for the session's outputs (after `#syncedIndex`). An
+   * output with data recorded here leaves this guard the only one: every other index lacks it.
+   */
+  #indexedHere(state: SessionState, recordedData: boolean): SessionState {
+    if (!this.#tracesProvenance) return recordedData && state.indexedBy?.length ? { ...state, indexedBy: [] } : state;
+    if (!recordedData && state.indexedBy?.includes(this.#instance)) return state;
+    // A guard pushed out of a long list only loses the session's data legs again: bounded, and fail closed.
+    const others = recordedData ? [] : (state.indexedBy ?? []).slice(1 - MAX_INDEXERS);
+    return { ...state, indexedBy: [...others, this.#instance] };
+  }
+
   async session(id: string, options: SessionOptions = {}): Promise<Session> {
     if (typeof id !== 'string' || id === '') throw new ConfigError('a session needs a non-empty id');
     const configuration = options.configuration ?? this.policy.configuration;
@@ -284,7 +314,7 @@ class RuleOfTwoGuard implements Guard {
       if (configuration !== 'dynamic' && input === 'untrusted' && !configuration.includes('A')) {
         throw new ConfigError(`configuration ${configuration} excludes A, so the session's input must be trusted`);
       }
-      return { state: fresh, result: fresh };
+      return { state: this.#indexedHere(fresh, true), result: fresh };
     });
     if (created) {
       this.#newIndex(id, options.request, input);
@@ -350,7 +380,7 @@ class RuleOfTwoGuard implements Guard {
         );
         return { result: { ...decision, sessionId } };
       }
-      const index = this.#index(sessionId, effectiveLegs(state));
+      const index = this.#syncedIndex(state);
       const context = {
         now,
         newId: this.#newId,
@@ -359,7 +389,7 @@ class RuleOfTwoGuard implements Guard {
         ...(index ? { provenance: index } : {}),
       };
       const outcome = decide(this.policy, state, call, context);
-      return { state: outcome.state, result: outcome.decision };
+      return { state: this.#indexedHere(outcome.state, false), result: outcome.decision };
     });
   }
 
@@ -501,7 +531,11 @@ class RuleOfTwoGuard implements Guard {
         const { tool, brought, legsAfter, note } = recorded;
         const result: RecordOutcome = { ok: true, tool, brought, legsAfter, output: recorded.output };
         if (note !== undefined) result.note = note;
-        return { state: recorded.state, result: { outcome: result, seq: recorded.state.seq } };
+        // What other processes recorded is lost here before this output is indexed, which only this index holds.
+        this.#syncedIndex(state);
+        const data = ((parseLegs(brought) ?? LEG_A | LEG_B) & (LEG_A | LEG_B)) !== 0;
+        const next = this.#indexedHere(recorded.state, data);
+        return { state: next, result: { outcome: result, seq: recorded.state.seq } };
       });
       outcome = committed.outcome;
       if (outcome.ok) {
@@ -583,7 +617,7 @@ class RuleOfTwoGuard implements Guard {
     if (!forked.ok) throw new ConfigError(forked.message);
     await this.#sessions.transact(childId, (existing) => {
       if (existing) throw new ConfigError(`session \`${childId}\` already exists`);
-      return { state: forked.state, result: undefined };
+      return { state: this.#indexedHere(forked.state, true), result: undefined };
     });
     // INVARIANT: a child's request is indexed by the child's input, as in `session()`: an untrusted one is flagged
     // (test/guard/transitions-review.test.ts "an untrusted request handed to a forked child").

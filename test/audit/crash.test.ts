@@ -7,6 +7,7 @@ import { verifyDatabase } from '../../src/audit/inspect.ts';
 import { readRecords, SqliteAuditLog } from '../../src/audit/sqlite-log.ts';
 import { openDatabase } from '../../src/store/sqlite/database.ts';
 import { tempDir } from '../store/stores.ts';
+import { acknowledged } from './log.ts';
 
 const KILLS = 300;
 const LANES = 2;
@@ -29,21 +30,12 @@ function runAndKill(path: string, run: string, background: boolean): Promise<Map
       env: { ...process.env, RULEOFTWO_AUDIT_KEY: privatePem, NODE_COMPILE_CACHE: join(dir.dir, 'compile-cache') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const acked = new Map<number, number>();
-    let buffered = '';
     let stderr = '';
     let timer: NodeJS.Timeout | undefined;
     const kill = () => child.kill('SIGKILL');
     // A quarter of the kills land anywhere from start-up on (opening, recovering); the rest mid-stream.
     if (randomInt(4) === 0) timer = setTimeout(kill, randomInt(150));
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        const [w, n] = line.split(' ').map(Number) as [number, number];
-        acked.set(w, Math.max(acked.get(w) ?? -1, n));
-      }
+    const acked = acknowledged(child.stdout, () => {
       // With the checkpointer, late enough that it has started and copied the log a few times.
       if (timer === undefined) timer = setTimeout(kill, background ? 100 + randomInt(150) : randomInt(40));
     });

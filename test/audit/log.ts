@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { generateAuditKey, loadAuditKey } from '../../src/audit/checkpoint.ts';
 import { SqliteAuditLog } from '../../src/audit/sqlite-log.ts';
 import type { AuditEvent } from '../../src/store/types.ts';
@@ -83,4 +84,24 @@ export async function writeSampleLog(
   }
   await log.close();
   return { path, publicPem, privatePem };
+}
+
+/**
+ * Follows the `writer n` lines an appender (`children/appender.ts`) prints once each record is durable: the highest
+ * record each writer acknowledged, updated as lines arrive; `onAck` runs after every chunk.
+ */
+export function acknowledged(stdout: Readable, onAck: () => void = () => {}): Map<number, number> {
+  const acked = new Map<number, number>();
+  let buffered = '';
+  stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      const [w, n] = line.split(' ').map(Number) as [number, number];
+      acked.set(w, Math.max(acked.get(w) ?? -1, n));
+    }
+    onAck();
+  });
+  return acked;
 }

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { verifyDatabase } from '../../src/audit/inspect.ts';
 import { SqliteAuditLog } from '../../src/audit/sqlite-log.ts';
 import type { Decision } from '../../src/core/decision.ts';
+import { newSessionState } from '../../src/core/state.ts';
 import { createGuard, type Guard } from '../../src/guard/guard.ts';
 import { StoreError } from '../../src/store/errors.ts';
 import { MemoryAuditLog, MemorySessionStore } from '../../src/store/memory.ts';
@@ -87,6 +89,58 @@ describe('fail closed', () => {
     }
     expectDenied(decision as Decision, 'audit_error');
     expect(failures.join('\n')).toMatch(/audit log: cannot write the audit log: database or disk is full/);
+  });
+
+  it('disk full inside a batch: SQLite drops the whole transaction, and nothing of the batch is written outside it', async () => {
+    // An approval answered with `SqliteAuditLog.transact` (the approvals CLI) shares a batch with plain appends; the
+    // disk fills up (another process, or `maxBytes` here) during its savepoint, which rolls back the transaction.
+    const path = join(dir(), 'full-batch.db');
+    const log = new SqliteAuditLog(path, { maxBytes: 128 * 1024 });
+    cleanups.push(() => log.close().catch(() => undefined));
+    const event = (i: number, reason: string) =>
+      ({ type: 'result.ignored', at: i, sessionId: 's1', callId: `c${i}`, reason }) as const;
+    let acknowledged = 0;
+    let failed: PromiseSettledResult<unknown>[] | undefined;
+    for (let i = 0; i < 1000 && !failed; i++) {
+      const batch = await Promise.allSettled([
+        log.append(event(i, 'before')),
+        log.transact(() => ({ result: i, events: [event(i, 'x'.repeat(1000 + 50 * i))] })),
+        log.append(event(i, 'after')),
+      ]);
+      acknowledged += batch.filter((r) => r.status === 'fulfilled').length;
+      if (batch.some((r) => r.status === 'rejected')) failed = batch;
+    }
+    expect(failed?.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    // The log holds exactly what was acknowledged, and its chain has no hole.
+    expect(log.size).toBe(acknowledged);
+    const db = openDatabase(path, { readOnly: true });
+    try {
+      expect(verifyDatabase(db).issues).toEqual([]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('disk full inside a batch of session updates: nothing of the batch is written', async () => {
+    const sessions = new SqliteSessionStore(join(dir(), 'full-sessions.db'), { maxBytes: 128 * 1024 });
+    cleanups.push(() => sessions.close());
+    const put = (id: string, pad: string) =>
+      sessions.transact(id, () => ({
+        state: { ...newSessionState({ id, configuration: 'dynamic', input: 'trusted', now: 0 }), parent: pad },
+        result: id,
+      }));
+    let failed: { results: PromiseSettledResult<string>[]; ids: string[] } | undefined;
+    for (let i = 0; i < 1000 && !failed; i++) {
+      const ids = [`a${i}`, `b${i}`, `c${i}`];
+      const results = await Promise.allSettled([
+        put(ids[0] as string, ''),
+        put(ids[1] as string, 'x'.repeat(1000 + 50 * i)),
+        put(ids[2] as string, ''),
+      ]);
+      if (results.some((r) => r.status === 'rejected')) failed = { results, ids };
+    }
+    expect(failed?.results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    for (const id of failed?.ids ?? []) expect(await sessions.get(id)).toBeUndefined();
   });
 
   it('write error: an injected write failure of the audit log denies; nothing is released unlogged', async () => {

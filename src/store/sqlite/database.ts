@@ -161,15 +161,32 @@ export function commitBatch<W extends Waiting>(
   });
 }
 
-/** Runs `body` in a savepoint inside an open transaction: if it throws, what it wrote is undone and it rethrows. */
+/**
+ * SQLite rolled back the whole transaction (a full disk, an I/O error), not just a savepoint: the rest of a batch
+ * must stop, since it would run in autocommit, outside any transaction.
+ */
+export class TransactionLost extends StoreError {}
+
+/**
+ * Runs `body` in a savepoint inside an open transaction: if it throws, what it wrote is undone and it rethrows. When
+ * SQLite rolled back the whole transaction instead, it throws {@link TransactionLost}, which the batch must rethrow.
+ */
 export function inSavepoint<T>(db: DatabaseSync, body: () => T): T {
   db.exec('SAVEPOINT part');
   let result: T;
   try {
     result = body();
   } catch (error) {
-    db.exec('ROLLBACK TO part');
-    db.exec('RELEASE part');
+    try {
+      db.exec('ROLLBACK TO part');
+      db.exec('RELEASE part');
+    } catch {
+      // INVARIANT: nothing of a batch is written once SQLite dropped its transaction: the waiters after this one would
+      // commit one statement at a time, and be rejected all the same (test/store/fail-closed.test.ts "disk full inside
+      // a batch").
+      const lost = storeError(error, 'the transaction was rolled back');
+      throw new TransactionLost(lost.code, lost.message, { cause: error });
+    }
     throw error;
   }
   db.exec('RELEASE part');

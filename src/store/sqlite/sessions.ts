@@ -10,6 +10,7 @@ import {
   inSavepoint,
   type Outcome,
   openStoreDatabase,
+  TransactionLost,
 } from './database.ts';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS sessions (
@@ -68,6 +69,7 @@ export class SqliteSessionStore implements SessionStore {
         try {
           return { ok: true, result: inSavepoint(this.#db, () => this.#apply(waiter)) };
         } catch (error) {
+          if (error instanceof TransactionLost) throw error;
           return { ok: false, error: asStoreError(error, `cannot update session \`${waiter.sessionId}\``) };
         }
       }),
