@@ -295,6 +295,24 @@ class RuleOfTwoGuard implements Guard {
     return { ...state, indexedBy: [...others, this.#instance] };
   }
 
+  /**
+   * Indexes the request of a later turn of an existing session as the first turn's is (see `#newIndex`), and returns
+   * the state to store: an untrusted request is data the other processes' indexes lack. Indexing twice, when the
+   * store retries the update, only repeats a value.
+   */
+  #indexTurn(state: SessionState, input: InputTrust, request: unknown): SessionState | undefined {
+    if (request === undefined || !this.#tracesProvenance) return undefined;
+    // INVARIANT: a later turn's request counts as the first turn's: an untrusted one is flagged, here and in every
+    // other process (test/guard/session-reopen.test.ts "reopening a session with a request").
+    const index = this.#syncedIndex(state) as MemoryProvenanceIndex;
+    if (input === 'trusted') {
+      index.addTrusted(request);
+      return undefined;
+    }
+    index.addOutput({ seq: state.seq, callId: 'request', tool: 'request' }, LEG_A, request);
+    return this.#indexedHere(state, true);
+  }
+
   async session(id: string, options: SessionOptions = {}): Promise<Session> {
     if (typeof id !== 'string' || id === '') throw new ConfigError('a session needs a non-empty id');
     const configuration = options.configuration ?? this.policy.configuration;
@@ -308,7 +326,8 @@ class RuleOfTwoGuard implements Guard {
         if (options.input === 'untrusted' && !(state.held & LEG_A)) {
           throw new ConfigError(`session \`${id}\` exists with trusted input; its input cannot become untrusted`);
         }
-        return { result: undefined };
+        const turn = this.#indexTurn(state, input, options.request);
+        return turn ? { state: turn, result: undefined } : { result: undefined };
       }
       const fresh = newSessionState({ id, configuration, input, now: this.#now() });
       if (configuration !== 'dynamic' && input === 'untrusted' && !configuration.includes('A')) {
