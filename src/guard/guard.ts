@@ -407,7 +407,14 @@ class RuleOfTwoGuard implements Guard {
       this.#onError(error, 'approval store');
       return undefined;
     });
-    if (!receipt) {
+    if (receipt && answer.approved !== true) {
+      // INVARIANT: the approver's no is never turned into a run, even when another channel approved the request first
+      // (test/guard/answers-review.test.ts "says no"); the receipt is spent so that approval runs nothing later either.
+      await this.#approvals.consume(receipt, this.#now()).catch((error: unknown) => {
+        this.#onError(error, 'approval store');
+      });
+    }
+    if (!receipt || answer.approved !== true) {
       const why = answer.approved ? 'the approval could not be recorded in time' : 'a person declined the call';
       return this.#audited(denyWith(decision, 'approval_denied', why + (answer.reason ? `: ${answer.reason}` : '')));
     }
