@@ -9,7 +9,7 @@ import {
   type RequestStateCodec,
   type ServerContext,
 } from '@modelcontextprotocol/server';
-import { formatEvidence } from '../approvals/format.ts';
+import { asciiCall, formatEvidence } from '../approvals/format.ts';
 import { canonicalHash } from '../core/canonical.ts';
 import type { ApprovalRequest } from '../core/decision.ts';
 import { visibleLine } from '../visible.ts';
@@ -105,8 +105,10 @@ export class ElicitationApprovals {
 
 /** The question shown to the person: the call, and why it needs them. */
 export function approvalMessage(request: ApprovalRequest): string {
+  const ascii = asciiCall(request);
   const lines = [
     `ruleoftwo: allow \`${request.tool}\` with ${JSON.stringify(request.args)}?`,
+    ...(ascii === undefined ? [] : [`- in ASCII: ${ascii}`]),
     ...request.reasons.map((r) => `- ${r.message}`),
     ...request.evidence.map((e) => `- ${formatEvidence(e)}`),
     `Approving runs this exact call once.`,
