@@ -57,8 +57,11 @@ function callDigest(sessionId: string, tool: string, args: unknown): string {
  */
 export class ElicitationApprovals {
   readonly codec: RequestStateCodec<ApprovalState>;
+  /** Whether questions go to clients at all (config `elicitation`); when not, every ask waits out of band. */
+  readonly enabled: boolean;
 
-  constructor(options: { key?: Uint8Array; ttlSeconds: number }) {
+  constructor(options: { key?: Uint8Array; ttlSeconds: number; enabled?: boolean }) {
+    this.enabled = options.enabled ?? true;
     this.codec = createRequestStateCodec<ApprovalState>({
       key: options.key ?? new Uint8Array(randomBytes(32)),
       ttlSeconds: Math.max(1, Math.floor(options.ttlSeconds)),

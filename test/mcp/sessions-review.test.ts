@@ -1,0 +1,95 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadGatewayConfig } from '../../src/mcp/config.ts';
+import { memoryStores, type RunningGateway, runGateway } from '../../src/mcp/run.ts';
+import { npmServer, rawModernCall, type ToolResult, tempDir, textOf, v1Client, writeConfig } from './harness.ts';
+
+// Review of sessions and approvals against a compromised agent: one that drives its own MCP client can also answer
+// that client's elicitation requests. Upstream: the real server-filesystem from npm.
+
+let dir: string;
+let remove: () => Promise<void>;
+
+const gatewayConfig = (extra: Record<string, unknown>) => ({
+  version: 1,
+  policy: { version: 1, session: { input: 'untrusted' } },
+  pinning: 'off',
+  store: { kind: 'memory' },
+  servers: {
+    fs: {
+      command: process.execPath,
+      args: [npmServer('server-filesystem'), join(dir, 'box')],
+      tools: { read_text_file: { output: 'B' }, 'write_*': { call: 'C' } },
+    },
+  },
+  ...extra,
+});
+
+beforeAll(async () => {
+  ({ dir, remove } = await tempDir());
+  await mkdir(join(dir, 'box'));
+  await writeFile(join(dir, 'box', 'private.txt'), 'secret');
+});
+
+afterAll(async () => {
+  await remove?.();
+});
+
+function decisionOf(result: ToolResult): Record<string, unknown> {
+  return (result._meta?.['dev.ruleoftwo/decision'] ?? {}) as Record<string, unknown>;
+}
+
+describe('`elicitation: false`', () => {
+  let running: RunningGateway;
+  let url: string;
+
+  beforeAll(async () => {
+    const file = await writeConfig(dir, gatewayConfig({ elicitation: false }), 'no-elicitation.yaml');
+    running = await runGateway(await loadGatewayConfig(file), { transport: 'http', port: 0, stores: memoryStores() });
+    url = running.http?.url ?? '';
+  }, 30_000);
+
+  afterAll(async () => {
+    await running?.close();
+  });
+
+  it('a 2026-07-28 client that declares elicitation gets no question it could answer itself', async () => {
+    const session = `self-${crypto.randomUUID()}`;
+    const read = await rawModernCall(url, {
+      id: 1,
+      session,
+      name: 'fs__read_text_file',
+      args: { path: join(dir, 'box', 'private.txt') },
+    });
+    expect((read.body.result as ToolResult).isError).not.toBe(true);
+    const target = join(dir, 'box', 'self.txt');
+    const args = { path: target, content: 'x' };
+    const asked = (await rawModernCall(url, { id: 2, session, name: 'fs__write_file', args })).body
+      .result as ToolResult & Record<string, unknown>;
+    expect(asked.resultType).not.toBe('input_required');
+    expect(asked.requestState).toBeUndefined();
+    expect(asked.isError).toBe(true);
+    expect(decisionOf(asked)).toMatchObject({ effect: 'ask', reason: 'approval_required' });
+    // The request waits for the out-of-band channel, which still works.
+    await running.gateway.guard.answer(String(decisionOf(asked).requestId), { approved: true, by: 'operator' });
+    const ran = (await rawModernCall(url, { id: 3, session, name: 'fs__write_file', args })).body.result as ToolResult;
+    expect(ran.isError).not.toBe(true);
+    expect(await readFile(target, 'utf8')).toBe('x');
+  });
+
+  it('a 2025-11-25 client that would accept is never asked', async () => {
+    const client = await v1Client({ url }, ['accept', 'accept']);
+    try {
+      await client.callTool('fs__read_text_file', { path: join(dir, 'box', 'private.txt') });
+      const target = join(dir, 'box', 'legacy-self.txt');
+      const write = await client.callTool('fs__write_file', { path: target, content: 'x' });
+      expect(write.isError).toBe(true);
+      expect(textOf(write)).toContain("needs a person's approval");
+      expect(client.elicited).toHaveLength(0);
+      await expect(readFile(target, 'utf8')).rejects.toThrow(/ENOENT/);
+    } finally {
+      await client.close();
+    }
+  });
+});
