@@ -93,3 +93,50 @@ describe('`elicitation: false`', () => {
     }
   });
 });
+
+describe('two channels answering one request', () => {
+  it("a person's decline through elicitation stands, though an operator approved the request out of band first", async () => {
+    const file = await writeConfig(dir, gatewayConfig({}), 'both-channels.yaml');
+    const running = await runGateway(await loadGatewayConfig(file), {
+      transport: 'http',
+      port: 0,
+      stores: memoryStores(),
+    });
+    try {
+      const url = running.http?.url ?? '';
+      const session = `both-${crypto.randomUUID()}`;
+      await rawModernCall(url, {
+        id: 1,
+        session,
+        name: 'fs__read_text_file',
+        args: { path: join(dir, 'box', 'private.txt') },
+      });
+      const target = join(dir, 'box', 'both.txt');
+      const args = { path: target, content: 'x' };
+      const asked = (await rawModernCall(url, { id: 2, session, name: 'fs__write_file', args })).body.result as Record<
+        string,
+        unknown
+      >;
+      const state = String(asked.requestState);
+      const [record] = await running.gateway.stores.approvals.list({ sessionId: `named:${session}` });
+      await running.gateway.guard.answer(record?.request.id ?? '', { approved: true, by: 'operator' });
+      const declined = (
+        await rawModernCall(url, {
+          id: 3,
+          session,
+          name: 'fs__write_file',
+          args,
+          extra: { requestState: state, inputResponses: { ruleoftwo_approval: { action: 'decline' } } },
+        })
+      ).body.result as ToolResult;
+      expect(textOf(declined)).toContain('declined');
+      // The model retries the same call without the state: the operator's approval must not run it now.
+      const retried = (await rawModernCall(url, { id: 4, session, name: 'fs__write_file', args, elicitation: false }))
+        .body.result as ToolResult;
+      expect(retried.isError).toBe(true);
+      await expect(readFile(target, 'utf8')).rejects.toThrow(/ENOENT/);
+    } finally {
+      await running.close();
+    }
+  });
+});
