@@ -76,6 +76,18 @@ describe('`elicitation: false`', () => {
     const ran = (await rawModernCall(url, { id: 3, session, name: 'fs__write_file', args })).body.result as ToolResult;
     expect(ran.isError).not.toBe(true);
     expect(await readFile(target, 'utf8')).toBe('x');
+    // The same through the SDK server rather than the fast path (a params key the fast path does not serve).
+    const sdk = (
+      await rawModernCall(url, {
+        id: 4,
+        session,
+        name: 'fs__write_file',
+        args: { ...args, content: 'y' },
+        extra: { 'dev.example/unknown': true },
+      })
+    ).body.result as ToolResult & Record<string, unknown>;
+    expect(sdk.requestState).toBeUndefined();
+    expect(decisionOf(sdk)).toMatchObject({ effect: 'ask', reason: 'approval_required' });
   });
 
   it('a 2025-11-25 client that would accept is never asked', async () => {
