@@ -152,3 +152,74 @@ describe('two channels answering one request', () => {
     }
   });
 });
+
+describe('what the approval question shows is what runs', () => {
+  it('arguments as the gateway parsed them: a repeated key keeps its last value, a huge integer is rounded', async () => {
+    const file = await writeConfig(
+      dir,
+      {
+        ...gatewayConfig({}),
+        servers: {
+          fs: {
+            command: process.execPath,
+            args: [npmServer('server-filesystem'), join(dir, 'box')],
+            tools: { read_text_file: { output: 'B' } },
+          },
+          ev: {
+            command: process.execPath,
+            args: [npmServer('server-everything'), 'stdio'],
+            tools: { '*': { call: 'C' } },
+          },
+        },
+      },
+      'parsed.yaml',
+    );
+    const running = await runGateway(await loadGatewayConfig(file), {
+      transport: 'http',
+      port: 0,
+      stores: memoryStores(),
+    });
+    try {
+      const url = running.http?.url ?? '';
+      const session = `parsed-${crypto.randomUUID()}`;
+      await rawModernCall(url, {
+        id: 1,
+        session,
+        name: 'fs__read_text_file',
+        args: { path: join(dir, 'box', 'private.txt') },
+      });
+      // The body as a client could write it: JSON.stringify cannot repeat a key or keep 2^53 + 1.
+      const send = async (id: number, extra: string) => {
+        const meta = JSON.stringify({
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } },
+        });
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'mcp-protocol-version': '2026-07-28',
+            'mcp-method': 'tools/call',
+            'mcp-name': 'ev__get-sum',
+            'ruleoftwo-session': session,
+          },
+          body: `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"ev__get-sum","arguments":{"a":5,"b":9007199254740993,"a":1}${extra},"_meta":${meta}}}`,
+        });
+        const text = await response.text();
+        return JSON.parse(text.startsWith('{') ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? '{}')).result;
+      };
+      const asked = await send(2, '');
+      const message = String(asked.inputRequests?.ruleoftwo_approval?.params?.message);
+      expect(message).toContain('{"a":1,"b":9007199254740992}');
+      const accept = { ruleoftwo_approval: { action: 'accept', content: { approve: true } } };
+      const ran = await send(
+        3,
+        `,"requestState":${JSON.stringify(asked.requestState)},"inputResponses":${JSON.stringify(accept)}`,
+      );
+      expect(textOf(ran)).toContain('The sum of 1 and 9007199254740992');
+    } finally {
+      await running.close();
+    }
+  });
+});
