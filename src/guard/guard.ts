@@ -458,7 +458,10 @@ class RuleOfTwoGuard implements Guard {
         : undefined;
     // INVARIANT: a no never yields a receipt; one that comes after another channel's yes (a shared store) spends that
     // approval, so the call its person refused does not run (test/guard/answers-review.test.ts).
-    if (unused && answer.approved !== true) await this.#approvals.consume(unused, this.#now());
+    if (unused && answer.approved !== true) {
+      await this.#approvals.consume(unused, this.#now());
+      event.reason = `approval withdrawn by a refusal${answer.by === undefined ? '' : ` from ${answer.by}`}`;
+    }
     const receipt = answer.approved === true ? unused : undefined;
     try {
       await this.#append(event);

@@ -36,7 +36,8 @@ describe('authorize when another channel answered first', () => {
 
 describe('a no through guard.answer', () => {
   it('never yields a receipt, and spends one another channel gave first', async () => {
-    const guard = createGuard({ policy: emailBot() });
+    const audit = new MemoryAuditLog();
+    const guard = createGuard({ policy: emailBot(), audit });
     const session = await guard.session('s', { input: 'untrusted' });
     await session.check({ id: 'c1', tool: 'search_contacts', args: {} });
     await session.record('c1', []);
@@ -47,6 +48,8 @@ describe('a no through guard.answer', () => {
     expect(await guard.answer(request?.id ?? '', { approved: false, by: 'person' })).toBeUndefined();
     const receipt = { requestId: request?.id ?? '', hash: request?.hash ?? '' };
     expect((await session.check({ ...exfil, id: 'c3' }, { receipt })).effect).toBe('deny');
+    const answers = audit.events.flatMap((e) => (e.type === 'approval.answer' ? [e.reason ?? ''] : []));
+    expect(answers.at(-1)).toBe('approval withdrawn by a refusal from person');
   });
 
   it('so a framework adapter does not run a call its person declined (CallGate.run)', async () => {
