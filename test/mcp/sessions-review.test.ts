@@ -3,26 +3,36 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
 import { memoryStores, type RunningGateway, runGateway } from '../../src/mcp/run.ts';
-import { npmServer, rawModernCall, type ToolResult, tempDir, textOf, v1Client, writeConfig } from './harness.ts';
+import {
+  modernCallHeaders,
+  npmServer,
+  rawModernCall,
+  type ToolResult,
+  tempDir,
+  textOf,
+  v1Client,
+  writeConfig,
+} from './harness.ts';
 
 // Review of sessions and approvals against a compromised agent: one that drives its own MCP client can also answer
-// that client's elicitation requests. Upstream: the real server-filesystem from npm.
+// that client's elicitation requests, and two channels may answer one request. Upstreams: the real
+// server-filesystem and server-everything from npm.
 
 let dir: string;
 let remove: () => Promise<void>;
+
+const fsServer = () => ({
+  command: process.execPath,
+  args: [npmServer('server-filesystem'), join(dir, 'box')],
+  tools: { read_text_file: { output: 'B' }, 'write_*': { call: 'C' } },
+});
 
 const gatewayConfig = (extra: Record<string, unknown>) => ({
   version: 1,
   policy: { version: 1, session: { input: 'untrusted' } },
   pinning: 'off',
   store: { kind: 'memory' },
-  servers: {
-    fs: {
-      command: process.execPath,
-      args: [npmServer('server-filesystem'), join(dir, 'box')],
-      tools: { read_text_file: { output: 'B' }, 'write_*': { call: 'C' } },
-    },
-  },
+  servers: { fs: fsServer() },
   ...extra,
 });
 
@@ -36,18 +46,38 @@ afterAll(async () => {
   await remove?.();
 });
 
+/** A gateway over HTTP for `config`, with memory stores. */
+async function startGateway(config: unknown, name: string): Promise<{ running: RunningGateway; url: string }> {
+  const file = await writeConfig(dir, config, name);
+  const running = await runGateway(await loadGatewayConfig(file), {
+    transport: 'http',
+    port: 0,
+    stores: memoryStores(),
+  });
+  return { running, url: running.http?.url ?? '' };
+}
+
+/** A fresh named session holding A (untrusted input) and B (a private read). */
+async function taintedSession(url: string, prefix: string): Promise<string> {
+  const session = `${prefix}-${crypto.randomUUID()}`;
+  const path = join(dir, 'box', 'private.txt');
+  const read = await rawModernCall(url, { id: 1, session, name: 'fs__read_text_file', args: { path } });
+  expect((read.body.result as ToolResult).isError).not.toBe(true);
+  return session;
+}
+
 function decisionOf(result: ToolResult): Record<string, unknown> {
   return (result._meta?.['dev.ruleoftwo/decision'] ?? {}) as Record<string, unknown>;
 }
+
+const ACCEPT = { ruleoftwo_approval: { action: 'accept', content: { approve: true } } };
 
 describe('`elicitation: false`', () => {
   let running: RunningGateway;
   let url: string;
 
   beforeAll(async () => {
-    const file = await writeConfig(dir, gatewayConfig({ elicitation: false }), 'no-elicitation.yaml');
-    running = await runGateway(await loadGatewayConfig(file), { transport: 'http', port: 0, stores: memoryStores() });
-    url = running.http?.url ?? '';
+    ({ running, url } = await startGateway(gatewayConfig({ elicitation: false }), 'no-elicitation.yaml'));
   }, 30_000);
 
   afterAll(async () => {
@@ -55,14 +85,7 @@ describe('`elicitation: false`', () => {
   });
 
   it('a 2026-07-28 client that declares elicitation gets no question it could answer itself', async () => {
-    const session = `self-${crypto.randomUUID()}`;
-    const read = await rawModernCall(url, {
-      id: 1,
-      session,
-      name: 'fs__read_text_file',
-      args: { path: join(dir, 'box', 'private.txt') },
-    });
-    expect((read.body.result as ToolResult).isError).not.toBe(true);
+    const session = await taintedSession(url, 'self');
     const target = join(dir, 'box', 'self.txt');
     const args = { path: target, content: 'x' };
     const asked = (await rawModernCall(url, { id: 2, session, name: 'fs__write_file', args })).body
@@ -108,39 +131,21 @@ describe('`elicitation: false`', () => {
 
 describe('two channels answering one request', () => {
   it("a person's decline through elicitation stands, though an operator approved the request out of band first", async () => {
-    const file = await writeConfig(dir, gatewayConfig({}), 'both-channels.yaml');
-    const running = await runGateway(await loadGatewayConfig(file), {
-      transport: 'http',
-      port: 0,
-      stores: memoryStores(),
-    });
+    const { running, url } = await startGateway(gatewayConfig({}), 'both-channels.yaml');
     try {
-      const url = running.http?.url ?? '';
-      const session = `both-${crypto.randomUUID()}`;
-      await rawModernCall(url, {
-        id: 1,
-        session,
-        name: 'fs__read_text_file',
-        args: { path: join(dir, 'box', 'private.txt') },
-      });
+      const session = await taintedSession(url, 'both');
       const target = join(dir, 'box', 'both.txt');
       const args = { path: target, content: 'x' };
       const asked = (await rawModernCall(url, { id: 2, session, name: 'fs__write_file', args })).body.result as Record<
         string,
         unknown
       >;
-      const state = String(asked.requestState);
       const [record] = await running.gateway.stores.approvals.list({ sessionId: `named:${session}` });
       await running.gateway.guard.answer(record?.request.id ?? '', { approved: true, by: 'operator' });
-      const declined = (
-        await rawModernCall(url, {
-          id: 3,
-          session,
-          name: 'fs__write_file',
-          args,
-          extra: { requestState: state, inputResponses: { ruleoftwo_approval: { action: 'decline' } } },
-        })
-      ).body.result as ToolResult;
+      const decline = { ruleoftwo_approval: { action: 'decline' } };
+      const extra = { requestState: String(asked.requestState), inputResponses: decline };
+      const declined = (await rawModernCall(url, { id: 3, session, name: 'fs__write_file', args, extra })).body
+        .result as ToolResult;
       expect(textOf(declined)).toContain('declined');
       // The model retries the same call without the state: the operator's approval must not run it now.
       const retried = (await rawModernCall(url, { id: 4, session, name: 'fs__write_file', args, elicitation: false }))
@@ -155,56 +160,22 @@ describe('two channels answering one request', () => {
 
 describe('what the approval question shows is what runs', () => {
   it('arguments as the gateway parsed them: a repeated key keeps its last value, a huge integer is rounded', async () => {
-    const file = await writeConfig(
-      dir,
-      {
-        ...gatewayConfig({}),
-        servers: {
-          fs: {
-            command: process.execPath,
-            args: [npmServer('server-filesystem'), join(dir, 'box')],
-            tools: { read_text_file: { output: 'B' } },
-          },
-          ev: {
-            command: process.execPath,
-            args: [npmServer('server-everything'), 'stdio'],
-            tools: { '*': { call: 'C' } },
-          },
-        },
-      },
-      'parsed.yaml',
-    );
-    const running = await runGateway(await loadGatewayConfig(file), {
-      transport: 'http',
-      port: 0,
-      stores: memoryStores(),
-    });
+    const everything = { command: process.execPath, args: [npmServer('server-everything'), 'stdio'] };
+    const servers = { fs: fsServer(), ev: { ...everything, tools: { '*': { call: 'C' } } } };
+    const { running, url } = await startGateway({ ...gatewayConfig({}), servers }, 'parsed.yaml');
     try {
-      const url = running.http?.url ?? '';
-      const session = `parsed-${crypto.randomUUID()}`;
-      await rawModernCall(url, {
-        id: 1,
-        session,
-        name: 'fs__read_text_file',
-        args: { path: join(dir, 'box', 'private.txt') },
-      });
+      const session = await taintedSession(url, 'parsed');
       // The body as a client could write it: JSON.stringify cannot repeat a key or keep 2^53 + 1.
       const send = async (id: number, extra: string) => {
         const meta = JSON.stringify({
           'io.modelcontextprotocol/protocolVersion': '2026-07-28',
           'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } },
         });
+        const args = '{"a":5,"b":9007199254740993,"a":1}';
         const response = await fetch(url, {
           method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-            'mcp-protocol-version': '2026-07-28',
-            'mcp-method': 'tools/call',
-            'mcp-name': 'ev__get-sum',
-            'ruleoftwo-session': session,
-          },
-          body: `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"ev__get-sum","arguments":{"a":5,"b":9007199254740993,"a":1}${extra},"_meta":${meta}}}`,
+          headers: modernCallHeaders('ev__get-sum', session),
+          body: `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"ev__get-sum","arguments":${args}${extra},"_meta":${meta}}}`,
         });
         const text = await response.text();
         return JSON.parse(text.startsWith('{') ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? '{}')).result;
@@ -212,11 +183,8 @@ describe('what the approval question shows is what runs', () => {
       const asked = await send(2, '');
       const message = String(asked.inputRequests?.ruleoftwo_approval?.params?.message);
       expect(message).toContain('{"a":1,"b":9007199254740992}');
-      const accept = { ruleoftwo_approval: { action: 'accept', content: { approve: true } } };
-      const ran = await send(
-        3,
-        `,"requestState":${JSON.stringify(asked.requestState)},"inputResponses":${JSON.stringify(accept)}`,
-      );
+      const answer = `,"requestState":${JSON.stringify(asked.requestState)},"inputResponses":${JSON.stringify(ACCEPT)}`;
+      const ran = await send(3, answer);
       expect(textOf(ran)).toContain('The sum of 1 and 9007199254740992');
     } finally {
       await running.close();
