@@ -105,7 +105,7 @@ async function answer(approved: boolean, args: string[], io: CliIo): Promise<num
     // The CLI's streams are process.stdin and process.stdout, typed loosely so tests can pass their own.
     const ask = terminalApprover({ input: io.stdin as Readable, output: io.stdout as Writable, by });
     const confirmed = await ask(shown.request, { signal: new AbortController().signal });
-    if (typeof confirmed === 'boolean' || !confirmed.approved) {
+    if ((typeof confirmed === 'boolean' ? confirmed : confirmed.approved) !== true) {
       io.stdout.write(`approval ${id} not approved; it stays pending\n`);
       return 1;
     }
