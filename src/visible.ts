@@ -27,3 +27,14 @@ export function visibleText(text: string): string {
 export function visibleLine(text: string): string {
   return text.replace(HIDDEN, escaped);
 }
+
+/** Anything but printable ASCII (no flag `u`: a character outside the BMP is matched as its two UTF-16 units). */
+const NOT_ASCII = /[^\x20-\x7e]/g;
+
+/**
+ * Text in printable ASCII: every other character becomes a `\uXXXX` escape, so a letter that only looks like a Latin
+ * one (a Cyrillic `о` in `cоmpany.example`) reads as what it is.
+ */
+export function asciiLine(text: string): string {
+  return text.replace(NOT_ASCII, escaped);
+}

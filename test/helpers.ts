@@ -1,3 +1,4 @@
+import type { ApprovalRequest } from '../src/core/decision.ts';
 import type { PolicyDocument } from '../src/core/document.ts';
 import { compilePolicy, type Policy } from '../src/core/policy.ts';
 
@@ -24,4 +25,26 @@ export function emailBot(change: Partial<PolicyDocument> = {}): Policy {
 export function counterIds(prefix = 'id'): () => string {
   let n = 0;
   return () => `${prefix}-${++n}`;
+}
+
+/** A pending approval request (expiring in a minute) for tests that show or store one; `change` overrides fields. */
+export function sampleApprovalRequest(change: Partial<ApprovalRequest> = {}): ApprovalRequest {
+  const now = Date.now();
+  return {
+    id: 'r1',
+    hash: 'h',
+    sessionId: 's',
+    seq: 1,
+    callId: 'c',
+    tool: 'send_email',
+    args: {},
+    policyVersion: 'v',
+    createdAt: now,
+    expiresAt: now + 60_000,
+    legsBefore: 'AB',
+    legsIfApproved: 'ABC',
+    reasons: [],
+    evidence: [],
+    ...change,
+  };
 }

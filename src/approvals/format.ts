@@ -1,6 +1,6 @@
 import type { ApprovalRequest } from '../core/decision.ts';
 import type { Evidence } from '../core/state.ts';
-import { visibleLine } from '../visible.ts';
+import { asciiLine, visibleLine } from '../visible.ts';
 
 /** One evidence item as text, e.g. `A from result of \`read_inbox\` (call c1, seq 2)`. */
 export function formatEvidence(e: Evidence): string {
@@ -13,11 +13,24 @@ export function formatEvidence(e: Evidence): string {
   return `${e.leg} from ${what}, seq ${e.seq}`;
 }
 
+/**
+ * The call (tool and arguments) in printable ASCII when it holds anything else, else undefined. Shown beside the call
+ * as it reads, so a look-alike letter (`cоmpany` with a Cyrillic `о`) cannot pass for the one a person expects.
+ */
+export function asciiCall(request: ApprovalRequest): string | undefined {
+  const call = `\`${request.tool}\` with ${JSON.stringify(request.args)}`;
+  const ascii = asciiLine(call);
+  // INVARIANT: a call beyond printable ASCII is also shown escaped (test/approvals/format-review.test.ts).
+  return ascii === call ? undefined : ascii;
+}
+
 /** A multi-line description of an approval request for a person to read. */
 export function formatApprovalRequest(request: ApprovalRequest): string {
+  const ascii = asciiCall(request);
   const lines = [
     `approval ${request.id}: session \`${request.sessionId}\` wants to call \`${request.tool}\``,
     `  arguments: ${JSON.stringify(request.args)}`,
+    ...(ascii === undefined ? [] : [`  in ASCII: ${ascii}`]),
     `  legs now: ${request.legsBefore || 'none'}; if approved: ${request.legsIfApproved}`,
     ...request.reasons.map((r) => `  why gated: ${r.message}`),
     ...request.evidence.map((e) => `  evidence: ${formatEvidence(e)}`),

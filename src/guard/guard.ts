@@ -136,7 +136,10 @@ export interface Guard {
   record(sessionId: string, callId: string, output: unknown): Promise<RecordOutcome>;
   drop(sessionId: string, leg: Leg, reason?: string): Promise<DropOutcome>;
   fork(sessionId: string, options?: ForkOptions): Promise<Session>;
-  /** Answers an approval request out of band; returns the receipt when it was approved in time. */
+  /**
+   * Answers an approval request out of band; returns the receipt when it was approved in time. A refusal withdraws
+   * an approval another channel gave first and not yet used.
+   */
   answer(requestId: string, answer: ApprovalAnswer): Promise<ApprovalReceipt | undefined>;
   /** The latest approval request made for a call id in a session (adapters resume framework approvals with it). */
   approvalFor(sessionId: string, callId: string): Promise<ApprovalRecord | undefined>;
@@ -498,10 +501,17 @@ class RuleOfTwoGuard implements Guard {
     };
     if (record.by !== undefined) event.by = record.by;
     if (record.reason !== undefined) event.reason = record.reason;
-    const receipt =
+    const unused =
       record.status === 'approved' && record.usedAt === undefined
         ? { requestId, hash: record.request.hash }
         : undefined;
+    // INVARIANT: a no never yields a receipt; one that comes after another channel's yes (a shared store) spends that
+    // approval, so the call its person refused does not run (test/guard/answers-review.test.ts).
+    if (unused && answer.approved !== true) {
+      await this.#approvals.consume(unused, this.#now());
+      event.reason = `approval withdrawn by a refusal${answer.by === undefined ? '' : ` from ${answer.by}`}`;
+    }
+    const receipt = answer.approved === true ? unused : undefined;
     try {
       await this.#append(event);
     } catch (error) {

@@ -63,6 +63,8 @@ export interface GatewayConfig {
   store: StoreConfig;
   /** Largest JSON-RPC message accepted from a client, in bytes. */
   maxMessageBytes: number;
+  /** Whether approvals may be asked through the client's elicitation; `false`: only out of band. */
+  elicitation: boolean;
 }
 
 /** Default bound of one upstream request. */
@@ -308,7 +310,7 @@ export async function parseGatewayConfig(text: string, base: string): Promise<Ga
   const root = reader.mapping(
     source.value,
     [],
-    ['$schema', 'version', 'policy', 'servers', 'http', 'pins', 'pinning', 'store', 'maxMessageBytes'],
+    ['$schema', 'version', 'policy', 'servers', 'http', 'pins', 'pinning', 'store', 'maxMessageBytes', 'elicitation'],
   );
   if (root.version !== 1) reader.report('invalid_version', ['version'], 'expected `version: 1`');
   const policy = await readPolicy(root.policy, base, reader);
@@ -330,6 +332,8 @@ export async function parseGatewayConfig(text: string, base: string): Promise<Ga
   if (typeof maxMessageBytes !== 'number' || !Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024) {
     reader.report('invalid_value', ['maxMessageBytes'], 'expected a whole number of bytes, at least 1024');
   }
+  const elicitation = root.elicitation ?? true;
+  if (typeof elicitation !== 'boolean') reader.report('invalid_value', ['elicitation'], 'expected `true` or `false`');
   const config: GatewayConfig = {
     policy: policy ?? { version: 1 },
     upstreams,
@@ -338,6 +342,7 @@ export async function parseGatewayConfig(text: string, base: string): Promise<Ga
     pinning: pinning === 'off' ? 'off' : 'approve',
     store: reader.store(root.store),
     maxMessageBytes: typeof maxMessageBytes === 'number' ? maxMessageBytes : DEFAULT_MAX_MESSAGE_BYTES,
+    elicitation: elicitation !== false,
   };
   if (reader.issues.length > 0) {
     throw new ConfigError(`gateway config has ${reader.issues.length} issue(s)`, reader.issues);

@@ -9,7 +9,7 @@ import {
   type RequestStateCodec,
   type ServerContext,
 } from '@modelcontextprotocol/server';
-import { formatEvidence } from '../approvals/format.ts';
+import { asciiCall, formatEvidence } from '../approvals/format.ts';
 import { canonicalHash } from '../core/canonical.ts';
 import type { ApprovalRequest } from '../core/decision.ts';
 import { visibleLine } from '../visible.ts';
@@ -57,8 +57,11 @@ function callDigest(sessionId: string, tool: string, args: unknown): string {
  */
 export class ElicitationApprovals {
   readonly codec: RequestStateCodec<ApprovalState>;
+  /** Whether questions go to clients at all (config `elicitation`); when not, every ask waits out of band. */
+  readonly enabled: boolean;
 
-  constructor(options: { key?: Uint8Array; ttlSeconds: number }) {
+  constructor(options: { key?: Uint8Array; ttlSeconds: number; enabled?: boolean }) {
+    this.enabled = options.enabled ?? true;
     this.codec = createRequestStateCodec<ApprovalState>({
       key: options.key ?? new Uint8Array(randomBytes(32)),
       ttlSeconds: Math.max(1, Math.floor(options.ttlSeconds)),
@@ -105,8 +108,10 @@ export class ElicitationApprovals {
 
 /** The question shown to the person: the call, and why it needs them. */
 export function approvalMessage(request: ApprovalRequest): string {
+  const ascii = asciiCall(request);
   const lines = [
     `ruleoftwo: allow \`${request.tool}\` with ${JSON.stringify(request.args)}?`,
+    ...(ascii === undefined ? [] : [`- in ASCII: ${ascii}`]),
     ...request.reasons.map((r) => `- ${r.message}`),
     ...request.evidence.map((e) => `- ${formatEvidence(e)}`),
     `Approving runs this exact call once.`,

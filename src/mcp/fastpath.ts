@@ -98,7 +98,7 @@ export async function serveToolCall(
     const { sessionId, signal } = context;
     const outcome = await gateway.callTool(sessionId, call.name, call.arguments, signal ? { signal } : {});
     if (outcome.kind === 'result') return respond(outcome.result);
-    const elicit = elicits(call.modern ? call.capabilities : context.connectionCaps);
+    const elicit = context.approvals.enabled && elicits(call.modern ? call.capabilities : context.connectionCaps);
     if (elicit && !call.modern) return { kind: 'handoff', request: outcome.request };
     return respond(await askPerson(gateway, context.approvals, outcome.request, sessionId, elicit));
   } catch (thrown) {

@@ -75,7 +75,10 @@ export async function runGateway(config: GatewayConfig, options: RunGatewayOptio
     ...(opened.approveCommand ? { approveCommand: opened.approveCommand } : {}),
   });
   const stopWatching = watchPins(gateway, log);
-  const approvals = new ElicitationApprovals({ ttlSeconds: gateway.guard.policy.approvalTtlMs / 1000 });
+  const approvals = new ElicitationApprovals({
+    ttlSeconds: gateway.guard.policy.approvalTtlMs / 1000,
+    enabled: config.elicitation,
+  });
   if (options.transport === 'stdio') {
     const stdio = serveGatewayStdio(gateway, {
       sessionId: options.sessionId ?? `stdio:${randomUUID()}`,

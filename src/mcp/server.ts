@@ -78,7 +78,9 @@ export function askPerson(
   sessionId: string,
   elicit: boolean,
 ): Promise<InputRequiredResult> | CallToolResult {
-  if (elicit) return approvals.ask(request, sessionId);
+  // INVARIANT: with `elicitation: false` no client is asked, so a client cannot approve its own call
+  // (test/mcp/sessions-review.test.ts "`elicitation: false`").
+  if (elicit && approvals.enabled) return approvals.ask(request, sessionId);
   return blocked(gateway.explainPending(request), {
     effect: 'ask',
     reason: 'approval_required',

@@ -5,6 +5,7 @@ import { SqliteAuditLog } from '../../src/audit/sqlite-log.ts';
 import { SqliteApprovalStore } from '../../src/store/sqlite/approvals.ts';
 import type { AuditEvent } from '../../src/store/types.ts';
 import { writeSampleLog } from '../audit/log.ts';
+import { sampleApprovalRequest } from '../helpers.ts';
 import { tempDirs } from '../store/stores.ts';
 import { cli } from './run-cli.ts';
 
@@ -80,22 +81,7 @@ describe('audit output shows text from agents and upstreams as escapes, not term
     const path = join(workdir(), 'a.db');
     const store = new SqliteApprovalStore(path);
     const now = Date.now();
-    await store.create({
-      id: 'r1',
-      hash: 'h',
-      sessionId: 's',
-      seq: 1,
-      callId: 'c',
-      tool: 'send_email',
-      args: {},
-      policyVersion: 'v',
-      createdAt: now,
-      expiresAt: now + 60_000,
-      legsBefore: 'AB',
-      legsIfApproved: 'ABC',
-      reasons: [],
-      evidence: [],
-    });
+    await store.create(sampleApprovalRequest());
     await store.answer('r1', { approved: false, by: ATTACK }, now);
     await store.close();
     const listed = await cli(['approvals', 'list', path]);

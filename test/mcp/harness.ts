@@ -190,6 +190,18 @@ export async function v1Client(target: Target, answers: Answers): Promise<TestCl
   return testClient('v1', era, client as unknown as SdkClient, elicited);
 }
 
+/** The HTTP headers of a 2026-07-28 `tools/call` of tool `name`, in a named session if given. */
+export function modernCallHeaders(name: string, session?: string): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': '2026-07-28',
+    'mcp-method': 'tools/call',
+    'mcp-name': name,
+    ...(session ? { 'ruleoftwo-session': session } : {}),
+  };
+}
+
 /** Sends one 2026-07-28 `tools/call` over HTTP by hand (no SDK), to test what the wire allows. */
 export async function rawModernCall(
   url: string,
@@ -217,15 +229,7 @@ export async function rawModernCall(
   };
   const response = await fetch(url, {
     method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': options.name,
-      ...(options.session ? { 'ruleoftwo-session': options.session } : {}),
-      ...options.headers,
-    },
+    headers: { ...modernCallHeaders(options.name, options.session), ...options.headers },
     body: JSON.stringify(body),
     ...(options.signal ? { signal: options.signal } : {}),
   });

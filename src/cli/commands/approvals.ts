@@ -1,4 +1,6 @@
+import type { Readable, Writable } from 'node:stream';
 import { formatApprovalRequest } from '../../approvals/format.ts';
+import { terminalApprover } from '../../approvals/terminal.ts';
 import { loadAuditKey } from '../../audit/checkpoint.ts';
 import { SqliteAuditLog } from '../../audit/sqlite-log.ts';
 import { answerApproval, SqliteApprovalStore } from '../../store/sqlite/approvals.ts';
@@ -11,10 +13,11 @@ const USAGE = `usage: ruleoftwo approvals <subcommand> <db> [options]
 
   list <db> [--status pending|approved|denied|expired] [--session <id>] [--json]
                                    approval requests with the call, why it is gated and the evidence
-  approve <db> <id> [--by <name>] [--reason <text>]
+  approve <db> <id> [--by <name>] [--reason <text>] [--yes]
   deny <db> <id> [--by <name>] [--reason <text>]
                                    answer a pending request; the answer is written to the audit log
 
+At a terminal, approve shows the call the id names and approves only after \`yes\` (--yes skips the question).
 A request past its expiry becomes expired whatever the answer; exit 1 when the answer did not take effect.`;
 
 const STATUSES: readonly string[] = ['pending', 'approved', 'denied', 'expired'];
@@ -80,12 +83,33 @@ async function list(args: string[], io: CliIo): Promise<number> {
 }
 
 async function answer(approved: boolean, args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, { by: { type: 'string' }, reason: { type: 'string' } }, 2);
+  const { values, positionals } = parseCommandArgs(
+    args,
+    { by: { type: 'string' }, reason: { type: 'string' }, yes: { type: 'boolean' } },
+    2,
+  );
   const [file, id] = positionals as [string, string];
   const path = existingFile(file, io);
   const by = typeof values.by === 'string' ? values.by : (io.env.USER ?? 'cli');
   // Creates or checks the approvals schema, so an unknown id is reported as such.
-  await new SqliteApprovalStore(path).close();
+  const store = new SqliteApprovalStore(path);
+  let shown: ApprovalRecord | undefined;
+  try {
+    shown = await store.get(id);
+  } finally {
+    await store.close();
+  }
+  // INVARIANT: at a terminal, an id is approved only once the call it names was shown and confirmed; the id may come
+  // from the model with a story about another call (test/cli/approvals-review.test.ts).
+  if (approved && values.yes !== true && io.stdin.isTTY === true && shown?.status === 'pending') {
+    // The CLI's streams are process.stdin and process.stdout, typed loosely so tests can pass their own.
+    const ask = terminalApprover({ input: io.stdin as Readable, output: io.stdout as Writable, by });
+    const confirmed = await ask(shown.request, { signal: new AbortController().signal });
+    if ((typeof confirmed === 'boolean' ? confirmed : confirmed.approved) !== true) {
+      io.stdout.write(`approval ${id} not approved; it stays pending\n`);
+      return 1;
+    }
+  }
   const key = loadAuditKey({ env: io.env });
   const log = new SqliteAuditLog(path, key ? { key } : {});
   let answered: { before: ApprovalRecord; after: ApprovalRecord } | undefined;
