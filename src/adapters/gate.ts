@@ -1,8 +1,8 @@
-import { canonicalJson } from '../core/canonical.ts';
 import type { ToolCall } from '../core/decide.ts';
 import type { ApprovalRequest, Decision, Reason } from '../core/decision.ts';
 import type { Guard } from '../guard/guard.ts';
 import type { ApprovalAnswer } from '../store/types.ts';
+import { bindCall, type CallBinding, isBoundTo } from './binding.ts';
 
 /**
  * What a framework should do with a call before running it: run it, refuse it with a message the model reads, or
@@ -43,19 +43,10 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** What a held verdict is bound to: the call's tool and canonical arguments; undefined when they are not JSON. */
-function callKey(call: ToolCall): string | undefined {
-  try {
-    return canonicalJson([call.tool, call.args ?? null]);
-  } catch {
-    return undefined;
-  }
-}
-
 /** A verdict held for one exact call. */
 interface Held {
   verdict: Verdict;
-  key: string | undefined;
+  call: CallBinding;
 }
 
 /**
@@ -96,8 +87,9 @@ export class CallGate {
     const held = this.#verdicts.get(call.id);
     if (!held) return undefined;
     // INVARIANT: a verdict runs only the exact call it was decided for; a call reusing its id, or the same call with
-    // arguments changed after the hook decided, is denied (test/adapters/held-verdicts.test.ts).
-    if (held.key !== undefined && held.key === callKey(call)) return { verdict: held.verdict, own: true };
+    // arguments changed after the hook decided, is denied (test/adapters/held-verdicts.test.ts; the binding agrees with
+    // canonical JSON equality: test/adapters/binding.test.ts).
+    if (isBoundTo(held.call, call)) return { verdict: held.verdict, own: true };
     const why = `call id \`${call.id}\` was decided for another call (another tool or other arguments)`;
     return { verdict: { effect: 'deny', message: deniedText(call.tool, why) }, own: false };
   }
@@ -120,7 +112,7 @@ export class CallGate {
       if (options.shown) this.#unshown.delete(verdict.request.id);
     } else {
       // INVARIANT: the verdicts held stay bounded (test/adapters/gate.test.ts "forgets the oldest verdicts").
-      this.#verdicts.set(call.id, { verdict, key: callKey(call) });
+      this.#verdicts.set(call.id, { verdict, call: bindCall(call) });
       if (this.#verdicts.size > MAX_HELD_VERDICTS) this.#verdicts.delete(this.#verdicts.keys().next().value as string);
     }
     return verdict;
