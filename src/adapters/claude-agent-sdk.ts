@@ -91,7 +91,7 @@ export function guardClaudeAgent(options: ClaudeAgentGuardOptions): GuardedClaud
         } catch (error) {
           // INVARIANT: an approver that hangs past the guard's approval timeout, or fails, is given up on as
           // `guard.authorize` gives up: the request is closed and the denial audited with the same reason code
-          // (test/adapters/claude-agent-sdk.test.ts "hangs past the guard approval timeout", "approver that fails").
+          // (test/adapters/claude-agent-sdk.test.ts "hangs past the guard approval timeout", "a failing approver denies").
           const decision = await options.guard.giveUp(verdict.request, error);
           return { behavior: 'deny', message: deniedText(call.tool, decision.reasons.at(-1)?.message ?? 'no answer') };
         }
