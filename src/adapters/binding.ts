@@ -29,6 +29,16 @@ export function bindCall(call: ToolCall): CallBinding {
   return { tool: call.tool, copy, key: copy === NOT_PLAIN ? argumentsKey(args) : undefined };
 }
 
+/**
+ * The call as bound: its arguments are the binding's own (the plain copy, or parsed back from canonical JSON), which
+ * nothing outside the binding can change. Deciding on it, the guard decides exactly what the binding holds.
+ */
+export function boundCall(binding: CallBinding, call: ToolCall): ToolCall {
+  if (binding.copy !== NOT_PLAIN) return { ...call, args: binding.copy };
+  // Arguments that are not JSON are decided as they are: their binding matches no call.
+  return binding.key === undefined ? call : { ...call, args: JSON.parse(binding.key) };
+}
+
 /** Whether `call` is the call `binding` was made for: the same tool, and arguments equal to it as JSON data. */
 export function isBoundTo(binding: CallBinding, call: ToolCall): boolean {
   if (binding.tool !== call.tool) return false;
