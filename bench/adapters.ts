@@ -21,6 +21,7 @@ import { ruleOfTwoMiddleware } from '../src/adapters/langchain.ts';
 import { guardTools as guardOpenAI } from '../src/adapters/openai-agents.ts';
 import { createGuard, type Guard } from '../src/guard/guard.ts';
 import { MemoryAuditLog } from '../src/store/memory.ts';
+import { hostReference } from './host.ts';
 
 // Exposes `gc` to measure what the audit log keeps; collections still run on their own during the timed calls.
 setFlagsFromString('--expose-gc');
@@ -397,7 +398,10 @@ function readBack(log: MemoryAuditLog): number {
 async function main(): Promise<void> {
   const held: number[] = [];
   console.log(`adapter overhead per tool call, ${iterations} calls each (in-memory stores, node ${process.version})`);
+  // The VM's speed drifts: the reference loop before and after says how fast the host was during the run.
+  console.log(`at the start: ${hostReference()}`);
   const byMode = await measureAll();
+  const atTheEnd = hostReference();
   for (const [index, each] of MODES.entries()) {
     const reports = byMode[index] ?? [];
     for (const report of reports) if (report.held !== undefined) held.push(report.held);
@@ -409,6 +413,7 @@ async function main(): Promise<void> {
   if (held.some((size) => size < expected))
     throw new Error(`audit logs hold ${held} events, expected ${expected} each`);
   console.log(`each default audit log holds ${held[0]?.toLocaleString('en-US')} events, readable and in order`);
+  console.log(`at the end: ${atTheEnd}`);
 }
 
 if (isMainThread) await main();

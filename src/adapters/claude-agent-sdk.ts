@@ -10,10 +10,10 @@ import type {
   HookEvent,
   PermissionResult,
 } from '@anthropic-ai/claude-agent-sdk';
-import { ApprovalTimeout, askApprover } from '../approvals/ask.ts';
+import { askApprover } from '../approvals/ask.ts';
 import type { Approver } from '../approvals/types.ts';
 import { canonicalJson } from '../core/canonical.ts';
-import { APPROVAL_TIMEOUT_TEXT, type Guard } from '../guard/guard.ts';
+import type { Guard } from '../guard/guard.ts';
 import type { ApprovalAnswer } from '../store/types.ts';
 import { CallGate, deniedText, type Recorded } from './gate.ts';
 
@@ -35,9 +35,6 @@ export interface GuardedClaudeAgentOptions {
   hooks: Partial<Record<HookEvent, HookCallbackMatcher[]>>;
   canUseTool: CanUseTool;
 }
-
-/** What the approval path returns when the approver did not answer in time. */
-const TIMED_OUT = Symbol('timed out');
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -76,20 +73,11 @@ export function guardClaudeAgent(options: ClaudeAgentGuardOptions): GuardedClaud
     return { hookSpecificOutput: { hookEventName: 'PostToolUse', updatedToolOutput } };
   };
 
-  // INVARIANT: an approver that hangs is given up on after the guard's approval timeout, and the call is denied as
-  // `guard.authorize` denies it (test/adapters/claude-agent-sdk.test.ts "hangs past the guard approval timeout").
-  const ask = async (
-    request: Parameters<Approver>[0],
-    signal: AbortSignal,
-  ): Promise<ApprovalAnswer | typeof TIMED_OUT | undefined> => {
+  /** The approver's answer; rejects when it fails or does not answer within the guard's approval timeout. */
+  const ask = async (request: Parameters<Approver>[0], signal: AbortSignal): Promise<ApprovalAnswer | undefined> => {
     if (!options.approver) return undefined;
-    try {
-      const answer = await askApprover(options.approver, request, options.guard.approvalTimeoutMs, signal);
-      return typeof answer === 'boolean' ? { approved: answer, by: 'claude-agent-sdk canUseTool' } : answer;
-    } catch (error) {
-      // An approver that fails gave no answer: the call is denied.
-      return error instanceof ApprovalTimeout ? TIMED_OUT : undefined;
-    }
+    const answer = await askApprover(options.approver, request, options.guard.approvalTimeoutMs, signal);
+    return typeof answer === 'boolean' ? { approved: answer, by: 'claude-agent-sdk canUseTool' } : answer;
   };
 
   const canUseTool: CanUseTool = async (toolName, input, context): Promise<PermissionResult> => {
@@ -97,10 +85,15 @@ export function guardClaudeAgent(options: ClaudeAgentGuardOptions): GuardedClaud
     try {
       const verdict = await gate.decide(call);
       if (verdict.effect === 'ask') {
-        const answer = await ask(verdict.request, context.signal);
-        if (answer === TIMED_OUT) {
-          await gate.decline(call.id, { by: 'ruleoftwo', reason: APPROVAL_TIMEOUT_TEXT });
-          return { behavior: 'deny', message: deniedText(call.tool, APPROVAL_TIMEOUT_TEXT) };
+        let answer: ApprovalAnswer | undefined;
+        try {
+          answer = await ask(verdict.request, context.signal);
+        } catch (error) {
+          // INVARIANT: an approver that hangs past the guard's approval timeout, or fails, is given up on as
+          // `guard.authorize` gives up: the request is closed and the denial audited with the same reason code
+          // (test/adapters/claude-agent-sdk.test.ts "hangs past the guard approval timeout", "a failing approver denies").
+          const decision = await options.guard.giveUp(verdict.request, error);
+          return { behavior: 'deny', message: deniedText(call.tool, decision.reasons.at(-1)?.message ?? 'no answer') };
         }
         const settled = await gate.settle(call, () => answer);
         if (settled.effect !== 'allow') return { behavior: 'deny', message: settled.message };

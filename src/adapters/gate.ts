@@ -1,8 +1,8 @@
-import { canonicalJson } from '../core/canonical.ts';
 import type { ToolCall } from '../core/decide.ts';
 import type { ApprovalRequest, Decision, Reason } from '../core/decision.ts';
 import type { Guard } from '../guard/guard.ts';
 import type { ApprovalAnswer } from '../store/types.ts';
+import { bindCall, boundCall, type CallBinding, isBoundTo } from './binding.ts';
 
 /**
  * What a framework should do with a call before running it: run it, refuse it with a message the model reads, or
@@ -43,19 +43,10 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** What a held verdict is bound to: the call's tool and canonical arguments; undefined when they are not JSON. */
-function callKey(call: ToolCall): string | undefined {
-  try {
-    return canonicalJson([call.tool, call.args ?? null]);
-  } catch {
-    return undefined;
-  }
-}
-
 /** A verdict held for one exact call. */
 interface Held {
   verdict: Verdict;
-  key: string | undefined;
+  call: CallBinding;
 }
 
 /**
@@ -96,10 +87,10 @@ export class CallGate {
     const held = this.#verdicts.get(call.id);
     if (!held) return undefined;
     // INVARIANT: a verdict runs only the exact call it was decided for; a call reusing its id, or the same call with
-    // arguments changed after the hook decided, is denied (test/adapters/held-verdicts.test.ts).
-    if (held.key !== undefined && held.key === callKey(call)) return { verdict: held.verdict, own: true };
-    const why = `call id \`${call.id}\` was decided for another call (another tool or other arguments)`;
-    return { verdict: { effect: 'deny', message: deniedText(call.tool, why) }, own: false };
+    // arguments changed after the hook decided, is denied (test/adapters/held-verdicts.test.ts; the binding agrees with
+    // canonical JSON equality: test/adapters/binding.test.ts).
+    if (isBoundTo(held.call, call)) return { verdict: held.verdict, own: true };
+    return { verdict: otherCall(call), own: false };
   }
 
   /**
@@ -109,9 +100,13 @@ export class CallGate {
   async decide(call: ToolCall, options: { shown?: boolean } = {}): Promise<Verdict> {
     const known = this.#lookup(call);
     if (known) return known.verdict;
+    // INVARIANT: the verdict is bound to the arguments the guard decided on: they are bound first and the guard decides
+    // on the binding's own copy, so a change to the caller's object while the guard decides does not pass
+    // (test/adapters/held-verdicts.test.ts "change while the guard is deciding").
+    const binding = bindCall(call);
     let verdict: Verdict;
     try {
-      verdict = await this.#decideOnce(call);
+      verdict = await this.#decideOnce(boundCall(binding, call));
     } catch (error) {
       // INVARIANT: an adapter error denies (test/adapters/gate.test.ts "store failure denies").
       verdict = { effect: 'deny', message: deniedText(call.tool, `guard error: ${errorText(error)}`) };
@@ -120,7 +115,7 @@ export class CallGate {
       if (options.shown) this.#unshown.delete(verdict.request.id);
     } else {
       // INVARIANT: the verdicts held stay bounded (test/adapters/gate.test.ts "forgets the oldest verdicts").
-      this.#verdicts.set(call.id, { verdict, key: callKey(call) });
+      this.#verdicts.set(call.id, { verdict, call: binding });
       if (this.#verdicts.size > MAX_HELD_VERDICTS) this.#verdicts.delete(this.#verdicts.keys().next().value as string);
     }
     return verdict;
@@ -152,7 +147,15 @@ export class CallGate {
    * The final verdict for a call about to run: allow or deny. An `ask` is settled by the person's answer given through
    * the framework; without one, or for a request no person was shown, it is denied.
    */
-  async settle(call: ToolCall, answerOf?: () => ApprovalAnswer | undefined): Promise<Verdict> {
+  settle(call: ToolCall, answerOf?: () => ApprovalAnswer | undefined): Promise<Verdict> {
+    return this.#settle(call, bindCall(call), answerOf);
+  }
+
+  async #settle(
+    call: ToolCall,
+    binding: CallBinding,
+    answerOf: (() => ApprovalAnswer | undefined) | undefined,
+  ): Promise<Verdict> {
     const verdict = await this.decide(call);
     // A verdict held for another call under this id stays for that call.
     if (this.#lookup(call)?.own) this.#verdicts.delete(call.id);
@@ -175,8 +178,9 @@ export class CallGate {
         const why = answer.approved ? `approval \`${request.id}\` is no longer valid` : 'a person declined it';
         return { effect: 'deny', message: deniedText(call.tool, why + (answer.reason ? `: ${answer.reason}` : '')) };
       }
-      const decision = await this.guard.check(this.sessionId, call, { receipt });
-      if (decision.effect === 'allow') return { effect: 'allow', decision };
+      const decision = await this.guard.check(this.sessionId, boundCall(binding, call), { receipt });
+      if (decision.effect === 'allow')
+        return isBoundTo(binding, call) ? { effect: 'allow', decision } : otherCall(call);
       return { effect: 'deny', decision, message: deniedText(call.tool, reasonText(decision.reasons)) };
     } catch (error) {
       return { effect: 'deny', message: deniedText(call.tool, `guard error: ${errorText(error)}`) };
@@ -188,7 +192,14 @@ export class CallGate {
     // The common path: the approval hook allowed or denied the call; settling it again would only cost time.
     const held = this.#lookup(call);
     if (held?.own) this.#verdicts.delete(call.id);
-    const verdict = held?.verdict ?? (await this.settle(call, options.answer));
+    let verdict = held?.verdict;
+    if (verdict === undefined) {
+      const binding = bindCall(call);
+      verdict = await this.#settle(call, binding, options.answer);
+      // INVARIANT: a call settled here runs only with the arguments it was settled for: checked again after the last
+      // await, as it is about to run (test/adapters/held-verdicts.test.ts "change while an approval is settled").
+      if (verdict.effect === 'allow' && !isBoundTo(binding, call)) verdict = otherCall(call);
+    }
     if (verdict.effect !== 'allow') return { ok: false, message: verdict.message };
     let output: R;
     try {
@@ -255,6 +266,12 @@ export class CallGate {
       return { ok: false, message: `ruleoftwo withheld the output of call \`${callId}\`: ${errorText(error)}` };
     }
   }
+}
+
+/** The verdict for a call that is not the one a verdict was decided for under its id. */
+function otherCall(call: ToolCall): Verdict {
+  const why = `call id \`${call.id}\` was decided for another call (another tool or other arguments)`;
+  return { effect: 'deny', message: deniedText(call.tool, why) };
 }
 
 /** The text shown with an approval request: what is gated and why. */

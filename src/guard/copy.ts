@@ -6,8 +6,8 @@
 /** Nesting past which the copy is left to `structuredClone`, which also keeps cycles. */
 const MAX_DEPTH = 64;
 
-/** Thrown inside the fast copy when a value is not plain data; the whole copy is then redone by `structuredClone`. */
-const NOT_PLAIN = Symbol('not plain');
+/** What {@link copyPlain} returns for a value that is not plain data; thrown inside the fast copy to unwind it. */
+export const NOT_PLAIN: unique symbol = Symbol('not plain');
 
 /**
  * A deep copy of `value` that shares nothing with it. Objects with the `Object` prototype or none, dense arrays and
@@ -15,11 +15,20 @@ const NOT_PLAIN = Symbol('not plain');
  * `structuredClone` copy the whole value, and what it cannot copy (a function, a symbol) throws its `DataCloneError`.
  */
 export function copyArguments<T>(value: T): T {
+  const copy = copyPlain(value);
+  return copy === NOT_PLAIN ? structuredClone(value) : (copy as T);
+}
+
+/**
+ * A deep copy of `value` when it is plain data as {@link copyArguments} copies it itself (up to 64 levels deep), or
+ * {@link NOT_PLAIN}. What a getter or a proxy throws is thrown.
+ */
+export function copyPlain(value: unknown): unknown {
   try {
-    return plainCopy(value, 0) as T;
+    return plainCopy(value, 0);
   } catch (error) {
     if (error !== NOT_PLAIN) throw error;
-    return structuredClone(value);
+    return NOT_PLAIN;
   }
 }
 

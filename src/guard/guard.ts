@@ -141,6 +141,12 @@ export interface Guard {
    * an approval another channel gave first and not yet used.
    */
   answer(requestId: string, answer: ApprovalAnswer): Promise<ApprovalReceipt | undefined>;
+  /**
+   * Denies the call of a pending request whose approver, asked outside `authorize` (an adapter's own approval hook),
+   * gave no answer: `failure` is the {@link ApprovalTimeout} or what the approver threw. As `authorize` does, the request
+   * is closed so a late yes cannot revive it, and the denial is audited (`approval_timeout` or `approver_error`).
+   */
+  giveUp(request: ApprovalRequest, failure: unknown): Promise<Decision>;
   /** The latest approval request made for a call id in a session (adapters resume framework approvals with it). */
   approvalFor(sessionId: string, callId: string): Promise<ApprovalRecord | undefined>;
   /** Marks an author or an item trusted for author lineage from now on; recorded in the audit log. */
@@ -449,11 +455,7 @@ class RuleOfTwoGuard implements Guard {
     try {
       answer = await this.#ask(request);
     } catch (error) {
-      const timeout = error instanceof ApprovalTimeout;
-      if (!timeout) this.#onError(error, 'approver');
-      const code = timeout ? 'approval_timeout' : 'approver_error';
-      const message = timeout ? APPROVAL_TIMEOUT_TEXT : `approver failed: ${errorMessage(error)}`;
-      return this.#givenUp(denyWith(decision, code, message));
+      return this.#unanswered(decision, error);
     }
     const receipt = await this.answer(request.id, answer).catch((error: unknown) => {
       this.#onError(error, 'approval store');
@@ -464,6 +466,34 @@ class RuleOfTwoGuard implements Guard {
       return this.#audited(denyWith(decision, 'approval_denied', why + (answer.reason ? `: ${answer.reason}` : '')));
     }
     return this.check(sessionId, call, { receipt });
+  }
+
+  async giveUp(request: ApprovalRequest, failure: unknown): Promise<Decision> {
+    // The `ask` decision the request was made with, less what the request does not keep: the tool's labels (`call`)
+    // and provenance findings, both audited with that decision already.
+    const asked: Decision = {
+      sessionId: request.sessionId,
+      callId: request.callId,
+      tool: request.tool,
+      seq: request.seq,
+      policyVersion: request.policyVersion,
+      legsBefore: request.legsBefore,
+      evidence: request.evidence,
+      effect: 'ask',
+      legsAfter: request.legsBefore,
+      reasons: request.reasons,
+      approval: request,
+    };
+    return this.#unanswered(asked, failure);
+  }
+
+  /** Denies an `ask` whose approver timed out or failed, with the reason `authorize` gives. */
+  #unanswered(decision: Decision, failure: unknown): Promise<Decision> {
+    const timeout = failure instanceof ApprovalTimeout;
+    if (!timeout) this.#onError(failure, 'approver');
+    const code = timeout ? 'approval_timeout' : 'approver_error';
+    const message = timeout ? APPROVAL_TIMEOUT_TEXT : `approver failed: ${errorMessage(failure)}`;
+    return this.#givenUp(denyWith(decision, code, message));
   }
 
   /**

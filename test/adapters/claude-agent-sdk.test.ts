@@ -6,10 +6,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ScriptedMessagesApi } from '../../examples/claude-agent-sdk/scripted-api.ts';
 import { guardClaudeAgent } from '../../src/adapters/claude-agent-sdk.ts';
+import type { Approver } from '../../src/approvals/types.ts';
 import type { ApprovalRequest } from '../../src/core/decision.ts';
 import { createGuard } from '../../src/guard/guard.ts';
+import { MemoryAuditLog } from '../../src/store/memory.ts';
 import { type AdapterDriver, type Conversation, conformance } from './conformance.ts';
-import { lineagePolicy, policy, type Script, scripts, thread, type World, world } from './fixture.ts';
+import {
+  INBOX,
+  lineagePolicy,
+  policy,
+  type Script,
+  type ScriptedCall,
+  scripts,
+  thread,
+  type World,
+  world,
+} from './fixture.ts';
 
 const api = new ScriptedMessagesApi('mcp__email__');
 let baseUrl = '';
@@ -108,23 +120,54 @@ function claudeDriver(): AdapterDriver {
 
 conformance(claudeDriver());
 
+/**
+ * What an audit log says of the exfiltration call after its request: the decisions and answers, without times, request
+ * ids and the tool's labels (`call`, which a request does not keep; its `ask` decision, audited first, has them).
+ */
+function audited(audit: MemoryAuditLog): unknown[] {
+  return audit.events.flatMap((event): unknown[] => {
+    if (event.type === 'approval.answer')
+      return [{ type: event.type, status: event.status, by: event.by, reason: event.reason }];
+    if (event.type !== 'decision' || event.decision.callId !== 'call_exfil') return [];
+    const { call: _labels, approval, ...decision } = event.decision;
+    const request = approval && { ...approval, id: 'request', createdAt: 0, expiresAt: 0 };
+    return [{ type: event.type, decision: { ...decision, approval: request } }];
+  });
+}
+
+/** The same attack through the guard's own `authorize` with this approver: what its audit log says of the call. */
+async function authorizeAudited(session: string, approver: Approver, approvalTimeoutMs: number): Promise<unknown[]> {
+  const audit = new MemoryAuditLog();
+  const guard = createGuard({ policy: policy('ask'), audit, approver, approvalTimeoutMs });
+  const opened = await guard.session(session);
+  await opened.check({ id: 'call_read', tool: 'read_inbox', args: {} });
+  await opened.record('call_read', INBOX);
+  const [, exfil] = scripts.attack;
+  const call = exfil?.[0] as ScriptedCall;
+  expect((await opened.authorize({ id: call.id, tool: call.name, args: call.args })).effect).toBe('deny');
+  return audited(audit);
+}
+
 describe('claude-agent-sdk adapter', () => {
-  it('registers every hook to block on failure, and a failing approver denies', async () => {
+  it('registers every hook to block on failure, and a failing approver denies as authorize does', async () => {
+    const failing = () => {
+      throw new Error('approval service down');
+    };
     const w = await world('ask', { name: 'failing-approver' });
     const guarded = guardClaudeAgent({
       guard: w.guard,
       session: w.session,
       toolName: (name) => name.replace(/^mcp__email__/, ''),
-      approver: () => {
-        throw new Error('approval service down');
-      },
+      approver: failing,
     });
     for (const matchers of Object.values(guarded.hooks)) {
       expect(matchers?.every((m) => m.onFailure === 'block')).toBe(true);
     }
     const conversation = await converse(w, scripts.attack, guarded);
     expect(w.mailbox.sent).toEqual([]);
-    expect(conversation.seen.get('call_exfil')).toContain("needs a person's approval");
+    expect(conversation.seen.get('call_exfil')).toContain('approver failed: approval service down');
+    expect(audited(w.audit)).toEqual(await authorizeAudited(w.session, failing, 30_000));
+    expect(audited(w.audit).at(-1)).toMatchObject({ type: 'decision', decision: { effect: 'deny' } });
   });
 
   it('denies when the approver hangs past the guard approval timeout, and a late yes cannot revive the call', async () => {
@@ -146,11 +189,17 @@ describe('claude-agent-sdk adapter', () => {
     expect(conversation.seen.get('call_exfil')).toContain('no answer before the approval timeout');
     expect(asked.map((a) => a.signal.aborted)).toEqual([true]);
     const request = asked[0]?.request as ApprovalRequest;
-    // The request is closed as the guard's own authorize closes it when its approver hangs.
+    // The request is closed, and the denial audited, as the guard's own authorize does when its approver hangs.
     const closed = w.audit.events.filter((e) => e.type === 'approval.answer' && e.requestId === request.id);
     expect(closed).toMatchObject([
       { status: 'denied', by: 'ruleoftwo', reason: 'no answer before the approval timeout' },
     ]);
+    const hung = () => new Promise<boolean>(() => {});
+    expect(audited(w.audit)).toEqual(await authorizeAudited(w.session, hung, 150));
+    expect(audited(w.audit).at(-1)).toMatchObject({
+      type: 'decision',
+      decision: { effect: 'deny', reasons: [{ code: 'lethal_trifecta' }, { code: 'approval_timeout' }] },
+    });
     expect(await guard.answer(request.id, { approved: true, by: 'late' })).toBeUndefined();
   });
 
