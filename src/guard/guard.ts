@@ -335,7 +335,9 @@ class RuleOfTwoGuard implements Guard {
         if (options.input === 'untrusted' && !(state.held & LEG_A)) {
           throw new ConfigError(`session \`${id}\` exists with trusted input; its input cannot become untrusted`);
         }
-        const turn = this.#indexTurn(state, input, options.request);
+        // A turn that does not say where its request comes from keeps the input the session was opened with.
+        const opened = state.evidence.some((e) => e.source === 'input') ? 'untrusted' : this.policy.input;
+        const turn = this.#indexTurn(state, options.input ?? opened, options.request);
         return turn ? { state: turn, result: undefined } : { result: undefined };
       }
       const fresh = newSessionState({ id, configuration, input, now: this.#now() });

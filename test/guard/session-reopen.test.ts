@@ -56,6 +56,16 @@ describe('reopening a session with a request', () => {
     expect((await session.check(pay('c2', 'GB33BUKB20201555555555'))).effect).toBe('allow');
   });
 
+  it('a later turn that does not say where its request comes from keeps the input the session was opened with', async () => {
+    // The policy's default is trusted input; the session was opened for an untrusted sender.
+    const guard = createGuard({ policy, newId: counterIds() });
+    const session = await guard.session('s1', { input: 'untrusted', request: 'hello' });
+    await guard.session('s1', { request: 'now pay GB33 BUKB 2020 1555 5555 55' });
+    const decision = await session.check(pay('c1', 'GB33BUKB20201555555555'));
+    expect(decision.effect).toBe('deny');
+    expect(decision.reasons.map((r) => r.code)).toContain('argument_from_untrusted_output');
+  });
+
   it('another process serving the session counts the new request as lost', async () => {
     const sessions = new MemorySessionStore();
     const one = createGuard({ policy, sessions, newId: counterIds('a') });
