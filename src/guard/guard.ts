@@ -244,10 +244,7 @@ class RuleOfTwoGuard implements Guard {
     if (!this.#tracesProvenance) return;
     const index = new MemoryProvenanceIndex(this.#indexLimits);
     index.addTrusted(this.policy.constants);
-    if (request !== undefined) {
-      if (input === 'trusted') index.addTrusted(request);
-      else index.addOutput({ seq: 0, callId: 'request', tool: 'request' }, LEG_A, request);
-    }
+    if (request !== undefined) indexRequest(index, request, input, 0);
     this.#remember(id, index);
   }
 
@@ -306,20 +303,17 @@ class RuleOfTwoGuard implements Guard {
 
   /**
    * Indexes the request of a later turn of an existing session as the first turn's is (see `#newIndex`), and returns
-   * the state to store: an untrusted request is data the other processes' indexes lack. Indexing twice, when the
-   * store retries the update, only repeats a value.
+   * the state to store: an untrusted request is data the other processes' indexes lack. A turn that does not say
+   * where its request comes from (`input` undefined) keeps the input the session was opened with. Indexing twice,
+   * when the store retries the update, only repeats a value.
    */
-  #indexTurn(state: SessionState, input: InputTrust, request: unknown): SessionState | undefined {
+  #indexTurn(state: SessionState, input: InputTrust | undefined, request: unknown): SessionState | undefined {
     if (request === undefined || !this.#tracesProvenance) return undefined;
+    const trust = input ?? (state.evidence.some((e) => e.source === 'input') ? 'untrusted' : this.policy.input);
     // INVARIANT: a later turn's request counts as the first turn's: an untrusted one is flagged, here and in every
     // other process (test/guard/session-reopen.test.ts "reopening a session with a request").
-    const index = this.#syncedIndex(state) as MemoryProvenanceIndex;
-    if (input === 'trusted') {
-      index.addTrusted(request);
-      return undefined;
-    }
-    index.addOutput({ seq: state.seq, callId: 'request', tool: 'request' }, LEG_A, request);
-    return this.#indexedHere(state, true);
+    indexRequest(this.#syncedIndex(state) as MemoryProvenanceIndex, request, trust, state.seq);
+    return trust === 'trusted' ? undefined : this.#indexedHere(state, true);
   }
 
   async session(id: string, options: SessionOptions = {}): Promise<Session> {
@@ -335,9 +329,7 @@ class RuleOfTwoGuard implements Guard {
         if (options.input === 'untrusted' && !(state.held & LEG_A)) {
           throw new ConfigError(`session \`${id}\` exists with trusted input; its input cannot become untrusted`);
         }
-        // A turn that does not say where its request comes from keeps the input the session was opened with.
-        const opened = state.evidence.some((e) => e.source === 'input') ? 'untrusted' : this.policy.input;
-        const turn = this.#indexTurn(state, options.input ?? opened, options.request);
+        const turn = this.#indexTurn(state, options.input, options.request);
         return turn ? { state: turn, result: undefined } : { result: undefined };
       }
       const fresh = newSessionState({ id, configuration, input, now: this.#now() });
@@ -807,6 +799,12 @@ class RuleOfTwoGuard implements Guard {
       view: () => this.view(id),
     };
   }
+}
+
+/** Indexes a session's request: trusted input vouches for its values, an untrusted one is a source of A at `seq`. */
+function indexRequest(index: MemoryProvenanceIndex, request: unknown, input: InputTrust, seq: number): void {
+  if (input === 'trusted') index.addTrusted(request);
+  else index.addOutput({ seq, callId: 'request', tool: 'request' }, LEG_A, request);
 }
 
 function byteSize(output: unknown): number {
