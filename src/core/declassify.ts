@@ -1,4 +1,4 @@
-import { compileRegex, type LinearRegex, regexProblem } from './regex.ts';
+import { type LinearRegex, tryCompileRegex } from './regex.ts';
 
 /**
  * Narrow schemas that cannot carry instructions: a value that validates against one may lose its A label.
@@ -28,8 +28,8 @@ const idPatterns = new Map<string, { regex?: LinearRegex; problem?: string }>();
 function idPattern(pattern: string): { regex?: LinearRegex; problem?: string } {
   let compiled = idPatterns.get(pattern);
   if (compiled === undefined) {
-    const problem = regexProblem(pattern);
-    compiled = problem === undefined ? { regex: compileRegex(pattern) } : { problem: `id pattern: ${problem.message}` };
+    const result = tryCompileRegex(pattern);
+    compiled = 'regex' in result ? result : { problem: `id pattern: ${result.problem.message}` };
     // Patterns come from policies, not from values; the bound only keeps a caller that builds schemas in a loop small.
     if (idPatterns.size >= 256) idPatterns.clear();
     idPatterns.set(pattern, compiled);

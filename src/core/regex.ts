@@ -49,17 +49,22 @@ const parser = new RegExpParser({ ecmaVersion: 2025 });
 
 /** Why a policy expression cannot be used, or undefined when it compiles. */
 export function regexProblem(source: string): RegexProblem | undefined {
+  const compiled = tryCompileRegex(source);
+  return 'problem' in compiled ? compiled.problem : undefined;
+}
+
+/** A policy expression compiled for the linear engine, or why it cannot be. */
+export function tryCompileRegex(source: string): { regex: LinearRegex } | { problem: RegexProblem } {
   try {
     new RegExp(source, 'u');
   } catch (error) {
     const message = (error as Error).message.replace(/^Invalid regular expression: /, '');
-    return { code: 'invalid_regex', message: `invalid regular expression: ${message}` };
+    return { problem: { code: 'invalid_regex', message: `invalid regular expression: ${message}` } };
   }
   try {
-    compileRegex(source);
-    return undefined;
+    return { regex: compileRegex(source) };
   } catch (error) {
-    return { code: 'unsupported_regex', message: (error as Error).message };
+    return { problem: { code: 'unsupported_regex', message: (error as Error).message } };
   }
 }
 
