@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emailBotPolicy } from '../src/demo/email-bot.ts';
@@ -47,4 +47,40 @@ describe('examples', () => {
     expect(parsed.document.lists).toEqual(emailBotPolicy.lists);
     expect(parsed.document.session).toEqual(emailBotPolicy.session);
   });
+});
+
+const repo = join(import.meta.dirname, '..');
+
+/** Every ```text block of docs/*.md that is one `$ ruleoftwo ...` command on repository files and its whole output. */
+function documentedRuns(): { doc: string; args: string[]; output: string }[] {
+  const docs = join(repo, 'docs');
+  return readdirSync(docs)
+    .filter((f) => f.endsWith('.md'))
+    .flatMap((doc) =>
+      [...readFileSync(join(docs, doc), 'utf8').matchAll(/```text\n\$ ruleoftwo (.*)\n((?:(?!\$ |```).*\n)*)```/g)].map(
+        (m) => ({
+          doc,
+          args: (m[1] as string).split(' '),
+          output: m[2] as string,
+        }),
+      ),
+    )
+    .filter(({ output }) => !/^\.\.\.$/m.test(output))
+    .filter(({ args }) => args.filter((a) => /[/.]/.test(a)).every((a) => existsSync(join(repo, a))));
+}
+
+
+describe('documented command output', () => {
+  const runs = documentedRuns();
+
+  it('finds the runnable examples of the docs', () => {
+    expect(runs.length).toBeGreaterThanOrEqual(3);
+  });
+
+  for (const { doc, args, output } of runs) {
+    it(`docs/${doc}: ruleoftwo ${args.join(' ')}`, async () => {
+      const result = await cli(args, { cwd: repo });
+      expect(result.stdout + result.stderr).toBe(output);
+    });
+  }
 });
