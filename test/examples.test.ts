@@ -1,7 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emailBotPolicy } from '../src/demo/email-bot.ts';
+import { loadGatewayConfig } from '../src/mcp/config.ts';
 import { parsePolicy } from '../src/policy/load.ts';
 import { cli } from './cli/run-cli.ts';
 
@@ -69,7 +71,6 @@ function documentedRuns(): { doc: string; args: string[]; output: string }[] {
     .filter(({ args }) => args.filter((a) => /[/.]/.test(a)).every((a) => existsSync(join(repo, a))));
 }
 
-
 describe('documented command output', () => {
   const runs = documentedRuns();
 
@@ -83,4 +84,21 @@ describe('documented command output', () => {
       expect(result.stdout + result.stderr).toBe(output);
     });
   }
+});
+
+describe('documented configuration', () => {
+  it('the configuration reference of docs/gateway.md loads, with the values its comments name', async () => {
+    const doc = readFileSync(join(repo, 'docs', 'gateway.md'), 'utf8');
+    const yaml = doc.match(/## Configuration[\s\S]*?```yaml\n([\s\S]*?)```/)?.[1];
+    expect(yaml).toContain('servers:');
+    const dir = mkdtempSync(join(tmpdir(), 'r2-docs-'));
+    writeFileSync(join(dir, 'gateway.yaml'), yaml as string);
+    copyFileSync(join(root, 'email-bot', 'policy.yaml'), join(dir, 'policy.yaml'));
+    const config = await loadGatewayConfig(join(dir, 'gateway.yaml')).finally(() =>
+      rmSync(dir, { recursive: true, force: true }),
+    );
+    expect(config.http).toMatchObject({ host: '127.0.0.1', port: 8787, path: '/mcp', sessionIdleMs: 30 * 60_000 });
+    expect(config.store).toEqual({ kind: 'sqlite', path: join(dir, 'ruleoftwo.db'), synchronous: 'full' });
+    expect(config.maxMessageBytes).toBe(4194304);
+  });
 });
