@@ -1,5 +1,5 @@
 // Adapter overhead per guarded tool call vs the same tool unguarded, in the same run, with the in-memory stores.
-//   node bench/adapters.ts [calls per adapter]
+//   node_modules/.bin/node bench/adapters.ts [calls per adapter]
 // Each framework's own machinery (model calls, runners, the Claude Code CLI) costs the same with or without the guard,
 // so each adapter is timed at the interception points the framework calls per tool call, against the bare tool.
 // Every guarded call is decided, recorded and audited, as in use; the headline guard is `createGuard({policy})` with

@@ -1,7 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emailBotPolicy } from '../src/demo/email-bot.ts';
+import { loadGatewayConfig } from '../src/mcp/config.ts';
 import { parsePolicy } from '../src/policy/load.ts';
 import { cli } from './cli/run-cli.ts';
 
@@ -46,5 +48,57 @@ describe('examples', () => {
     expect(strip(parsed.document.tools ?? {})).toEqual(strip(emailBotPolicy.tools ?? {}));
     expect(parsed.document.lists).toEqual(emailBotPolicy.lists);
     expect(parsed.document.session).toEqual(emailBotPolicy.session);
+  });
+});
+
+const repo = join(import.meta.dirname, '..');
+
+/** Every ```text block of docs/*.md that is one `$ ruleoftwo ...` command on repository files and its whole output. */
+function documentedRuns(): { doc: string; args: string[]; output: string }[] {
+  const docs = join(repo, 'docs');
+  return readdirSync(docs)
+    .filter((f) => f.endsWith('.md'))
+    .flatMap((doc) =>
+      [...readFileSync(join(docs, doc), 'utf8').matchAll(/```text\n\$ ruleoftwo (.*)\n((?:(?!\$ |```).*\n)*)```/g)].map(
+        (m) => ({
+          doc,
+          args: (m[1] as string).split(' '),
+          output: m[2] as string,
+        }),
+      ),
+    )
+    .filter(({ output }) => !/^\.\.\.$/m.test(output))
+    .filter(({ args }) => args.filter((a) => /[/.]/.test(a)).every((a) => existsSync(join(repo, a))));
+}
+
+describe('documented command output', () => {
+  const runs = documentedRuns();
+
+  it('finds the runnable examples of the docs', () => {
+    expect(runs.length).toBeGreaterThanOrEqual(3);
+  });
+
+  for (const { doc, args, output } of runs) {
+    it(`docs/${doc}: ruleoftwo ${args.join(' ')}`, async () => {
+      const result = await cli(args, { cwd: repo });
+      expect(result.stdout + result.stderr).toBe(output);
+    });
+  }
+});
+
+describe('documented configuration', () => {
+  it('the configuration reference of docs/gateway.md loads, with the values its comments name', async () => {
+    const doc = readFileSync(join(repo, 'docs', 'gateway.md'), 'utf8');
+    const yaml = doc.match(/## Configuration[\s\S]*?```yaml\n([\s\S]*?)```/)?.[1];
+    expect(yaml).toContain('servers:');
+    const dir = mkdtempSync(join(tmpdir(), 'r2-docs-'));
+    writeFileSync(join(dir, 'gateway.yaml'), yaml as string);
+    copyFileSync(join(root, 'email-bot', 'policy.yaml'), join(dir, 'policy.yaml'));
+    const config = await loadGatewayConfig(join(dir, 'gateway.yaml')).finally(() =>
+      rmSync(dir, { recursive: true, force: true }),
+    );
+    expect(config.http).toMatchObject({ host: '127.0.0.1', port: 8787, path: '/mcp', sessionIdleMs: 30 * 60_000 });
+    expect(config.store).toEqual({ kind: 'sqlite', path: join(dir, 'ruleoftwo.db'), synchronous: 'full' });
+    expect(config.maxMessageBytes).toBe(4194304);
   });
 });

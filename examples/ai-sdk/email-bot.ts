@@ -1,6 +1,6 @@
 // The Email-Bot on the Vercel AI SDK (ai 7): a compromised model tries to forward private mail to an attacker.
 // Runs with a scripted mock model; set OPENAI_API_KEY (and `npm i @ai-sdk/openai`) to use a real model instead.
-//   npm run build && node examples/ai-sdk/email-bot.ts
+//   npm run build && node_modules/.bin/node examples/ai-sdk/email-bot.ts
 import { generateText, type LanguageModel, type ModelMessage, stepCountIs, tool } from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
 import { createGuard, loadPolicy } from 'ruleoftwo';

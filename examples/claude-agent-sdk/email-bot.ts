@@ -1,7 +1,7 @@
 // The Email-Bot on the Claude Agent SDK: the mailbox is an in-process MCP server; a compromised model tries to
 // forward private mail. Without ANTHROPIC_API_KEY the real Claude Code CLI talks to a scripted Messages API on
 // 127.0.0.1; with the key set it talks to Anthropic.
-//   npm run build && node examples/claude-agent-sdk/email-bot.ts
+//   npm run build && node_modules/.bin/node examples/claude-agent-sdk/email-bot.ts
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

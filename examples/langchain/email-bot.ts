@@ -1,6 +1,6 @@
 // The Email-Bot on LangChain.js (createAgent + LangGraph): a compromised model tries to forward private mail.
 // Runs with LangChain's FakeToolCallingModel; set OPENAI_API_KEY (and `npm i @langchain/openai`) for a real model.
-//   npm run build && node examples/langchain/email-bot.ts
+//   npm run build && node_modules/.bin/node examples/langchain/email-bot.ts
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { Command, MemorySaver } from '@langchain/langgraph';
 import { createAgent, tool } from 'langchain';

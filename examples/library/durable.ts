@@ -1,4 +1,5 @@
 // Durable enforcement: sessions, approvals and the audit log in SQLite survive a restart, and the log verifies.
+//   npm run build && node_modules/.bin/node examples/library/durable.ts
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,4 +1,5 @@
 // The README's 10-line example: guard two plain tool functions with the Email-Bot policy.
+//   npm run build && node_modules/.bin/node examples/library/quickstart.ts
 import { CallDeniedError, createGuard, loadPolicy } from 'ruleoftwo';
 
 const guard = createGuard({ policy: await loadPolicy(new URL('../email-bot/policy.yaml', import.meta.url).pathname) });

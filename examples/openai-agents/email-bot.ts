@@ -1,6 +1,6 @@
 // The Email-Bot on OpenAI Agents JS: a compromised model tries to forward private mail to an attacker.
 // Runs with a scripted model; set OPENAI_API_KEY to use a real OpenAI model instead.
-//   npm run build && node examples/openai-agents/email-bot.ts
+//   npm run build && node_modules/.bin/node examples/openai-agents/email-bot.ts
 import { Agent, Runner, tool } from '@openai/agents';
 import { createGuard, loadPolicy } from 'ruleoftwo';
 import { guardTools } from 'ruleoftwo/openai-agents';

@@ -30,7 +30,7 @@ export function terminalApprover(options: TerminalApproverOptions = {}): Approve
         closed,
       ]);
       const approved = answer.trim().toLowerCase() === 'yes';
-      output.write(approved ? 'approved\n' : 'denied\n');
+      output.write(approved ? 'approved\n' : 'not approved\n');
       return { approved, by: options.by ?? 'terminal' };
     } finally {
       rl.close();

@@ -112,7 +112,10 @@ function describeRefinements(profile: ToolProfile): string[] {
     const mode = profile.lineage.untrusted === 'filter' ? 'removed before the model sees them' : 'bring A';
     out.push(`lineage: items by trusted authors bring no A; others ${mode}`);
   }
-  if (profile.declassify) out.push(`declassify: an output that is a ${profile.declassify.type} brings no A`);
+  if (profile.declassify) {
+    const type = profile.declassify.type;
+    out.push(`declassify: an output that is ${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type} brings no A`);
+  }
   return out;
 }
 

@@ -44,6 +44,9 @@ describe('ruleoftwo approvals approve at a terminal', () => {
     expect(refused.stdout).toContain('wants to call `mail__send_email`');
     expect(refused.stdout).toContain('audit@evil.example');
     expect(refused).toMatchObject({ status: 1, state: 'pending' });
+    // A no here leaves the request pending: nothing may tell the operator it was denied.
+    expect(refused.stdout).not.toMatch(/denied/);
+    expect(refused.stdout).toContain('approval r1 not approved; it stays pending');
     const confirmed = await approve(path, 'yes\n', true);
     expect(confirmed).toMatchObject({ status: 0, state: 'approved' });
   });

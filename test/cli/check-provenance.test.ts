@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from './run-cli.ts';
@@ -22,5 +24,25 @@ describe('ruleoftwo check shows argument-level refinements', () => {
       '`post_message`',
       '`share_file`',
     ]);
+  });
+
+  it('names each declassify schema with its article', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'r2-check-'));
+    const file = join(dir, 'policy.yaml');
+    writeFileSync(
+      file,
+      [
+        'version: 1',
+        'tools:',
+        '  classify: { output: A, declassify: { type: enum, values: [bug, feature] } }',
+        "  ticket: { output: A, declassify: { type: id, pattern: 'T-[0-9]+', maxLength: 12 } }",
+        '  when: { output: A, declassify: { type: date } }',
+        '',
+      ].join('\n'),
+    );
+    const check = await cli(['check', file]).finally(() => rmSync(dir, { recursive: true, force: true }));
+    expect(check.stdout).toContain('classify declassify: an output that is an enum brings no A');
+    expect(check.stdout).toContain('ticket declassify: an output that is an id brings no A');
+    expect(check.stdout).toContain('when declassify: an output that is a date brings no A');
   });
 });

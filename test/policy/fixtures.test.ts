@@ -87,4 +87,19 @@ describe('malformed policy fixtures', () => {
     const reported = new Set([...source.matchAll(/#report\(\s*'([a-z_]+)'/g)].map((m) => m[1]));
     expect([...reported].filter((code) => !codes.has(code as string))).toEqual([]);
   });
+
+  it('produce exactly the issue codes docs/policy.md lists', () => {
+    const codes = new Set(
+      files('malformed').flatMap((file) =>
+        JSON.parse(read('malformed', file.replace(/\.(ya?ml|json)$/, '.issues.json'))).map(
+          (i: { code: string }) => i.code,
+        ),
+      ),
+    );
+    const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'policy.md'), 'utf8');
+    const list = doc.match(/Codes: ([^.]*)\./)?.[1] ?? '';
+    const documented = [...list.matchAll(/`([a-z_]+)`/g)].map((m) => m[1] as string);
+    expect(documented.length).toBeGreaterThan(0);
+    expect(documented.sort()).toEqual([...codes].sort());
+  });
 });
