@@ -4,8 +4,9 @@ import { canonicalJson } from '../core/canonical.ts';
 import { openDatabase } from '../store/sqlite/database.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { addChunks, addChunksHere, type ChunkOptions, DEFAULT_CHUNK_RECORDS } from './chunks.ts';
-import { readCheckpoints, readKeys, readRecords } from './sqlite-log.ts';
-import { LogVerifier, type VerifyOptions, type VerifyReport } from './verify.ts';
+import { leafHash } from './merkle.ts';
+import { readCheckpoints, readKeys, readRecords, readStoredHead } from './sqlite-log.ts';
+import { LogVerifier, type VerifyIssue, type VerifyOptions, type VerifyReport } from './verify.ts';
 
 /** Name in the first line of a JSONL export. */
 export const EXPORT_FORMAT = 'ruleoftwo-audit';
@@ -17,10 +18,11 @@ export function openAuditDatabase(path: string): DatabaseSync {
 
 /** Verifies an audit database: every record, every checkpoint root and signature. */
 export function verifyDatabase(db: DatabaseSync, options: VerifyOptions = {}): VerifyReport {
+  const head = readStoredHead(db);
   const verifier = new LogVerifier(readCheckpoints(db), { logKeys: readKeys(db), ...options });
   // Strict checks parse every record, which only the one-by-one path does.
   const taken = options.strict ? 0 : addChunksHere(verifier, db);
-  return addRecords(verifier, db, taken + 1);
+  return checkHead(addRecords(verifier, db, taken + 1), db, head);
 }
 
 /** Options of {@link verifyAuditFile}. */
@@ -33,6 +35,7 @@ export interface VerifyFileOptions extends VerifyOptions, ChunkOptions {}
 export async function verifyAuditFile(path: string, options: VerifyFileOptions = {}): Promise<VerifyReport> {
   const db = openAuditDatabase(path);
   try {
+    const head = readStoredHead(db);
     const verifier = new LogVerifier(readCheckpoints(db), { logKeys: readKeys(db), ...options });
     const { size } = db.prepare('SELECT coalesce(max(seq), 0) AS size FROM audit_records').get() as { size: number };
     const chunk = options.chunkRecords ?? DEFAULT_CHUNK_RECORDS;
@@ -44,7 +47,7 @@ export async function verifyAuditFile(path: string, options: VerifyFileOptions =
       taken =
         threads === 1 ? addChunksHere(verifier, db, chunk) : await addChunks(verifier, path, { ...options, threads });
     }
-    return addRecords(verifier, db, taken + 1);
+    return checkHead(addRecords(verifier, db, taken + 1), db, head);
   } finally {
     db.close();
   }
@@ -56,6 +59,45 @@ function addRecords(verifier: LogVerifier, db: DatabaseSync, from: number): Veri
     if (verifier.broken) break;
   }
   return verifier.finish();
+}
+
+/**
+ * Checks the records against the head the log keeps beside them, read before them: the writer updates it in the
+ * transaction of every append, so the record at its size must be there, and be the one it names. This finds an edit
+ * of the records after the last checkpoint, or their deletion, made without updating the head (rows changed by
+ * hand); a rewrite of the head too needs a witness of a signed checkpoint to be found (`--witness`).
+ */
+function checkHead(
+  report: VerifyReport,
+  db: DatabaseSync,
+  head: { size: number; lastHash: string } | undefined,
+): VerifyReport {
+  const size = head?.size ?? 0;
+  let problem: VerifyIssue | undefined;
+  if (head === undefined) {
+    if (report.records > 0) problem = headIssue(1, 'the log has records but no head (deleted)');
+  } else if (report.records < size) {
+    // A break before the head's size is reported already, where it is.
+    if (report.ok)
+      problem = headIssue(
+        report.records + 1,
+        `the log ends after record ${report.records} but its head says ${size} records (truncated)`,
+      );
+  } else if (size > 0) {
+    const [record] = readRecords(db, size);
+    if (record === undefined || record.seq !== size || leafHash(record.text) !== head.lastHash) {
+      problem = headIssue(size, `record ${size} was changed: it is not the last record the log's head names`);
+    }
+  }
+  if (problem === undefined) return report;
+  const issues = [...report.issues, problem].sort(
+    (a, b) => (a.record ?? Number.MAX_SAFE_INTEGER) - (b.record ?? Number.MAX_SAFE_INTEGER),
+  );
+  return { ...report, ok: false, issues };
+}
+
+function headIssue(record: number, message: string): VerifyIssue {
+  return { code: 'head_mismatch', record, message };
 }
 
 /** Writes the log as JSONL: a header with the log's public keys, each record's exact text, and its checkpoints. */

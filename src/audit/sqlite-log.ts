@@ -431,6 +431,14 @@ export function* readRecords(db: DatabaseSync, from = 1): Generator<StoredRecord
   }
 }
 
+/** The head stored beside the records (their count and the last one's leaf hash), or undefined for an empty log. */
+export function readStoredHead(db: DatabaseSync): { size: number; lastHash: string } | undefined {
+  const row = db.prepare('SELECT size, last_hash FROM audit_head WHERE id = 1').get() as
+    | { size: number; last_hash: Uint8Array }
+    | undefined;
+  return row && { size: row.size, lastHash: Buffer.from(row.last_hash).toString('hex') };
+}
+
 /** Every checkpoint, oldest first. */
 export function readCheckpoints(db: DatabaseSync): Checkpoint[] {
   const rows = db

@@ -20,7 +20,8 @@ export interface VerifyIssue {
     | 'unknown_key'
     | 'unsigned'
     | 'bad_checkpoint'
-    | 'checkpoint_missing';
+    | 'checkpoint_missing'
+    | 'head_mismatch';
   record?: number;
   message: string;
 }

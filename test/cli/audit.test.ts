@@ -3,6 +3,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { leafHash } from '../../src/audit/merkle.ts';
 import { SqliteAuditLog } from '../../src/audit/sqlite-log.ts';
 import { runCli } from '../../src/cli/run.ts';
 import { createGuard } from '../../src/guard/guard.ts';
@@ -45,6 +46,25 @@ describe('ruleoftwo audit', () => {
     expect(bad.stdout).toContain('record 3 was changed: record 4 does not chain to it [hash_mismatch]');
   });
 
+  it('verify names an edit of the records after the last checkpoint that left the head as it was', async () => {
+    const dir = workdir();
+    await writeSampleLog(dir, 20);
+    const db = openDatabase(join(dir, 'audit.db'));
+    // The checkpoint the log took on closing goes too (only a witness would miss it): record 20 is then signed by none.
+    db.exec('DELETE FROM audit_checkpoints WHERE size = 20');
+    expect(db.prepare('SELECT changes() AS n').get()).toEqual({ n: 1 });
+    const before = db.prepare('SELECT record FROM audit_records WHERE seq = 20').get() as { record: string };
+    db.exec(`UPDATE audit_records SET record = replace(record, '"leg":"C"', '"leg":"A"') WHERE seq = 20`);
+    expect(db.prepare('SELECT record FROM audit_records WHERE seq = 20').get()).not.toEqual(before);
+    db.close();
+    const edited = await cli(dir, ['audit', 'verify', 'audit.db']);
+    expect(edited.status).toBe(1);
+    expect(edited.stdout).toContain('verification failed at record 20');
+    expect(edited.stdout).toContain(
+      "record 20 was changed: it is not the last record the log's head names [head_mismatch]",
+    );
+  });
+
   it('verify --witness detects truncation after the last checkpoint the log still has', async () => {
     const dir = workdir();
     await writeSampleLog(dir, 20);
@@ -52,6 +72,14 @@ describe('ruleoftwo audit', () => {
     writeFileSync(join(dir, 'witness.json'), stats.stdout);
     const db = openDatabase(join(dir, 'audit.db'));
     db.exec('DELETE FROM audit_records WHERE seq > 15; DELETE FROM audit_checkpoints WHERE size > 15');
+    const headless = await cli(dir, ['audit', 'verify', 'audit.db']);
+    expect(headless.status).toBe(1);
+    expect(headless.stdout).toContain(
+      'the log ends after record 15 but its head says 20 records (truncated) [head_mismatch]',
+    );
+    // Rewriting the head as well, to the record the log now ends with, leaves only the witness to tell.
+    const last = db.prepare('SELECT record FROM audit_records WHERE seq = 15').get() as { record: string };
+    db.prepare('UPDATE audit_head SET size = 15, last_hash = ?').run(Buffer.from(leafHash(last.record), 'hex'));
     db.close();
     expect((await cli(dir, ['audit', 'verify', 'audit.db'])).status).toBe(0);
     const witnessed = await cli(dir, ['audit', 'verify', 'audit.db', '--witness', 'witness.json']);
