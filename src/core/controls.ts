@@ -539,16 +539,11 @@ function checkUrl(
   // INVARIANT: a host with a trailing dot (the same host to DNS) meets the same allow and deny patterns
   // (test/core/adversarial.test.ts "URL hosts").
   const host = hostOf(parsed);
-  if (url.deny !== undefined && matchesAny(url.deny, host)) {
-    violate(outcome, url.effect, 'url_host_denied', `argument \`${path}\` points to denied host \`${host}\``);
-  } else if (url.allow !== undefined && !matchesAny(url.allow, host)) {
-    violate(
-      outcome,
-      url.effect,
-      'url_host_denied',
-      `argument \`${path}\` points to host \`${host}\`, which is not on the allow-list`,
-    );
-  }
+  checkHost(outcome, path, host, url);
+  // INVARIANT: the host a client of RFC 3986 reads meets the patterns too (test/core/evasion.test.ts "hosts other
+  // clients read").
+  const other = value.includes('\\') ? rfcHost(value) : undefined;
+  if (other !== undefined && other !== host) checkHost(outcome, path, other, url);
   if (url.fromTrusted && !reader?.trustedUrl(value)) {
     const shown = value.length > 80 ? `${value.slice(0, 79)}…` : value;
     violate(
@@ -559,6 +554,48 @@ function checkUrl(
     );
   }
 }
+
+/** Records a violation when a host is denied or not allowed. */
+function checkHost(outcome: ControlOutcome, path: string, host: string, url: CompiledUrlControl): void {
+  if (url.deny !== undefined && matchesAny(url.deny, host)) {
+    violate(outcome, url.effect, 'url_host_denied', `argument \`${path}\` points to denied host \`${host}\``);
+  } else if (url.allow !== undefined && !matchesAny(url.allow, host)) {
+    violate(
+      outcome,
+      url.effect,
+      'url_host_denied',
+      `argument \`${path}\` points to host \`${host}\`, which is not on the allow-list`,
+    );
+  }
+}
+
+/** A scheme and `//`. */
+const SCHEME_SLASHES = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/**
+ * The host a client of RFC 3986 (curl, Python's `urlsplit`) reads: its authority ends at `/`, `?` or `#` only, so in
+ * `https://a\@b/` it is `b`, where the WHATWG parser (Node's `fetch`) ends the authority at the backslash and reads
+ * `a`. Normalized as the WHATWG parser would (lower case, punycode); lower case as written when it does not parse.
+ */
+function rfcHost(text: string): string | undefined {
+  // Every parser skips leading spacing and control characters.
+  let skipped = 0;
+  while (skipped < text.length && text.charCodeAt(skipped) <= 32) skipped++;
+  const scheme = SCHEME_SLASHES.exec(text.slice(skipped))?.[0].length;
+  if (scheme === undefined) return undefined;
+  const start = skipped + scheme;
+  let end = start;
+  while (end < text.length && !AUTHORITY_END.has(text.charCodeAt(end))) end++;
+  const authority = text.slice(Math.max(start, text.lastIndexOf('@', end - 1) + 1), end);
+  const raw = authority.startsWith('[')
+    ? authority.slice(0, authority.indexOf(']') + 1)
+    : (authority.split(':')[0] ?? '');
+  const parsed = parseUrl(`http://${raw}/`);
+  return parsed === null ? raw.toLowerCase() : hostOf(parsed);
+}
+
+/** `/`, `?` and `#`. */
+const AUTHORITY_END = new Set([47, 63, 35]);
 
 /** A URL's host as patterns see it: lower case, without the trailing dots that name the same host. */
 function hostOf(url: URL): string {

@@ -1,0 +1,49 @@
+/**
+ * A second round of attacks on the URL and list controls by a fully compromised agent (adversarial review of
+ * issue 5): each test fails if the engine reads a host, a link or a list entry other than the one a real client,
+ * renderer or mail system uses. test/core/adversarial.test.ts holds the first round.
+ */
+import { describe, expect, it } from 'vitest';
+import { decide } from '../../src/core/decide.ts';
+import type { PolicyDocument } from '../../src/core/document.ts';
+import { compilePolicy } from '../../src/core/policy.ts';
+import { MemoryProvenanceIndex } from '../../src/core/provenance.ts';
+import { newSessionState } from '../../src/core/state.ts';
+import { counterIds } from '../helpers.ts';
+
+const document: PolicyDocument = {
+  version: 1,
+  session: { configuration: 'dynamic', input: 'trusted' },
+  lists: { blocked: ['Evil.Example', '*.EVIL.example', 'bücher.example.'], outsiders: ['*@Evil.Example'] },
+  tools: {
+    fetch_docs: { call: 'C', output: 'A', args: { url: { url: { allow: ['docs.company.example'] } } } },
+    fetch: { call: 'C', output: 'A', args: { url: { url: { deny: 'blocked' } } } },
+    send_mail: { call: 'C', args: { body: { url: { embedded: true, allow: ['*.company.example'] } } } },
+    post: { call: 'C', args: { text: { url: { embedded: true, from: 'trusted' } } } },
+    notify: { call: 'BC', when: [{ match: { to: { notIn: 'outsiders' } }, call: 'B' }] },
+  },
+};
+const policy = compilePolicy(document);
+const state = newSessionState({ id: 's', configuration: 'dynamic', input: 'trusted', now: 0 });
+
+function check(tool: string, args: unknown, provenance = new MemoryProvenanceIndex()) {
+  return decide(policy, state, { id: 'c', tool, args }, { now: 0, newId: counterIds(), provenance }).decision;
+}
+
+describe('hosts other clients read', () => {
+  it('an allow-list holds against a URL that curl and Python read with another host', () => {
+    // WHATWG (Node's fetch) reads a backslash as a slash: the host is docs.company.example. curl and Python's
+    // urllib end the authority at `/` only, so `docs.company.example\` is a user name and the request goes to
+    // evil.example (checked by hand with curl 7.88 and Python 3.11 `urlsplit`).
+    expect(check('fetch_docs', { url: 'https://docs.company.example/a\\b' }).effect).toBe('allow');
+    for (const url of [
+      'https://docs.company.example\\@evil.example/',
+      'https://docs.company.example\\x@evil.example:443/a',
+      'http://docs.company.example\\\\@127.0.0.1:8080/',
+    ]) {
+      const decision = check('fetch_docs', { url });
+      expect(decision.effect, url).toBe('deny');
+      expect(decision.reasons[0]?.code, url).toBe('url_host_denied');
+    }
+  });
+});
