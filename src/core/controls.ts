@@ -5,6 +5,7 @@
  */
 import type { Reason } from './decision.ts';
 import type { ArgumentControl, ControlEffect, GateEffect, UrlControl } from './document.ts';
+import { isGlob } from './glob.ts';
 import { formatLegs, LEG_A, LEG_B, type LegMask } from './legs.ts';
 import { type CompiledLists, patternsOf } from './match.ts';
 import type { ProvenanceReader, ProvenanceScan, ProvenanceSource } from './provenance.ts';
@@ -57,9 +58,27 @@ function compileUrl(url: UrlControl, lists: CompiledLists): CompiledUrlControl {
     embedded: url.embedded === true,
     effect: url.effect ?? 'deny',
   };
-  if (url.allow !== undefined) out.allow = patternsOf(url.allow, lists, 'item');
-  if (url.deny !== undefined) out.deny = patternsOf(url.deny, lists, 'any');
+  // INVARIANT: a host pattern is matched in the form hosts take, so one written with capitals, an IDN or a trailing
+  // dot denies its host (test/core/evasion.test.ts "patterns as written").
+  if (url.allow !== undefined) out.allow = patternsOf(url.allow, lists, 'item', hostGlob);
+  if (url.deny !== undefined) out.deny = patternsOf(url.deny, lists, 'any', hostGlob);
   return out;
+}
+
+/**
+ * A host glob in the form {@link hostOf} gives hosts: lower case, without trailing dots, and each label written in
+ * Unicode (`bücher`) as the URL parser writes it (`xn--bcher-kva`); a label with a wildcard is kept as written.
+ */
+function hostGlob(glob: string): string {
+  const labels = glob.toLowerCase().replace(TRAILING_DOTS, '').split('.');
+  return labels.map((label) => (ASCII.test(label) || isGlob(label) ? label : punycode(label))).join('.');
+}
+
+const ASCII = /^[\x20-\x7e]*$/;
+
+/** A Unicode label as the URL parser writes it, or as written when it is not a valid label. */
+function punycode(label: string): string {
+  return parseUrl(`http://${label}/`)?.hostname ?? label;
 }
 
 /** Compiles a tool's `args` controls. */

@@ -15,13 +15,12 @@ import { counterIds } from '../helpers.ts';
 const document: PolicyDocument = {
   version: 1,
   session: { configuration: 'dynamic', input: 'trusted' },
-  lists: { blocked: ['Evil.Example', '*.EVIL.example', 'bücher.example.'], outsiders: ['*@Evil.Example'] },
+  lists: { blocked: ['Evil.Example', '*.EVIL.example', 'bücher.example.'] },
   tools: {
     fetch_docs: { call: 'C', output: 'A', args: { url: { url: { allow: ['docs.company.example'] } } } },
     fetch: { call: 'C', output: 'A', args: { url: { url: { deny: 'blocked' } } } },
     send_mail: { call: 'C', args: { body: { url: { embedded: true, allow: ['*.company.example'] } } } },
     post: { call: 'C', args: { text: { url: { embedded: true, from: 'trusted' } } } },
-    notify: { call: 'BC', when: [{ match: { to: { notIn: 'outsiders' } }, call: 'B' }] },
   },
 };
 const policy = compilePolicy(document);
@@ -88,5 +87,19 @@ describe('embedded URLs a renderer reads further', () => {
     const decision = check('post', { text: "![x](https://files.company.example'@evil.example/p.png)" }, index);
     expect(decision.effect).toBe('deny');
     expect(decision.reasons.map((r) => r.code)).toContain('url_not_from_trusted_source');
+  });
+});
+
+describe('patterns as written', () => {
+  it('a deny list written with capitals, an IDN or a trailing dot still denies the host', () => {
+    expect(check('fetch', { url: 'https://news.example/' }).effect).toBe('allow');
+    for (const url of [
+      'https://evil.example/',
+      'https://cdn.evil.example/',
+      'https://bücher.example/',
+      'https://xn--bcher-kva.example/',
+    ]) {
+      expect(check('fetch', { url }).effect, url).toBe('deny');
+    }
   });
 });
