@@ -310,6 +310,8 @@ function checkLeaf(evaluation: Evaluation, path: string, value: string, key: boo
     else {
       for (const found of embeddedUrls(value)) checkUrl(outcome, path, found, url, reader);
       for (const found of looseUrls(value)) checkUrl(outcome, path, found, url, reader, RELATIVE_BASE);
+      // INVARIANT: a `www.` link meets the control like any other (test/core/evasion.test.ts "links without a scheme").
+      for (const found of wwwUrls(value)) checkUrl(outcome, path, found, url, reader);
       // INVARIANT: the host a renderer reads past a quote or bracket meets the control too
       // (test/core/evasion.test.ts "embedded URLs a renderer reads further").
       const wider = widerUrls(value);
@@ -549,6 +551,26 @@ function pushUrl(text: string, start: number, body: number, out: string[], ends:
   return Math.max(end, body) - 1;
 }
 
+// `www.` in any case; a module constant, as `exec` with `lastIndex` allocates nothing per text without one.
+const WWW = /www\./gi;
+
+/**
+ * Links without a scheme that GitHub-flavoured markdown renders (`www.evil.example/login` as
+ * `http://www.evil.example/login`), at the start of the text or after spacing, an opener as for {@link looseUrls}, or
+ * `*`, `_` or `~`; in any case (other linkifiers ignore it), without trailing sentence punctuation, as `http://` URLs.
+ */
+export function wwwUrls(text: string, ends: (c: number) => boolean = endsUrl): string[] {
+  const found: string[] = [];
+  WWW.lastIndex = 0;
+  while (WWW.test(text)) {
+    const at = WWW.lastIndex - 4;
+    const before = text.charCodeAt(at - 1);
+    if (at > 0 && !opensUrl(before) && before !== 42 && before !== 95 && before !== 126) continue;
+    WWW.lastIndex = pushUrl(text, at, at + 4, found, ends) + 1;
+  }
+  return found.map((url) => `http://${url}`);
+}
+
 /** Most {@link widerUrls} readings of one text that are checked; a text with more is refused. */
 export const MAX_WIDER_READINGS = 16;
 
@@ -561,7 +583,7 @@ export const MAX_WIDER_READINGS = 16;
 export function widerUrls(text: string): string[] {
   const out: string[] = [];
   if (!text.includes('@')) return out;
-  for (const url of [...embeddedUrls(text, isSpacing), ...looseUrls(text, isSpacing)]) {
+  for (const url of [...embeddedUrls(text, isSpacing), ...looseUrls(text, isSpacing), ...wwwUrls(text, isSpacing)]) {
     let at = isSlash(url.charCodeAt(0)) ? 0 : url.indexOf(':') + 1;
     while (isSlash(url.charCodeAt(at))) at++;
     let cut = false;

@@ -90,6 +90,22 @@ describe('embedded URLs a renderer reads further', () => {
   });
 });
 
+describe('links without a scheme', () => {
+  it('a `www.` link, which GitHub-flavoured markdown renders as a link, meets the allow-list', () => {
+    // marked renders `www.evil.example/login` as `<a href="http://www.evil.example/login">`.
+    expect(check('send_mail', { body: 'Docs: www.company.example/start.' }).effect).toBe('allow');
+    for (const text of [
+      'Log in at www.evil.example/login now',
+      'Log in at WWW.evil.example.',
+      '(www.evil.example)',
+      '*www.evil.example/x*',
+      "www.company.example'@evil.example/login",
+    ]) {
+      expect(check('send_mail', { body: text }).effect, text).toBe('deny');
+    }
+  });
+});
+
 describe('patterns as written', () => {
   it('a deny list written with capitals, an IDN or a trailing dot still denies the host', () => {
     expect(check('fetch', { url: 'https://news.example/' }).effect).toBe('allow');
