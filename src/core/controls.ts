@@ -642,8 +642,11 @@ function checkUrl(
   // (test/core/adversarial.test.ts "URL hosts").
   const host = hostOf(parsed);
   checkHost(outcome, path, host, url);
-  // INVARIANT: the host a client of RFC 3986 reads meets the patterns too (test/core/evasion.test.ts "hosts other
-  // clients read").
+  // INVARIANT: the IPv4 address an IPv4-mapped IPv6 address reaches meets the patterns too (test/core/evasion.test.ts
+  // "hosts other clients read").
+  const mapped = MAPPED_IPV4.exec(host);
+  if (mapped !== null) checkHost(outcome, path, dottedQuad(mapped[1] as string, mapped[2] as string), url);
+  // INVARIANT: the host a client of RFC 3986 reads meets the patterns too (same test).
   const other = value.includes('\\') ? rfcHost(value) : undefined;
   if (other !== undefined && other !== host) checkHost(outcome, path, other, url);
   if (url.fromTrusted && !reader?.trustedUrl(value)) {
@@ -669,6 +672,16 @@ function checkHost(outcome: ControlOutcome, path: string, host: string, url: Com
       `argument \`${path}\` points to host \`${host}\`, which is not on the allow-list`,
     );
   }
+}
+
+/** An IPv4-mapped IPv6 address as the URL parser writes it (`[::ffff:a9fe:a9fe]`): a socket reaches the IPv4 one. */
+const MAPPED_IPV4 = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/;
+
+/** The dotted IPv4 address of the two hexadecimal groups of a mapped address. */
+function dottedQuad(high: string, low: string): string {
+  const h = Number.parseInt(high, 16);
+  const l = Number.parseInt(low, 16);
+  return `${h >> 8}.${h & 255}.${l >> 8}.${l & 255}`;
 }
 
 /** A scheme and `//`. */

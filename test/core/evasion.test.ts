@@ -19,6 +19,11 @@ const document: PolicyDocument = {
   tools: {
     fetch_docs: { call: 'C', output: 'A', args: { url: { url: { allow: ['docs.company.example'] } } } },
     fetch: { call: 'C', output: 'A', args: { url: { url: { deny: 'blocked' } } } },
+    fetch_public: {
+      call: 'C',
+      output: 'A',
+      args: { url: { url: { deny: ['127.0.0.1', '169.254.169.254', '10.*', 'localhost'] } } },
+    },
     send_mail: { call: 'C', args: { body: { url: { embedded: true, allow: ['*.company.example'] } } } },
     post: { call: 'C', args: { text: { url: { embedded: true, from: 'trusted' } } } },
   },
@@ -44,6 +49,23 @@ describe('hosts other clients read', () => {
       const decision = check('fetch_docs', { url });
       expect(decision.effect, url).toBe('deny');
       expect(decision.reasons[0]?.code, url).toBe('url_host_denied');
+    }
+  });
+});
+
+describe('IP addresses', () => {
+  it('a deny list of IPv4 addresses holds against the IPv4-mapped IPv6 form, which reaches the same socket', () => {
+    // Node's fetch of `http://[::ffff:127.0.0.1]:port/` connects to a server listening on 127.0.0.1 (checked by hand).
+    expect(check('fetch_public', { url: 'http://[2001:db8::1]/' }).effect).toBe('allow');
+    for (const url of [
+      'http://127.0.0.1/',
+      'http://0x7f.1/',
+      'http://[::ffff:127.0.0.1]/',
+      'http://[::ffff:7f00:1]/',
+      'http://[0:0:0:0:0:ffff:a9fe:a9fe]/latest/meta-data/',
+      'http://[::FFFF:10.0.0.5]/',
+    ]) {
+      expect(check('fetch_public', { url }).effect, url).toBe('deny');
     }
   });
 });
