@@ -642,10 +642,9 @@ function checkUrl(
   // (test/core/adversarial.test.ts "URL hosts").
   const host = hostOf(parsed);
   checkHost(outcome, path, host, url);
-  // INVARIANT: the IPv4 address an IPv4-mapped IPv6 address reaches meets the patterns too (test/core/evasion.test.ts
-  // "hosts other clients read").
-  const mapped = MAPPED_IPV4.exec(host);
-  if (mapped !== null) checkHost(outcome, path, dottedQuad(mapped[1] as string, mapped[2] as string), url);
+  // INVARIANT: the other addresses a host's socket reaches meet the patterns too (test/core/evasion.test.ts
+  // "IP addresses").
+  for (const alias of aliasesOf(host)) checkHost(outcome, path, alias, url);
   // INVARIANT: the host a client of RFC 3986 reads meets the patterns too (same test).
   const other = value.includes('\\') ? rfcHost(value) : undefined;
   if (other !== undefined && other !== host) checkHost(outcome, path, other, url);
@@ -672,6 +671,19 @@ function checkHost(outcome: ControlOutcome, path: string, host: string, url: Com
       `argument \`${path}\` points to host \`${host}\`, which is not on the allow-list`,
     );
   }
+}
+
+/**
+ * Other addresses a connection to a host reaches: an IPv4-mapped IPv6 address's IPv4 address, and the loopback
+ * address the unspecified address reaches (`0.0.0.0` and `[::]` connect to this machine on Linux and macOS).
+ */
+function aliasesOf(host: string): string[] {
+  const mapped = MAPPED_IPV4.exec(host);
+  const ipv4 = mapped === null ? host : dottedQuad(mapped[1] as string, mapped[2] as string);
+  const aliases = ipv4 === host ? [] : [ipv4];
+  if (ipv4 === '0.0.0.0') aliases.push('127.0.0.1');
+  if (host === '[::]') aliases.push('[::1]');
+  return aliases;
 }
 
 /** An IPv4-mapped IPv6 address as the URL parser writes it (`[::ffff:a9fe:a9fe]`): a socket reaches the IPv4 one. */

@@ -20,6 +20,7 @@ const document: PolicyDocument = {
   tools: {
     fetch_docs: { call: 'C', output: 'A', args: { url: { url: { allow: ['docs.company.example'] } } } },
     fetch: { call: 'C', output: 'A', args: { url: { url: { deny: 'blocked' } } } },
+    fetch_loopback6: { call: 'C', output: 'A', args: { url: { url: { deny: ['[::1]'] } } } },
     fetch_public: {
       call: 'C',
       output: 'A',
@@ -55,6 +56,14 @@ describe('hosts other clients read', () => {
 });
 
 describe('IP addresses', () => {
+  it('a deny list of loopback addresses holds against the unspecified address, which reaches this machine', () => {
+    // Node's fetch of `http://0:port/` connects to a server listening on 127.0.0.1 (checked by hand).
+    for (const url of ['http://0/', 'http://0.0.0.0:8080/', 'http://[::ffff:0:0]/']) {
+      expect(check('fetch_public', { url }).effect, url).toBe('deny');
+    }
+    expect(check('fetch_loopback6', { url: 'http://[::]:8080/' }).effect).toBe('deny');
+  });
+
   it('a deny list of IPv4 addresses holds against the IPv4-mapped IPv6 form, which reaches the same socket', () => {
     // Node's fetch of `http://[::ffff:127.0.0.1]:port/` connects to a server listening on 127.0.0.1 (checked by hand).
     expect(check('fetch_public', { url: 'http://[2001:db8::1]/' }).effect).toBe('allow');
