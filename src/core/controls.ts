@@ -296,35 +296,21 @@ export function evaluateControls(
 }
 
 function checkLeaf(evaluation: Evaluation, path: string, value: string, key: boolean): boolean {
-  if (key && !mayCarryValue(value)) return false;
   const { outcome, reader, consequential } = evaluation;
+  const covered = coverageOf(evaluation.controls, evaluation.paths, path);
+  // INVARIANT: a key reaches the tool as text does, so an embedded-URL control reads it, short or not; a control on a
+  // URL argument does not (a key there names a field) (test/core/evasion.test.ts "object keys").
+  for (const url of covered.urls) {
+    if (url.embedded) checkEmbedded(outcome, path, value, url, reader);
+    else if (!key) checkUrl(outcome, path, value, url, reader);
+  }
+  if (key && !mayCarryValue(value)) return false;
   // A key is covered as the object holding it, and reported as that argument (a top-level key names itself).
   const argument = key && path === '' ? value : path;
-  const covered = coverageOf(evaluation.controls, evaluation.paths, path);
   const untrusted =
     consequential === undefined ? covered.untrusted : stronger(consequential.untrusted, covered.untrusted);
   const sensitive =
     consequential === undefined ? covered.sensitive : stronger(consequential.sensitive, covered.sensitive);
-  for (const url of key ? NO_URLS : covered.urls) {
-    if (!url.embedded) checkUrl(outcome, path, value, url, reader);
-    else {
-      for (const found of embeddedUrls(value)) checkUrl(outcome, path, found, url, reader);
-      for (const found of looseUrls(value)) checkUrl(outcome, path, found, url, reader, RELATIVE_BASE);
-      // INVARIANT: a `www.` link meets the control like any other (test/core/evasion.test.ts "links without a scheme").
-      for (const found of wwwUrls(value)) checkUrl(outcome, path, found, url, reader);
-      // INVARIANT: the host a renderer reads past a quote or bracket meets the control too
-      // (test/core/evasion.test.ts "embedded URLs a renderer reads further").
-      const wider = widerUrls(value);
-      if (wider.length > MAX_WIDER_READINGS) {
-        violate(
-          outcome,
-          url.effect,
-          'url_invalid',
-          `argument \`${path}\` has more readings of its URLs than are checked`,
-        );
-      } else for (const found of wider) checkUrl(outcome, path, found, url, reader, RELATIVE_BASE);
-    }
-  }
   if (untrusted === 'off' && sensitive === 'off') {
     // Not controlled: traced for the record (replay, audit), within a budget, never a violation.
     if (reader && evaluation.reportBudget > 0 && value.length <= MAX_REPORTED_LENGTH) {
@@ -347,6 +333,26 @@ function checkLeaf(evaluation: Evaluation, path: string, value: string, key: boo
     checkScan(outcome, argument, scan, untrusted, sensitive);
   }
   return false;
+}
+
+/** Checks every URL inside a text against an embedded-URL control. */
+function checkEmbedded(
+  outcome: ControlOutcome,
+  path: string,
+  text: string,
+  url: CompiledUrlControl,
+  reader: ProvenanceReader | undefined,
+): void {
+  for (const found of embeddedUrls(text)) checkUrl(outcome, path, found, url, reader);
+  for (const found of looseUrls(text)) checkUrl(outcome, path, found, url, reader, RELATIVE_BASE);
+  // INVARIANT: a `www.` link meets the control like any other (test/core/evasion.test.ts "links without a scheme").
+  for (const found of wwwUrls(text)) checkUrl(outcome, path, found, url, reader);
+  // INVARIANT: the host a renderer reads past a quote or bracket meets the control too
+  // (test/core/evasion.test.ts "embedded URLs a renderer reads further").
+  const wider = widerUrls(text);
+  if (wider.length > MAX_WIDER_READINGS) {
+    violate(outcome, url.effect, 'url_invalid', `argument \`${path}\` has more readings of its URLs than are checked`);
+  } else for (const found of wider) checkUrl(outcome, path, found, url, reader, RELATIVE_BASE);
 }
 
 /** Records a violated control; its message is built by the caller only for an effect other than `off`. */

