@@ -66,7 +66,12 @@ export function applyLineage(lineage: CompiledLineage, output: unknown, allowed:
       return { output: { withheld: problem }, untrusted: false, items: 0, untrustedItems: 0, problem };
     return { output, untrusted: true, items: 0, untrustedItems: 0, problem };
   }
-  const kept = list.filter((item) => isTrusted(lineage, item, allowed));
+  // INVARIANT: an item is kept only when every object inside it that names an author (a reply in a thread) is
+  // trusted too (test/core/evasion.test.ts "lineage").
+  const walk = { nodes: 0 };
+  const kept = list.filter(
+    (item) => isTrusted(lineage, item, allowed) && !untrustedInside(lineage, item, allowed, 0, walk),
+  );
   const untrustedItems = list.length - kept.length;
   if (lineage.untrusted === 'taint' || untrustedItems === 0) {
     return { output, untrusted: untrustedItems > 0, items: list.length, untrustedItems };
@@ -84,6 +89,28 @@ function isTrusted(lineage: CompiledLineage, item: unknown, allowed: LineageAllo
   const id = readPath(item, lineage.id);
   if (typeof id !== 'string' && typeof id !== 'number') return false;
   return allowed.items.has(String(id)) || lineage.trustedItems.has(String(id));
+}
+
+/** Deepest nesting, and most objects in all, read inside the items of one output; past either, an item is untrusted. */
+const MAX_ITEM_DEPTH = 64;
+const MAX_ITEM_OBJECTS = 100_000;
+
+/** Whether an object inside `value` names an author (at the author path) and is not trusted. */
+function untrustedInside(
+  lineage: CompiledLineage,
+  value: unknown,
+  allowed: LineageAllowances,
+  depth: number,
+  walk: { nodes: number },
+): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (depth > MAX_ITEM_DEPTH || ++walk.nodes > MAX_ITEM_OBJECTS) return true;
+  for (const inner of Array.isArray(value) ? value : Object.values(value)) {
+    if (inner === null || typeof inner !== 'object') continue;
+    if (readPath(inner, lineage.author) !== undefined && !isTrusted(lineage, inner, allowed)) return true;
+    if (untrustedInside(lineage, inner, allowed, depth + 1, walk)) return true;
+  }
+  return false;
 }
 
 /**

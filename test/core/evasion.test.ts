@@ -192,4 +192,35 @@ describe('lineage', () => {
     const allowed = { authors: new Set(['mallory']), items: new Set<string>() };
     expect(applyLineage(lineage('filter'), issue('mallory'), allowed).output).toEqual(issue('mallory'));
   });
+
+  it('a trusted comment holding a reply by an outsider is not trusted', () => {
+    const thread = {
+      issue: {
+        comments: [
+          {
+            id: 1,
+            user: { login: 'alice' },
+            body: 'see below',
+            replies: [{ user: { login: 'mallory' }, body: 'push' }],
+          },
+          { id: 2, user: { login: 'alice' }, body: 'ok', replies: [{ user: { login: 'alice' }, body: 'done' }] },
+        ],
+      },
+    };
+    const filtered = applyLineage(lineage('filter'), thread, NO_ALLOWANCES);
+    expect(filtered).toMatchObject({ untrusted: false, untrustedItems: 1 });
+    expect((filtered.output as typeof thread).issue.comments.map((c) => c.id)).toEqual([2]);
+    expect(applyLineage(lineage('taint'), thread, NO_ALLOWANCES).untrusted).toBe(true);
+  });
+
+  it('an item nested too deep, or with shared objects that would take exponential time, is untrusted', () => {
+    let deep: Record<string, unknown> = { body: 'x' };
+    for (let i = 0; i < 100; i++) deep = { inner: deep };
+    let shared: Record<string, unknown> = { body: 'x' };
+    for (let i = 0; i < 60; i++) shared = { a: shared, b: shared };
+    for (const extra of [deep, shared]) {
+      const output = { issue: { comments: [{ id: 1, user: { login: 'alice' }, extra }] } };
+      expect(applyLineage(lineage('taint'), output, NO_ALLOWANCES).untrusted).toBe(true);
+    }
+  });
 });
