@@ -581,30 +581,72 @@ export function wwwUrls(text: string, ends: (c: number) => boolean = endsUrl): s
 export const MAX_WIDER_READINGS = 16;
 
 /**
- * Readings of the URLs in a text that a renderer takes past a quote, an angle bracket, `)` or `]` (a markdown
- * destination, a linkifier: markdown-it and marked render `![x](https://a'@b/p.png)` as an image from `b`) where an
- * `@` there makes what {@link embeddedUrls} and {@link looseUrls} read as the host a user name: each ends after the
- * host that follows such an `@`. Stops after {@link MAX_WIDER_READINGS} + 1.
+ * Readings of the URLs in a text that a renderer takes further than {@link embeddedUrls} and {@link looseUrls} do,
+ * where an `@` there makes what they read as the host a user name: past a quote, an angle bracket, `)` or `]` (a
+ * markdown destination, a linkifier: markdown-it and marked render `![x](https://a'@b/p.png)` as an image from `b`),
+ * and past spacing inside a quoted HTML attribute or a markdown `<…>` destination (`src="https://a b@b/p.png"`).
+ * Each ends after the host that follows such an `@`. Stops after {@link MAX_WIDER_READINGS} + 1.
  */
 export function widerUrls(text: string): string[] {
   const out: string[] = [];
   if (!text.includes('@')) return out;
   for (const url of [...embeddedUrls(text, isSpacing), ...looseUrls(text, isSpacing), ...wwwUrls(text, isSpacing)]) {
-    let at = isSlash(url.charCodeAt(0)) ? 0 : url.indexOf(':') + 1;
-    while (isSlash(url.charCodeAt(at))) at++;
-    let cut = false;
-    for (; at < url.length && !endsAuthority(url.charCodeAt(at)); at++) {
-      const c = url.charCodeAt(at);
-      if (cutsUrl(c)) cut = true;
-      else if (c === 64 && cut) {
-        let end = at + 1;
-        while (end < url.length && !endsHost(url.charCodeAt(end))) end++;
-        out.push(url.slice(0, end));
-        if (out.length > MAX_WIDER_READINGS) return out;
-      }
+    if (!addReadings(url, 0, url.length, out)) return out;
+  }
+  // Each span runs from its opener to the next closer (for `<`, the next `<` too), found by one native search per
+  // closer kept until the scan passes it, so spans cost linear time.
+  const next = new Map<string, number>();
+  const closing = (closer: string, from: number): number => {
+    let at = next.get(closer) ?? -1;
+    if (at < from) {
+      at = text.indexOf(closer, from);
+      if (at < 0) at = text.length;
+      next.set(closer, at);
     }
+    return at;
+  };
+  OPENERS.lastIndex = 0;
+  while (OPENERS.test(text)) {
+    const start = OPENERS.lastIndex;
+    if (!startsUrl(text, start)) continue;
+    const opener = text[start - 1] as string;
+    const end = opener === '<' ? Math.min(closing('>', start), closing('<', start)) : closing(opener, start);
+    if (!addReadings(text, start, end, out)) return out;
   }
   return out;
+}
+
+const OPENERS = /["'<]/g;
+
+/** Whether a URL with a host starts at `at`: two slashes, a scheme and two slashes, or a special scheme. */
+function startsUrl(text: string, at: number): boolean {
+  if (isSlash(text.charCodeAt(at)) && isSlash(text.charCodeAt(at + 1))) return true;
+  let colon = at;
+  while (colon < text.length && colon - at < MAX_SCHEME && isSchemeChar(text.charCodeAt(colon))) colon++;
+  if (colon === at || !isLetter(text.charCodeAt(at)) || text.charCodeAt(colon) !== 58) return false;
+  const slashes = isSlash(text.charCodeAt(colon + 1)) && isSlash(text.charCodeAt(colon + 2));
+  return slashes || SPECIAL_SCHEMES.has(text.slice(at, colon).toLowerCase());
+}
+
+/**
+ * Adds the readings of the URL in `text` from `start` to `end` that end after a host following an `@` that follows a
+ * cut or spacing in its authority; false when that makes more than {@link MAX_WIDER_READINGS}.
+ */
+function addReadings(text: string, start: number, end: number, out: string[]): boolean {
+  let at = isSlash(text.charCodeAt(start)) ? start : text.indexOf(':', start) + 1;
+  while (at < end && isSlash(text.charCodeAt(at))) at++;
+  let cut = false;
+  for (; at < end && !endsAuthority(text.charCodeAt(at)); at++) {
+    const c = text.charCodeAt(at);
+    if (cutsUrl(c) || isSpacing(c)) cut = true;
+    else if (c === 64 && cut) {
+      let host = at + 1;
+      while (host < end && !endsHost(text.charCodeAt(host))) host++;
+      out.push(text.slice(start, host));
+      if (out.length > MAX_WIDER_READINGS) return false;
+    }
+  }
+  return true;
 }
 
 /** `/`, `\`, `?` and `#`: where the WHATWG parser ends the authority of a special URL. */
@@ -612,9 +654,9 @@ function endsAuthority(c: number): boolean {
   return c === 47 || c === 92 || c === 63 || c === 35;
 }
 
-/** Where a host after an `@` ends in a reading: the authority's end, a port, another `@`, or a cut. */
+/** Where a host after an `@` ends in a reading: the authority's end, a port, another `@`, a cut or spacing. */
 function endsHost(c: number): boolean {
-  return endsAuthority(c) || c === 58 || c === 64 || cutsUrl(c);
+  return endsAuthority(c) || c === 58 || c === 64 || cutsUrl(c) || isSpacing(c);
 }
 
 /** A base for scheme-relative URLs in text: a renderer resolves them against its own page's scheme. */

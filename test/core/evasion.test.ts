@@ -102,6 +102,24 @@ describe('embedded URLs a renderer reads further', () => {
     }
   });
 
+  it('an allow-list holds when spacing inside a quoted attribute or a `<…>` destination makes the host a user name', () => {
+    // markdown-it and marked render `![x](<https://a b@b/p.png>)` as `<img src="https://a%20b@b/p.png">`, and a browser
+    // reads `src="https://a b@b/p.png"` with host b.
+    const body = (text: string) => check('send_mail', { body: text });
+    expect(body('<a href="https://files.company.example">write to eve@evil.example</a>').effect).toBe('allow');
+    expect(body('"https://files.company.example" and eve@evil.example').effect).toBe('allow');
+    for (const text of [
+      '![x](<https://files.company.example b@evil.example/p.png>)',
+      '<img src="https://files.company.example b@evil.example/p.png">',
+      "<img src='//files.company.example\tb@evil.example/p.png'>",
+      '<img src="https: files.company.example b@evil.example/p.png">',
+    ]) {
+      const decision = body(text);
+      expect(decision.effect, text).toBe('deny');
+      expect(decision.reasons.map((r) => r.message).join('\n'), text).toContain('`evil.example`');
+    }
+  });
+
   it('refuses a text with more such readings than are checked, in linear time', () => {
     const many = `![x](https://files.company.example${"'@files.company.example".repeat(MAX_WIDER_READINGS + 1)})`;
     expect(check('send_mail', { body: many }).reasons.map((r) => r.code)).toContain('url_invalid');
@@ -109,6 +127,8 @@ describe('embedded URLs a renderer reads further', () => {
     expect(widerUrls(`https://a${"'".repeat(200_000)}@b`)).toEqual([`https://a${"'".repeat(200_000)}@b`]);
     expect(widerUrls(`https://a'${'@'.repeat(200_000)}`)).toHaveLength(MAX_WIDER_READINGS + 1);
     expect(widerUrls(`${'https://a.example/@ '.repeat(50_000)}`)).toEqual([]);
+    expect(widerUrls(`@${'<https:'.repeat(50_000)}`)).toEqual([]);
+    expect(widerUrls(`@${'"https://a '.repeat(50_000)}`)).toEqual([]);
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
