@@ -585,14 +585,17 @@ export const MAX_WIDER_READINGS = 16;
  * where an `@` there makes what they read as the host a user name: past a quote, an angle bracket, `)` or `]` (a
  * markdown destination, a linkifier: markdown-it and marked render `![x](https://a'@b/p.png)` as an image from `b`),
  * and past spacing inside a quoted HTML attribute or a markdown `<…>` destination (`src="https://a b@b/p.png"`).
- * Each ends after the host that follows such an `@`. Stops after {@link MAX_WIDER_READINGS} + 1.
+ * Each ends after the host that follows such an `@`; and a reading across a tab or line break in the authority, which
+ * the URL parser removes. Stops after {@link MAX_WIDER_READINGS} + 1.
  */
 export function widerUrls(text: string): string[] {
   const out: string[] = [];
-  if (!text.includes('@')) return out;
-  for (const url of [...embeddedUrls(text, isSpacing), ...looseUrls(text, isSpacing), ...wwwUrls(text, isSpacing)]) {
-    if (!addReadings(url, 0, url.length, out)) return out;
-  }
+  const userinfo = text.includes('@');
+  if (!userinfo && !LINE_BREAK_OR_TAB.test(text)) return out;
+  const wide = userinfo
+    ? [...embeddedUrls(text, isSpacing), ...looseUrls(text, isSpacing), ...wwwUrls(text, isSpacing)]
+    : [];
+  for (const url of wide) if (!addReadings(url, 0, url.length, out)) return out;
   // Each span runs from its opener to the next closer (for `<`, the next `<` too), found by one native search per
   // closer kept until the scan passes it, so spans cost linear time.
   const next = new Map<string, number>();
@@ -617,6 +620,7 @@ export function widerUrls(text: string): string[] {
 }
 
 const OPENERS = /["'<]/g;
+const LINE_BREAK_OR_TAB = /[\t\n\r]/;
 
 /** Whether a URL with a host starts at `at`: two slashes, a scheme and two slashes, or a special scheme. */
 function startsUrl(text: string, at: number): boolean {
@@ -636,8 +640,10 @@ function addReadings(text: string, start: number, end: number, out: string[]): b
   let at = isSlash(text.charCodeAt(start)) ? start : text.indexOf(':', start) + 1;
   while (at < end && isSlash(text.charCodeAt(at))) at++;
   let cut = false;
+  let removed = false;
   for (; at < end && !endsAuthority(text.charCodeAt(at)); at++) {
     const c = text.charCodeAt(at);
+    if (c === 9 || c === 10 || c === 13) removed = true;
     if (cutsUrl(c) || isSpacing(c)) cut = true;
     else if (c === 64 && cut) {
       let host = at + 1;
@@ -646,7 +652,11 @@ function addReadings(text: string, start: number, end: number, out: string[]): b
       if (out.length > MAX_WIDER_READINGS) return false;
     }
   }
-  return true;
+  // The URL parser removes tabs and line breaks: `https://files.company.example\n.evil.example` is a subdomain of
+  // evil.example to a browser. Such a reading counts when it parses.
+  const reading = removed ? text.slice(start, at) : '';
+  if (removed && parseUrl(reading, RELATIVE_BASE) !== null) out.push(reading);
+  return out.length <= MAX_WIDER_READINGS;
 }
 
 /** `/`, `\`, `?` and `#`: where the WHATWG parser ends the authority of a special URL. */

@@ -20,6 +20,7 @@ const document: PolicyDocument = {
   tools: {
     fetch_docs: { call: 'C', output: 'A', args: { url: { url: { allow: ['docs.company.example'] } } } },
     fetch: { call: 'C', output: 'A', args: { url: { url: { deny: 'blocked' } } } },
+    fetch_docs_embedded: { call: 'C', args: { text: { url: { embedded: true, deny: 'blocked' } } } },
     fetch_loopback6: { call: 'C', output: 'A', args: { url: { url: { deny: ['[::1]'] } } } },
     fetch_public: {
       call: 'C',
@@ -118,6 +119,20 @@ describe('embedded URLs a renderer reads further', () => {
       expect(decision.effect, text).toBe('deny');
       expect(decision.reasons.map((r) => r.message).join('\n'), text).toContain('`evil.example`');
     }
+  });
+
+  it('a host broken by a tab or line break inside a quoted attribute is read as the browser joins it', () => {
+    const body = (text: string) => check('send_mail', { body: text });
+    expect(body('<a href="https://files.company.example\n">docs</a>').effect).toBe('allow');
+    expect(body('"https://files.company.example\nis where the docs are"').effect).toBe('allow');
+    for (const text of [
+      '<img src="https://files.company.example\n.evil.example/p.png">',
+      "<img src='https://files.company.example\t.evil.example'>",
+      '<img src="//files.company.example\r\n.evil.example/p.png">',
+    ]) {
+      expect(body(text).effect, JSON.stringify(text)).toBe('deny');
+    }
+    expect(check('fetch_docs_embedded', { text: '<img src="https://x.ev\nil.example/p.png">' }).effect).toBe('deny');
   });
 
   it('refuses a text with more such readings than are checked, in linear time', () => {
