@@ -302,7 +302,7 @@ function checkLeaf(evaluation: Evaluation, path: string, value: string, key: boo
   // URL argument does not (a key there names a field) (test/core/evasion.test.ts "object keys").
   for (const url of covered.urls) {
     if (url.embedded) checkEmbedded(outcome, path, value, url, reader);
-    else if (!key) checkUrl(outcome, path, value, url, reader);
+    else if (!key) checkArgumentUrl(outcome, path, value, url, reader);
   }
   if (key && !mayCarryValue(value)) return false;
   // A key is covered as the object holding it, and reported as that argument (a top-level key names itself).
@@ -334,6 +334,27 @@ function checkLeaf(evaluation: Evaluation, path: string, value: string, key: boo
   }
   return false;
 }
+
+/**
+ * Checks an argument that is a URL. A line break or other control character inside it is refused: the URL parser
+ * drops tabs and line breaks, and a tool that reads the argument as lines fetches each
+ * (`https://docs.company.example/\nhttps://evil.example/` is one URL on docs.company.example to the parser).
+ */
+function checkArgumentUrl(
+  outcome: ControlOutcome,
+  path: string,
+  value: string,
+  url: CompiledUrlControl,
+  reader: ProvenanceReader | undefined,
+): void {
+  // INVARIANT: a URL argument holding a control character is refused (test/core/evasion.test.ts "URLs over lines").
+  if (CONTROL_CHARACTER.test(value.trim())) {
+    violate(outcome, url.effect, 'url_invalid', `argument \`${path}\` holds a line break or control character`);
+  }
+  checkUrl(outcome, path, value, url, reader);
+}
+
+const CONTROL_CHARACTER = /\p{Cc}/u;
 
 /** Checks every URL inside a text against an embedded-URL control. */
 function checkEmbedded(

@@ -56,6 +56,22 @@ describe('hosts other clients read', () => {
   });
 });
 
+describe('URLs over lines', () => {
+  it('a URL argument holding a line break or control character is refused, surrounding spacing is not', () => {
+    expect(check('fetch_docs', { url: ' https://docs.company.example/a\n' }).effect).toBe('allow');
+    for (const url of [
+      'https://docs.company.example/a\nhttps://evil.example/',
+      'https://docs.company.example/a\rhttps://evil.example/',
+      'https://docs.company.example/\u0000https://evil.example/',
+      'https://docs.company.example/a\u0085https://evil.example/',
+    ]) {
+      const decision = check('fetch_docs', { url });
+      expect(decision.effect, JSON.stringify(url)).toBe('deny');
+      expect(decision.reasons[0]?.code).toBe('url_invalid');
+    }
+  });
+});
+
 describe('IP addresses', () => {
   it('a deny list of loopback addresses holds against the unspecified address, which reaches this machine', () => {
     // Node's fetch of `http://0:port/` connects to a server listening on 127.0.0.1 (checked by hand).
