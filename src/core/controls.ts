@@ -613,9 +613,10 @@ export function widerUrls(text: string): string[] {
   const out: string[] = [];
   const userinfo = text.includes('@');
   if (!userinfo && !LINE_BREAK_OR_TAB.test(text)) return out;
-  const wide = userinfo
-    ? [...embeddedUrls(text, isSpacing), ...looseUrls(text, isSpacing), ...wwwUrls(text, isSpacing)]
-    : [];
+  const wide =
+    userinfo && cutBeforeUserinfo(text)
+      ? [...embeddedUrls(text, isSpacing), ...looseUrls(text, isSpacing), ...wwwUrls(text, isSpacing)]
+      : [];
   for (const url of wide) if (!addReadings(url, 0, url.length, out)) return out;
   // Each span runs from its opener to the next closer (for `<`, the next `<` too), found by one native search per
   // closer kept until the scan passes it, so spans cost linear time.
@@ -638,6 +639,29 @@ export function widerUrls(text: string): string[] {
     if (!addReadings(text, start, end, out)) return out;
   }
   return out;
+}
+
+/**
+ * Whether an `@` follows a cut (a quote, an angle bracket, `)` or `]`) with no spacing between: only then can reading
+ * past the cut make a host a user name. Each character is read at most once, back from each `@` to the one before.
+ */
+export function cutBeforeUserinfo(text: string): boolean {
+  let scanned = 0;
+  let cut = false;
+  for (let at = text.indexOf('@'); at >= 0; at = text.indexOf('@', at + 1)) {
+    let i = at - 1;
+    let seen = false;
+    for (; i >= scanned; i--) {
+      const c = text.charCodeAt(i);
+      if (isSpacing(c)) break;
+      if (cutsUrl(c)) seen = true;
+    }
+    // Spacing since the last `@` starts a new run; otherwise the run goes on from there.
+    cut = i >= scanned ? seen : cut || seen;
+    if (cut) return true;
+    scanned = at;
+  }
+  return false;
 }
 
 const OPENERS = /["'<]/g;

@@ -3,8 +3,9 @@
  * issue 5): each test fails if the engine reads a host, a link or a list entry other than the one a real client,
  * renderer or mail system uses. test/core/adversarial.test.ts holds the first round.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_WIDER_READINGS, widerUrls } from '../../src/core/controls.ts';
+import { cutBeforeUserinfo, MAX_WIDER_READINGS, widerUrls } from '../../src/core/controls.ts';
 import { decide } from '../../src/core/decide.ts';
 import type { PolicyDocument } from '../../src/core/document.ts';
 import { applyLineage, compileLineage, NO_ALLOWANCES } from '../../src/core/lineage.ts';
@@ -151,6 +152,17 @@ describe('embedded URLs a renderer reads further', () => {
     expect(check('fetch_docs_embedded', { text: '<img src="https://x.ev\nil.example/p.png">' }).effect).toBe('deny');
   });
 
+  it('looks for the wider readings exactly when an `@` follows a cut with no spacing between', () => {
+    // The prefilter that spares most texts the wider readings, against its definition.
+    const unit = fc.constantFrom(...'a@"\'<>)](/: \n\u00a0x'.split(''));
+    fc.assert(
+      fc.property(fc.string({ unit, maxLength: 40 }), (text) => {
+        expect(cutBeforeUserinfo(text)).toBe(/["'<>)\]]\S*@/.test(text));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('refuses a text with more such readings than are checked, in linear time', () => {
     const many = `![x](https://files.company.example${"'@files.company.example".repeat(MAX_WIDER_READINGS + 1)})`;
     expect(check('send_mail', { body: many }).reasons.map((r) => r.code)).toContain('url_invalid');
@@ -160,6 +172,8 @@ describe('embedded URLs a renderer reads further', () => {
     expect(widerUrls(`${'https://a.example/@ '.repeat(50_000)}`)).toEqual([]);
     expect(widerUrls(`@${'<https:'.repeat(50_000)}`)).toEqual([]);
     expect(widerUrls(`@${'"https://a '.repeat(50_000)}`)).toEqual([]);
+    expect(cutBeforeUserinfo(`"${'@'.repeat(200_000)}`)).toBe(true);
+    expect(cutBeforeUserinfo(`${'a@'.repeat(100_000)}"`)).toBe(false);
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
