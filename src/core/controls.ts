@@ -364,16 +364,42 @@ function checkEmbedded(
   url: CompiledUrlControl,
   reader: ProvenanceReader | undefined,
 ): void {
-  for (const found of embeddedUrls(text)) checkUrl(outcome, path, found, url, reader);
-  for (const found of looseUrls(text)) checkUrl(outcome, path, found, url, reader, RELATIVE_BASE);
+  const absolute = new Set<string>();
+  const relative = new Set<string>();
+  if (!readingsOf(text, absolute, relative)) {
+    violate(outcome, url.effect, 'url_invalid', `argument \`${path}\` has more readings of its URLs than are checked`);
+    return;
+  }
+  // INVARIANT: markdown drops the backslash of an escaped punctuation character in a link destination, so
+  // `![x](https://files.company.example\)@evil.example)` fetches from evil.example: the text is read unescaped too
+  // (test/core/evasion.test.ts "markdown escapes").
+  if (MARKDOWN_ESCAPE.test(text) && !readingsOf(text.replace(MARKDOWN_ESCAPES, '$1'), absolute, relative)) {
+    violate(outcome, url.effect, 'url_invalid', `argument \`${path}\` has more readings of its URLs than are checked`);
+    return;
+  }
+  for (const found of absolute) checkUrl(outcome, path, found, url, reader);
+  for (const found of relative) if (!absolute.has(found)) checkUrl(outcome, path, found, url, reader, RELATIVE_BASE);
+}
+
+/** A backslash before ASCII punctuation: an escape to markdown. */
+const MARKDOWN_ESCAPE = /\\[!-/:-@[-`{-~]/;
+const MARKDOWN_ESCAPES = /\\([!-/:-@[-`{-~])/g;
+
+/**
+ * Adds the URLs inside a text to `absolute` (read on their own) and `relative` (scheme-relative ones, read against
+ * {@link RELATIVE_BASE}); false when the text has more wider readings than are checked.
+ */
+function readingsOf(text: string, absolute: Set<string>, relative: Set<string>): boolean {
+  for (const found of embeddedUrls(text)) absolute.add(found);
   // INVARIANT: a `www.` link meets the control like any other (test/core/evasion.test.ts "links without a scheme").
-  for (const found of wwwUrls(text)) checkUrl(outcome, path, found, url, reader);
+  for (const found of wwwUrls(text)) absolute.add(found);
+  for (const found of looseUrls(text)) relative.add(found);
   // INVARIANT: the host a renderer reads past a quote or bracket meets the control too
   // (test/core/evasion.test.ts "embedded URLs a renderer reads further").
   const wider = widerUrls(text);
-  if (wider.length > MAX_WIDER_READINGS) {
-    violate(outcome, url.effect, 'url_invalid', `argument \`${path}\` has more readings of its URLs than are checked`);
-  } else for (const found of wider) checkUrl(outcome, path, found, url, reader, RELATIVE_BASE);
+  if (wider.length > MAX_WIDER_READINGS) return false;
+  for (const found of wider) relative.add(found);
+  return true;
 }
 
 /** Records a violated control; its message is built by the caller only for an effect other than `off`. */

@@ -187,6 +187,24 @@ describe('embedded URLs a renderer reads further', () => {
   });
 });
 
+describe('markdown escapes', () => {
+  it('a backslash-escaped character in a markdown destination is read as the renderer unescapes it', () => {
+    // markdown-it and marked render `![x](https://a\\)@b/p.png)` as `<img src="https://a)@b/p.png">`.
+    const body = (text: string) => check('send_mail', { body: text });
+    expect(body('![x](https://files.company.example/a\\_b.png) and a\\*b').effect).toBe('allow');
+    for (const text of [
+      '![x](https://files.company.example\\)@evil.example/p.png)',
+      '![x](https://files.company.example\\@evil.example/p.png)',
+      '![x](https://files.company.example\\]@evil.example/p.png)',
+      '![x](<https://files.company.example\\>@evil.example/p.png>)',
+    ]) {
+      const decision = body(text);
+      expect(decision.effect, text).toBe('deny');
+      expect(decision.reasons.map((r) => r.message).join('\n'), text).toContain('`evil.example`');
+    }
+  });
+});
+
 describe('object keys', () => {
   it('a link written as an object key meets the embedded-URL control of the object holding it', () => {
     expect(check('send_mail', { body: { 'see https://files.company.example/a': true } }).effect).toBe('allow');
