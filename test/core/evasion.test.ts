@@ -39,62 +39,71 @@ function check(tool: string, args: unknown, provenance = new MemoryProvenanceInd
   return decide(policy, state, { id: 'c', tool, args }, { now: 0, newId: counterIds(), provenance }).decision;
 }
 
+/** Expects `tool` to deny a call with each of `urls` as its `url` argument, for the reason `code` when given. */
+function expectDenied(tool: string, urls: readonly string[], code?: string): void {
+  for (const url of urls) {
+    const decision = check(tool, { url });
+    expect(decision.effect, JSON.stringify(url)).toBe('deny');
+    if (code !== undefined)
+      expect(
+        decision.reasons.map((r) => r.code),
+        JSON.stringify(url),
+      ).toContain(code);
+  }
+}
+
 describe('hosts other clients read', () => {
   it('an allow-list holds against a URL that curl and Python read with another host', () => {
     // WHATWG (Node's fetch) reads a backslash as a slash: the host is docs.company.example. curl and Python's
     // urllib end the authority at `/` only, so `docs.company.example\` is a user name and the request goes to
     // evil.example (checked by hand with curl 7.88 and Python 3.11 `urlsplit`).
     expect(check('fetch_docs', { url: 'https://docs.company.example/a\\b' }).effect).toBe('allow');
-    for (const url of [
-      'https://docs.company.example\\@evil.example/',
-      'https://docs.company.example\\x@evil.example:443/a',
-      'http://docs.company.example\\\\@127.0.0.1:8080/',
-    ]) {
-      const decision = check('fetch_docs', { url });
-      expect(decision.effect, url).toBe('deny');
-      expect(decision.reasons[0]?.code, url).toBe('url_host_denied');
-    }
+    expectDenied(
+      'fetch_docs',
+      [
+        'https://docs.company.example\\@evil.example/',
+        'https://docs.company.example\\x@evil.example:443/a',
+        'http://docs.company.example\\\\@127.0.0.1:8080/',
+      ],
+      'url_host_denied',
+    );
   });
 });
 
 describe('URLs over lines', () => {
   it('a URL argument holding a line break or control character is refused, surrounding spacing is not', () => {
     expect(check('fetch_docs', { url: ' https://docs.company.example/a\n' }).effect).toBe('allow');
-    for (const url of [
-      'https://docs.company.example/a\nhttps://evil.example/',
-      'https://docs.company.example/a\rhttps://evil.example/',
-      'https://docs.company.example/\u0000https://evil.example/',
-      'https://docs.company.example/a\u0085https://evil.example/',
-    ]) {
-      const decision = check('fetch_docs', { url });
-      expect(decision.effect, JSON.stringify(url)).toBe('deny');
-      expect(decision.reasons[0]?.code).toBe('url_invalid');
-    }
+    expectDenied(
+      'fetch_docs',
+      [
+        'https://docs.company.example/a\nhttps://evil.example/',
+        'https://docs.company.example/a\rhttps://evil.example/',
+        'https://docs.company.example/\u0000https://evil.example/',
+        'https://docs.company.example/a\u0085https://evil.example/',
+      ],
+      'url_invalid',
+    );
   });
 });
 
 describe('IP addresses', () => {
   it('a deny list of loopback addresses holds against the unspecified address, which reaches this machine', () => {
     // Node's fetch of `http://0:port/` connects to a server listening on 127.0.0.1 (checked by hand).
-    for (const url of ['http://0/', 'http://0.0.0.0:8080/', 'http://[::ffff:0:0]/']) {
-      expect(check('fetch_public', { url }).effect, url).toBe('deny');
-    }
-    expect(check('fetch_loopback6', { url: 'http://[::]:8080/' }).effect).toBe('deny');
+    expectDenied('fetch_public', ['http://0/', 'http://0.0.0.0:8080/', 'http://[::ffff:0:0]/']);
+    expectDenied('fetch_loopback6', ['http://[::]:8080/']);
   });
 
   it('a deny list of IPv4 addresses holds against the IPv4-mapped IPv6 form, which reaches the same socket', () => {
     // Node's fetch of `http://[::ffff:127.0.0.1]:port/` connects to a server listening on 127.0.0.1 (checked by hand).
     expect(check('fetch_public', { url: 'http://[2001:db8::1]/' }).effect).toBe('allow');
-    for (const url of [
+    expectDenied('fetch_public', [
       'http://127.0.0.1/',
       'http://0x7f.1/',
       'http://[::ffff:127.0.0.1]/',
       'http://[::ffff:7f00:1]/',
       'http://[0:0:0:0:0:ffff:a9fe:a9fe]/latest/meta-data/',
       'http://[::FFFF:10.0.0.5]/',
-    ]) {
-      expect(check('fetch_public', { url }).effect, url).toBe('deny');
-    }
+    ]);
   });
 });
 
@@ -239,14 +248,12 @@ describe('links without a scheme', () => {
 describe('patterns as written', () => {
   it('a deny list written with capitals, an IDN or a trailing dot still denies the host', () => {
     expect(check('fetch', { url: 'https://news.example/' }).effect).toBe('allow');
-    for (const url of [
+    expectDenied('fetch', [
       'https://evil.example/',
       'https://cdn.evil.example/',
       'https://bücher.example/',
       'https://xn--bcher-kva.example/',
-    ]) {
-      expect(check('fetch', { url }).effect, url).toBe('deny');
-    }
+    ]);
   });
 });
 
