@@ -547,15 +547,18 @@ function isSlash(c: number): boolean {
   return c === 47 || c === 92;
 }
 
-/** Whether a character can stand before a scheme-relative URL: spacing, `(`, `"`, `'`, `=`, `<` or `[`. */
+/**
+ * Whether a character can stand before a scheme-relative URL: spacing, `(`, `"`, `'`, `=`, `<`, `[`, or `,` (a
+ * browser splits `srcset` at commas: `a.png 1x,//evil.example/b.png 2x`).
+ */
 function opensUrl(c: number): boolean {
-  return c === 40 || c === 61 || c === 91 || (c !== 41 && c !== 62 && c !== 93 && endsUrl(c));
+  return c === 40 || c === 61 || c === 91 || c === 44 || (c !== 41 && c !== 62 && c !== 93 && endsUrl(c));
 }
 
 /**
  * URLs inside a text that {@link embeddedUrls} does not find and a browser or markdown renderer still fetches: a
  * special scheme without `//` (`https:/evil.example`, `https:\\evil.example`, `http:evil.example`), and a
- * scheme-relative run of slashes or backslashes after spacing, `(`, `"`, `'`, `=`, `<` or `[` (`![x](//evil.example)`,
+ * scheme-relative run of slashes or backslashes after spacing, `(`, `"`, `'`, `=`, `<`, `[` or `,` (`![x](//evil.example)`,
  * `src=\\evil.example`); without trailing sentence punctuation.
  */
 export function looseUrls(text: string, ends: (c: number) => boolean = endsUrl): string[] {

@@ -196,6 +196,20 @@ describe('embedded URLs a renderer reads further', () => {
   });
 });
 
+describe('srcset', () => {
+  it('a scheme-relative candidate right after a comma is checked: a browser splits srcset at commas', () => {
+    expect(check('send_mail', { body: '<img srcset="a.png 1x,//files.company.example/b.png 2x">' }).effect).toBe(
+      'allow',
+    );
+    for (const text of [
+      '<img srcset="a.png 1x,//evil.example/b.png 2x">',
+      '<img srcset="a.png,\\\\evil.example/b.png">',
+    ]) {
+      expect(check('send_mail', { body: text }).effect, text).toBe('deny');
+    }
+  });
+});
+
 describe('markdown escapes', () => {
   it('a backslash-escaped character in a markdown destination is read as the renderer unescapes it', () => {
     // markdown-it and marked render `![x](https://a\\)@b/p.png)` as `<img src="https://a)@b/p.png">`.
