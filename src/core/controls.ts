@@ -5,6 +5,7 @@
  */
 import type { Reason } from './decision.ts';
 import type { ArgumentControl, ControlEffect, GateEffect, UrlControl } from './document.ts';
+import { isGlob } from './glob.ts';
 import { formatLegs, LEG_A, LEG_B, type LegMask } from './legs.ts';
 import { type CompiledLists, patternsOf } from './match.ts';
 import type { ProvenanceReader, ProvenanceScan, ProvenanceSource } from './provenance.ts';
@@ -57,9 +58,27 @@ function compileUrl(url: UrlControl, lists: CompiledLists): CompiledUrlControl {
     embedded: url.embedded === true,
     effect: url.effect ?? 'deny',
   };
-  if (url.allow !== undefined) out.allow = patternsOf(url.allow, lists, 'item');
-  if (url.deny !== undefined) out.deny = patternsOf(url.deny, lists, 'any');
+  // INVARIANT: a host pattern is matched in the form hosts take, so one written with capitals, an IDN or a trailing
+  // dot denies its host (test/core/evasion.test.ts "patterns as written").
+  if (url.allow !== undefined) out.allow = patternsOf(url.allow, lists, 'item', hostGlob);
+  if (url.deny !== undefined) out.deny = patternsOf(url.deny, lists, 'any', hostGlob);
   return out;
+}
+
+/**
+ * A host glob in the form {@link hostOf} gives hosts: lower case, without trailing dots, and each label written in
+ * Unicode (`bücher`) as the URL parser writes it (`xn--bcher-kva`); a label with a wildcard is kept as written.
+ */
+function hostGlob(glob: string): string {
+  const labels = glob.toLowerCase().replace(TRAILING_DOTS, '').split('.');
+  return labels.map((label) => (ASCII.test(label) || isGlob(label) ? label : punycode(label))).join('.');
+}
+
+const ASCII = /^[\x20-\x7e]*$/;
+
+/** A Unicode label as the URL parser writes it, or as written when it is not a valid label. */
+function punycode(label: string): string {
+  return parseUrl(`http://${label}/`)?.hostname ?? label;
 }
 
 /** Compiles a tool's `args` controls. */
@@ -277,22 +296,21 @@ export function evaluateControls(
 }
 
 function checkLeaf(evaluation: Evaluation, path: string, value: string, key: boolean): boolean {
-  if (key && !mayCarryValue(value)) return false;
   const { outcome, reader, consequential } = evaluation;
+  const covered = coverageOf(evaluation.controls, evaluation.paths, path);
+  // INVARIANT: a key reaches the tool as text does, so an embedded-URL control reads it, short or not; a control on a
+  // URL argument does not (a key there names a field) (test/core/evasion.test.ts "object keys").
+  for (const url of covered.urls) {
+    if (url.embedded) checkEmbedded(outcome, path, value, url, reader);
+    else if (!key) checkArgumentUrl(outcome, path, value, url, reader);
+  }
+  if (key && !mayCarryValue(value)) return false;
   // A key is covered as the object holding it, and reported as that argument (a top-level key names itself).
   const argument = key && path === '' ? value : path;
-  const covered = coverageOf(evaluation.controls, evaluation.paths, path);
   const untrusted =
     consequential === undefined ? covered.untrusted : stronger(consequential.untrusted, covered.untrusted);
   const sensitive =
     consequential === undefined ? covered.sensitive : stronger(consequential.sensitive, covered.sensitive);
-  for (const url of key ? NO_URLS : covered.urls) {
-    if (!url.embedded) checkUrl(outcome, path, value, url, reader);
-    else {
-      for (const found of embeddedUrls(value)) checkUrl(outcome, path, found, url, reader);
-      for (const found of looseUrls(value)) checkUrl(outcome, path, found, url, reader, RELATIVE_BASE);
-    }
-  }
   if (untrusted === 'off' && sensitive === 'off') {
     // Not controlled: traced for the record (replay, audit), within a budget, never a violation.
     if (reader && evaluation.reportBudget > 0 && value.length <= MAX_REPORTED_LENGTH) {
@@ -315,6 +333,73 @@ function checkLeaf(evaluation: Evaluation, path: string, value: string, key: boo
     checkScan(outcome, argument, scan, untrusted, sensitive);
   }
   return false;
+}
+
+/**
+ * Checks an argument that is a URL. A line break or other control character inside it is refused: the URL parser
+ * drops tabs and line breaks, and a tool that reads the argument as lines fetches each
+ * (`https://docs.company.example/\nhttps://evil.example/` is one URL on docs.company.example to the parser).
+ */
+function checkArgumentUrl(
+  outcome: ControlOutcome,
+  path: string,
+  value: string,
+  url: CompiledUrlControl,
+  reader: ProvenanceReader | undefined,
+): void {
+  // INVARIANT: a URL argument holding a control character is refused (test/core/evasion.test.ts "URLs over lines").
+  if (CONTROL_CHARACTER.test(value.trim())) {
+    violate(outcome, url.effect, 'url_invalid', `argument \`${path}\` holds a line break or control character`);
+  }
+  checkUrl(outcome, path, value, url, reader);
+}
+
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
+/** Checks every URL inside a text against an embedded-URL control. */
+function checkEmbedded(
+  outcome: ControlOutcome,
+  path: string,
+  text: string,
+  url: CompiledUrlControl,
+  reader: ProvenanceReader | undefined,
+): void {
+  const absolute = new Set<string>();
+  const relative = new Set<string>();
+  if (!readingsOf(text, absolute, relative)) {
+    violate(outcome, url.effect, 'url_invalid', `argument \`${path}\` has more readings of its URLs than are checked`);
+    return;
+  }
+  // INVARIANT: markdown drops the backslash of an escaped punctuation character in a link destination, so
+  // `![x](https://files.company.example\)@evil.example)` fetches from evil.example: the text is read unescaped too
+  // (test/core/evasion.test.ts "markdown escapes").
+  if (MARKDOWN_ESCAPE.test(text) && !readingsOf(text.replace(MARKDOWN_ESCAPES, '$1'), absolute, relative)) {
+    violate(outcome, url.effect, 'url_invalid', `argument \`${path}\` has more readings of its URLs than are checked`);
+    return;
+  }
+  for (const found of absolute) checkUrl(outcome, path, found, url, reader);
+  for (const found of relative) if (!absolute.has(found)) checkUrl(outcome, path, found, url, reader, RELATIVE_BASE);
+}
+
+/** A backslash before ASCII punctuation: an escape to markdown. */
+const MARKDOWN_ESCAPE = /\\[!-/:-@[-`{-~]/;
+const MARKDOWN_ESCAPES = /\\([!-/:-@[-`{-~])/g;
+
+/**
+ * Adds the URLs inside a text to `absolute` (read on their own) and `relative` (scheme-relative ones, read against
+ * {@link RELATIVE_BASE}); false when the text has more wider readings than are checked.
+ */
+function readingsOf(text: string, absolute: Set<string>, relative: Set<string>): boolean {
+  for (const found of embeddedUrls(text)) absolute.add(found);
+  // INVARIANT: a `www.` link meets the control like any other (test/core/evasion.test.ts "links without a scheme").
+  for (const found of wwwUrls(text)) absolute.add(found);
+  for (const found of looseUrls(text)) relative.add(found);
+  // INVARIANT: the host a renderer reads past a quote or bracket meets the control too
+  // (test/core/evasion.test.ts "embedded URLs a renderer reads further").
+  const wider = widerUrls(text);
+  if (wider.length > MAX_WIDER_READINGS) return false;
+  for (const found of wider) relative.add(found);
+  return true;
 }
 
 /** Records a violated control; its message is built by the caller only for an effect other than `off`. */
@@ -405,8 +490,18 @@ function isSchemeChar(c: number): boolean {
 
 /** Whether a character ends an embedded URL: what `[\s"'<>)\]]` matches (JavaScript's `\s` is Unicode spacing). */
 function endsUrl(c: number): boolean {
+  return cutsUrl(c) || isSpacing(c);
+}
+
+/** Quotes, angle brackets, `)` and `]`: where we end a URL and a markdown destination or a linkifier may read on. */
+function cutsUrl(c: number): boolean {
+  return c === 34 || c === 39 || c === 60 || c === 62 || c === 41 || c === 93;
+}
+
+/** Whether a character is spacing, what `\s` matches: every reading of a URL ends there. */
+function isSpacing(c: number): boolean {
   if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
-  if (c < 127) return c === 34 || c === 39 || c === 60 || c === 62 || c === 41 || c === 93;
+  if (c < 127) return false;
   return (
     c === 0xa0 ||
     c === 0x1680 ||
@@ -421,7 +516,7 @@ function endsUrl(c: number): boolean {
 }
 
 /** URLs inside a text, without trailing sentence punctuation. */
-export function embeddedUrls(text: string): string[] {
+export function embeddedUrls(text: string, ends: (c: number) => boolean = endsUrl): string[] {
   // INVARIANT: finds what `/[a-z][a-z0-9+.-]{0,31}:\/\/[^\s"'<>)\]]+/gi` finds, in linear time
   // (test/core/controls.test.ts "embedded URLs").
   const out: string[] = [];
@@ -434,7 +529,7 @@ export function embeddedUrls(text: string): string[] {
     // No scheme: the text after `://` is not read, so a run of `://` without one stays linear.
     if (start === at) continue;
     let end = at + 3;
-    while (end < text.length && !endsUrl(text.charCodeAt(end))) end++;
+    while (end < text.length && !ends(text.charCodeAt(end))) end++;
     if (end === at + 3) continue;
     let kept = end;
     while (kept > start && TRAILING_PUNCTUATION.has(text[kept - 1] as string)) kept--;
@@ -452,18 +547,21 @@ function isSlash(c: number): boolean {
   return c === 47 || c === 92;
 }
 
-/** Whether a character can stand before a scheme-relative URL: spacing, `(`, `"`, `'`, `=`, `<` or `[`. */
+/**
+ * Whether a character can stand before a scheme-relative URL: spacing, `(`, `"`, `'`, `=`, `<`, `[`, or `,` (a
+ * browser splits `srcset` at commas: `a.png 1x,//evil.example/b.png 2x`).
+ */
 function opensUrl(c: number): boolean {
-  return c === 40 || c === 61 || c === 91 || (c !== 41 && c !== 62 && c !== 93 && endsUrl(c));
+  return c === 40 || c === 61 || c === 91 || c === 44 || (c !== 41 && c !== 62 && c !== 93 && endsUrl(c));
 }
 
 /**
  * URLs inside a text that {@link embeddedUrls} does not find and a browser or markdown renderer still fetches: a
  * special scheme without `//` (`https:/evil.example`, `https:\\evil.example`, `http:evil.example`), and a
- * scheme-relative run of slashes or backslashes after spacing, `(`, `"`, `'`, `=`, `<` or `[` (`![x](//evil.example)`,
+ * scheme-relative run of slashes or backslashes after spacing, `(`, `"`, `'`, `=`, `<`, `[` or `,` (`![x](//evil.example)`,
  * `src=\\evil.example`); without trailing sentence punctuation.
  */
-export function looseUrls(text: string): string[] {
+export function looseUrls(text: string, ends: (c: number) => boolean = endsUrl): string[] {
   // INVARIANT: finds what the two regular expressions of test/core/adversarial.test.ts "loose URLs" find, in linear
   // time; a markdown image of a scheme-relative URL is checked like any other (same test file, "embedded URLs").
   const out: string[] = [];
@@ -475,7 +573,7 @@ export function looseUrls(text: string): string[] {
     while (start > 0 && colon - start <= MAX_SCHEME && isSchemeChar(text.charCodeAt(start - 1))) start--;
     if (colon - start < 2 || colon - start > 5 || !SPECIAL_SCHEMES.has(text.slice(start, colon).toLowerCase()))
       continue;
-    colon = pushUrl(text, start, colon + 1, out);
+    colon = pushUrl(text, start, colon + 1, out, ends);
   }
   // Pairs are found by native searches for `//` and for a backslash (which pairs with the character before or after
   // it), each kept until the scan passes it; a run starts where its first two characters are.
@@ -488,7 +586,7 @@ export function looseUrls(text: string): string[] {
     if (isSlash(text.charCodeAt(at + 1)) && (at === 0 || opensUrl(text.charCodeAt(at - 1)))) {
       let run = at + 2;
       while (run < text.length && isSlash(text.charCodeAt(run))) run++;
-      done = Math.max(done, pushUrl(text, at, run, out));
+      done = Math.max(done, pushUrl(text, at, run, out, ends));
     }
     if (pair >= 0 && pair <= done) pair = text.indexOf('//', done + 1);
     if (back >= 0 && back <= done) back = text.indexOf('\\', done + 1);
@@ -500,13 +598,149 @@ export function looseUrls(text: string): string[] {
  * Adds the URL from `start` whose body begins at `body`, when it has one, without trailing sentence punctuation;
  * returns where the scan goes on (the last character read).
  */
-function pushUrl(text: string, start: number, body: number, out: string[]): number {
+function pushUrl(text: string, start: number, body: number, out: string[], ends: (c: number) => boolean): number {
   let end = body;
-  while (end < text.length && !endsUrl(text.charCodeAt(end))) end++;
+  while (end < text.length && !ends(text.charCodeAt(end))) end++;
   let kept = end;
   while (kept > body && TRAILING_PUNCTUATION.has(text[kept - 1] as string)) kept--;
   if (kept > body) out.push(text.slice(start, kept));
   return Math.max(end, body) - 1;
+}
+
+// `www.` in any case; a module constant, as `exec` with `lastIndex` allocates nothing per text without one.
+const WWW = /www\./gi;
+
+/**
+ * Links without a scheme that GitHub-flavoured markdown renders (`www.evil.example/login` as
+ * `http://www.evil.example/login`), at the start of the text or after spacing, an opener as for {@link looseUrls}, or
+ * `*`, `_` or `~`; in any case (other linkifiers ignore it), without trailing sentence punctuation, as `http://` URLs.
+ */
+export function wwwUrls(text: string, ends: (c: number) => boolean = endsUrl): string[] {
+  const found: string[] = [];
+  WWW.lastIndex = 0;
+  while (WWW.test(text)) {
+    const at = WWW.lastIndex - 4;
+    const before = text.charCodeAt(at - 1);
+    if (at > 0 && !opensUrl(before) && before !== 42 && before !== 95 && before !== 126) continue;
+    WWW.lastIndex = pushUrl(text, at, at + 4, found, ends) + 1;
+  }
+  return found.map((url) => `http://${url}`);
+}
+
+/** Most {@link widerUrls} readings of one text that are checked; a text with more is refused. */
+export const MAX_WIDER_READINGS = 16;
+
+/**
+ * Readings of the URLs in a text that a renderer takes further than {@link embeddedUrls} and {@link looseUrls} do,
+ * where an `@` there makes what they read as the host a user name: past a quote, an angle bracket, `)` or `]` (a
+ * markdown destination, a linkifier: markdown-it and marked render `![x](https://a'@b/p.png)` as an image from `b`),
+ * and past spacing inside a quoted HTML attribute or a markdown `<…>` destination (`src="https://a b@b/p.png"`).
+ * Each ends after the host that follows such an `@`; and a reading across a tab or line break in the authority, which
+ * the URL parser removes. Stops after {@link MAX_WIDER_READINGS} + 1.
+ */
+export function widerUrls(text: string): string[] {
+  const out: string[] = [];
+  const userinfo = text.includes('@');
+  if (!userinfo && !LINE_BREAK_OR_TAB.test(text)) return out;
+  const wide =
+    userinfo && cutBeforeUserinfo(text)
+      ? [...embeddedUrls(text, isSpacing), ...looseUrls(text, isSpacing), ...wwwUrls(text, isSpacing)]
+      : [];
+  for (const url of wide) if (!addReadings(url, 0, url.length, out)) return out;
+  // Each span runs from its opener to the next closer (for `<`, the next `<` too), found by one native search per
+  // closer kept until the scan passes it, so spans cost linear time.
+  const next = new Map<string, number>();
+  const closing = (closer: string, from: number): number => {
+    let at = next.get(closer) ?? -1;
+    if (at < from) {
+      at = text.indexOf(closer, from);
+      if (at < 0) at = text.length;
+      next.set(closer, at);
+    }
+    return at;
+  };
+  OPENERS.lastIndex = 0;
+  while (OPENERS.test(text)) {
+    const start = OPENERS.lastIndex;
+    if (!startsUrl(text, start)) continue;
+    const opener = text[start - 1] as string;
+    const end = opener === '<' ? Math.min(closing('>', start), closing('<', start)) : closing(opener, start);
+    if (!addReadings(text, start, end, out)) return out;
+  }
+  return out;
+}
+
+/**
+ * Whether an `@` follows a cut (a quote, an angle bracket, `)` or `]`) with no spacing between: only then can reading
+ * past the cut make a host a user name. Each character is read at most once, back from each `@` to the one before.
+ */
+export function cutBeforeUserinfo(text: string): boolean {
+  let scanned = 0;
+  let cut = false;
+  for (let at = text.indexOf('@'); at >= 0; at = text.indexOf('@', at + 1)) {
+    let i = at - 1;
+    let seen = false;
+    for (; i >= scanned; i--) {
+      const c = text.charCodeAt(i);
+      if (isSpacing(c)) break;
+      if (cutsUrl(c)) seen = true;
+    }
+    // Spacing since the last `@` starts a new run; otherwise the run goes on from there.
+    cut = i >= scanned ? seen : cut || seen;
+    if (cut) return true;
+    scanned = at;
+  }
+  return false;
+}
+
+const OPENERS = /["'<]/g;
+const LINE_BREAK_OR_TAB = /[\t\n\r]/;
+
+/** Whether a URL with a host starts at `at`: two slashes, a scheme and two slashes, or a special scheme. */
+function startsUrl(text: string, at: number): boolean {
+  if (isSlash(text.charCodeAt(at)) && isSlash(text.charCodeAt(at + 1))) return true;
+  let colon = at;
+  while (colon < text.length && colon - at < MAX_SCHEME && isSchemeChar(text.charCodeAt(colon))) colon++;
+  if (colon === at || !isLetter(text.charCodeAt(at)) || text.charCodeAt(colon) !== 58) return false;
+  const slashes = isSlash(text.charCodeAt(colon + 1)) && isSlash(text.charCodeAt(colon + 2));
+  return slashes || SPECIAL_SCHEMES.has(text.slice(at, colon).toLowerCase());
+}
+
+/**
+ * Adds the readings of the URL in `text` from `start` to `end` that end after a host following an `@` that follows a
+ * cut or spacing in its authority; false when that makes more than {@link MAX_WIDER_READINGS}.
+ */
+function addReadings(text: string, start: number, end: number, out: string[]): boolean {
+  let at = isSlash(text.charCodeAt(start)) ? start : text.indexOf(':', start) + 1;
+  while (at < end && isSlash(text.charCodeAt(at))) at++;
+  let cut = false;
+  let removed = false;
+  for (; at < end && !endsAuthority(text.charCodeAt(at)); at++) {
+    const c = text.charCodeAt(at);
+    if (c === 9 || c === 10 || c === 13) removed = true;
+    if (cutsUrl(c) || isSpacing(c)) cut = true;
+    else if (c === 64 && cut) {
+      let host = at + 1;
+      while (host < end && !endsHost(text.charCodeAt(host))) host++;
+      out.push(text.slice(start, host));
+      if (out.length > MAX_WIDER_READINGS) return false;
+    }
+  }
+  // The URL parser removes tabs and line breaks: `https://files.company.example\n.evil.example` is a subdomain of
+  // evil.example to a browser. Such a reading counts when it parses.
+  const reading = removed ? text.slice(start, at) : '';
+  if (removed && parseUrl(reading, RELATIVE_BASE) !== null) out.push(reading);
+  return out.length <= MAX_WIDER_READINGS;
+}
+
+/** `/`, `\`, `?` and `#`: where the WHATWG parser ends the authority of a special URL. */
+function endsAuthority(c: number): boolean {
+  return c === 47 || c === 92 || c === 63 || c === 35;
+}
+
+/** Where a host after an `@` ends in a reading: the authority's end, a port, another `@`, a cut or spacing. */
+function endsHost(c: number): boolean {
+  return endsAuthority(c) || c === 58 || c === 64 || cutsUrl(c) || isSpacing(c);
 }
 
 /** A base for scheme-relative URLs in text: a renderer resolves them against its own page's scheme. */
@@ -539,16 +773,13 @@ function checkUrl(
   // INVARIANT: a host with a trailing dot (the same host to DNS) meets the same allow and deny patterns
   // (test/core/adversarial.test.ts "URL hosts").
   const host = hostOf(parsed);
-  if (url.deny !== undefined && matchesAny(url.deny, host)) {
-    violate(outcome, url.effect, 'url_host_denied', `argument \`${path}\` points to denied host \`${host}\``);
-  } else if (url.allow !== undefined && !matchesAny(url.allow, host)) {
-    violate(
-      outcome,
-      url.effect,
-      'url_host_denied',
-      `argument \`${path}\` points to host \`${host}\`, which is not on the allow-list`,
-    );
-  }
+  checkHost(outcome, path, host, url);
+  // INVARIANT: the other addresses a host's socket reaches meet the patterns too (test/core/evasion.test.ts
+  // "IP addresses").
+  for (const alias of aliasesOf(host)) checkHost(outcome, path, alias, url);
+  // INVARIANT: the host a client of RFC 3986 reads meets the patterns too (same test).
+  const other = value.includes('\\') ? rfcHost(value) : undefined;
+  if (other !== undefined && other !== host) checkHost(outcome, path, other, url);
   if (url.fromTrusted && !reader?.trustedUrl(value)) {
     const shown = value.length > 80 ? `${value.slice(0, 79)}…` : value;
     violate(
@@ -559,6 +790,71 @@ function checkUrl(
     );
   }
 }
+
+/** Records a violation when a host is denied or not allowed. */
+function checkHost(outcome: ControlOutcome, path: string, host: string, url: CompiledUrlControl): void {
+  if (url.deny !== undefined && matchesAny(url.deny, host)) {
+    violate(outcome, url.effect, 'url_host_denied', `argument \`${path}\` points to denied host \`${host}\``);
+  } else if (url.allow !== undefined && !matchesAny(url.allow, host)) {
+    violate(
+      outcome,
+      url.effect,
+      'url_host_denied',
+      `argument \`${path}\` points to host \`${host}\`, which is not on the allow-list`,
+    );
+  }
+}
+
+/**
+ * Other addresses a connection to a host reaches: an IPv4-mapped IPv6 address's IPv4 address, and the loopback
+ * address the unspecified address reaches (`0.0.0.0` and `[::]` connect to this machine on Linux and macOS).
+ */
+function aliasesOf(host: string): string[] {
+  const mapped = MAPPED_IPV4.exec(host);
+  const ipv4 = mapped === null ? host : dottedQuad(mapped[1] as string, mapped[2] as string);
+  const aliases = ipv4 === host ? [] : [ipv4];
+  if (ipv4 === '0.0.0.0') aliases.push('127.0.0.1');
+  if (host === '[::]') aliases.push('[::1]');
+  return aliases;
+}
+
+/** An IPv4-mapped IPv6 address as the URL parser writes it (`[::ffff:a9fe:a9fe]`): a socket reaches the IPv4 one. */
+const MAPPED_IPV4 = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/;
+
+/** The dotted IPv4 address of the two hexadecimal groups of a mapped address. */
+function dottedQuad(high: string, low: string): string {
+  const h = Number.parseInt(high, 16);
+  const l = Number.parseInt(low, 16);
+  return `${h >> 8}.${h & 255}.${l >> 8}.${l & 255}`;
+}
+
+/** A scheme and `//`. */
+const SCHEME_SLASHES = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/**
+ * The host a client of RFC 3986 (curl, Python's `urlsplit`) reads: its authority ends at `/`, `?` or `#` only, so in
+ * `https://a\@b/` it is `b`, where the WHATWG parser (Node's `fetch`) ends the authority at the backslash and reads
+ * `a`. Normalized as the WHATWG parser would (lower case, punycode); lower case as written when it does not parse.
+ */
+function rfcHost(text: string): string | undefined {
+  // Every parser skips leading spacing and control characters.
+  let skipped = 0;
+  while (skipped < text.length && text.charCodeAt(skipped) <= 32) skipped++;
+  const scheme = SCHEME_SLASHES.exec(text.slice(skipped))?.[0].length;
+  if (scheme === undefined) return undefined;
+  const start = skipped + scheme;
+  let end = start;
+  while (end < text.length && !AUTHORITY_END.has(text.charCodeAt(end))) end++;
+  const authority = text.slice(Math.max(start, text.lastIndexOf('@', end - 1) + 1), end);
+  const raw = authority.startsWith('[')
+    ? authority.slice(0, authority.indexOf(']') + 1)
+    : (authority.split(':')[0] ?? '');
+  const parsed = parseUrl(`http://${raw}/`);
+  return parsed === null ? raw.toLowerCase() : hostOf(parsed);
+}
+
+/** `/`, `?` and `#`. */
+const AUTHORITY_END = new Set([47, 63, 35]);
 
 /** A URL's host as patterns see it: lower case, without the trailing dots that name the same host. */
 function hostOf(url: URL): string {

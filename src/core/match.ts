@@ -95,11 +95,17 @@ function everyScalar(value: unknown, test: (v: unknown) => boolean): boolean {
 
 /**
  * Patterns of an inline glob list or of a named list; `item` wildcards for what a match allows, `any` for what it
- * denies, so each fails closed on a string holding several items.
+ * denies, so each fails closed on a string holding several items. `normalize` rewrites each glob first (into the
+ * form the values it is matched against take).
  */
-export function patternsOf(source: string[] | string, lists: CompiledLists, wildcard: Wildcard): readonly RegExp[] {
+export function patternsOf(
+  source: string[] | string,
+  lists: CompiledLists,
+  wildcard: Wildcard,
+  normalize: (glob: string) => string = (glob) => glob,
+): readonly RegExp[] {
   const globs = typeof source === 'string' ? lists.get(source) : source;
   // The validator rejects unknown list names; reaching here without one is a bug, and failing loudly denies.
   if (globs === undefined) throw new Error(`unknown list \`${source}\``);
-  return globs.map((glob) => globToRegExp(glob, wildcard));
+  return globs.map((glob) => globToRegExp(normalize(glob), wildcard));
 }

@@ -7,6 +7,23 @@ import { ALL_LEGS, LEG_A, LEG_B, LEG_C, type LegMask, parseLegs } from './legs.t
 import { type CompiledLineage, compileLineage } from './lineage.ts';
 import { type CompiledLists, compileMatch, type Predicate } from './match.ts';
 
+/** Names of the lists a `notIn` test or a URL control's `deny` refers to. */
+function listsThatDeny(document: PolicyDocument): Set<string> {
+  const names = new Set<string>();
+  const add = (source: string[] | string | undefined) => {
+    if (typeof source === 'string') names.add(source);
+  };
+  for (const tool of Object.values(document.tools ?? {})) {
+    for (const condition of [...(tool.when ?? []), ...(tool.results ?? [])]) {
+      for (const matcher of Object.values(condition.match ?? {})) {
+        if (matcher !== null && typeof matcher === 'object') add(matcher.notIn);
+      }
+    }
+    for (const control of Object.values(tool.args ?? {})) add(control.url?.deny);
+  }
+  return names;
+}
+
 /** Legs a call confers when decided (`pre`) and legs its output may bring (`post`). */
 export interface CallLegs {
   pre: LegMask;
@@ -179,8 +196,12 @@ export function compilePolicy(document: PolicyDocument): Policy {
   if (approvalTtlMs === undefined) throw new Error(`invalid duration \`${ttl}\` at approvals.ttl`);
   const version = canonicalHash(document).slice(0, 16);
   const consequential = document.provenance?.consequential;
-  const constants = Object.values(document.lists ?? {})
-    .flat()
+  // INVARIANT: the values of a list that some pattern denies with name what to refuse and are never trusted input
+  // (test/guard/evasion.test.ts "values of deny lists").
+  const denying = listsThatDeny(document);
+  const constants = Object.entries(document.lists ?? {})
+    .filter(([name]) => !denying.has(name))
+    .flatMap(([, values]) => values)
     .filter((v) => !isGlob(v));
   return {
     ...(consequential === undefined

@@ -187,7 +187,7 @@ describe('loose URLs', () => {
     ...[...text.matchAll(/(?<![a-z0-9+.-])(?:https?|wss?|ftp|file):(?!\/\/)[^\s"'<>)\]]+/gi)]
       .map((m) => strip(m[0]))
       .filter((url) => !url.endsWith(':') && url.includes(':')),
-    ...[...text.matchAll(/(?<=^|[\s("'=<[])[/\\]{2,}[^\s"'<>)\]]+/g)]
+    ...[...text.matchAll(/(?<=^|[\s("'=<[,])[/\\]{2,}[^\s"'<>)\]]+/g)]
       .map((m) => strip(m[0]))
       .filter((url) => /[/\\]{2,}[^/\\]/.test(url)),
   ];
