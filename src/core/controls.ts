@@ -373,7 +373,11 @@ function checkEmbedded(
   // INVARIANT: markdown drops the backslash of an escaped punctuation character in a link destination, so
   // `![x](https://files.company.example\)@evil.example)` fetches from evil.example: the text is read unescaped too
   // (test/core/evasion.test.ts "markdown escapes").
-  if (MARKDOWN_ESCAPE.test(text) && !readingsOf(text.replace(MARKDOWN_ESCAPES, '$1'), absolute, relative)) {
+  if (
+    text.includes('\\') &&
+    MARKDOWN_ESCAPE.test(text) &&
+    !readingsOf(text.replace(MARKDOWN_ESCAPES, '$1'), absolute, relative)
+  ) {
     violate(outcome, url.effect, 'url_invalid', `argument \`${path}\` has more readings of its URLs than are checked`);
     return;
   }
@@ -381,7 +385,8 @@ function checkEmbedded(
   for (const found of relative) if (!absolute.has(found)) checkUrl(outcome, path, found, url, reader, RELATIVE_BASE);
 }
 
-/** A backslash before ASCII punctuation: an escape to markdown. */
+/** A backslash before ASCII punctuation: an escape to markdown (tested after a native search for a backslash: the
+ * expression alone reads every character, 3 µs on a 3,000-character body). */
 const MARKDOWN_ESCAPE = /\\[!-/:-@[-`{-~]/;
 const MARKDOWN_ESCAPES = /\\([!-/:-@[-`{-~])/g;
 
@@ -607,9 +612,6 @@ function pushUrl(text: string, start: number, body: number, out: string[], ends:
   return Math.max(end, body) - 1;
 }
 
-// `www.` in any case; a module constant, as `exec` with `lastIndex` allocates nothing per text without one.
-const WWW = /www\./gi;
-
 /**
  * Links without a scheme that GitHub-flavoured markdown renders (`www.evil.example/login` as
  * `http://www.evil.example/login`), at the start of the text or after spacing, an opener as for {@link looseUrls}, or
@@ -617,14 +619,21 @@ const WWW = /www\./gi;
  */
 export function wwwUrls(text: string, ends: (c: number) => boolean = endsUrl): string[] {
   const found: string[] = [];
-  WWW.lastIndex = 0;
-  while (WWW.test(text)) {
-    const at = WWW.lastIndex - 4;
+  // Each `www.` is found by a native search for its dot and its letters read back: a case-insensitive expression
+  // reads every character (1 µs on a 3,000-character body).
+  for (let dot = text.indexOf('.', 3); dot >= 0; dot = text.indexOf('.', dot + 1)) {
+    const at = dot - 3;
+    if (!isW(text.charCodeAt(at)) || !isW(text.charCodeAt(at + 1)) || !isW(text.charCodeAt(at + 2))) continue;
     const before = text.charCodeAt(at - 1);
     if (at > 0 && !opensUrl(before) && before !== 42 && before !== 95 && before !== 126) continue;
-    WWW.lastIndex = pushUrl(text, at, at + 4, found, ends) + 1;
+    dot = pushUrl(text, at, dot + 1, found, ends);
   }
   return found.map((url) => `http://${url}`);
+}
+
+/** `w` or `W`. */
+function isW(c: number): boolean {
+  return c === 119 || c === 87;
 }
 
 /** Most {@link widerUrls} readings of one text that are checked; a text with more is refused. */
@@ -641,7 +650,7 @@ export const MAX_WIDER_READINGS = 16;
 export function widerUrls(text: string): string[] {
   const out: string[] = [];
   const userinfo = text.includes('@');
-  if (!userinfo && !LINE_BREAK_OR_TAB.test(text)) return out;
+  if (!userinfo && !hasLineBreakOrTab(text)) return out;
   const wide =
     userinfo && cutBeforeUserinfo(text)
       ? [...embeddedUrls(text, isSpacing), ...looseUrls(text, isSpacing), ...wwwUrls(text, isSpacing)]
@@ -694,7 +703,10 @@ export function cutBeforeUserinfo(text: string): boolean {
 }
 
 const OPENERS = /["'<]/g;
-const LINE_BREAK_OR_TAB = /[\t\n\r]/;
+/** Whether a text holds a tab or line break; three native searches are several times faster than `/[\t\n\r]/`. */
+function hasLineBreakOrTab(text: string): boolean {
+  return text.includes('\n') || text.includes('\t') || text.includes('\r');
+}
 
 /** Whether a URL with a host starts at `at`: two slashes, a scheme and two slashes, or a special scheme. */
 function startsUrl(text: string, at: number): boolean {
