@@ -514,8 +514,22 @@ class RuleOfTwoGuard implements Guard {
   }
 
   async answer(requestId: string, answer: ApprovalAnswer): Promise<ApprovalReceipt | undefined> {
-    const record = await this.#approvals.answer(requestId, answer, this.#now());
-    if (!record) return undefined;
+    const answered = await this.#approvals.answer(requestId, answer, this.#now());
+    if (!answered) return undefined;
+    const { record } = answered;
+    const unused =
+      record.status === 'approved' && record.usedAt === undefined
+        ? { requestId, hash: record.request.hash }
+        : undefined;
+    // INVARIANT: a no never yields a receipt; one that comes after another channel's yes (a shared store) spends that
+    // approval, so the call its person refused does not run (test/guard/answers-review.test.ts).
+    const withdrawn = unused !== undefined && answer.approved !== true;
+    if (withdrawn) await this.#approvals.consume(unused, this.#now());
+    const receipt = answer.approved === true ? unused : undefined;
+    // INVARIANT: an `approval.answer` record is a change of the request: an answer that changed nothing (a late,
+    // repeated or replayed one) writes none, so each request has one, naming who closed it
+    // (test/guard/late-answers.test.ts "an answer that changes nothing").
+    if (!answered.changed && !withdrawn) return receipt;
     const event: AuditEvent = {
       type: 'approval.answer',
       at: this.#now(),
@@ -525,17 +539,8 @@ class RuleOfTwoGuard implements Guard {
     };
     if (record.by !== undefined) event.by = record.by;
     if (record.reason !== undefined) event.reason = record.reason;
-    const unused =
-      record.status === 'approved' && record.usedAt === undefined
-        ? { requestId, hash: record.request.hash }
-        : undefined;
-    // INVARIANT: a no never yields a receipt; one that comes after another channel's yes (a shared store) spends that
-    // approval, so the call its person refused does not run (test/guard/answers-review.test.ts).
-    if (unused && answer.approved !== true) {
-      await this.#approvals.consume(unused, this.#now());
+    if (withdrawn)
       event.reason = `approval withdrawn by a refusal${answer.by === undefined ? '' : ` from ${answer.by}`}`;
-    }
-    const receipt = answer.approved === true ? unused : undefined;
     try {
       await this.#append(event);
     } catch (error) {

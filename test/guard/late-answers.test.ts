@@ -44,9 +44,27 @@ describe('an approval request the guard gave up on', () => {
       const hash = decision.approval?.hash ?? '';
       expect((await session.check({ ...exfil, id: 'c3' }, { receipt: { requestId, hash } })).effect).toBe('deny');
       const answers = audit.events.flatMap((e) => (e.type === 'approval.answer' ? [[e.status, e.by]] : []));
-      // The guard's closing answer is audited first; the late yes changes nothing.
-      expect(answers[0]).toEqual(['denied', 'ruleoftwo']);
-      expect(answers.map(([status]) => status)).not.toContain('approved');
+      // INVARIANT check: the guard's closing answer is the request's only `approval.answer` record; the late yes
+      // changed nothing, so it is not written as a second answer (it would repeat `denied by ruleoftwo`).
+      expect(answers).toEqual([['denied', 'ruleoftwo']]);
     });
   }
+});
+
+describe('an answer that changes nothing', () => {
+  it('is not audited as an answer: each request has one `approval.answer` record, by whoever closed it', async () => {
+    const audit = new MemoryAuditLog();
+    const guard = createGuard({ policy: emailBot(), audit });
+    const session = await guard.session('s', { input: 'untrusted' });
+    await session.check({ id: 'c1', tool: 'search_contacts', args: {} });
+    await session.record('c1', []);
+    const asked = await session.check(exfil);
+    const requestId = asked.approval?.id ?? '';
+    expect(await guard.answer(requestId, { approved: false, by: 'ana' })).toBeUndefined();
+    // A replayed or second answer, a yes or a no, from the same person or another: the request stays denied by ana.
+    expect(await guard.answer(requestId, { approved: true, by: 'eve' })).toBeUndefined();
+    expect(await guard.answer(requestId, { approved: false, by: 'ana' })).toBeUndefined();
+    const answers = audit.events.flatMap((e) => (e.type === 'approval.answer' ? [[e.requestId, e.status, e.by]] : []));
+    expect(answers).toEqual([[requestId, 'denied', 'ana']]);
+  });
 });
