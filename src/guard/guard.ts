@@ -195,6 +195,16 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** What an `ask` decision has beyond its approval request (see `giveUp`), with the request's hash it is for. */
+interface AskedLabels {
+  hash: string;
+  call?: Decision['call'];
+  provenance?: Decision['provenance'];
+}
+
+/** Most open `ask` decisions whose labels a guard remembers for `giveUp`. */
+const MAX_OPEN_ASKS = 1024;
+
 /** Most guards listed in a session's `indexedBy`. */
 const MAX_INDEXERS = 16;
 
@@ -212,6 +222,8 @@ class RuleOfTwoGuard implements Guard {
   readonly #newId: () => string;
   readonly #onError: (error: unknown, where: string) => void;
   readonly #indexes = new Map<string, MemoryProvenanceIndex>();
+  /** Labels of the `ask` decisions made here whose requests are still open, by request id (see `giveUp`). */
+  readonly #asked = new Map<string, AskedLabels>();
   readonly #indexLimits: Partial<ProvenanceLimits>;
   readonly #maxIndexed: number;
   readonly #tracesProvenance: boolean;
@@ -372,7 +384,21 @@ class RuleOfTwoGuard implements Guard {
         decision = denyWith(decision, 'store_error', `approval store failed: ${errorMessage(error)}`);
       }
     }
-    return this.#audited(decision);
+    const audited = await this.#audited(decision);
+    if (audited.effect === 'ask' && audited.approval) this.#rememberAsk(audited, audited.approval);
+    return audited;
+  }
+
+  /**
+   * Keeps what an `ask` decision has and its approval request lacks (the tool's labels, the provenance findings), so
+   * that `giveUp` denies with the decision `authorize` would have. Bounded: the oldest is forgotten first.
+   */
+  #rememberAsk(decision: Decision, request: ApprovalRequest): void {
+    const asked: AskedLabels = { hash: request.hash };
+    if (decision.call) asked.call = decision.call;
+    if (decision.provenance) asked.provenance = decision.provenance;
+    this.#asked.set(request.id, asked);
+    if (this.#asked.size > MAX_OPEN_ASKS) this.#asked.delete(this.#asked.keys().next().value as string);
   }
 
   async #decide(
@@ -463,21 +489,30 @@ class RuleOfTwoGuard implements Guard {
   }
 
   async giveUp(request: ApprovalRequest, failure: unknown): Promise<Decision> {
-    // The `ask` decision the request was made with, less what the request does not keep: the tool's labels (`call`)
-    // and provenance findings, both audited with that decision already.
-    const asked: Decision = {
+    // The `ask` decision the request was made with, rebuilt in the order `decide` writes a decision's keys. The
+    // request does not keep the tool's labels (`call`) nor the provenance findings: this guard remembers them for the
+    // requests it made. A request made by another process, or forgotten, is denied without them (its `ask` decision
+    // in the log has them).
+    const remembered = this.#asked.get(request.id);
+    this.#asked.delete(request.id);
+    const labels = remembered?.hash === request.hash ? remembered : undefined;
+    const asked = {
       sessionId: request.sessionId,
       callId: request.callId,
       tool: request.tool,
       seq: request.seq,
       policyVersion: request.policyVersion,
-      legsBefore: request.legsBefore,
-      evidence: request.evidence,
-      effect: 'ask',
-      legsAfter: request.legsBefore,
-      reasons: request.reasons,
-      approval: request,
-    };
+    } as Decision;
+    if (labels?.call) asked.call = labels.call;
+    asked.legsBefore = request.legsBefore;
+    asked.evidence = request.evidence;
+    // INVARIANT: a give-up is audited with the decision `authorize` audits on a timeout or approver failure, labels
+    // and provenance included (test/guard/give-up.test.ts; the SDK path: test/adapters/claude-agent-sdk.test.ts).
+    if (labels?.provenance) asked.provenance = labels.provenance;
+    asked.effect = 'ask';
+    asked.legsAfter = request.legsBefore;
+    asked.reasons = request.reasons;
+    asked.approval = request;
     return this.#unanswered(asked, failure);
   }
 
@@ -530,6 +565,7 @@ class RuleOfTwoGuard implements Guard {
     // repeated or replayed one) writes none, so each request has one, naming who closed it
     // (test/guard/late-answers.test.ts "an answer that changes nothing").
     if (!answered.changed && !withdrawn) return receipt;
+    this.#asked.delete(requestId);
     const event: AuditEvent = {
       type: 'approval.answer',
       at: this.#now(),
