@@ -15,6 +15,7 @@ import { CallDeniedError, ConfigError } from '../errors.ts';
 import { validatePolicy } from '../policy/validate.ts';
 import { MemoryApprovalStore, MemoryAuditLog, MemorySessionStore } from '../store/memory.ts';
 import type {
+  AnswerOutcome,
   ApprovalAnswer,
   ApprovalReceipt,
   ApprovalRecord,
@@ -202,6 +203,18 @@ interface AskedLabels {
   provenance?: Decision['provenance'];
 }
 
+/** A refusal the store failed to take (see `#keepRefusing`): kept until when, and the retries so far. */
+interface Unclosed {
+  refusal: ApprovalAnswer;
+  until: number;
+  attempt: number;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** First delay before giving the store a refusal again, doubled per attempt up to {@link REFUSAL_RETRY_MAX_MS}. */
+const REFUSAL_RETRY_MS = 50;
+const REFUSAL_RETRY_MAX_MS = 5000;
+
 /** Most open `ask` decisions whose labels a guard remembers for `giveUp`. */
 const MAX_OPEN_ASKS = 1024;
 
@@ -222,6 +235,8 @@ class RuleOfTwoGuard implements Guard {
   readonly #newId: () => string;
   readonly #onError: (error: unknown, where: string) => void;
   readonly #indexes = new Map<string, MemoryProvenanceIndex>();
+  /** Refusals the store failed to take, by request id (see `#keepRefusing`). */
+  readonly #unclosed = new Map<string, Unclosed>();
   /** Labels of the `ask` decisions made here whose requests are still open, by request id (see `giveUp`). */
   readonly #asked = new Map<string, AskedLabels>();
   readonly #indexLimits: Partial<ProvenanceLimits>;
@@ -409,7 +424,9 @@ class RuleOfTwoGuard implements Guard {
   ): Promise<Decision> {
     let approved: Decision['approval'];
     if (receipt) {
-      const consumed = await this.#approvals.consume(receipt, now);
+      const consumed = this.#unclosed.has(receipt.requestId)
+        ? ({ ok: false, failure: 'given up' } as const)
+        : await this.#approvals.consume(receipt, now);
       if (!consumed.ok) {
         const state = await this.#sessions.get(sessionId);
         const message = `approval receipt \`${receipt.requestId}\` cannot be used: ${consumed.failure}`;
@@ -455,9 +472,9 @@ class RuleOfTwoGuard implements Guard {
       this.#onError(error, 'audit log');
       if (decision.effect === 'ask' && decision.approval) {
         // The request is already stored: close it, so an approval the log never saw cannot authorize the call.
-        await this.#approvals
-          .answer(decision.approval.id, { approved: false, by: 'ruleoftwo', reason: 'audit log failed' }, this.#now())
-          .catch((closeError: unknown) => this.#onError(closeError, 'approval store'));
+        await this.answer(decision.approval.id, { approved: false, by: 'ruleoftwo', reason: 'audit log failed' }).catch(
+          (closeError: unknown) => this.#onError(closeError, 'approval store'),
+        );
       }
       return denyWith(decision, 'audit_error', `audit log failed: ${errorMessage(error)}`);
     }
@@ -532,11 +549,46 @@ class RuleOfTwoGuard implements Guard {
   async #givenUp(denied: Decision): Promise<Decision> {
     const request = denied.approval as ApprovalRequest;
     const reason = denied.reasons.at(-1)?.message ?? 'no answer';
-    // INVARIANT: a request the guard gave up on cannot be approved afterwards (test/guard/late-answers.test.ts).
+    // INVARIANT: a request the guard gave up on cannot be approved afterwards (test/guard/late-answers.test.ts), even
+    // when the store failed to close it (see `#keepRefusing`).
     await this.answer(request.id, { approved: false, by: 'ruleoftwo', reason }).catch((error: unknown) => {
       this.#onError(error, 'approval store');
     });
     return this.#audited(denied);
+  }
+
+  /**
+   * Keeps a refusal the store failed to take (another process held the lock). The request would stay pending there,
+   * and a later yes would make a receipt for a call that was refused. So until the store takes the refusal, this guard
+   * answers the request with it whatever the answer, refuses its receipt, and retries it, backing off, for as long as
+   * the request can be open (the policy's approval TTL; no store gives a receipt for an expired request).
+   */
+  #keepRefusing(requestId: string, refusal: ApprovalAnswer): void {
+    if (this.#unclosed.has(requestId)) return;
+    // INVARIANT: a refusal the store failed to take still holds in this guard and is retried until it is taken
+    // (test/guard/late-answers.test.ts "gave up on but could not close"; a real second process holding the lock:
+    // test/store/replicas.test.ts "given up on while another process holds the lock").
+    this.#unclosed.set(requestId, { refusal, until: this.#now() + this.policy.approvalTtlMs, attempt: 0 });
+    this.#retryRefusal(requestId);
+  }
+
+  /** Schedules the next attempt to give the store a refusal it failed to take. */
+  #retryRefusal(requestId: string): void {
+    const unclosed = this.#unclosed.get(requestId);
+    if (!unclosed) return;
+    const delay = Math.min(REFUSAL_RETRY_MAX_MS, REFUSAL_RETRY_MS * 2 ** unclosed.attempt++);
+    unclosed.timer = setTimeout(async () => {
+      try {
+        await this.answer(requestId, unclosed.refusal);
+      } catch (error) {
+        if (this.#unclosed.get(requestId) !== unclosed) return;
+        if (this.#now() > unclosed.until) this.#unclosed.delete(requestId);
+        else this.#onError(error, 'approval store');
+        this.#retryRefusal(requestId);
+      }
+    }, delay);
+    // A retry alone does not keep a process alive.
+    unclosed.timer.unref?.();
   }
 
   async #ask(request: NonNullable<Decision['approval']>): Promise<ApprovalAnswer> {
@@ -548,18 +600,36 @@ class RuleOfTwoGuard implements Guard {
     return raw;
   }
 
-  async answer(requestId: string, answer: ApprovalAnswer): Promise<ApprovalReceipt | undefined> {
-    const answered = await this.#approvals.answer(requestId, answer, this.#now());
+  async answer(requestId: string, given: ApprovalAnswer): Promise<ApprovalReceipt | undefined> {
+    // A request whose refusal the store failed to take is answered with that refusal, whatever the answer.
+    const unclosed = this.#unclosed.get(requestId);
+    const answer = unclosed?.refusal ?? given;
+    let answered: AnswerOutcome | undefined;
+    let withdrawn = false;
+    try {
+      answered = await this.#approvals.answer(requestId, answer, this.#now());
+      const record = answered?.record;
+      // INVARIANT: a no never yields a receipt; one that comes after another channel's yes (a shared store) spends
+      // that approval, so the call its person refused does not run (test/guard/answers-review.test.ts).
+      if (record?.status === 'approved' && record.usedAt === undefined && answer.approved !== true) {
+        withdrawn = true;
+        await this.#approvals.consume({ requestId, hash: record.request.hash }, this.#now());
+      }
+    } catch (error) {
+      if (answer.approved !== true) this.#keepRefusing(requestId, answer);
+      throw error;
+    }
+    // Closed, or its approval spent: the refusal is kept by the store now.
+    if (unclosed) {
+      clearTimeout(unclosed.timer);
+      this.#unclosed.delete(requestId);
+    }
     if (!answered) return undefined;
     const { record } = answered;
     const unused =
       record.status === 'approved' && record.usedAt === undefined
         ? { requestId, hash: record.request.hash }
         : undefined;
-    // INVARIANT: a no never yields a receipt; one that comes after another channel's yes (a shared store) spends that
-    // approval, so the call its person refused does not run (test/guard/answers-review.test.ts).
-    const withdrawn = unused !== undefined && answer.approved !== true;
-    if (withdrawn) await this.#approvals.consume(unused, this.#now());
     const receipt = answer.approved === true ? unused : undefined;
     // INVARIANT: an `approval.answer` record is a change of the request: an answer that changed nothing (a late,
     // repeated or replayed one) writes none, so each request has one, naming who closed it
@@ -812,6 +882,8 @@ class RuleOfTwoGuard implements Guard {
 
   async close(): Promise<void> {
     this.#indexes.clear();
+    for (const unclosed of this.#unclosed.values()) clearTimeout(unclosed.timer);
+    this.#unclosed.clear();
     await Promise.all([this.#sessions.close(), this.#approvals.close(), this.#audit.close()]);
   }
 
