@@ -425,7 +425,7 @@ class RuleOfTwoGuard implements Guard {
     let approved: Decision['approval'];
     if (receipt) {
       const consumed = this.#unclosed.has(receipt.requestId)
-        ? ({ ok: false, failure: 'given up' } as const)
+        ? ({ ok: false, failure: 'refused' } as const)
         : await this.#approvals.consume(receipt, now);
       if (!consumed.ok) {
         const state = await this.#sessions.get(sessionId);

