@@ -625,6 +625,8 @@ class RuleOfTwoGuard implements Guard {
       this.#unclosed.delete(requestId);
     }
     if (!answered) return undefined;
+    // Answered: no longer open, so `giveUp` will not be asked for it.
+    this.#asked.delete(requestId);
     const { record } = answered;
     const unused =
       record.status === 'approved' && record.usedAt === undefined
@@ -635,7 +637,6 @@ class RuleOfTwoGuard implements Guard {
     // repeated or replayed one) writes none, so each request has one, naming who closed it
     // (test/guard/late-answers.test.ts "an answer that changes nothing").
     if (!answered.changed && !withdrawn) return receipt;
-    this.#asked.delete(requestId);
     const event: AuditEvent = {
       type: 'approval.answer',
       at: this.#now(),
