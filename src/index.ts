@@ -60,6 +60,7 @@ export { StoreError } from './store/errors.ts';
 export { MemoryApprovalStore, MemoryAuditLog, MemorySessionStore } from './store/memory.ts';
 export { type OpenedStores, type OpenStoresOptions, openStores } from './store/open.ts';
 export type {
+  AnswerOutcome,
   ApprovalAnswer,
   ApprovalReceipt,
   ApprovalRecord,

@@ -1,4 +1,4 @@
-import { type LinearRegex, tryCompileRegex } from './regex.ts';
+import { type RegexProblem, tryCompileRegex } from './regex.ts';
 
 /**
  * Narrow schemas that cannot carry instructions: a value that validates against one may lose its A label.
@@ -22,19 +22,29 @@ export type DeclassifyOutcome = { ok: true; value: unknown } | { ok: false; mess
 const ID_CHARS = /^[A-Za-z0-9._:-]+$/;
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-const idPatterns = new Map<string, { regex?: LinearRegex; problem?: string }>();
+type CompiledPattern = ReturnType<typeof tryCompileRegex>;
+
+const idPatterns = new Map<string, CompiledPattern>();
 
 /** An id pattern compiled once for the linear engine, or why it cannot be; the policy's patterns are few. */
-function idPattern(pattern: string): { regex?: LinearRegex; problem?: string } {
+function idPattern(pattern: string): CompiledPattern {
   let compiled = idPatterns.get(pattern);
   if (compiled === undefined) {
-    const result = tryCompileRegex(pattern);
-    compiled = 'regex' in result ? result : { problem: `id pattern: ${result.problem.message}` };
+    compiled = tryCompileRegex(pattern);
     // Patterns come from policies, not from values; the bound only keeps a caller that builds schemas in a loop small.
     if (idPatterns.size >= 256) idPatterns.clear();
     idPatterns.set(pattern, compiled);
   }
   return compiled;
+}
+
+/**
+ * Why an id pattern cannot be used (with the regex problem's code, for policy validation), or undefined. The pattern
+ * is compiled here once and kept for declassifying with it.
+ */
+export function idPatternProblem(pattern: string): RegexProblem | undefined {
+  const compiled = idPattern(pattern);
+  return 'problem' in compiled ? compiled.problem : undefined;
 }
 
 /** Checks that a schema is narrow enough to declassify with; returns the problem, or undefined. */
@@ -52,11 +62,13 @@ export function narrowSchemaProblem(schema: NarrowSchema): string | undefined {
       return schema.values.some((v) => typeof v === 'string' && (v.length > MAX_ENUM_LENGTH || !ID_CHARS.test(v)))
         ? `enum strings must be identifiers of at most ${MAX_ENUM_LENGTH} characters`
         : undefined;
-    case 'id':
+    case 'id': {
       if (!Number.isInteger(schema.maxLength) || schema.maxLength < 1 || schema.maxLength > MAX_ID_LENGTH) {
         return `an id's maxLength must be an integer from 1 to ${MAX_ID_LENGTH}`;
       }
-      return idPattern(schema.pattern).problem;
+      const problem = idPatternProblem(schema.pattern);
+      return problem && `id pattern: ${problem.message}`;
+    }
     default:
       return `unknown schema type \`${(schema as { type: unknown }).type}\``;
   }
@@ -94,7 +106,8 @@ export function declassify(value: unknown, schema: NarrowSchema): DeclassifyOutc
         return fail(`an id of 1 to ${schema.maxLength} characters`);
       }
       if (!ID_CHARS.test(value)) return fail('an id (letters, digits, `.`, `_`, `:`, `-`)');
-      return idPattern(schema.pattern).regex?.test(value) ? { ok: true, value } : fail('an id matching the pattern');
+      const pattern = idPattern(schema.pattern);
+      return 'regex' in pattern && pattern.regex.test(value) ? { ok: true, value } : fail('an id matching the pattern');
     }
   }
 }

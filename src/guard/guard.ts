@@ -15,6 +15,7 @@ import { CallDeniedError, ConfigError } from '../errors.ts';
 import { validatePolicy } from '../policy/validate.ts';
 import { MemoryApprovalStore, MemoryAuditLog, MemorySessionStore } from '../store/memory.ts';
 import type {
+  AnswerOutcome,
   ApprovalAnswer,
   ApprovalReceipt,
   ApprovalRecord,
@@ -195,6 +196,28 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** What an `ask` decision has beyond its approval request (see `giveUp`), with the request's hash it is for. */
+interface AskedLabels {
+  hash: string;
+  call?: Decision['call'];
+  provenance?: Decision['provenance'];
+}
+
+/** A refusal the store failed to take (see `#keepRefusing`): kept until when, and the retries so far. */
+interface Unclosed {
+  refusal: ApprovalAnswer;
+  until: number;
+  attempt: number;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** First delay before giving the store a refusal again, doubled per attempt up to {@link REFUSAL_RETRY_MAX_MS}. */
+const REFUSAL_RETRY_MS = 50;
+const REFUSAL_RETRY_MAX_MS = 5000;
+
+/** Most open `ask` decisions whose labels a guard remembers for `giveUp`. */
+const MAX_OPEN_ASKS = 1024;
+
 /** Most guards listed in a session's `indexedBy`. */
 const MAX_INDEXERS = 16;
 
@@ -212,6 +235,10 @@ class RuleOfTwoGuard implements Guard {
   readonly #newId: () => string;
   readonly #onError: (error: unknown, where: string) => void;
   readonly #indexes = new Map<string, MemoryProvenanceIndex>();
+  /** Refusals the store failed to take, by request id (see `#keepRefusing`). */
+  readonly #unclosed = new Map<string, Unclosed>();
+  /** Labels of the `ask` decisions made here whose requests are still open, by request id (see `giveUp`). */
+  readonly #asked = new Map<string, AskedLabels>();
   readonly #indexLimits: Partial<ProvenanceLimits>;
   readonly #maxIndexed: number;
   readonly #tracesProvenance: boolean;
@@ -372,7 +399,21 @@ class RuleOfTwoGuard implements Guard {
         decision = denyWith(decision, 'store_error', `approval store failed: ${errorMessage(error)}`);
       }
     }
-    return this.#audited(decision);
+    const audited = await this.#audited(decision);
+    if (audited.effect === 'ask' && audited.approval) this.#rememberAsk(audited, audited.approval);
+    return audited;
+  }
+
+  /**
+   * Keeps what an `ask` decision has and its approval request lacks (the tool's labels, the provenance findings), so
+   * that `giveUp` denies with the decision `authorize` would have. Bounded: the oldest is forgotten first.
+   */
+  #rememberAsk(decision: Decision, request: ApprovalRequest): void {
+    const asked: AskedLabels = { hash: request.hash };
+    if (decision.call) asked.call = decision.call;
+    if (decision.provenance) asked.provenance = decision.provenance;
+    this.#asked.set(request.id, asked);
+    if (this.#asked.size > MAX_OPEN_ASKS) this.#asked.delete(this.#asked.keys().next().value as string);
   }
 
   async #decide(
@@ -383,7 +424,9 @@ class RuleOfTwoGuard implements Guard {
   ): Promise<Decision> {
     let approved: Decision['approval'];
     if (receipt) {
-      const consumed = await this.#approvals.consume(receipt, now);
+      const consumed = this.#unclosed.has(receipt.requestId)
+        ? ({ ok: false, failure: 'refused' } as const)
+        : await this.#approvals.consume(receipt, now);
       if (!consumed.ok) {
         const state = await this.#sessions.get(sessionId);
         const message = `approval receipt \`${receipt.requestId}\` cannot be used: ${consumed.failure}`;
@@ -429,9 +472,9 @@ class RuleOfTwoGuard implements Guard {
       this.#onError(error, 'audit log');
       if (decision.effect === 'ask' && decision.approval) {
         // The request is already stored: close it, so an approval the log never saw cannot authorize the call.
-        await this.#approvals
-          .answer(decision.approval.id, { approved: false, by: 'ruleoftwo', reason: 'audit log failed' }, this.#now())
-          .catch((closeError: unknown) => this.#onError(closeError, 'approval store'));
+        await this.answer(decision.approval.id, { approved: false, by: 'ruleoftwo', reason: 'audit log failed' }).catch(
+          (closeError: unknown) => this.#onError(closeError, 'approval store'),
+        );
       }
       return denyWith(decision, 'audit_error', `audit log failed: ${errorMessage(error)}`);
     }
@@ -463,21 +506,30 @@ class RuleOfTwoGuard implements Guard {
   }
 
   async giveUp(request: ApprovalRequest, failure: unknown): Promise<Decision> {
-    // The `ask` decision the request was made with, less what the request does not keep: the tool's labels (`call`)
-    // and provenance findings, both audited with that decision already.
-    const asked: Decision = {
+    // The `ask` decision the request was made with, rebuilt in the order `decide` writes a decision's keys. The
+    // request does not keep the tool's labels (`call`) nor the provenance findings: this guard remembers them for the
+    // requests it made. A request made by another process, or forgotten, is denied without them (its `ask` decision
+    // in the log has them).
+    const remembered = this.#asked.get(request.id);
+    this.#asked.delete(request.id);
+    const labels = remembered?.hash === request.hash ? remembered : undefined;
+    const asked = {
       sessionId: request.sessionId,
       callId: request.callId,
       tool: request.tool,
       seq: request.seq,
       policyVersion: request.policyVersion,
-      legsBefore: request.legsBefore,
-      evidence: request.evidence,
-      effect: 'ask',
-      legsAfter: request.legsBefore,
-      reasons: request.reasons,
-      approval: request,
-    };
+    } as Decision;
+    if (labels?.call) asked.call = labels.call;
+    asked.legsBefore = request.legsBefore;
+    asked.evidence = request.evidence;
+    // INVARIANT: a give-up is audited with the decision `authorize` audits on a timeout or approver failure, labels
+    // and provenance included (test/guard/give-up.test.ts; the SDK path: test/adapters/claude-agent-sdk.test.ts).
+    if (labels?.provenance) asked.provenance = labels.provenance;
+    asked.effect = 'ask';
+    asked.legsAfter = request.legsBefore;
+    asked.reasons = request.reasons;
+    asked.approval = request;
     return this.#unanswered(asked, failure);
   }
 
@@ -497,11 +549,46 @@ class RuleOfTwoGuard implements Guard {
   async #givenUp(denied: Decision): Promise<Decision> {
     const request = denied.approval as ApprovalRequest;
     const reason = denied.reasons.at(-1)?.message ?? 'no answer';
-    // INVARIANT: a request the guard gave up on cannot be approved afterwards (test/guard/late-answers.test.ts).
+    // INVARIANT: a request the guard gave up on cannot be approved afterwards (test/guard/late-answers.test.ts), even
+    // when the store failed to close it (see `#keepRefusing`).
     await this.answer(request.id, { approved: false, by: 'ruleoftwo', reason }).catch((error: unknown) => {
       this.#onError(error, 'approval store');
     });
     return this.#audited(denied);
+  }
+
+  /**
+   * Keeps a refusal the store failed to take (another process held the lock). The request would stay pending there,
+   * and a later yes would make a receipt for a call that was refused. So until the store takes the refusal, this guard
+   * answers the request with it whatever the answer, refuses its receipt, and retries it, backing off, for as long as
+   * the request can be open (the policy's approval TTL; no store gives a receipt for an expired request).
+   */
+  #keepRefusing(requestId: string, refusal: ApprovalAnswer): void {
+    if (this.#unclosed.has(requestId)) return;
+    // INVARIANT: a refusal the store failed to take still holds in this guard and is retried until it is taken
+    // (test/guard/late-answers.test.ts "gave up on but could not close"; a real second process holding the lock:
+    // test/store/replicas.test.ts "given up on while another process holds the lock").
+    this.#unclosed.set(requestId, { refusal, until: this.#now() + this.policy.approvalTtlMs, attempt: 0 });
+    this.#retryRefusal(requestId);
+  }
+
+  /** Schedules the next attempt to give the store a refusal it failed to take. */
+  #retryRefusal(requestId: string): void {
+    const unclosed = this.#unclosed.get(requestId);
+    if (!unclosed) return;
+    const delay = Math.min(REFUSAL_RETRY_MAX_MS, REFUSAL_RETRY_MS * 2 ** unclosed.attempt++);
+    unclosed.timer = setTimeout(async () => {
+      try {
+        await this.answer(requestId, unclosed.refusal);
+      } catch (error) {
+        if (this.#unclosed.get(requestId) !== unclosed) return;
+        if (this.#now() > unclosed.until) this.#unclosed.delete(requestId);
+        else this.#onError(error, 'approval store');
+        this.#retryRefusal(requestId);
+      }
+    }, delay);
+    // A retry alone does not keep a process alive.
+    unclosed.timer.unref?.();
   }
 
   async #ask(request: NonNullable<Decision['approval']>): Promise<ApprovalAnswer> {
@@ -513,9 +600,43 @@ class RuleOfTwoGuard implements Guard {
     return raw;
   }
 
-  async answer(requestId: string, answer: ApprovalAnswer): Promise<ApprovalReceipt | undefined> {
-    const record = await this.#approvals.answer(requestId, answer, this.#now());
-    if (!record) return undefined;
+  async answer(requestId: string, given: ApprovalAnswer): Promise<ApprovalReceipt | undefined> {
+    // A request whose refusal the store failed to take is answered with that refusal, whatever the answer.
+    const unclosed = this.#unclosed.get(requestId);
+    const answer = unclosed?.refusal ?? given;
+    let answered: AnswerOutcome | undefined;
+    let withdrawn = false;
+    try {
+      answered = await this.#approvals.answer(requestId, answer, this.#now());
+      const record = answered?.record;
+      // INVARIANT: a no never yields a receipt; one that comes after another channel's yes (a shared store) spends
+      // that approval, so the call its person refused does not run (test/guard/answers-review.test.ts).
+      if (record?.status === 'approved' && record.usedAt === undefined && answer.approved !== true) {
+        withdrawn = true;
+        await this.#approvals.consume({ requestId, hash: record.request.hash }, this.#now());
+      }
+    } catch (error) {
+      if (answer.approved !== true) this.#keepRefusing(requestId, answer);
+      throw error;
+    }
+    // Closed, or its approval spent: the refusal is kept by the store now.
+    if (unclosed) {
+      clearTimeout(unclosed.timer);
+      this.#unclosed.delete(requestId);
+    }
+    if (!answered) return undefined;
+    // Answered: no longer open, so `giveUp` will not be asked for it.
+    this.#asked.delete(requestId);
+    const { record } = answered;
+    const unused =
+      record.status === 'approved' && record.usedAt === undefined
+        ? { requestId, hash: record.request.hash }
+        : undefined;
+    const receipt = answer.approved === true ? unused : undefined;
+    // INVARIANT: an `approval.answer` record is a change of the request: an answer that changed nothing (a late,
+    // repeated or replayed one) writes none, so each request has one, naming who closed it
+    // (test/guard/late-answers.test.ts "an answer that changes nothing").
+    if (!answered.changed && !withdrawn) return receipt;
     const event: AuditEvent = {
       type: 'approval.answer',
       at: this.#now(),
@@ -525,17 +646,8 @@ class RuleOfTwoGuard implements Guard {
     };
     if (record.by !== undefined) event.by = record.by;
     if (record.reason !== undefined) event.reason = record.reason;
-    const unused =
-      record.status === 'approved' && record.usedAt === undefined
-        ? { requestId, hash: record.request.hash }
-        : undefined;
-    // INVARIANT: a no never yields a receipt; one that comes after another channel's yes (a shared store) spends that
-    // approval, so the call its person refused does not run (test/guard/answers-review.test.ts).
-    if (unused && answer.approved !== true) {
-      await this.#approvals.consume(unused, this.#now());
+    if (withdrawn)
       event.reason = `approval withdrawn by a refusal${answer.by === undefined ? '' : ` from ${answer.by}`}`;
-    }
-    const receipt = answer.approved === true ? unused : undefined;
     try {
       await this.#append(event);
     } catch (error) {
@@ -771,6 +883,8 @@ class RuleOfTwoGuard implements Guard {
 
   async close(): Promise<void> {
     this.#indexes.clear();
+    for (const unclosed of this.#unclosed.values()) clearTimeout(unclosed.timer);
+    this.#unclosed.clear();
     await Promise.all([this.#sessions.close(), this.#approvals.close(), this.#audit.close()]);
   }
 

@@ -109,16 +109,22 @@ export function pinStatus(pin: Pin | undefined, hash: string): PinStatus {
   return pin.hash === hash ? 'approved' : 'changed';
 }
 
+/** The sections of a pin file, in the order it is written; a record, so that adding one to `PinFile` fails to compile. */
+const SECTIONS: Record<Exclude<keyof PinFile, 'version'>, true> = {
+  tools: true,
+  instructions: true,
+  resources: true,
+  resourceTemplates: true,
+  prompts: true,
+};
+const SECTION_NAMES = Object.keys(SECTIONS) as (keyof typeof SECTIONS)[];
+
 /** A pin file with nothing approved. */
 export function emptyPins(): PinFile {
-  return {
-    version: 1,
-    tools: Object.create(null),
-    instructions: Object.create(null),
-    resources: Object.create(null),
-    resourceTemplates: Object.create(null),
-    prompts: Object.create(null),
-  };
+  // Null-prototype maps: a tool called `__proto__` must not reach Object.prototype.
+  const pins = { version: 1 } as PinFile;
+  for (const section of SECTION_NAMES) pins[section] = Object.create(null);
+  return pins;
 }
 
 /** Reads a pin file; a missing file is an empty one, a damaged file is a configuration error. */
@@ -140,9 +146,8 @@ export async function readPins(file: string): Promise<PinFile> {
   if (pins === null || typeof pins !== 'object' || pins.version !== 1 || !isSection(pins.tools)) {
     throw new ConfigError(`pin file \`${file}\` is not a version 1 pin file`);
   }
-  // Null-prototype maps: a tool called `__proto__` must not reach Object.prototype.
   const out = emptyPins();
-  for (const section of ['tools', 'instructions', 'resources', 'resourceTemplates', 'prompts'] as const) {
+  for (const section of SECTION_NAMES) {
     const pinned = pins[section] ?? {};
     if (!isSection(pinned)) throw new ConfigError(`pin file \`${file}\`: \`${section}\` is not an object`);
     Object.assign(out[section], pinned);

@@ -1,5 +1,5 @@
 import { redactionProblem } from '../audit/redact.ts';
-import { type NarrowSchema, narrowSchemaProblem } from '../core/declassify.ts';
+import { idPatternProblem, type NarrowSchema, narrowSchemaProblem } from '../core/declassify.ts';
 import type { PolicyDocument } from '../core/document.ts';
 import { LEG_A, LEG_B, LEG_C, type LegMask, parseLegs } from '../core/legs.ts';
 import { parseDuration } from '../core/policy.ts';
@@ -416,7 +416,8 @@ class Validator {
       return;
     }
     if (value.type === 'id') {
-      const problem = regexProblem(schema.pattern as string);
+      // Compiled once here and kept for declassifying (the check below and the compiled policy reuse it).
+      const problem = idPatternProblem(schema.pattern as string);
       if (problem !== undefined) {
         this.#report(problem.code, [...path, 'pattern'], problem.message);
         return;

@@ -2,6 +2,7 @@ import type { ApprovalRequest } from '../core/decision.ts';
 import type { SessionState } from '../core/state.ts';
 
 import type {
+  AnswerOutcome,
   ApprovalAnswer,
   ApprovalReceipt,
   ApprovalRecord,
@@ -43,7 +44,10 @@ export class MemorySessionStore implements SessionStore {
   }
 }
 
-/** Applies an answer to a record (shared by every approval store so they agree on the state machine). */
+/**
+ * Applies an answer to a record (shared by every approval store so they agree on the state machine). A record that is
+ * not pending is returned itself, unchanged: stores report `changed` by identity.
+ */
 export function answerRecord(record: ApprovalRecord, answer: ApprovalAnswer, now: number): ApprovalRecord {
   if (record.status !== 'pending') return record;
   // INVARIANT: only the boolean `true` approves; "false", 1 or {} from a form or a hook is a refusal
@@ -91,12 +95,12 @@ export class MemoryApprovalStore implements ApprovalStore {
     return this.#records.get(requestId);
   }
 
-  async answer(requestId: string, answer: ApprovalAnswer, now: number): Promise<ApprovalRecord | undefined> {
+  async answer(requestId: string, answer: ApprovalAnswer, now: number): Promise<AnswerOutcome | undefined> {
     const record = this.#records.get(requestId);
     if (!record) return undefined;
     const next = answerRecord(record, answer, now);
     this.#records.set(requestId, next);
-    return next;
+    return { record: next, changed: next !== record };
   }
 
   async consume(receipt: ApprovalReceipt, now: number): Promise<ConsumeOutcome> {

@@ -48,6 +48,12 @@ export interface ApprovalReceipt {
   hash: string;
 }
 
+/** A request after an answer, and whether the answer changed it (only a pending request changes). */
+export interface AnswerOutcome {
+  record: ApprovalRecord;
+  changed: boolean;
+}
+
 /** Why a receipt could not be used. */
 export type ConsumeFailure = 'unknown' | 'pending' | 'denied' | 'expired' | 'used' | 'mismatch';
 
@@ -60,9 +66,10 @@ export interface ApprovalStore {
   get(requestId: string): Promise<ApprovalRecord | undefined>;
   /**
    * Answers a pending request atomically. A request past its expiry becomes `expired` whatever the answer.
-   * Answering a request that is not pending leaves it unchanged and returns it as it is.
+   * Answering a request that is not pending leaves it unchanged (`changed: false`) and returns it as it is.
+   * Undefined for an unknown id.
    */
-  answer(requestId: string, answer: ApprovalAnswer, now: number): Promise<ApprovalRecord | undefined>;
+  answer(requestId: string, answer: ApprovalAnswer, now: number): Promise<AnswerOutcome | undefined>;
   /** Atomically marks an approved, unexpired, unused request with this hash as used. */
   consume(receipt: ApprovalReceipt, now: number): Promise<ConsumeOutcome>;
   list(filter?: { status?: ApprovalStatus; sessionId?: string }): Promise<ApprovalRecord[]>;

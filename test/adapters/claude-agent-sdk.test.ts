@@ -129,7 +129,8 @@ function audited(audit: MemoryAuditLog): unknown[] {
     if (event.type === 'approval.answer')
       return [{ type: event.type, status: event.status, by: event.by, reason: event.reason }];
     if (event.type !== 'decision' || event.decision.callId !== 'call_exfil') return [];
-    const { call: _labels, approval, ...decision } = event.decision;
+    // The tool's labels (`call`) are compared too: a give-up must audit the decision `authorize` audits.
+    const { approval, ...decision } = event.decision;
     const request = approval && { ...approval, id: 'request', createdAt: 0, expiresAt: 0 };
     return [{ type: event.type, decision: { ...decision, approval: request } }];
   });

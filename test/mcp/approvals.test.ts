@@ -1,10 +1,13 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../src/audit/record.ts';
+import { readRecords } from '../../src/audit/sqlite-log.ts';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
 import { Gateway } from '../../src/mcp/gateway.ts';
 import { memoryStores, type RunningGateway, runGateway } from '../../src/mcp/run.ts';
 import type { MemoryAuditLog } from '../../src/store/memory.ts';
+import { openDatabase } from '../../src/store/sqlite/database.ts';
 import { npmServer, rawModernCall, type ToolResult, tempDir, textOf, v1Client, writeConfig } from './harness.ts';
 
 // The 2026-07-28 approval round trip on the wire: the request state is signed, bound to the exact call and
@@ -98,6 +101,16 @@ describe('elicitation on 2026-07-28 (MRTR)', () => {
     expect(replay.isError).toBe(true);
     expect(textOf(replay)).toContain('already used');
     expect(await readFile(target, 'utf8')).toBe('n+');
+    // The replayed answer changed nothing, so the log holds one answer in the session: the one that approved it.
+    const db = openDatabase(join(dir, 'ruleoftwo.db'), { readOnly: true });
+    try {
+      const answers = [...readRecords(db)]
+        .map((record) => (JSON.parse(record.text) as AuditRecord).event)
+        .filter((e) => e.type === 'approval.answer' && e.sessionId.endsWith(session));
+      expect(answers).toMatchObject([{ status: 'approved' }]);
+    } finally {
+      db.close();
+    }
   });
 
   it('a retry without an answer, or with approve false, runs nothing', async () => {

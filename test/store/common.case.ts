@@ -99,11 +99,33 @@ export function storeConformance(kind: StoreKind): void {
   withKit('approvals: the first answer wins and later answers change nothing', async ({ approvals }) => {
     await approvals.create(request('r1'));
     const approved = await approvals.answer('r1', { approved: true, by: 'ana', reason: 'ok' }, T0 + 1);
-    expect(approved).toMatchObject({ status: 'approved', by: 'ana', reason: 'ok', answeredAt: T0 + 1 });
+    expect(approved?.changed).toBe(true);
+    expect(approved?.record).toMatchObject({ status: 'approved', by: 'ana', reason: 'ok', answeredAt: T0 + 1 });
     const again = await approvals.answer('r1', { approved: false, by: 'eve' }, T0 + 2);
-    expect(again).toMatchObject({ status: 'approved', by: 'ana' });
+    expect(again?.changed).toBe(false);
+    expect(again?.record).toMatchObject({ status: 'approved', by: 'ana' });
     expect(await approvals.get('r1')).toMatchObject({ status: 'approved', by: 'ana' });
     expect(await approvals.answer('nope', { approved: true }, T0)).toBeUndefined();
+  });
+
+  withKit('approvals: an answer says whether it changed the request', async ({ approvals }) => {
+    // A late or replayed answer must be told apart from the one that closed the request: only that one is audited.
+    await approvals.create(request('r1'));
+    const late = await approvals.answer('r1', { approved: true, by: 'ana' }, T0 + 60_001);
+    expect(late).toMatchObject({ changed: true, record: { status: 'expired', answeredAt: T0 + 60_001 } });
+    const replayed = await approvals.answer('r1', { approved: true, by: 'eve' }, T0 + 60_002);
+    expect(replayed).toMatchObject({ changed: false, record: { status: 'expired', answeredAt: T0 + 60_001 } });
+    expect(replayed?.record.by).toBe('ana');
+    await approvals.create(request('r2'));
+    expect((await approvals.answer('r2', { approved: false, by: 'ana' }, T0 + 1))?.changed).toBe(true);
+    expect((await approvals.answer('r2', { approved: false, by: 'ana' }, T0 + 2))?.changed).toBe(false);
+    // A receipt expired by `consume` counts as answered: a later answer changes nothing.
+    await approvals.create(request('r3'));
+    await approvals.consume({ requestId: 'r3', hash: request('r3').hash }, T0 + 60_001);
+    expect(await approvals.answer('r3', { approved: true }, T0 + 60_002)).toMatchObject({
+      changed: false,
+      record: { status: 'expired' },
+    });
   });
 
   withKit('approvals: an answer whose `approved` is not the boolean true is a refusal', async ({ approvals }) => {
@@ -111,8 +133,8 @@ export function storeConformance(kind: StoreKind): void {
     const malformed: unknown[] = ['false', 'no', 1, {}, [], undefined];
     for (const [i, approved] of malformed.entries()) {
       await approvals.create(request(`r${i}`));
-      const record = await approvals.answer(`r${i}`, { approved } as never, T0 + 1);
-      expect(record?.status).toBe('denied');
+      const answered = await approvals.answer(`r${i}`, { approved } as never, T0 + 1);
+      expect(answered?.record.status).toBe('denied');
       expect(await approvals.consume({ requestId: `r${i}`, hash: request(`r${i}`).hash }, T0 + 2)).toEqual({
         ok: false,
         failure: 'denied',
@@ -123,7 +145,7 @@ export function storeConformance(kind: StoreKind): void {
   withKit('approvals: an answer after expiry expires the request', async ({ approvals }) => {
     await approvals.create(request('r1'));
     const late = await approvals.answer('r1', { approved: true }, T0 + 60_001);
-    expect(late?.status).toBe('expired');
+    expect(late?.record.status).toBe('expired');
     expect(await approvals.consume({ requestId: 'r1', hash: request('r1').hash }, T0 + 60_002)).toEqual({
       ok: false,
       failure: 'expired',

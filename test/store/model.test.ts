@@ -56,8 +56,9 @@ class Model {
         return 'created';
       case 'answer':
         if (!s) return undefined;
-        if (s.status === 'pending') s.status = T0 + o.at > s.expiresAt ? 'expired' : o.approved ? 'approved' : 'denied';
-        return s.status;
+        if (s.status !== 'pending') return [s.status, false];
+        s.status = T0 + o.at > s.expiresAt ? 'expired' : o.approved ? 'approved' : 'denied';
+        return [s.status, true];
       case 'consume': {
         if (!s) return 'unknown';
         if (!o.rightHash) return 'mismatch';
@@ -85,8 +86,10 @@ async function applyTo(store: ApprovalStore, o: Op, hashes: Map<number, string>)
       } catch {
         return 'exists';
       }
-    case 'answer':
-      return (await store.answer(`r${o.id}`, { approved: o.approved }, T0 + o.at))?.status;
+    case 'answer': {
+      const answered = await store.answer(`r${o.id}`, { approved: o.approved }, T0 + o.at);
+      return answered && [answered.record.status, answered.changed];
+    }
     case 'consume': {
       const hash = o.rightHash ? (hashes.get(o.id) ?? 'none') : 'f'.repeat(64);
       const outcome = await store.consume({ requestId: `r${o.id}`, hash }, T0 + o.at);

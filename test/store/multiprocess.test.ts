@@ -112,7 +112,7 @@ describe('sqlite stores across processes', () => {
       const request = asked.approval;
       if (!request) throw new Error('expected an approval request');
       const answered = JSON.parse((await child('approve.ts', path, 'approve', request.id)).stdout);
-      expect(answered.status).toBe('approved');
+      expect(answered).toMatchObject({ changed: true, record: { status: 'approved' } });
       expect(await stores.approvals.get(request.id)).toMatchObject({ status: 'approved', by: 'other-process' });
 
       const receipt = { requestId: request.id, hash: request.hash };

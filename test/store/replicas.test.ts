@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Decision } from '../../src/core/decision.ts';
+import { ApprovalTimeout } from '../../src/approvals/ask.ts';
+import type { ApprovalRequest, Decision } from '../../src/core/decision.ts';
 import type { PolicyDocument } from '../../src/core/document.ts';
 import { createGuard, type Guard, type GuardOptions } from '../../src/guard/guard.ts';
 import { openStores } from '../../src/store/open.ts';
@@ -167,5 +168,39 @@ describe('two processes on one SQLite file', () => {
     // Nothing of the denied calls reached the session: `a` is still pending, `b` was never reserved.
     expect(await here.view('s1')).toEqual(before);
     expect((await here.check('s1', { id: 'b', tool: 'read_secrets', args: {} })).effect).toBe('allow');
+  });
+
+  it('a request given up on while another process holds the lock is closed once the lock is free', async () => {
+    const errors: unknown[] = [];
+    const { here, there } = await pair('given-up', legs, { busyTimeoutMs: 50, onError: (e) => errors.push(e) });
+    await here.session('s1');
+    await here.check('s1', { id: 'a', tool: 'read_web', args: {} });
+    await here.record('s1', 'a', 'page');
+    await here.check('s1', { id: 'b', tool: 'read_secrets', args: {} });
+    await here.record('s1', 'b', 'secret');
+    const asked = await here.check('s1', { id: 'c', tool: 'post', args: { to: 'x@evil.test' } });
+    const request = asked.approval as ApprovalRequest;
+    await there.call('lock');
+    // The approver timed out while the other process held the write lock: the closing answer fails (SQLITE_BUSY).
+    expect((await here.giveUp(request, new ApprovalTimeout())).effect).toBe('deny');
+    expect(errors.some((e) => (e as { code?: string }).code === 'STORE_BUSY')).toBe(true);
+    await there.call('unlock');
+    // INVARIANT check: the guard keeps closing it, so a yes in the other process (a person at
+    // `ruleoftwo approvals approve`, another gateway) cannot make a receipt for the call the model was told was refused.
+    let status = (await here.approvalFor('s1', 'c'))?.status;
+    for (let i = 0; status === 'pending' && i < 100; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      status = (await here.approvalFor('s1', 'c'))?.status;
+    }
+    expect(status).toBe('denied');
+    expect(await there.call('answer', request.id, { approved: true, by: 'late' })).toBeUndefined();
+    const receipt = { requestId: request.id, hash: request.hash };
+    const late = await there.call<Decision>(
+      'check',
+      's1',
+      { id: 'c', tool: 'post', args: { to: 'x@evil.test' } },
+      { receipt },
+    );
+    expect(late.effect).toBe('deny');
   });
 });

@@ -3,6 +3,7 @@ import type { ApprovalRequest } from '../../core/decision.ts';
 import { StoreError } from '../errors.ts';
 import { answerRecord, consumeRecord } from '../memory.ts';
 import type {
+  AnswerOutcome,
   ApprovalAnswer,
   ApprovalReceipt,
   ApprovalRecord,
@@ -61,13 +62,12 @@ export class SqliteApprovalStore implements ApprovalStore {
     return this.#read(requestId);
   }
 
-  async answer(requestId: string, answer: ApprovalAnswer, now: number): Promise<ApprovalRecord | undefined> {
+  async answer(requestId: string, answer: ApprovalAnswer, now: number): Promise<AnswerOutcome | undefined> {
     assertOpen(this.#closed, 'approval store');
-    return immediate(
-      this.#db,
-      `cannot answer approval request \`${requestId}\``,
-      () => answerApproval(this.#db, requestId, answer, now)?.after,
-    );
+    return immediate(this.#db, `cannot answer approval request \`${requestId}\``, () => {
+      const answered = answerApproval(this.#db, requestId, answer, now);
+      return answered && { record: answered.after, changed: answered.after !== answered.before };
+    });
   }
 
   async consume(receipt: ApprovalReceipt, now: number): Promise<ConsumeOutcome> {
