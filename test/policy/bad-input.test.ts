@@ -23,3 +23,18 @@ describe('large policy files', () => {
     ]);
   }, 30_000);
 });
+
+describe('durations past what a timer can hold', () => {
+  it('reports an approval ttl longer than 596h instead of timing every approval out at once', () => {
+    // Node's timers hold at most 2^31-1 ms (24.8 days); a longer `ttl` became the approver's wait and was cut to 1 ms
+    // with a TimeoutOverflowWarning on stderr, so every approval was denied as unanswered.
+    for (const ttl of ['600h', '99999999999999999999999h', '3000000000']) {
+      const parsed = parsePolicy(`version: 1\napprovals:\n  ttl: ${ttl}\n`);
+      expect(parsed.ok ? [] : parsed.issues, ttl).toEqual([
+        expect.objectContaining({ code: 'invalid_duration', path: 'approvals.ttl', line: 3 }),
+      ]);
+      expect(parsed.ok ? '' : parsed.issues[0]?.message).toMatch(/at most 596h/);
+    }
+    expect(parsePolicy('version: 1\napprovals:\n  ttl: 596h\n').ok).toBe(true);
+  });
+});
