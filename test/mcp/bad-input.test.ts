@@ -100,6 +100,16 @@ describe('a stdio client sending messages that are not JSON-RPC', () => {
     }
   });
 
+  it('a tool call with arguments nested 100 000 deep is denied by the guard, not allowed and then failed upstream', async () => {
+    const deep = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
+    send(`{"jsonrpc":"2.0","id":"deep","method":"tools/call","params":{"name":"flaky__ok","arguments":${deep}}}`);
+    const got = await answerTo('deep');
+    expect(got.at(-1)).toMatchObject({
+      id: 'deep',
+      result: { isError: true, content: [{ text: expect.stringContaining('nest deeper than 64 levels') }] },
+    });
+  });
+
   it('keeps serving tool calls on the same connection', async () => {
     send({ jsonrpc: '2.0', id: 'call', method: 'tools/call', params: { name: 'flaky__ok', arguments: {} } });
     const got = await answerTo('call');
