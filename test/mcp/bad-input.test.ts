@@ -1,11 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, fixtureServer, NODE, tempDir, writeConfig } from './harness.ts';
+import { CLI, fixtureServer, NODE, ROOT, tempDir, writeConfig } from './harness.ts';
 
 // Malformed JSON-RPC from a client on stdio, against the real gateway process (the CLI) and a real SDK upstream
-// (test/mcp/fixtures/flaky-server.ts): every request gets an answer, a JSON-RPC error when it cannot be read, and
-// the connection keeps serving.
+// (test/mcp/fixtures/flaky-server.ts), and a result no one can write from a hostile upstream
+// (test/mcp/fixtures/deep-server.ts): every request gets an answer, a JSON-RPC error when it cannot be read or
+// answered, and the connection keeps serving.
 
 let remove: () => Promise<void>;
 let gateway: ChildProcess;
@@ -20,7 +22,10 @@ beforeAll(async () => {
     policy: { version: 1, session: { input: 'trusted' } },
     pinning: 'off',
     store: { kind: 'memory' },
-    servers: { flaky: { ...fixtureServer('flaky-server'), trusted: true, tools: { '*': { legs: 'none' } } } },
+    servers: {
+      flaky: { ...fixtureServer('flaky-server'), trusted: true, tools: { '*': { legs: 'none' } } },
+      deep: { command: NODE, args: [join(ROOT, 'test/mcp/fixtures/deep-server.ts')], tools: { '*': { legs: 'A' } } },
+    },
   });
   gateway = spawn(NODE, [CLI, 'gateway', '--config', file], { stdio: ['pipe', 'pipe', 'ignore'] });
   createInterface({ input: gateway.stdout as NodeJS.ReadableStream }).on('line', (line) => {
@@ -115,4 +120,18 @@ describe('a stdio client sending messages that are not JSON-RPC', () => {
     const got = await answerTo('call');
     expect(got.at(-1)).toMatchObject({ id: 'call', result: { content: [{ type: 'text' }] } });
   });
+});
+
+describe('an upstream answering with a result nested 100 000 levels deep', () => {
+  it('is answered with an error, not left waiting forever, and the connection keeps serving', async () => {
+    // The gateway failed to write the answer (`Maximum call stack size exceeded`, in its log only).
+    send({ jsonrpc: '2.0', id: 'deep-result', method: 'tools/call', params: { name: 'deep__deep', arguments: {} } });
+    const got = await answerTo('deep-result');
+    expect(got.at(-1)).toMatchObject({
+      id: 'deep-result',
+      error: { message: expect.stringContaining('nests deeper than') },
+    });
+    send({ jsonrpc: '2.0', id: 'after', method: 'tools/call', params: { name: 'deep__ok', arguments: {} } });
+    expect((await answerTo('after')).at(-1)).toMatchObject({ id: 'after', result: { content: [{ text: 'ok' }] } });
+  }, 20_000);
 });
