@@ -2,6 +2,7 @@ import { approvalHash, receiptMismatch, type Sha256 } from './approval.ts';
 import { evaluateControls } from './controls.ts';
 import type { ApprovalRequest, Decision, Effect, Reason } from './decision.ts';
 import { formatLegs, LEG_A, LEG_B, LEG_C, type LegMask, legList } from './legs.ts';
+import { nestsDeeperThan } from './nesting.ts';
 import { configurationMask, type Policy } from './policy.ts';
 import type { ProvenanceReader } from './provenance.ts';
 import { addEvidence, effectiveLegs, evidenceFor, type SessionState } from './state.ts';
@@ -86,6 +87,10 @@ function decideUnsafe(policy: Policy, state: SessionState, call: ToolCall, conte
       state,
     };
   }
+  // INVARIANT: arguments nested deeper than the controls walk are denied on every tool, not only on those with
+  // controls: nothing downstream could write them (test/core/bad-input.test.ts).
+  if (nestsDeeperThan(call.args, MAX_ARGUMENT_DEPTH))
+    throw new Error(`arguments nest deeper than ${MAX_ARGUMENT_DEPTH} levels`);
   if (state.pending.some((p) => p.callId === call.id)) {
     const message = `call id \`${call.id}\` is already pending in this session`;
     return { decision: errorDecision(policy, state, call, 'duplicate_call_id', message), state };
@@ -201,6 +206,9 @@ function decideUnsafe(policy: Policy, state: SessionState, call: ToolCall, conte
   });
   return allow(state, call, legs.pre, legs.post, seq, decided);
 }
+
+/** Levels below the top of a call's arguments that the engine reads (as the argument controls walk them). */
+const MAX_ARGUMENT_DEPTH = 64;
 
 function allow(
   state: SessionState,

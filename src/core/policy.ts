@@ -82,14 +82,29 @@ export function splitLegs(mask: LegMask): { pre: LegMask; post: LegMask } {
   return { pre: mask & (LEG_B | LEG_C), post: mask & (LEG_A | LEG_B) };
 }
 
-/** Parses a duration such as `90s`, `5m`, `1h`, `250ms` or a number of milliseconds. */
-export function parseDuration(text: string | number): number | undefined {
-  if (typeof text === 'number') return Number.isFinite(text) && text > 0 ? text : undefined;
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(text.trim());
-  if (!match) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
-  const ms = Number(match[1]) * unit;
-  return ms > 0 ? ms : undefined;
+/**
+ * The longest duration: what a timer holds (2^31-1 ms, 596h and some). A longer one is cut to 1 ms by the host's
+ * timers, so an approver or an upstream would be given up on at once.
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+
+/** Parses a duration such as `90s`, `5m`, `1h`, `250ms` or a number of milliseconds, up to `max`. */
+export function parseDuration(text: string | number, max = MAX_DURATION_MS): number | undefined {
+  let ms: number;
+  if (typeof text === 'number') ms = text;
+  else {
+    const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(text.trim());
+    if (!match) return undefined;
+    ms = Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  }
+  // INVARIANT: no duration is longer than a timer holds (test/policy/bad-input.test.ts "durations past what a timer").
+  return ms > 0 && ms <= max ? ms : undefined;
+}
+
+/** What is wrong with a duration {@link parseDuration} refused: too long, or not a duration at all. */
+export function durationProblem(text: unknown, example: string): string {
+  const long = (typeof text === 'string' || typeof text === 'number') && parseDuration(text, Infinity) !== undefined;
+  return long ? 'a duration can be at most 596h (what a timer holds)' : `expected a duration such as ${example}`;
 }
 
 function legsOrThrow(text: string | undefined, fallback: LegMask, where: string): LegMask {

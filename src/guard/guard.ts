@@ -7,7 +7,7 @@ import { decide, errorDecision, type ToolCall } from '../core/decide.ts';
 import type { ApprovalRequest, Decision, Reason } from '../core/decision.ts';
 import type { Configuration, InputTrust, PolicyDocument } from '../core/document.ts';
 import { formatLegs, LEG_A, LEG_B, type Leg, type LegMask, parseLegs } from '../core/legs.ts';
-import { compilePolicy, type Policy } from '../core/policy.ts';
+import { compilePolicy, MAX_DURATION_MS, type Policy, parseDuration } from '../core/policy.ts';
 import { MemoryProvenanceIndex, type ProvenanceLimits, type ProvenanceStats } from '../core/provenance.ts';
 import { type Evidence, effectiveLegs, newSessionState, reservedLegs, type SessionState } from '../core/state.ts';
 import { type CarriedValue, dropLeg, forkSession, recordResult } from '../core/transitions.ts';
@@ -253,6 +253,13 @@ class RuleOfTwoGuard implements Guard {
     this.#audit = options.audit ?? new MemoryAuditLog();
     this.#approver = options.approver;
     this.approvalTimeoutMs = options.approvalTimeoutMs ?? policy.approvalTtlMs;
+    // INVARIANT: an approver is waited for as long as asked; a timer cut to 1 ms would deny every approval
+    // (test/guard/bad-input.test.ts "refuses an approval timeout a timer cannot hold").
+    if (parseDuration(this.approvalTimeoutMs) === undefined) {
+      throw new ConfigError(
+        `approvalTimeoutMs must be a number of milliseconds from 1 to ${MAX_DURATION_MS}, got ${this.approvalTimeoutMs}`,
+      );
+    }
     this.#now = options.now ?? Date.now;
     this.#newId = options.newId ?? (() => crypto.randomUUID());
     this.#onError = options.onError ?? (() => {});

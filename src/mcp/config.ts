@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { PolicyDocument, ToolDocument } from '../core/document.ts';
-import { parseDuration } from '../core/policy.ts';
+import { durationProblem, parseDuration } from '../core/policy.ts';
 import { ConfigError, type ConfigIssue, quotedUrl } from '../errors.ts';
 import { formatPath, parseSource } from '../policy/source.ts';
 import { validatePolicy } from '../policy/validate.ts';
@@ -143,7 +143,7 @@ class ConfigReader {
   duration(value: unknown, path: Path, fallback: number): number {
     if (value === undefined) return fallback;
     const ms = typeof value === 'string' || typeof value === 'number' ? parseDuration(value) : undefined;
-    if (ms === undefined) this.report('invalid_duration', path, 'expected a duration such as `30s` or `500ms`');
+    if (ms === undefined) this.report('invalid_duration', path, durationProblem(value, '`30s` or `500ms`'));
     return ms ?? fallback;
   }
 

@@ -14,6 +14,7 @@ import { errorDecision, type ToolCall } from '../core/decide.ts';
 import type { ApprovalRequest, Decision, ReasonCode } from '../core/decision.ts';
 import type { PolicyDocument } from '../core/document.ts';
 import { formatLegs } from '../core/legs.ts';
+import { nestsDeeperThan } from '../core/nesting.ts';
 import { messageWithCauses } from '../errors.ts';
 import { createGuard, type Guard } from '../guard/guard.ts';
 import type { ApprovalReceipt, ApprovalStore, AuditLog, SessionStore } from '../store/types.ts';
@@ -44,6 +45,9 @@ import {
 } from './pins.ts';
 import { shellWord } from './shell.ts';
 import { type GatewayLog, Upstream } from './upstream.ts';
+
+/** Deepest upstream result answered: deeper nesting than any real result, well short of what overflows a writer. */
+const MAX_RESULT_DEPTH = 1000;
 
 /** How long a session seen without open approval requests skips the approval-store query. */
 const NO_APPROVALS_TTL_MS = 1000;
@@ -567,6 +571,10 @@ export class Gateway {
     let result: R;
     try {
       result = await run(signal);
+      // INVARIANT: a result that could not be written to the client is an upstream failure, answered as one; it was
+      // otherwise left unanswered (test/mcp/bad-input.test.ts "an upstream answering with a result nested").
+      if (nestsDeeperThan(result, MAX_RESULT_DEPTH))
+        throw new Error(`its result nests deeper than ${MAX_RESULT_DEPTH} levels`);
     } catch (error) {
       // The error text reaches the model like an output would, so what was reserved is committed.
       const message = messageWithCauses(error);

@@ -2,9 +2,9 @@ import { Transform, type TransformCallback, type Writable } from 'node:stream';
 
 const NEWLINE = Buffer.from('\n');
 
-/** A JSON-RPC error line for a message that could not be read (its id is unknown, hence null). */
-export function errorLine(code: number, message: string): string {
-  return `${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } })}\n`;
+/** A JSON-RPC error line for a message that could not be read (under its id when it has a valid one, else null). */
+export function errorLine(code: number, message: string, id: string | number | null = null): string {
+  return `${JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } })}\n`;
 }
 
 /**

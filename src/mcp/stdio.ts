@@ -1,10 +1,10 @@
 import type { Readable, Writable } from 'node:stream';
-import type { Server } from '@modelcontextprotocol/server';
+import { parseJSONRPCMessage, type Server } from '@modelcontextprotocol/server';
 import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { ElicitationApprovals } from './elicitation.ts';
 import { type FastToolCall, fastToolCall, HandedAsks, serveToolCall } from './fastpath.ts';
 import type { Gateway } from './gateway.ts';
-import { LineScreen, turnWriter } from './lines.ts';
+import { errorLine, LineScreen, turnWriter } from './lines.ts';
 import { createDownstreamServer, sendListsChanged } from './server.ts';
 import type { GatewayLog } from './upstream.ts';
 
@@ -56,7 +56,7 @@ export function serveGatewayStdio(
       screen.deliver(line);
     }
   };
-  const intercept = (message: unknown, line: Buffer): boolean => {
+  const take = (message: unknown, line: Buffer): boolean => {
     const cancelled = cancelledId(message);
     // The SDK sees the cancellation too (it may be for one of its requests).
     if (cancelled !== undefined) inFlight.get(cancelled)?.abort();
@@ -67,6 +67,9 @@ export function serveGatewayStdio(
     serveFast(call, line).catch((error: Error) => options.log(`stdio: ${error.message}`));
     return true;
   };
+  // INVARIANT: a message the SDK would drop with only a log line is answered with -32600, so its client does not wait
+  // for an answer forever (test/mcp/bad-input.test.ts).
+  const intercept = (message: unknown, line: Buffer): boolean => take(message, line) || refused(message, write);
   const screen = new LineScreen(options.maxMessageBytes, write, intercept);
   const screened = stdin.pipe(screen);
   // The screen already bounds lines; the SDK's own bound (which closes the connection) sits above it.
@@ -109,4 +112,28 @@ function cancelledId(message: unknown): string | number | undefined {
   if (m === null || typeof m !== 'object' || m.method !== 'notifications/cancelled') return undefined;
   const id = m.params?.requestId;
   return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+}
+
+/** Answers a message that is not JSON-RPC as the SDK reads it (which drops it silently); true when it did. */
+function refused(message: unknown, write: (line: string) => void): boolean {
+  let problem: string;
+  if (Array.isArray(message)) problem = 'batches are not supported';
+  else {
+    try {
+      parseJSONRPCMessage(message);
+      return false;
+    } catch {
+      // A schema mismatch, or a stack overflow on a deeply nested value.
+      problem = 'not a JSON-RPC 2.0 request, notification or response';
+    }
+  }
+  const id = (message as { id?: unknown } | null)?.id;
+  write(
+    errorLine(
+      -32600,
+      `invalid request: ${problem}`,
+      typeof id === 'string' || Number.isSafeInteger(id) ? (id as string | number) : null,
+    ),
+  );
+  return true;
 }

@@ -2,7 +2,7 @@ import { redactionProblem } from '../audit/redact.ts';
 import { idPatternProblem, type NarrowSchema, narrowSchemaProblem } from '../core/declassify.ts';
 import type { PolicyDocument } from '../core/document.ts';
 import { LEG_A, LEG_B, LEG_C, type LegMask, parseLegs } from '../core/legs.ts';
-import { parseDuration } from '../core/policy.ts';
+import { durationProblem, parseDuration } from '../core/policy.ts';
 import { regexProblem } from '../core/regex.ts';
 import type { ConfigIssue } from '../errors.ts';
 import { formatPath } from './source.ts';
@@ -195,7 +195,7 @@ class Validator {
         this.#report(
           'invalid_duration',
           ['approvals', 'ttl'],
-          `expected a duration such as \`5m\` or \`30s\`, got ${describe(approvals.ttl)}`,
+          `${durationProblem(approvals.ttl, '`5m` or `30s`')}, got ${describe(approvals.ttl)}`,
         );
     }
   }

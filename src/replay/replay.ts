@@ -1,5 +1,6 @@
 import type { Decision, Effect, Reason } from '../core/decision.ts';
 import type { Policy } from '../core/policy.ts';
+import { ConfigError } from '../errors.ts';
 import { createGuard, type Guard } from '../guard/guard.ts';
 import { MemoryAuditLog } from '../store/memory.ts';
 import type { AuditEvent } from '../store/types.ts';
@@ -67,7 +68,7 @@ function matches(expect: ExpectedEffect | undefined, effect: Effect): boolean {
  * Replays a trace through the engine with a deterministic clock and ids. Approvals come from the trace's approval
  * events; an ask that is never answered counts as denied, and results of calls that were not allowed are ignored.
  */
-export async function replay(policy: Policy, events: readonly TraceEvent[]): Promise<ReplayResult> {
+export async function replay(policy: Policy, events: readonly TraceEvent[], name = 'trace'): Promise<ReplayResult> {
   let tick = 0;
   let ids = 0;
   const audit = new MemoryAuditLog();
@@ -75,7 +76,15 @@ export async function replay(policy: Policy, events: readonly TraceEvent[]): Pro
   const runner = new Replayer(guard);
   for (const event of events) {
     tick++;
-    await runner.apply(event);
+    try {
+      await runner.apply(event);
+    } catch (error) {
+      // INVARIANT: an event the guard refuses (a session whose options cannot hold) is named by its line
+      // (test/cli/bad-input.test.ts).
+      if (error instanceof ConfigError)
+        throw new ConfigError(`${name} line ${event.line}: ${error.message}`, error.issues);
+      throw error;
+    }
   }
   return { rows: runner.rows, summary: runner.summary(), audit: audit.events };
 }

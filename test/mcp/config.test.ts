@@ -46,6 +46,12 @@ describe('gateway config', () => {
     expect(config.store).toEqual({ kind: 'sqlite', path: '/base/ruleoftwo.db', synchronous: 'full' });
   });
 
+  it('reports an upstream timeout longer than a timer can hold (596h)', async () => {
+    // A longer timeout was cut to 1 ms by Node's timers: every call to the upstream timed out at once.
+    const text = 'version: 1\nservers:\n  web: { url: "http://127.0.0.1:9000/mcp", timeout: 600h }\n';
+    expect(await issues(text)).toEqual(['servers.web.timeout@3: invalid_duration']);
+  });
+
   it('reports every issue with its path and line', async () => {
     const text = [
       'version: 2',

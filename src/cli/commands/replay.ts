@@ -95,7 +95,8 @@ export const replay: Command = {
         `cannot read trace \`${traceFile}\`: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
       );
     }
-    const result = await replayTrace(policy, parseTrace(text, `trace \`${traceFile}\``));
+    const name = `trace \`${traceFile}\``;
+    const result = await replayTrace(policy, parseTrace(text, name), name);
     io.stdout.write(parsed.values.json ? jsonLines(result) : renderTable(result));
     return result.summary.mismatches > 0 ? 1 : 0;
   },
