@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { PolicyDocument, ToolDocument } from '../core/document.ts';
 import { durationProblem, parseDuration } from '../core/policy.ts';
 import { ConfigError, type ConfigIssue, quotedUrl } from '../errors.ts';
 import { formatPath, parseSource } from '../policy/source.ts';
 import { validatePolicy } from '../policy/validate.ts';
+import { readTextFile } from '../text-file.ts';
 
 /** Separates an upstream's name from its tool's name in the names clients see: `fs__read_file`. */
 export const NAMESPACE_SEPARATOR = '__';
@@ -356,7 +356,7 @@ async function readPolicy(value: unknown, base: string, reader: ConfigReader): P
     const file = isAbsolute(value) ? value : resolve(base, value);
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = await readTextFile(file);
     } catch (error) {
       reader.report('unreadable_policy', ['policy'], `cannot read policy file \`${value}\`: ${errnoText(error)}`);
       return undefined;
@@ -385,7 +385,7 @@ function errnoText(error: unknown): string {
 export async function loadGatewayConfig(file: string): Promise<GatewayConfig> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readTextFile(file);
   } catch (error) {
     throw new ConfigError(`cannot read gateway config \`${file}\`: ${errnoText(error)}`);
   }

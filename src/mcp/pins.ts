@@ -1,8 +1,9 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { replaceFile } from '../atomic-file.ts';
 import { canonicalHash } from '../core/canonical.ts';
 import { ConfigError } from '../errors.ts';
+import { readTextFile } from '../text-file.ts';
 import { namespaced } from './labels.ts';
 import type { UpstreamOffer } from './upstream.ts';
 
@@ -131,7 +132,7 @@ export function emptyPins(): PinFile {
 export async function readPins(file: string): Promise<PinFile> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readTextFile(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return emptyPins();
     throw new ConfigError(`cannot read pin file \`${file}\`: ${(error as Error).message}`);

@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import type { PolicyDocument } from '../core/document.ts';
 import { compilePolicy, type Policy } from '../core/policy.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
+import { readTextFile } from '../text-file.ts';
 import { parseSource } from './source.ts';
 import { validatePolicy } from './validate.ts';
 
@@ -27,7 +27,7 @@ export function policyFromText(text: string, name = 'policy'): Policy {
 export async function loadPolicy(file: string): Promise<Policy> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readTextFile(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError(

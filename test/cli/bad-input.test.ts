@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -28,5 +28,48 @@ describe('ruleoftwo replay on a session the guard refuses', () => {
     expect(result.stderr).toBe(
       `ruleoftwo replay: trace \`${file}\` line 3: configuration BC excludes A, so the session's input must be trusted\n`,
     );
+  });
+});
+
+describe('files that are not valid UTF-8', () => {
+  // A policy with a Latin-1 byte on line 3, in a comment and in a list value. Decoding replaced it with U+FFFD unseen.
+  const bytes = Buffer.concat([
+    Buffer.from('version: 1\nlists:\n  team: [alice, b'),
+    Buffer.from([0xf6]),
+    Buffer.from(
+      'rn] # J\xf6rn\ntools:\n  read_chat: { output: A, lineage: { author: from, trusted: team } }\n',
+      'latin1',
+    ),
+  ]);
+
+  function policyFile(): { dir: string; file: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'r2-bad-utf8-'));
+    const file = join(dir, 'policy.yaml');
+    writeFileSync(file, bytes);
+    return { dir, file };
+  }
+
+  it('validate, check and replay name the line and exit 2', async () => {
+    const { file } = policyFile();
+    for (const args of [
+      ['validate', file],
+      ['check', file],
+      ['replay', file, trace([{ type: 'session', id: 's' }])],
+    ]) {
+      const result = await cli(args);
+      expect(result.status, args[0]).toBe(2);
+      expect(result.stderr, args[0]).toContain('line 3 is not valid UTF-8');
+      expect(result.stderr, args[0]).not.toContain('    at ');
+    }
+  });
+
+  it('lineage allow refuses the file and leaves its bytes as they were', async () => {
+    const { dir, file } = policyFile();
+    const result = await cli(['lineage', 'allow', 'policy.yaml', '--tool', 'read_chat', '--author', 'bob'], {
+      cwd: dir,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('line 3 is not valid UTF-8');
+    expect(readFileSync(file).equals(bytes)).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../../errors.ts';
 import { parsePolicy } from '../../policy/load.ts';
@@ -10,6 +10,7 @@ import {
   evaluateSuite,
 } from '../../replay/eval.ts';
 import { parseTrace } from '../../replay/trace.ts';
+import { readTextFile } from '../../text-file.ts';
 import { parseCommandArgs } from '../args.ts';
 import { type Command, UsageError } from '../io.ts';
 import { table } from '../table.ts';
@@ -25,7 +26,7 @@ Exit status: 1 when a decision under the full policy differs from the trace's ex
 
 async function readText(file: string): Promise<string> {
   try {
-    return await readFile(file, 'utf8');
+    return await readTextFile(file);
   } catch (error) {
     throw new UsageError(
       `cannot read \`${file}\`: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,

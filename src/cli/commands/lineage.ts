@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isSeq, parseDocument } from 'yaml';
 import { replaceFile } from '../../atomic-file.ts';
@@ -7,6 +6,7 @@ import { SqliteAuditLog } from '../../audit/sqlite-log.ts';
 import { ConfigError } from '../../errors.ts';
 import { parsePolicy } from '../../policy/load.ts';
 import type { AuditEvent } from '../../store/types.ts';
+import { readTextFile } from '../../text-file.ts';
 import { existingFile, parseCommandArgs } from '../args.ts';
 import { type Command, UsageError } from '../io.ts';
 
@@ -50,7 +50,7 @@ export const lineage: Command = {
     const path = resolve(io.cwd, file);
     let source: string;
     try {
-      source = await readFile(path, 'utf8');
+      source = await readTextFile(path);
     } catch (error) {
       throw new UsageError(`cannot read \`${file}\`: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadPolicy } from '../../policy/load.ts';
 import { type ReplayResult, type ReplayRow, replay as replayTrace } from '../../replay/replay.ts';
 import { parseTrace } from '../../replay/trace.ts';
+import { readTextFile } from '../../text-file.ts';
 import { parseCommandArgs } from '../args.ts';
 import { type Command, UsageError } from '../io.ts';
 import { table } from '../table.ts';
@@ -89,7 +89,7 @@ export const replay: Command = {
     const policy = await loadPolicy(resolve(io.cwd, policyFile));
     let text: string;
     try {
-      text = await readFile(resolve(io.cwd, traceFile), 'utf8');
+      text = await readTextFile(resolve(io.cwd, traceFile));
     } catch (error) {
       throw new UsageError(
         `cannot read trace \`${traceFile}\`: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parsePolicy } from '../../policy/load.ts';
+import { readTextFile } from '../../text-file.ts';
 import { type Command, UsageError } from '../io.ts';
 
 /** `ruleoftwo validate <policy>`: reports every issue of a policy file with its path and line. */
@@ -17,7 +17,7 @@ export const validate: Command = {
       throw new UsageError('expected one policy file');
     let text: string;
     try {
-      text = await readFile(resolve(io.cwd, file), 'utf8');
+      text = await readTextFile(resolve(io.cwd, file));
     } catch (error) {
       throw new UsageError(
         `cannot read \`${file}\`: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
