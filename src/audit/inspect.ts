@@ -6,7 +6,7 @@ import type { Checkpoint } from './checkpoint.ts';
 import { addChunks, addChunksHere, type ChunkOptions, DEFAULT_CHUNK_RECORDS } from './chunks.ts';
 import { leafHash } from './merkle.ts';
 import { readCheckpoints, readKeys, readRecords, readStoredHead } from './sqlite-log.ts';
-import { LogVerifier, type VerifyIssue, type VerifyOptions, type VerifyReport } from './verify.ts';
+import { byRecord, LogVerifier, type VerifyIssue, type VerifyOptions, type VerifyReport } from './verify.ts';
 
 /** Name in the first line of a JSONL export. */
 export const EXPORT_FORMAT = 'ruleoftwo-audit';
@@ -90,10 +90,7 @@ function checkHead(
     }
   }
   if (problem === undefined) return report;
-  const issues = [...report.issues, problem].sort(
-    (a, b) => (a.record ?? Number.MAX_SAFE_INTEGER) - (b.record ?? Number.MAX_SAFE_INTEGER),
-  );
-  return { ...report, ok: false, issues };
+  return { ...report, ok: false, issues: [...report.issues, problem].sort(byRecord) };
 }
 
 function headIssue(record: number, message: string): VerifyIssue {

@@ -41,6 +41,11 @@ export interface VerifyReport {
   notes: string[];
 }
 
+/** Orders issues by the record they name, the earliest first (where the log stops being trustworthy); unnamed last. */
+export function byRecord(a: VerifyIssue, b: VerifyIssue): number {
+  return (a.record ?? Number.MAX_SAFE_INTEGER) - (b.record ?? Number.MAX_SAFE_INTEGER);
+}
+
 /** Options of a verification. */
 export interface VerifyOptions {
   /** Trusted public keys (PEM); when given, every checkpoint must be signed by one of them. */
@@ -275,10 +280,7 @@ export class LogVerifier {
         message: `the log ends after record ${this.#next} but checkpoint ${beyond.size} covers ${beyond.size} records (truncated)`,
       });
     }
-    // The earliest record named comes first: that is where the log stops being trustworthy.
-    const issues = [...this.#issues].sort(
-      (a, b) => (a.record ?? Number.MAX_SAFE_INTEGER) - (b.record ?? Number.MAX_SAFE_INTEGER),
-    );
+    const issues = [...this.#issues].sort(byRecord);
     return {
       ok: issues.length === 0,
       records: this.#next,
