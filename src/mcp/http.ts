@@ -198,8 +198,12 @@ export async function serveGatewayHttp(
 
   /** Host, Origin and bearer token checks, on headers read by name (lowercase). */
   function refusal(header: (name: string) => string | null | undefined): Refusal | undefined {
+    const hostHeader = header('host') ?? '';
+    // INVARIANT: a request with two Host headers is refused, whichever comes first: Node would keep the first, a
+    // proxy in front may route by the last (test/mcp/transport-attacks.test.ts "two Host or two Authorization").
+    if (hostHeader.includes(',')) return { status: 400, message: 'more than one `host` header' };
     // DNS rebinding: a loopback listener answers only loopback Host names and allowed browser origins.
-    const host = (header('host') ?? '').replace(/:\d+$/, '');
+    const host = hostHeader.replace(/:\d+$/, '');
     if (LOOPBACK_HOSTS.has(http.host) && !LOOPBACK_HOSTS.has(host)) {
       return { status: 403, message: `host \`${host}\` is not allowed` };
     }
@@ -383,7 +387,9 @@ export async function serveGatewayHttp(
     return handler(req as NodeIncomingMessageLike, res, body);
   }
 
-  const node: NodeServer = createServer((req, res) => {
+  // Repeated headers are joined rather than all but the first dropped, so a second Host or Authorization fails the
+  // checks in `refusal` instead of passing unseen.
+  const node: NodeServer = createServer({ joinDuplicateHeaders: true }, (req, res) => {
     serve(req, res).catch((error: Error) => {
       log(`http: ${error.message}`);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });

@@ -223,6 +223,28 @@ describe("a hostile client against the gateway's HTTP endpoint", () => {
     expect(await raw(post([`host: [::1]:${url.port}`, auth]))).toMatch(/a 2025-era request needs an `Mcp-Session-Id`/);
   });
 
+  it('refuses a request with two Host or two Authorization headers, whichever comes first', async () => {
+    // Node keeps the first of a repeated Host or Authorization and drops the rest; a proxy in front may use the
+    // last. RFC 9112 §3.2: a request with more than one Host is answered 400.
+    const post = (headers: string[]) =>
+      head(`POST ${url.pathname} HTTP/1.1`, [...headers, ...json, `content-length: ${body.length}`]) + body;
+    const wrong = `authorization: Bearer ${TOKEN}x`;
+    const cases: [string, number][] = [
+      [post(['host: 127.0.0.1', 'host: attacker.example', auth]), 400],
+      [post(['host: attacker.example', 'host: 127.0.0.1', auth]), 400],
+      [post(['host: 127.0.0.1', 'host: 127.0.0.1', auth]), 400],
+      [post(['host: 127.0.0.1', auth, wrong]), 401],
+      [post(['host: 127.0.0.1', wrong, auth]), 401],
+    ];
+    for (const [request, expected] of cases) {
+      const answer = await raw(request, 1000);
+      expect([request, status(answer)]).toEqual([request, expected]);
+      if (expected === 400) expect(answer).toMatch(/more than one `host` header/);
+    }
+    // The control: one of each passes the front door.
+    expect(await raw(post(['host: 127.0.0.1', auth]))).toMatch(/a 2025-era request needs an `Mcp-Session-Id`/);
+  });
+
   it('answers an oversized chunked body with 413 (no reset), and keeps serving', async () => {
     const chunk = 'a'.repeat(0x2000);
     const response = await raw(
