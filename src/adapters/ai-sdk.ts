@@ -3,6 +3,7 @@
  * call-level `toolApproval` (ai 7) ask the guard, `execute` runs allowed calls and records their outputs, the SDK's
  * own tool-approval flow carries `ask` to a person, and `prepareStep` audits the refusals given in that flow.
  */
+import { ConfigError } from '../errors.ts';
 import type { Guard } from '../guard/guard.ts';
 import type { ApprovalAnswer } from '../store/types.ts';
 import { CallGate } from './gate.ts';
@@ -11,6 +12,8 @@ import { CallGate } from './gate.ts';
 export interface AiSdkTool {
   execute?: (input: never, options: never) => unknown;
   needsApproval?: unknown;
+  /** `true` on a provider tool the model's provider runs itself (ai 7). */
+  isProviderExecuted?: unknown;
 }
 
 /** Where guarded tools act: a guard and the id of an open session (one per conversation). */
@@ -52,7 +55,17 @@ export function guardTools<T extends Record<string, AiSdkTool>>(
 ): GuardedAiSdkTools<T> {
   const gate = new CallGate(options.guard, options.session);
   const guarded: Record<string, AiSdkTool> = Object.create(null);
-  for (const [name, tool] of Object.entries(tools)) guarded[name] = guardTool(gate, name, tool);
+  for (const [name, tool] of Object.entries(tools)) {
+    // INVARIANT: no tool runs where the guard can neither stop it nor record its output. The provider runs such a tool
+    // within the model's response, before any hook, so a refusal would not stop it and its output would reach the model
+    // with no legs recorded (test/adapters/provider-executed.test.ts).
+    if (tool.isProviderExecuted === true) {
+      throw new ConfigError(
+        `tool \`${name}\` is run by the model's provider, where ruleoftwo can neither stop it nor record its output`,
+      );
+    }
+    guarded[name] = guardTool(gate, name, tool);
+  }
   const toolApproval: GuardedAiSdkTools<T>['toolApproval'] = async ({ toolCall, messages }) => {
     const call = { id: toolCall.toolCallId, tool: toolCall.toolName, args: toolCall.input };
     const verdict = await gate.decide(call, { shown: true });
