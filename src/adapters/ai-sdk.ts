@@ -12,7 +12,9 @@ import { CallGate } from './gate.ts';
 export interface AiSdkTool {
   execute?: (input: never, options: never) => unknown;
   needsApproval?: unknown;
-  /** `true` on a provider tool the model's provider runs itself (ai 7). */
+  /** `'provider'` on a tool the model's provider defines. */
+  type?: unknown;
+  /** `true` on a provider tool the model's provider runs itself (ai 7; ai 6 does not say). */
   isProviderExecuted?: unknown;
 }
 
@@ -59,7 +61,7 @@ export function guardTools<T extends Record<string, AiSdkTool>>(
     // INVARIANT: no tool runs where the guard can neither stop it nor record its output. The provider runs such a tool
     // within the model's response, before any hook, so a refusal would not stop it and its output would reach the model
     // with no legs recorded (test/adapters/provider-executed.test.ts).
-    if (tool.isProviderExecuted === true) {
+    if (providerRuns(tool)) {
       throw new ConfigError(
         `tool \`${name}\` is run by the model's provider, where ruleoftwo can neither stop it nor record its output`,
       );
@@ -83,6 +85,12 @@ export function guardTools<T extends Record<string, AiSdkTool>>(
     return undefined;
   };
   return { tools: guarded as T, toolApproval, prepareStep };
+}
+
+/** Whether the model's provider may run the tool itself: ai 7 says so; in ai 6, any provider tool without `execute`. */
+function providerRuns(tool: AiSdkTool): boolean {
+  if (tool.isProviderExecuted !== undefined) return tool.isProviderExecuted === true;
+  return tool.type === 'provider' && tool.execute === undefined;
 }
 
 /** Whether the tool's own `needsApproval` (the app's rule, apart from the guard) puts this call before a person. */

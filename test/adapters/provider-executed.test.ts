@@ -1,6 +1,8 @@
 import { createProviderExecutedToolFactory } from '@ai-sdk/provider-utils';
 import * as ai7 from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
+import * as ai6 from 'ai-v6';
+import { MockLanguageModelV3 } from 'ai-v6/test';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { guardTools } from '../../src/adapters/ai-sdk.ts';
@@ -27,6 +29,17 @@ const webSearch = createProviderExecutedToolFactory({
   outputSchema: z.string(),
 });
 
+/** Each major: its library, its mock model, and a provider tool its provider runs (ai 6's tools do not say so). */
+const majors = [
+  { major: 7, lib: ai7, Model: MockLanguageModelV4, search: () => webSearch({}) },
+  {
+    major: 6,
+    lib: ai6 as unknown as typeof ai7,
+    Model: MockLanguageModelV3 as unknown as typeof MockLanguageModelV4,
+    search: () => ({ type: 'provider', id: 'test.web_search', args: {}, inputSchema: z.object({ q: z.string() }) }),
+  },
+] as const;
+
 function toolCall(id: string, name: string, args: unknown, providerExecuted = false) {
   return { type: 'tool-call', toolCallId: id, toolName: name, input: JSON.stringify(args), providerExecuted };
 }
@@ -51,44 +64,47 @@ const responses = [
 ];
 
 describe('ai-sdk adapter and tools the provider runs itself', () => {
-  it('refuses to guard a provider-executed tool, whose refusal cannot stop it nor its output be recorded', async () => {
-    const guard = createGuard({ policy, audit: new MemoryAuditLog() });
-    await guard.session('s');
-    const sent: unknown[] = [];
-    const tools = {
-      read_secret: ai7.tool({ inputSchema: z.object({}), execute: async () => 'secret' }),
-      send_email: ai7.tool({
-        inputSchema: z.object({ to: z.string(), body: z.string() }),
-        execute: async (args: { to: string; body: string }) => {
-          sent.push(args);
-          return 'sent';
-        },
-      }),
-      web_search: webSearch({}),
-    };
-    let step = 0;
-    const run = async () => {
-      const guarded = guardTools(tools, { guard, session: 's' });
-      await ai7.generateText({
-        model: new MockLanguageModelV4({
-          doGenerate: (async () => {
-            const content = responses[step++] ?? [{ type: 'text', text: 'done' }];
-            const finishReason = step > responses.length ? 'stop' : 'tool-calls';
-            return { content, finishReason: { unified: finishReason, raw: finishReason }, usage, warnings: [] };
-          }) as never,
+  it.each(majors)(
+    'refuses to guard a tool the provider runs: a refusal would not stop it nor record its output (ai $major)',
+    async ({ major, lib, Model, search }) => {
+      const guard = createGuard({ policy, audit: new MemoryAuditLog() });
+      await guard.session('s');
+      const sent: unknown[] = [];
+      const tools = {
+        read_secret: lib.tool({ inputSchema: z.object({}), execute: async () => 'secret' }),
+        send_email: lib.tool({
+          inputSchema: z.object({ to: z.string(), body: z.string() }),
+          execute: async (args: { to: string; body: string }) => {
+            sent.push(args);
+            return 'sent';
+          },
         }),
-        tools: guarded.tools,
-        toolApproval: guarded.toolApproval,
-        prepareStep: guarded.prepareStep,
-        prompt: 'Find a lunch place.',
-        stopWhen: ai7.stepCountIs(4),
-      });
-    };
-    const error = await run().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(sent).toEqual([]);
-    expect(String(error)).toMatch(/`web_search` is run by the model's provider/);
-  });
+        web_search: search() as ReturnType<typeof webSearch>,
+      };
+      let step = 0;
+      const run = async () => {
+        const guarded = guardTools(tools, { guard, session: 's' });
+        await lib.generateText({
+          model: new Model({
+            doGenerate: (async () => {
+              const content = responses[step++] ?? [{ type: 'text', text: 'done' }];
+              const finishReason = step > responses.length ? 'stop' : 'tool-calls';
+              return { content, finishReason: { unified: finishReason, raw: finishReason }, usage, warnings: [] };
+            }) as never,
+          }),
+          tools: guarded.tools,
+          ...(major === 7 ? { toolApproval: guarded.toolApproval } : {}),
+          prepareStep: guarded.prepareStep,
+          prompt: 'Find a lunch place.',
+          stopWhen: lib.stepCountIs(4),
+        });
+      };
+      const error = await run().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(sent).toEqual([]);
+      expect(String(error)).toMatch(/`web_search` is run by the model's provider/);
+    },
+  );
 });
