@@ -107,6 +107,9 @@ function guardTool(gate: CallGate, name: string, tool: AiSdkTool): AiSdkTool {
     // so a denied call is "not in need of approval" and `execute` answers it with the denial text.
     needsApproval: async (input: unknown, opts: ExecuteOptions) => {
       const verdict = await gate.decide({ id: opts.toolCallId, tool: name, args: input }, { shown: true });
+      // INVARIANT: a refused call of a tool without `execute` is not handed to the app to run: nothing can answer it
+      // with the refusal here, so the run stops (test/adapters/client-tools.test.ts "ai 6").
+      if (verdict.effect === 'deny' && !execute) throw new Error(verdict.message);
       if (verdict.effect === 'ask') return true;
       if (verdict.effect === 'deny') return false;
       return ownApproval(tool, input, opts);
