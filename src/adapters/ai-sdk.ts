@@ -12,8 +12,6 @@ import { CallGate } from './gate.ts';
 export interface AiSdkTool {
   execute?: (input: never, options: never) => unknown;
   needsApproval?: unknown;
-  /** `'provider'` on a tool the model's provider defines. */
-  type?: unknown;
   /** `true` on a provider tool the model's provider runs itself (ai 7; ai 6 does not say). */
   isProviderExecuted?: unknown;
 }
@@ -90,7 +88,7 @@ export function guardTools<T extends Record<string, AiSdkTool>>(
 /** Whether the model's provider may run the tool itself: ai 7 says so; in ai 6, any provider tool without `execute`. */
 function providerRuns(tool: AiSdkTool): boolean {
   if (tool.isProviderExecuted !== undefined) return tool.isProviderExecuted === true;
-  return tool.type === 'provider' && tool.execute === undefined;
+  return (tool as { type?: unknown }).type === 'provider' && tool.execute === undefined;
 }
 
 /** Whether the tool's own `needsApproval` (the app's rule, apart from the guard) puts this call before a person. */

@@ -9,7 +9,10 @@ import { guardTools } from '../../src/adapters/ai-sdk.ts';
 import type { Conversation } from './conformance.ts';
 import { scripts, type World, world } from './fixture.ts';
 
-/** `send_email` has no `execute`: the SDK hands its calls to the app, which runs them (a client-side tool). */
+/**
+ * `send_email` has no `execute`: the SDK hands its calls to the app, which runs them (a client-side tool). Such a tool
+ * set does not fit `guardTools`' parameter type under `exactOptionalPropertyTypes`, hence the casts below.
+ */
 function clientTools(lib: Pick<typeof ai7, 'tool'>, w: World) {
   return {
     read_inbox: lib.tool({ inputSchema: z.object({}), execute: async () => w.mailbox.readInbox() }),
@@ -20,12 +23,15 @@ function clientTools(lib: Pick<typeof ai7, 'tool'>, w: World) {
 describe('ai-sdk adapter and tools without execute', () => {
   it('does not hand a call the guard refused to the app to run (ai 6)', async () => {
     const w = await world('deny', { name: 'client-6' });
-    const guarded = guardTools(clientTools(ai6 as unknown as typeof ai7, w), { guard: w.guard, session: w.session });
+    const guarded = guardTools(clientTools(ai6 as unknown as typeof ai7, w) as never, {
+      guard: w.guard,
+      session: w.session,
+    });
     const conversation: Conversation = { seen: new Map(), asked: [] };
     const outcome = await ai6
       .generateText({
         model: new MockLanguageModelV3({ doGenerate: scriptedGenerate(scripts.attack, conversation) as never }),
-        tools: guarded.tools,
+        tools: guarded.tools as ai6.ToolSet,
         prompt: 'Check my inbox.',
         stopWhen: ai6.stepCountIs(4),
       })
@@ -40,11 +46,11 @@ describe('ai-sdk adapter and tools without execute', () => {
 
   it('answers a refused call with the denial the model reads (ai 7)', async () => {
     const w = await world('deny', { name: 'client-7' });
-    const guarded = guardTools(clientTools(ai7, w), { guard: w.guard, session: w.session });
+    const guarded = guardTools(clientTools(ai7, w) as never, { guard: w.guard, session: w.session });
     const conversation: Conversation = { seen: new Map(), asked: [] };
     const result = await ai7.generateText({
       model: new MockLanguageModelV4({ doGenerate: scriptedGenerate(scripts.attack, conversation) as never }),
-      tools: guarded.tools,
+      tools: guarded.tools as ai7.ToolSet,
       toolApproval: guarded.toolApproval,
       prompt: 'Check my inbox.',
       stopWhen: ai7.stepCountIs(4),
