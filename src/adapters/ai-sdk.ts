@@ -3,6 +3,7 @@
  * call-level `toolApproval` (ai 7) ask the guard, `execute` runs allowed calls and records their outputs, the SDK's
  * own tool-approval flow carries `ask` to a person, and `prepareStep` audits the refusals given in that flow.
  */
+import { ConfigError } from '../errors.ts';
 import type { Guard } from '../guard/guard.ts';
 import type { ApprovalAnswer } from '../store/types.ts';
 import { CallGate } from './gate.ts';
@@ -11,6 +12,8 @@ import { CallGate } from './gate.ts';
 export interface AiSdkTool {
   execute?: (input: never, options: never) => unknown;
   needsApproval?: unknown;
+  /** `true` on a provider tool the model's provider runs itself (ai 7; ai 6 does not say). */
+  isProviderExecuted?: unknown;
 }
 
 /** Where guarded tools act: a guard and the id of an open session (one per conversation). */
@@ -52,7 +55,17 @@ export function guardTools<T extends Record<string, AiSdkTool>>(
 ): GuardedAiSdkTools<T> {
   const gate = new CallGate(options.guard, options.session);
   const guarded: Record<string, AiSdkTool> = Object.create(null);
-  for (const [name, tool] of Object.entries(tools)) guarded[name] = guardTool(gate, name, tool);
+  for (const [name, tool] of Object.entries(tools)) {
+    // INVARIANT: no tool runs where the guard can neither stop it nor record its output. The provider runs such a tool
+    // within the model's response, before any hook, so a refusal would not stop it and its output would reach the model
+    // with no legs recorded (test/adapters/provider-executed.test.ts).
+    if (providerRuns(tool)) {
+      throw new ConfigError(
+        `tool \`${name}\` is run by the model's provider, where ruleoftwo can neither stop it nor record its output`,
+      );
+    }
+    guarded[name] = guardTool(gate, name, tool);
+  }
   const toolApproval: GuardedAiSdkTools<T>['toolApproval'] = async ({ toolCall, messages }) => {
     const call = { id: toolCall.toolCallId, tool: toolCall.toolName, args: toolCall.input };
     const verdict = await gate.decide(call, { shown: true });
@@ -72,6 +85,12 @@ export function guardTools<T extends Record<string, AiSdkTool>>(
   return { tools: guarded as T, toolApproval, prepareStep };
 }
 
+/** Whether the model's provider may run the tool itself: ai 7 says so; in ai 6, any provider tool without `execute`. */
+function providerRuns(tool: AiSdkTool): boolean {
+  if (tool.isProviderExecuted !== undefined) return tool.isProviderExecuted === true;
+  return (tool as { type?: unknown }).type === 'provider' && tool.execute === undefined;
+}
+
 /** Whether the tool's own `needsApproval` (the app's rule, apart from the guard) puts this call before a person. */
 async function ownApproval(tool: AiSdkTool | undefined, input: unknown, opts: ExecuteOptions): Promise<boolean> {
   const own = tool?.needsApproval as boolean | ((input: unknown, options: ExecuteOptions) => unknown) | undefined;
@@ -86,6 +105,9 @@ function guardTool(gate: CallGate, name: string, tool: AiSdkTool): AiSdkTool {
     // so a denied call is "not in need of approval" and `execute` answers it with the denial text.
     needsApproval: async (input: unknown, opts: ExecuteOptions) => {
       const verdict = await gate.decide({ id: opts.toolCallId, tool: name, args: input }, { shown: true });
+      // INVARIANT: a refused call of a tool without `execute` is not handed to the app to run: nothing can answer it
+      // with the refusal here, so the run stops (test/adapters/client-tools.test.ts "ai 6").
+      if (verdict.effect === 'deny' && !execute) throw new Error(verdict.message);
       if (verdict.effect === 'ask') return true;
       if (verdict.effect === 'deny') return false;
       return ownApproval(tool, input, opts);

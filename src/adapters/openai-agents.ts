@@ -5,6 +5,7 @@
  * SDK asks before every model turn, audits the interruptions a person rejected.
  */
 import type { FunctionTool, RunContext, ToolInputGuardrailDefinition } from '@openai/agents';
+import { ConfigError } from '../errors.ts';
 import type { Guard } from '../guard/guard.ts';
 import { CallGate, MAX_HELD_VERDICTS } from './gate.ts';
 
@@ -18,11 +19,34 @@ export interface OpenAIAgentsGuardOptions {
 // biome-ignore lint/suspicious/noExplicitAny: matches the SDK's own `FunctionTool<any, any, any>` for any tool.
 type AnyFunctionTool = FunctionTool<any, any, any>;
 
+/** Every tool {@link guardTools} returned: an agent that runs any other tool is refused. */
+const guardedTools = new WeakSet<object>();
+
 /** Guards function tools for one conversation: the same tools with the guard in their approval, guardrail and invoke. */
 export function guardTools<T extends AnyFunctionTool>(tools: readonly T[], options: OpenAIAgentsGuardOptions): T[] {
   const gate = new CallGate(options.guard, options.session);
   const interrupted: Interrupted = new Map();
-  return tools.map((tool) => guardTool(gate, interrupted, tool));
+  return tools.map((tool) => {
+    const guarded = guardTool(gate, interrupted, tool);
+    guardedTools.add(guarded);
+    return guarded;
+  });
+}
+
+/**
+ * Throws when the agent runs a tool the guard does not see: a tool added without {@link guardTools}, a hosted tool
+ * (run by OpenAI) or an MCP server's tools. Such a call would run undecided and its output reach the model unrecorded.
+ */
+function assertAllGuarded(agent: { tools?: readonly { name?: unknown }[]; mcpServers?: readonly unknown[] }): void {
+  // INVARIANT: an agent with a tool the guard does not see does not run (test/adapters/unguarded-tools.test.ts).
+  const other = (agent.tools ?? []).find((tool) => !guardedTools.has(tool));
+  if (other)
+    throw new ConfigError(
+      `ruleoftwo does not guard the agent's tool \`${String(other.name)}\`; guard it with guardTools`,
+    );
+  if ((agent.mcpServers ?? []).length > 0) {
+    throw new ConfigError("ruleoftwo does not guard the tools of the agent's MCP servers; leave mcpServers out");
+  }
 }
 
 /** Calls put before a person as interruptions and not run yet: tool name by call id. */
@@ -76,6 +100,7 @@ function guardTool<T extends AnyFunctionTool>(gate: CallGate, interrupted: Inter
       return asks;
     },
     isEnabled: async (context: RunContext, agent: Parameters<AnyFunctionTool['isEnabled']>[1]) => {
+      assertAllGuarded(agent);
       if (interrupted.size > 0) await auditRejections(gate, interrupted, context);
       return tool.isEnabled(context, agent);
     },

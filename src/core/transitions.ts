@@ -1,3 +1,4 @@
+import { canonicalJson } from './canonical.ts';
 import { allowedLegs } from './decide.ts';
 import { declassify, type NarrowSchema } from './declassify.ts';
 import type { Configuration, InputTrust } from './document.ts';
@@ -56,6 +57,10 @@ export function recordResult(
     }
     // Lineage always runs: under `filter` the output reserved no A, so untrusted items must not reach the model.
     if (profile.lineage !== undefined) {
+      // INVARIANT: lineage judges only plain JSON data, so the model cannot be shown other items than it judged (a
+      // `toJSON`, a class instance's serialization); anything else is unreadable: withheld under `filter`, A under
+      // `taint` (test/adapters/lineage-view.test.ts).
+      canonicalJson(output);
       const lineage = applyLineage(profile.lineage, output, allowances);
       seen = lineage.output;
       note = describeLineage(lineage, profile.lineage.untrusted);
