@@ -366,18 +366,14 @@ function checkEmbedded(
 ): void {
   const absolute = new Set<string>();
   const relative = new Set<string>();
-  if (!readingsOf(text, absolute, relative)) {
-    violate(outcome, url.effect, 'url_invalid', `argument \`${path}\` has more readings of its URLs than are checked`);
-    return;
-  }
   // INVARIANT: markdown drops the backslash of an escaped punctuation character in a link destination, so
   // `![x](https://files.company.example\)@evil.example)` fetches from evil.example: the text is read unescaped too
   // (test/core/evasion.test.ts "markdown escapes").
-  if (
-    text.includes('\\') &&
-    MARKDOWN_ESCAPE.test(text) &&
-    !readingsOf(text.replace(MARKDOWN_ESCAPES, '$1'), absolute, relative)
-  ) {
+  const escaped = text.includes('\\') && MARKDOWN_ESCAPE.test(text);
+  const read =
+    readingsOf(text, absolute, relative) &&
+    (!escaped || readingsOf(text.replace(MARKDOWN_ESCAPES, '$1'), absolute, relative));
+  if (!read) {
     violate(outcome, url.effect, 'url_invalid', `argument \`${path}\` has more readings of its URLs than are checked`);
     return;
   }
@@ -385,8 +381,10 @@ function checkEmbedded(
   for (const found of relative) if (!absolute.has(found)) checkUrl(outcome, path, found, url, reader, RELATIVE_BASE);
 }
 
-/** A backslash before ASCII punctuation: an escape to markdown (tested after a native search for a backslash: the
- * expression alone reads every character, 3 µs on a 3,000-character body). */
+/**
+ * A backslash before ASCII punctuation: an escape to markdown (tested after a native search for a backslash: the
+ * expression alone reads every character, 3 µs on a 3,000-character body).
+ */
 const MARKDOWN_ESCAPE = /\\[!-/:-@[-`{-~]/;
 const MARKDOWN_ESCAPES = /\\([!-/:-@[-`{-~])/g;
 
