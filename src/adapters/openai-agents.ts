@@ -33,20 +33,40 @@ export function guardTools<T extends AnyFunctionTool>(tools: readonly T[], optio
   });
 }
 
+/** What {@link assertAllGuarded} reads of an agent: its tools, MCP servers and the agents it may hand off to. */
+interface AgentShape {
+  name?: unknown;
+  tools?: readonly { name?: unknown }[];
+  mcpServers?: readonly unknown[];
+  handoffs?: readonly (AgentShape | { agent?: AgentShape })[];
+}
+
 /**
- * Throws when the agent runs a tool the guard does not see: a tool added without {@link guardTools}, a hosted tool
- * (run by OpenAI) or an MCP server's tools. Such a call would run undecided and its output reach the model unrecorded.
+ * Throws when the agent, or an agent it may hand the conversation to, runs a tool the guard does not see: a tool
+ * added without {@link guardTools}, a hosted tool (run by OpenAI) or an MCP server's tools. Such a call would run
+ * undecided and its output reach the model unrecorded; a handoff carries the whole conversation, untrusted input
+ * included, to the agent it names.
  */
-function assertAllGuarded(agent: { tools?: readonly { name?: unknown }[]; mcpServers?: readonly unknown[] }): void {
-  // INVARIANT: an agent with a tool the guard does not see does not run (test/adapters/unguarded-tools.test.ts).
-  const other = (agent.tools ?? []).find((tool) => !guardedTools.has(tool));
-  if (other)
-    throw new ConfigError(
-      `ruleoftwo does not guard the agent's tool \`${String(other.name)}\`; guard it with guardTools`,
-    );
-  if ((agent.mcpServers ?? []).length > 0) {
-    throw new ConfigError("ruleoftwo does not guard the tools of the agent's MCP servers; leave mcpServers out");
-  }
+function assertAllGuarded(agent: AgentShape): void {
+  // INVARIANT: an agent with a tool the guard does not see does not run, nor does one that hands off to such an
+  // agent (test/adapters/unguarded-tools.test.ts).
+  const seen = new Set<AgentShape>();
+  const visit = (current: AgentShape, via: string): void => {
+    if (seen.has(current)) return;
+    seen.add(current);
+    const other = (current.tools ?? []).find((tool) => !guardedTools.has(tool));
+    if (other)
+      throw new ConfigError(
+        `ruleoftwo does not guard the tool \`${String(other.name)}\` of ${via}; guard it with guardTools`,
+      );
+    if ((current.mcpServers ?? []).length > 0)
+      throw new ConfigError(`ruleoftwo does not guard the tools of the MCP servers of ${via}; leave mcpServers out`);
+    for (const item of current.handoffs ?? []) {
+      const target = 'agent' in item && item.agent !== undefined ? item.agent : (item as AgentShape);
+      visit(target, `agent \`${String(target.name)}\`, which \`${String(current.name)}\` hands off to`);
+    }
+  };
+  visit(agent, 'the agent');
 }
 
 /** Calls put before a person as interruptions and not run yet: tool name by call id. */

