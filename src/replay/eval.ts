@@ -29,6 +29,8 @@ export interface EvalCounts {
   stopped: number;
   /** Calls the trace expects to be allowed or asked: the benign task. */
   benign: number;
+  /** Benign calls that confer C under this variant (the rest are reads, which no variant here gates). */
+  consequential: number;
   allowed: number;
   asked: number;
   denied: number;
@@ -55,7 +57,17 @@ export function policyVariant(document: PolicyDocument, variant: EvalVariant): P
 }
 
 function emptyCounts(): EvalCounts {
-  return { scenarios: 0, attacks: 0, stopped: 0, benign: 0, allowed: 0, asked: 0, denied: 0, mismatches: [] };
+  return {
+    scenarios: 0,
+    attacks: 0,
+    stopped: 0,
+    benign: 0,
+    consequential: 0,
+    allowed: 0,
+    asked: 0,
+    denied: 0,
+    mismatches: [],
+  };
 }
 
 /** Replays every scenario under every variant and counts what each variant stops and lets through. */
@@ -75,6 +87,7 @@ export async function evaluateSuite(scenarios: readonly EvalScenario[]): Promise
           if (row.effect !== 'allow') counts.stopped++;
         } else {
           counts.benign++;
+          if (row.decision?.call?.pre.includes('C')) counts.consequential++;
           if (row.effect === 'allow') counts.allowed++;
           else if (row.effect === 'ask') counts.asked++;
           else counts.denied++;

@@ -75,13 +75,23 @@ function total(report: EvalReport, variant: keyof EvalReport): EvalCounts {
     attacks: 0,
     stopped: 0,
     benign: 0,
+    consequential: 0,
     allowed: 0,
     asked: 0,
     denied: 0,
     mismatches: [],
   };
   for (const counts of report[variant].values()) {
-    for (const key of ['scenarios', 'attacks', 'stopped', 'benign', 'allowed', 'asked', 'denied'] as const)
+    for (const key of [
+      'scenarios',
+      'attacks',
+      'stopped',
+      'benign',
+      'consequential',
+      'allowed',
+      'asked',
+      'denied',
+    ] as const)
       sum[key] += counts[key];
     sum.mismatches.push(...counts.mismatches);
   }
@@ -119,11 +129,13 @@ export function renderEval(report: EvalReport): string {
     'benign denied',
   ];
   const mismatches = total(report, 'full').mismatches;
+  const legs = total(report, 'legs');
   const tail =
     mismatches.length === 0
       ? 'every decision under the full policy matches its trace'
       : `${mismatches.length} decision(s) under the full policy differ from their trace:\n${mismatches.map((m) => `  ${m}`).join('\n')}`;
-  return `${table(header, rows)}\n\nstopped = attack calls asked or denied; benign allowed = benign calls allowed without asking; asked = benign calls asked\n${tail}\n`;
+  const reads = `${legs.consequential} of the ${legs.benign} benign calls go to consequential tools (C by the tool legs alone); the others confer no C`;
+  return `${table(header, rows)}\n\nstopped = attack calls asked or denied; benign allowed = benign calls allowed without asking; asked = benign calls asked\n${reads}\n${tail}\n`;
 }
 
 /** `ruleoftwo eval <suite>`: what each refinement buys on an attack-scenario suite. */
