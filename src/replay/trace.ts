@@ -116,8 +116,16 @@ export function parseTrace(text: string, name = 'trace'): TraceEvent[] {
     }
     if (value.because !== undefined) {
       const codes = typeof value.because === 'string' ? [value.because] : value.because;
-      if (!Array.isArray(codes) || codes.length === 0 || !codes.every((c) => typeof c === 'string' && REASON_CODE.test(c))) {
-        report('invalid_value', '`because` must be a reason code or a non-empty list of them, e.g. `lethal_trifecta`', 'because');
+      if (
+        !Array.isArray(codes) ||
+        codes.length === 0 ||
+        !codes.every((c) => typeof c === 'string' && REASON_CODE.test(c))
+      ) {
+        report(
+          'invalid_value',
+          '`because` must be a reason code or a non-empty list of them, e.g. `lethal_trifecta`',
+          'because',
+        );
         ok = false;
       } else {
         value.because = codes;
