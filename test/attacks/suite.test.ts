@@ -21,7 +21,7 @@ const scenarios = await loadSuite(suiteDir);
 const report = await evaluateSuite(scenarios);
 
 function sum(variant: (typeof EVAL_VARIANTS)[number]): Omit<EvalCounts, 'mismatches'> {
-  const out = { scenarios: 0, attacks: 0, stopped: 0, benign: 0, allowed: 0, asked: 0, denied: 0 };
+  const out = { scenarios: 0, attacks: 0, stopped: 0, benign: 0, consequential: 0, allowed: 0, asked: 0, denied: 0 };
   for (const counts of report[variant].values())
     for (const key of Object.keys(out) as (keyof typeof out)[]) out[key] += counts[key];
   return out;

@@ -91,9 +91,7 @@ describe('trace format', () => {
     expect(result.status).toBe(1);
     expect(result.stdout).toContain('MISMATCH: expected reason `url_host_denied`, got lethal_trifecta');
     expect(result.stdout).toMatch(/, 1 mismatches$/m);
-    expect(() => parseTrace('{"type":"call","id":"c","tool":"t","because":["Not A Code"]}')).toThrow(
-      /malformed line/,
-    );
+    expect(() => parseTrace('{"type":"call","id":"c","tool":"t","because":["Not A Code"]}')).toThrow(/malformed line/);
     expect(() => parseTrace('{"type":"call","id":"c","tool":"t","because":[]}')).toThrow(/malformed line/);
   });
 
