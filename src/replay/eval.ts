@@ -56,18 +56,32 @@ export function policyVariant(document: PolicyDocument, variant: EvalVariant): P
   return { ...rest, tools: stripped };
 }
 
+/** The numeric fields of {@link EvalCounts}. */
+const COUNT_KEYS = [
+  'scenarios',
+  'attacks',
+  'stopped',
+  'benign',
+  'consequential',
+  'allowed',
+  'asked',
+  'denied',
+] as const;
+
 function emptyCounts(): EvalCounts {
-  return {
-    scenarios: 0,
-    attacks: 0,
-    stopped: 0,
-    benign: 0,
-    consequential: 0,
-    allowed: 0,
-    asked: 0,
-    denied: 0,
-    mismatches: [],
-  };
+  const counts = { mismatches: [] } as unknown as EvalCounts;
+  for (const key of COUNT_KEYS) counts[key] = 0;
+  return counts;
+}
+
+/** One variant's counts summed over every category, mismatches included. */
+export function totalCounts(report: EvalReport, variant: EvalVariant): EvalCounts {
+  const sum = emptyCounts();
+  for (const counts of report[variant].values()) {
+    for (const key of COUNT_KEYS) sum[key] += counts[key];
+    sum.mismatches.push(...counts.mismatches);
+  }
+  return sum;
 }
 
 /** Replays every scenario under every variant and counts what each variant stops and lets through. */

@@ -5,13 +5,7 @@ import { loadSuite } from '../../src/cli/commands/eval.ts';
 import type { Effect } from '../../src/core/decision.ts';
 import type { ArgumentControl, PolicyDocument, ToolDocument } from '../../src/core/document.ts';
 import { compilePolicy } from '../../src/core/policy.ts';
-import {
-  EVAL_VARIANTS,
-  type EvalCounts,
-  type EvalScenario,
-  evaluateSuite,
-  policyVariant,
-} from '../../src/replay/eval.ts';
+import { EVAL_VARIANTS, type EvalScenario, evaluateSuite, policyVariant, totalCounts } from '../../src/replay/eval.ts';
 import { replay } from '../../src/replay/replay.ts';
 import type { TraceEvent } from '../../src/replay/trace.ts';
 import { cli } from '../cli/run-cli.ts';
@@ -19,13 +13,6 @@ import { cli } from '../cli/run-cli.ts';
 const suiteDir = join(import.meta.dirname, '..', 'fixtures', 'attacks');
 const scenarios = await loadSuite(suiteDir);
 const report = await evaluateSuite(scenarios);
-
-function sum(variant: (typeof EVAL_VARIANTS)[number]): Omit<EvalCounts, 'mismatches'> {
-  const out = { scenarios: 0, attacks: 0, stopped: 0, benign: 0, consequential: 0, allowed: 0, asked: 0, denied: 0 };
-  for (const counts of report[variant].values())
-    for (const key of Object.keys(out) as (keyof typeof out)[]) out[key] += counts[key];
-  return out;
-}
 
 type Call = Extract<TraceEvent, { type: 'call' }>;
 
@@ -161,7 +148,7 @@ describe('attack-scenario suite', () => {
   });
 
   it('every decision under the full policy matches its trace: every attack stopped, no benign call denied', () => {
-    const full = sum('full');
+    const full = totalCounts(report, 'full');
     expect([...report.full.values()].flatMap((c) => c.mismatches)).toEqual([]);
     expect(full.stopped).toBe(full.attacks);
     expect(full.denied).toBe(0);
@@ -241,7 +228,7 @@ describe('attack-scenario suite', () => {
   });
 
   it('shows what the refinements buy: allow-lists alone let attacks through that the full policy stops', () => {
-    const [legs, conditions, full] = EVAL_VARIANTS.map(sum);
+    const [legs, conditions, full] = EVAL_VARIANTS.map((v) => totalCounts(report, v));
     expect(conditions?.stopped).toBeLessThan(full?.stopped ?? 0);
     expect(legs?.stopped).toBeLessThan(full?.stopped ?? 0);
     expect(full?.allowed).toBeGreaterThanOrEqual(legs?.allowed ?? 0);
@@ -264,7 +251,7 @@ describe('ruleoftwo eval and replay on the suite', () => {
     const result = await cli(['eval', suiteDir]);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    const full = sum('full');
+    const full = totalCounts(report, 'full');
     expect(result.stdout).toMatch(new RegExp(`^total +${full.scenarios} +.* ${full.stopped}/${full.attacks} `, 'm'));
     expect(result.stdout).toContain('every decision under the full policy matches its trace');
   });

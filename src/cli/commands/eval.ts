@@ -8,6 +8,7 @@ import {
   type EvalReport,
   type EvalScenario,
   evaluateSuite,
+  totalCounts,
 } from '../../replay/eval.ts';
 import { parseTrace } from '../../replay/trace.ts';
 import { readTextFile } from '../../text-file.ts';
@@ -69,35 +70,6 @@ function ratio(part: number, whole: number): string {
   return `${part}/${whole}`;
 }
 
-function total(report: EvalReport, variant: keyof EvalReport): EvalCounts {
-  const sum: EvalCounts = {
-    scenarios: 0,
-    attacks: 0,
-    stopped: 0,
-    benign: 0,
-    consequential: 0,
-    allowed: 0,
-    asked: 0,
-    denied: 0,
-    mismatches: [],
-  };
-  for (const counts of report[variant].values()) {
-    for (const key of [
-      'scenarios',
-      'attacks',
-      'stopped',
-      'benign',
-      'consequential',
-      'allowed',
-      'asked',
-      'denied',
-    ] as const)
-      sum[key] += counts[key];
-    sum.mismatches.push(...counts.mismatches);
-  }
-  return sum;
-}
-
 /** Renders the evaluation as a table: one row per category and a total. */
 export function renderEval(report: EvalReport): string {
   const categories = [...report.full.keys()];
@@ -113,7 +85,7 @@ export function renderEval(report: EvalReport): string {
     ];
   };
   const rows = categories.map((c) => row(c, (v) => report[v].get(c) as EvalCounts));
-  rows.push(row('total', (v) => total(report, v)));
+  rows.push(row('total', (v) => totalCounts(report, v)));
   const header = [
     'category',
     'scenarios',
@@ -128,8 +100,8 @@ export function renderEval(report: EvalReport): string {
     'full',
     'benign denied',
   ];
-  const mismatches = total(report, 'full').mismatches;
-  const legs = total(report, 'legs');
+  const mismatches = totalCounts(report, 'full').mismatches;
+  const legs = totalCounts(report, 'legs');
   const tail =
     mismatches.length === 0
       ? 'every decision under the full policy matches its trace'
@@ -153,6 +125,6 @@ export const evaluate: Command = {
     } else {
       io.stdout.write(renderEval(report));
     }
-    return total(report, 'full').mismatches.length > 0 ? 1 : 0;
+    return totalCounts(report, 'full').mismatches.length > 0 ? 1 : 0;
   },
 };
