@@ -23,7 +23,8 @@ Replays an attack-scenario suite under three variants of each policy: legs only,
 folder per category, each holding a policy.yaml and traces (*.jsonl, see docs/trace-format.md) whose calls expect
 \`stopped\` (an attack) or \`allow\`/\`ask\` (the benign task). Prints attacks stopped and benign calls allowed
 without asking, asked and denied, per category and variant.
-Exit status: 1 when a decision under the full policy differs from the trace's expect, 2 on a usage or file error.`;
+Exit status: 1 when a decision under the full policy differs from the trace's \`expect\` or lacks a reason its
+\`because\` names, 2 on a usage or file error.`;
 
 async function readText(file: string): Promise<string> {
   try {
