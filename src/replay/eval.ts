@@ -29,6 +29,8 @@ export interface EvalCounts {
   stopped: number;
   /** Calls the trace expects to be allowed or asked: the benign task. */
   benign: number;
+  /** Benign calls that confer C under this variant (the rest are reads, which no variant here gates). */
+  consequential: number;
   allowed: number;
   asked: number;
   denied: number;
@@ -54,8 +56,32 @@ export function policyVariant(document: PolicyDocument, variant: EvalVariant): P
   return { ...rest, tools: stripped };
 }
 
+/** The numeric fields of {@link EvalCounts}. */
+const COUNT_KEYS = [
+  'scenarios',
+  'attacks',
+  'stopped',
+  'benign',
+  'consequential',
+  'allowed',
+  'asked',
+  'denied',
+] as const;
+
 function emptyCounts(): EvalCounts {
-  return { scenarios: 0, attacks: 0, stopped: 0, benign: 0, allowed: 0, asked: 0, denied: 0, mismatches: [] };
+  const counts = { mismatches: [] } as unknown as EvalCounts;
+  for (const key of COUNT_KEYS) counts[key] = 0;
+  return counts;
+}
+
+/** One variant's counts summed over every category, mismatches included. */
+export function totalCounts(report: EvalReport, variant: EvalVariant): EvalCounts {
+  const sum = emptyCounts();
+  for (const counts of report[variant].values()) {
+    for (const key of COUNT_KEYS) sum[key] += counts[key];
+    sum.mismatches.push(...counts.mismatches);
+  }
+  return sum;
 }
 
 /** Replays every scenario under every variant and counts what each variant stops and lets through. */
@@ -75,6 +101,7 @@ export async function evaluateSuite(scenarios: readonly EvalScenario[]): Promise
           if (row.effect !== 'allow') counts.stopped++;
         } else {
           counts.benign++;
+          if (row.decision?.call?.pre.includes('C')) counts.consequential++;
           if (row.effect === 'allow') counts.allowed++;
           else if (row.effect === 'ask') counts.asked++;
           else counts.denied++;

@@ -163,7 +163,7 @@ class Replayer {
     const session = event.session ?? this.#current;
     await this.#open(session);
     const decision = await this.#guard.check(session, { id: event.id, tool: event.tool, args: event.args });
-    const row = this.#decisionRow(event.line, 'call', session, decision, event.expect);
+    const row = this.#decisionRow(event.line, 'call', session, decision, event.expect, event.because);
     if (this.#calls.has(event.id)) row.flag = `call id \`${event.id}\` was used before in this trace`;
     const status = decision.effect === 'allow' ? 'allowed' : decision.effect === 'ask' ? 'asked' : 'denied';
     this.#calls.set(event.id, { session, tool: event.tool, args: event.args, decision, status });
@@ -255,6 +255,7 @@ class Replayer {
     session: string,
     decision: Decision,
     expect?: ExpectedEffect,
+    because?: readonly string[],
   ): ReplayRow {
     const row: ReplayRow = {
       line,
@@ -271,6 +272,14 @@ class Replayer {
     if (expect !== undefined) {
       row.expect = expect;
       if (!matches(expect, decision.effect)) row.mismatch = `expected ${expect}, got ${decision.effect}`;
+    }
+    // INVARIANT: a call stopped for another reason than the one its trace names is a mismatch, so a scenario cannot
+    // pass on an incidental stop (test/cli/replay.test.ts "because").
+    const missing = because?.filter((code) => !decision.reasons.some((r) => r.code === code)) ?? [];
+    if (missing.length > 0) {
+      const got = decision.reasons.map((r) => r.code).join(', ') || 'none';
+      const wanted = `expected reason ${missing.map((c) => `\`${c}\``).join(', ')}, got ${got}`;
+      row.mismatch = row.mismatch === undefined ? wanted : `${row.mismatch}; ${wanted}`;
     }
     return row;
   }

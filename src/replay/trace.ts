@@ -13,7 +13,17 @@ export type TraceEvent =
       /** The user's request: trusted input for provenance when the session's input is trusted. */
       request?: unknown;
     }
-  | { type: 'call'; line: number; id: string; tool: string; args: unknown; session?: string; expect?: ExpectedEffect }
+  | {
+      type: 'call';
+      line: number;
+      id: string;
+      tool: string;
+      args: unknown;
+      session?: string;
+      expect?: ExpectedEffect;
+      /** Reason codes the decision must carry: the control the call is about, not only its effect. */
+      because?: string[];
+    }
   | { type: 'result'; line: number; call: string; output: unknown }
   | { type: 'approval'; line: number; call: string; decision: 'approve' | 'deny'; expect?: ExpectedEffect }
   | { type: 'drop'; line: number; leg: Leg; session?: string; reason?: string }
@@ -24,12 +34,15 @@ export type ExpectedEffect = 'allow' | 'deny' | 'ask' | 'stopped';
 
 const FIELDS: Record<TraceEvent['type'], { required: string[]; optional: string[] }> = {
   session: { required: ['id'], optional: ['configuration', 'input', 'request', 'comment'] },
-  call: { required: ['id', 'tool'], optional: ['args', 'session', 'expect', 'comment'] },
+  call: { required: ['id', 'tool'], optional: ['args', 'session', 'expect', 'because', 'comment'] },
   result: { required: ['call'], optional: ['output', 'comment'] },
   approval: { required: ['call', 'decision'], optional: ['expect', 'comment'] },
   drop: { required: ['leg'], optional: ['session', 'reason', 'comment'] },
   lineage: { required: [], optional: ['author', 'item', 'by', 'reason', 'comment'] },
 };
+
+/** What a reason code looks like (codes are stable snake_case, see `ReasonCode`). */
+const REASON_CODE = /^[a-z]+(?:_[a-z]+)*$/;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -100,6 +113,23 @@ export function parseTrace(text: string, name = 'trace'): TraceEvent[] {
     if (type === 'lineage' && (typeof value.author === 'string') === (typeof value.item === 'string')) {
       report('invalid_value', 'a lineage event names exactly one of `author` or `item`');
       ok = false;
+    }
+    if (value.because !== undefined) {
+      const codes = typeof value.because === 'string' ? [value.because] : value.because;
+      if (
+        !Array.isArray(codes) ||
+        codes.length === 0 ||
+        !codes.every((c) => typeof c === 'string' && REASON_CODE.test(c))
+      ) {
+        report(
+          'invalid_value',
+          '`because` must be a reason code or a non-empty list of them, e.g. `lethal_trifecta`',
+          'because',
+        );
+        ok = false;
+      } else {
+        value.because = codes;
+      }
     }
     for (const key of ['session', 'reason', 'author', 'item', 'by']) {
       if (value[key] !== undefined && typeof value[key] !== 'string') {

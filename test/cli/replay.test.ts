@@ -75,6 +75,26 @@ describe('trace format', () => {
     expect(result.stdout).toMatch(/1 unanswered \(denied\); 1 flagged, 1 mismatches/);
   });
 
+  it('because: a call stopped for another reason than the one its trace names is a mismatch', async () => {
+    const trace = join(mkdtempSync(join(tmpdir(), 'r2-')), 'because.jsonl');
+    writeFileSync(
+      trace,
+      [
+        '{"type":"session","id":"s","input":"untrusted"}',
+        '{"type":"call","id":"c1","tool":"read"}',
+        '{"type":"result","call":"c1","output":"private"}',
+        '{"type":"call","id":"c2","tool":"send","expect":"stopped","because":"lethal_trifecta"}',
+        '{"type":"call","id":"c3","tool":"send","expect":"stopped","because":["lethal_trifecta","url_host_denied"]}',
+      ].join('\n'),
+    );
+    const result = await cli(['replay', join(fixtures, 'policy.yaml'), trace]);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain('MISMATCH: expected reason `url_host_denied`, got lethal_trifecta');
+    expect(result.stdout).toMatch(/, 1 mismatches$/m);
+    expect(() => parseTrace('{"type":"call","id":"c","tool":"t","because":["Not A Code"]}')).toThrow(/malformed line/);
+    expect(() => parseTrace('{"type":"call","id":"c","tool":"t","because":[]}')).toThrow(/malformed line/);
+  });
+
   it('exits 2 with line numbers on a malformed trace, without a stack trace', async () => {
     const result = await cli(['replay', join(fixtures, 'policy.yaml'), join(fixtures, 'malformed.jsonl')]);
     expect(result.status).toBe(2);

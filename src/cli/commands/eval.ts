@@ -8,6 +8,7 @@ import {
   type EvalReport,
   type EvalScenario,
   evaluateSuite,
+  totalCounts,
 } from '../../replay/eval.ts';
 import { parseTrace } from '../../replay/trace.ts';
 import { readTextFile } from '../../text-file.ts';
@@ -22,7 +23,8 @@ Replays an attack-scenario suite under three variants of each policy: legs only,
 folder per category, each holding a policy.yaml and traces (*.jsonl, see docs/trace-format.md) whose calls expect
 \`stopped\` (an attack) or \`allow\`/\`ask\` (the benign task). Prints attacks stopped and benign calls allowed
 without asking, asked and denied, per category and variant.
-Exit status: 1 when a decision under the full policy differs from the trace's expect, 2 on a usage or file error.`;
+Exit status: 1 when a decision under the full policy differs from the trace's \`expect\` or lacks a reason its
+\`because\` names, 2 on a usage or file error.`;
 
 async function readText(file: string): Promise<string> {
   try {
@@ -69,25 +71,6 @@ function ratio(part: number, whole: number): string {
   return `${part}/${whole}`;
 }
 
-function total(report: EvalReport, variant: keyof EvalReport): EvalCounts {
-  const sum: EvalCounts = {
-    scenarios: 0,
-    attacks: 0,
-    stopped: 0,
-    benign: 0,
-    allowed: 0,
-    asked: 0,
-    denied: 0,
-    mismatches: [],
-  };
-  for (const counts of report[variant].values()) {
-    for (const key of ['scenarios', 'attacks', 'stopped', 'benign', 'allowed', 'asked', 'denied'] as const)
-      sum[key] += counts[key];
-    sum.mismatches.push(...counts.mismatches);
-  }
-  return sum;
-}
-
 /** Renders the evaluation as a table: one row per category and a total. */
 export function renderEval(report: EvalReport): string {
   const categories = [...report.full.keys()];
@@ -103,7 +86,7 @@ export function renderEval(report: EvalReport): string {
     ];
   };
   const rows = categories.map((c) => row(c, (v) => report[v].get(c) as EvalCounts));
-  rows.push(row('total', (v) => total(report, v)));
+  rows.push(row('total', (v) => totalCounts(report, v)));
   const header = [
     'category',
     'scenarios',
@@ -118,12 +101,14 @@ export function renderEval(report: EvalReport): string {
     'full',
     'benign denied',
   ];
-  const mismatches = total(report, 'full').mismatches;
+  const mismatches = totalCounts(report, 'full').mismatches;
+  const legs = totalCounts(report, 'legs');
   const tail =
     mismatches.length === 0
       ? 'every decision under the full policy matches its trace'
       : `${mismatches.length} decision(s) under the full policy differ from their trace:\n${mismatches.map((m) => `  ${m}`).join('\n')}`;
-  return `${table(header, rows)}\n\nstopped = attack calls asked or denied; benign allowed = benign calls allowed without asking; asked = benign calls asked\n${tail}\n`;
+  const reads = `${legs.consequential} of the ${legs.benign} benign calls go to consequential tools (C by the tool legs alone); the others confer no C`;
+  return `${table(header, rows)}\n\nstopped = attack calls asked or denied; benign allowed = benign calls allowed without asking; asked = benign calls asked\n${reads}\n${tail}\n`;
 }
 
 /** `ruleoftwo eval <suite>`: what each refinement buys on an attack-scenario suite. */
@@ -141,6 +126,6 @@ export const evaluate: Command = {
     } else {
       io.stdout.write(renderEval(report));
     }
-    return total(report, 'full').mismatches.length > 0 ? 1 : 0;
+    return totalCounts(report, 'full').mismatches.length > 0 ? 1 : 0;
   },
 };
