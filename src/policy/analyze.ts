@@ -124,9 +124,10 @@ function unguardedAllowLists(policy: Policy): Finding[] {
   const findings: Finding[] = [];
   for (const [name, doc] of Object.entries(policy.document.tools ?? {})) {
     if (typeof doc !== 'object' || doc === null) continue;
-    const profile = policy.resolve(name);
-    const base = profile.variants[0];
-    if (!base || !(base.pre & LEG_C)) continue;
+    // By key: resolving a glob's own text may reach an earlier glob that matches it (`*` before `send_*`).
+    const profile = policy.profiles.find((p) => p.key === name);
+    const base = profile?.variants[0];
+    if (!profile || !base || !(base.pre & LEG_C)) continue;
     for (const [i, condition] of (doc.when ?? []).entries()) {
       const variant = profile.variants[i + 1];
       if (!variant || variant.pre & LEG_C) continue;
