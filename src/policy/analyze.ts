@@ -199,6 +199,16 @@ export function analysePolicy(policy: Policy): Analysis {
           message: `\`${tool.tool}\` ${variant.source} removes ${formatLegs(lowered)}: calls matching it are trusted on the operator's word`,
         });
       }
+      // A condition fails on a missing argument or one of another type or shape (`'5000'` for a number), which the
+      // caller chooses: legs a condition adds can be avoided, legs it removes cannot be taken.
+      const raised = (variant.pre | variant.post) & ~(base.pre | base.post);
+      if (raised && !variant.source.endsWith('+reference')) {
+        findings.push({
+          severity: 'warning',
+          code: 'condition_raises_legs',
+          message: `\`${tool.tool}\` ${variant.source} adds ${formatLegs(raised)}: a call that does not match it (an argument missing, or of another type or shape) keeps the base legs; declare ${formatLegs(raised)} in the base and lower it with a condition on what you allow`,
+        });
+      }
     }
   }
   findings.push(...unguardedAllowLists(policy));

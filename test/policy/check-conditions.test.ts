@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LEG_B } from '../../src/core/legs.ts';
 import { analysePolicy } from '../../src/policy/analyze.ts';
 import { policyFromText } from '../../src/policy/load.ts';
 
@@ -8,6 +9,34 @@ const findings = (lines: string[], code: string) =>
     .map((f) => f.message);
 
 describe('ruleoftwo check on argument conditions', () => {
+  it('warns on a condition that adds legs: a call that does not match it keeps the lower base legs', () => {
+    const raising = [
+      'version: 1',
+      'tools:',
+      '  transfer:',
+      '    call: B',
+      '    when:',
+      '      - match: { amount: { gt: 100 } }',
+      '        call: BC',
+    ];
+    // The amount as a string (which many tools coerce to a number) misses the condition: the call has no C.
+    expect(policyFromText(raising.join('\n')).resolve('transfer').legsFor({ amount: '5000' }).pre).toBe(LEG_B);
+    expect(findings(raising, 'condition_raises_legs')).toEqual([
+      expect.stringMatching(/^`transfer` when\[0\] adds C: a call that does not match it /),
+    ]);
+    const lowering = [
+      'version: 1',
+      'tools:',
+      '  transfer:',
+      '    call: BC',
+      '    args: { account: { reference: true } }',
+      '    when:',
+      '      - match: { amount: { lte: 100 } }',
+      '        call: B',
+    ];
+    expect(findings(lowering, 'condition_raises_legs')).toEqual([]);
+  });
+
   it('reads the conditions of a glob entry from that entry, whatever glob comes first', () => {
     const policy = [
       'version: 1',
