@@ -180,6 +180,17 @@ export function analysePolicy(policy: Policy): Analysis {
       message: `unknown tools count as ${formatLegs(unknownLegs) || 'no legs'}, missing ${missing}: a tool the policy does not list can complete A+B+C without approval`,
     });
   }
+  // A glob of stars alone labels every tool the policy does not name, so `unknownTools` never applies.
+  for (const profile of policy.profiles) {
+    if (!/^\*+$/.test(profile.key)) continue;
+    const legs = profile.variants.reduce((all, v) => all & (v.pre | v.post), ALL_LEGS);
+    if (legs === ALL_LEGS) continue;
+    findings.push({
+      severity: 'error',
+      code: 'catch_all_not_trifecta',
+      message: `\`${profile.key}\` labels every tool the policy does not name as ${formatLegs(legs) || 'no legs'}, missing ${formatLegs(ALL_LEGS & ~legs)}: a tool the policy does not list can complete A+B+C without approval`,
+    });
+  }
   for (const tool of tools) {
     if (tool.selfTrifecta) {
       findings.push({

@@ -54,3 +54,16 @@ describe('ruleoftwo check on argument conditions', () => {
     ]);
   });
 });
+
+describe('ruleoftwo check on a catch-all glob', () => {
+  it('fails a policy whose `*` labels every unnamed tool with less than A+B+C, as it fails such unknownTools', () => {
+    const policy = ['version: 1', 'tools:', '  send_money: BC', "  '*': { output: A }"];
+    // `unknownTools` never applies: a tool the policy does not name is labelled by the glob.
+    const compiled = policyFromText(policy.join('\n'));
+    expect(compiled.resolve('delete_everything').key).toBe('*');
+    expect(analysePolicy(compiled).findings.filter((f) => f.severity === 'error')).toEqual([
+      expect.objectContaining({ code: 'catch_all_not_trifecta', message: expect.stringMatching(/^`\*` labels /) }),
+    ]);
+    expect(findings(['version: 1', 'tools:', "  '**': ABC"], 'catch_all_not_trifecta')).toEqual([]);
+  });
+});
