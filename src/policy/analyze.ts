@@ -150,6 +150,29 @@ function unguardedAllowLists(policy: Policy): Finding[] {
   return findings;
 }
 
+/** Bare values with a `*` in conditions: an equality test on the text as written, easily taken for a glob. */
+function literalWildcards(policy: Policy): Finding[] {
+  const findings: Finding[] = [];
+  for (const [name, doc] of Object.entries(policy.document.tools ?? {})) {
+    if (typeof doc !== 'object' || doc === null) continue;
+    const conditions = [
+      ...(doc.when ?? []).map((c, i) => ({ where: `when[${i}]`, match: c.match })),
+      ...(doc.results ?? []).map((c, i) => ({ where: `results[${i}]`, match: c.match })),
+    ];
+    for (const { where, match } of conditions) {
+      for (const [path, matcher] of Object.entries(match)) {
+        if (typeof matcher !== 'string' || !matcher.includes('*')) continue;
+        findings.push({
+          severity: 'warning',
+          code: 'literal_wildcard',
+          message: `\`${name}\` ${where} compares \`${path}\` with \`${matcher}\` as written; write \`{ in: ['${matcher}'] }\` to match it as a glob`,
+        });
+      }
+    }
+  }
+  return findings;
+}
+
 /** Analyses a policy: per-configuration verdicts, trifecta paths in dynamic mode, and findings. */
 export function analysePolicy(policy: Policy): Analysis {
   const tools = policy.profiles.map((p) => analyseTool(p, p.key));
@@ -223,6 +246,7 @@ export function analysePolicy(policy: Policy): Analysis {
     }
   }
   findings.push(...unguardedAllowLists(policy));
+  findings.push(...literalWildcards(policy));
   const globs = tools.filter((t) => /[*?]/.test(t.tool)).map((t) => t.tool);
   if (globs.length > 0) {
     findings.push({

@@ -37,6 +37,27 @@ describe('ruleoftwo check on argument conditions', () => {
     expect(findings(lowering, 'condition_raises_legs')).toEqual([]);
   });
 
+  it('warns on a bare value with a wildcard, which is compared as it is written, not as a glob', () => {
+    const policy = [
+      'version: 1',
+      'tools:',
+      '  send_email:',
+      '    call: BC',
+      '    when:',
+      "      - match: { to: '*@example.com', cc: { exists: false } }",
+      '        call: B',
+      '    results:',
+      "      - match: { from: { equals: 'a*b' } }",
+      '        output: none',
+    ];
+    expect(policyFromText(policy.join('\n')).resolve('send_email').legsFor({ to: 'bob@example.com' }).source).toBe(
+      'base',
+    );
+    expect(findings(policy, 'literal_wildcard')).toEqual([
+      expect.stringMatching(/^`send_email` when\[0\] compares `to` with `\*@example.com` as written; /),
+    ]);
+  });
+
   it('reads the conditions of a glob entry from that entry, whatever glob comes first', () => {
     const policy = [
       'version: 1',
