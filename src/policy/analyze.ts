@@ -1,6 +1,6 @@
 import type { Configuration } from '../core/document.ts';
 import { ALL_LEGS, formatLegs, LEG_A, LEG_B, LEG_C, type LegMask } from '../core/legs.ts';
-import { configurationMask, type Policy, type ToolProfile } from '../core/policy.ts';
+import { type CallLegs, configurationMask, type Policy, type ToolProfile } from '../core/policy.ts';
 
 /** How a tool fares in one configuration. */
 export type Verdict =
@@ -173,6 +173,19 @@ function literalWildcards(policy: Policy): Finding[] {
   return findings;
 }
 
+/**
+ * What `to` lacks of `from`, in words: legs it has nowhere, and legs it has only in the output where `from` has them in
+ * the call (B at call time counts for the call's own decision; B in the output only for later calls).
+ */
+function legChange(verb: string, preposition: string, from: CallLegs, to: CallLegs): string | undefined {
+  const gone = (from.pre | from.post) & ~(to.pre | to.post);
+  const moved = from.pre & ~to.pre & ~gone;
+  const parts = [];
+  if (gone) parts.push(`${verb} ${formatLegs(gone)}`);
+  if (moved) parts.push(`${verb} ${formatLegs(moved)} ${preposition} the call`);
+  return parts.length === 0 ? undefined : parts.join(' and ');
+}
+
 /** Analyses a policy: per-configuration verdicts, trifecta paths in dynamic mode, and findings. */
 export function analysePolicy(policy: Policy): Analysis {
   const tools = policy.profiles.map((p) => analyseTool(p, p.key));
@@ -225,22 +238,22 @@ export function analysePolicy(policy: Policy): Analysis {
     const base = policy.profiles.find((p) => p.key === tool.tool)?.variants[0];
     for (const variant of policy.profiles.find((p) => p.key === tool.tool)?.variants.slice(1) ?? []) {
       if (!base) continue;
-      const lowered = (base.pre | base.post) & ~(variant.pre | variant.post);
+      const lowered = legChange('removes', 'from', base, variant);
       if (lowered) {
         findings.push({
           severity: 'warning',
           code: 'condition_lowers_legs',
-          message: `\`${tool.tool}\` ${variant.source} removes ${formatLegs(lowered)}: calls matching it are trusted on the operator's word`,
+          message: `\`${tool.tool}\` ${variant.source} ${lowered}: calls matching it are trusted on the operator's word`,
         });
       }
       // A condition fails on a missing argument or one of another type or shape (`'5000'` for a number), which the
       // caller chooses: legs a condition adds can be avoided, legs it removes cannot be taken.
-      const raised = (variant.pre | variant.post) & ~(base.pre | base.post);
+      const raised = legChange('adds', 'to', variant, base);
       if (raised && !variant.source.endsWith('+reference')) {
         findings.push({
           severity: 'warning',
           code: 'condition_raises_legs',
-          message: `\`${tool.tool}\` ${variant.source} adds ${formatLegs(raised)}: a call that does not match it (an argument missing, or of another type or shape) keeps the base legs; declare ${formatLegs(raised)} in the base and lower it with a condition on what you allow`,
+          message: `\`${tool.tool}\` ${variant.source} ${raised}: a call that does not match it (an argument missing, or of another type or shape) keeps the base legs; declare them in the base and lower them with a condition on what you allow`,
         });
       }
     }

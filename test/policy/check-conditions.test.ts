@@ -37,6 +37,28 @@ describe('ruleoftwo check on argument conditions', () => {
     expect(findings(lowering, 'condition_raises_legs')).toEqual([]);
   });
 
+  it('warns on a condition that moves B from the call to the output: the call itself no longer touches B', () => {
+    const policy = [
+      'version: 1',
+      'tools:',
+      '  send_money:',
+      '    call: BC',
+      '    when:',
+      '      - match: { memo: { exists: true } }',
+      '        call: C',
+      '        output: B',
+    ];
+    expect(findings(policy, 'condition_lowers_legs')).toEqual([
+      expect.stringMatching(/^`send_money` when\[0\] removes B from the call: /),
+    ]);
+    const raising = policy.map((line) =>
+      line.replace('call: BC', 'call: C\n    output: B').replace(/^ {8}call: C$/, '        call: BC'),
+    );
+    expect(findings(raising, 'condition_raises_legs')).toEqual([
+      expect.stringMatching(/^`send_money` when\[0\] adds B to the call: /),
+    ]);
+  });
+
   it('warns on a bare value with a wildcard, which is compared as it is written, not as a glob', () => {
     const policy = [
       'version: 1',
