@@ -1,5 +1,5 @@
 import type { Configuration } from '../core/document.ts';
-import { ALL_LEGS, formatLegs, LEG_A, LEG_B, LEG_C, type LegMask } from '../core/legs.ts';
+import { ALL_LEGS, formatLegs, LEG_A, LEG_B, LEG_C, type LegMask, parseLegs } from '../core/legs.ts';
 import { type CallLegs, configurationMask, type Policy, type ToolProfile } from '../core/policy.ts';
 
 /** How a tool fares in one configuration. */
@@ -150,6 +150,26 @@ function unguardedAllowLists(policy: Policy): Finding[] {
   return findings;
 }
 
+/** Result conditions that lower what an output brings: they read the output, which its authors wrote. */
+function loweringResults(policy: Policy): Finding[] {
+  const findings: Finding[] = [];
+  for (const profile of policy.profiles) {
+    const doc = policy.document.tools?.[profile.key];
+    const base = profile.variants[0];
+    if (typeof doc !== 'object' || doc === null || base === undefined) continue;
+    for (const [i, condition] of (doc.results ?? []).entries()) {
+      const lowered = base.post & ~(parseLegs(condition.output) ?? base.post);
+      if (!lowered) continue;
+      findings.push({
+        severity: 'warning',
+        code: 'result_lowers_legs',
+        message: `\`${profile.key}\` results[${i}] removes ${formatLegs(lowered)}: outputs matching it are trusted on the operator's word; match only what outsiders cannot write`,
+      });
+    }
+  }
+  return findings;
+}
+
 /** Bare values with a `*` in conditions: an equality test on the text as written, easily taken for a glob. */
 function literalWildcards(policy: Policy): Finding[] {
   const findings: Finding[] = [];
@@ -259,6 +279,7 @@ export function analysePolicy(policy: Policy): Analysis {
     }
   }
   findings.push(...unguardedAllowLists(policy));
+  findings.push(...loweringResults(policy));
   findings.push(...literalWildcards(policy));
   const globs = tools.filter((t) => /[*?]/.test(t.tool)).map((t) => t.tool);
   if (globs.length > 0) {

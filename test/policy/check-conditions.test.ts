@@ -59,6 +59,26 @@ describe('ruleoftwo check on argument conditions', () => {
     ]);
   });
 
+  it('warns on a result condition that removes A: it reads an output that outsiders can write', () => {
+    const policy = [
+      'version: 1',
+      "lists: { internal: ['*@example.com'] }",
+      'tools:',
+      '  read_mail:',
+      '    output: AB',
+      '    results:',
+      '      - match: { from: { in: internal } }',
+      '        output: B',
+      '      - match: { spam: true }',
+      '        output: AB',
+    ];
+    expect(findings(policy, 'result_lowers_legs')).toEqual([
+      expect.stringMatching(
+        /^`read_mail` results\[0\] removes A: outputs matching it are trusted on the operator's word/,
+      ),
+    ]);
+  });
+
   it('warns on a bare value with a wildcard, which is compared as it is written, not as a glob', () => {
     const policy = [
       'version: 1',
