@@ -411,6 +411,17 @@ class Validator {
       this.#report('expected_list', [...path, 'values'], `expected a list of values, got ${describe(schema.values)}`);
       return;
     }
+    if (value.type === 'enum') {
+      // An output is compared by identity: a mapping or a list never equals one, and null is not a narrow value.
+      (schema.values as unknown[]).forEach((member, i) => {
+        if (!['string', 'number', 'boolean'].includes(typeof member))
+          this.#report(
+            'expected_scalar',
+            [...path, 'values', i],
+            `expected a string, number or boolean, got ${describe(member)}`,
+          );
+      });
+    }
     if (value.type === 'id' && (typeof schema.pattern !== 'string' || typeof schema.maxLength !== 'number')) {
       this.#report('invalid_schema', path, 'an id schema needs `pattern` (a string) and `maxLength` (a number)');
       return;
