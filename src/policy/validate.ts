@@ -458,8 +458,16 @@ class Validator {
     }
     for (const [field, matcher] of Object.entries(value)) {
       const at = [...path, field];
-      if (field === '' || field.split('.').some((part) => part === ''))
+      const parts = field.split('.');
+      if (field === '' || parts.some((part) => part === ''))
         this.#report('invalid_path', at, `invalid argument path \`${field}\``);
+      // A condition reads one path: `*` would be the key `*`, not the wildcard it is in `args` and `audit.redact`.
+      else if (parts.includes('*'))
+        this.#report(
+          'invalid_path',
+          at,
+          `invalid argument path \`${field}\`; a condition reads one path, and \`*\` is not a wildcard here`,
+        );
       if (matcher === null || ['string', 'number', 'boolean'].includes(typeof matcher)) continue;
       const test = this.#mapping(matcher, at, MATCHER_KEYS);
       if (!test) continue;

@@ -18,3 +18,15 @@ describe('validation of what a policy means', () => {
     ]);
   });
 });
+
+describe('condition paths', () => {
+  it('refuse a `*` segment, which other paths read as any key but a condition would read as the key `*`', () => {
+    const policy = (path: string) =>
+      `version: 1\nlists: { internal: ['*@example.com'] }\ntools:\n  t:\n    call: BC\n    when:\n      - match: { '${path}': { in: internal } }\n        call: B\n    results:\n      - match: { '${path}': 1 }\n        output: none\n`;
+    expect(issues(policy('recipients.0'))).toEqual([]);
+    expect(issues(policy('recipients.*'))).toEqual([
+      ['invalid_path', 'tools.t.when[0].match["recipients.*"]'],
+      ['invalid_path', 'tools.t.results[0].match["recipients.*"]'],
+    ]);
+  });
+});
