@@ -170,6 +170,21 @@ function loweringResults(policy: Policy): Finding[] {
   return findings;
 }
 
+/** Tool entries that declare no legs at all (`{ gate: deny }`, `{ description: ... }`): they count as none. */
+function entriesWithoutLegs(policy: Policy): Finding[] {
+  const findings: Finding[] = [];
+  for (const [name, doc] of Object.entries(policy.document.tools ?? {})) {
+    if (typeof doc !== 'object' || doc === null) continue;
+    if (doc.legs !== undefined || doc.call !== undefined || doc.output !== undefined) continue;
+    findings.push({
+      severity: 'warning',
+      code: 'tool_without_legs',
+      message: `\`${name}\` sets none of legs, call, output: it counts as no legs, so its calls are never gated (a \`gate\` on it never applies); write \`${name}: none\` if that is meant`,
+    });
+  }
+  return findings;
+}
+
 /** Bare values with a `*` in conditions: an equality test on the text as written, easily taken for a glob. */
 function literalWildcards(policy: Policy): Finding[] {
   const findings: Finding[] = [];
@@ -279,6 +294,7 @@ export function analysePolicy(policy: Policy): Analysis {
     }
   }
   findings.push(...unguardedAllowLists(policy));
+  findings.push(...entriesWithoutLegs(policy));
   findings.push(...loweringResults(policy));
   findings.push(...literalWildcards(policy));
   const globs = tools.filter((t) => /[*?]/.test(t.tool)).map((t) => t.tool);

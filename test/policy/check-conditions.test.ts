@@ -130,3 +130,21 @@ describe('ruleoftwo check on a catch-all glob', () => {
     expect(findings(['version: 1', 'tools:', "  '**': ABC"], 'catch_all_not_trifecta')).toEqual([]);
   });
 });
+
+describe('ruleoftwo check on a tool entry without legs', () => {
+  it('warns that it counts as no legs, so a `gate: deny` on it never applies', () => {
+    const policy = [
+      'version: 1',
+      'tools:',
+      '  delete_repo: { gate: deny }',
+      '  get_time: none',
+      '  clock: { legs: none }',
+    ];
+    const compiled = policyFromText(policy.join('\n'));
+    const variant = compiled.resolve('delete_repo').variants[0];
+    expect(variant && variant.pre | variant.post).toBe(0);
+    expect(findings(policy, 'tool_without_legs')).toEqual([
+      expect.stringMatching(/^`delete_repo` sets none of legs, call, output: it counts as no legs/),
+    ]);
+  });
+});
