@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/core/decide.ts';
 import { globToRegExp } from '../../src/core/glob.ts';
 import { LEG_A, LEG_B, LEG_C } from '../../src/core/legs.ts';
+import { compileMatch } from '../../src/core/match.ts';
 import { newSessionState } from '../../src/core/state.ts';
 import { loadPolicy, policyFromText } from '../../src/policy/load.ts';
 
@@ -66,5 +67,14 @@ describe('argument conditions read only the paths they name', () => {
     const named = '{ to: { in: internal }, cc: { exists: false }, bcc: { exists: false } }';
     expect(legs(named, bcc)).toBe(LEG_B | LEG_C);
     expect(legs(named, { to: 'bob@example.com' })).toBe(LEG_B);
+  });
+});
+
+describe('a regex allow-list', () => {
+  it('has no item rule: a wildcard reaches over a second address unless the expression excludes separators', () => {
+    const holds = (regex: string, to: string) => compileMatch({ to: { regex } }, new Map())({ to });
+    expect(holds('.*@example\\.com', 'eve@evil.test, bob@example.com')).toBe(true);
+    expect(holds('[^@,;\\s]+@example\\.com', 'eve@evil.test, bob@example.com')).toBe(false);
+    expect(holds('[^@,;\\s]+@example\\.com', 'bob@example.com')).toBe(true);
   });
 });
