@@ -1,4 +1,4 @@
-import type { Configuration } from '../core/document.ts';
+import type { Configuration, ToolDocument } from '../core/document.ts';
 import { ALL_LEGS, formatLegs, LEG_A, LEG_B, LEG_C, type LegMask, parseLegs } from '../core/legs.ts';
 import { type CallLegs, configurationMask, type Policy, type ToolProfile } from '../core/policy.ts';
 
@@ -119,11 +119,17 @@ function describeRefinements(profile: ToolProfile): string[] {
   return out;
 }
 
+/** The policy's tool entries written as mappings (a shorthand string holds legs only). */
+function toolEntries(policy: Policy): [string, ToolDocument][] {
+  return Object.entries(policy.document.tools ?? {}).filter(
+    (entry): entry is [string, ToolDocument] => typeof entry[1] === 'object' && entry[1] !== null,
+  );
+}
+
 /** Allow-list conditions that lower C without a provenance control on the same argument. */
 function unguardedAllowLists(policy: Policy): Finding[] {
   const findings: Finding[] = [];
-  for (const [name, doc] of Object.entries(policy.document.tools ?? {})) {
-    if (typeof doc !== 'object' || doc === null) continue;
+  for (const [name, doc] of toolEntries(policy)) {
     // By key: resolving a glob's own text may reach an earlier glob that matches it (`*` before `send_*`).
     const profile = policy.profiles.find((p) => p.key === name);
     const base = profile?.variants[0];
@@ -153,17 +159,16 @@ function unguardedAllowLists(policy: Policy): Finding[] {
 /** Result conditions that lower what an output brings: they read the output, which its authors wrote. */
 function loweringResults(policy: Policy): Finding[] {
   const findings: Finding[] = [];
-  for (const profile of policy.profiles) {
-    const doc = policy.document.tools?.[profile.key];
-    const base = profile.variants[0];
-    if (typeof doc !== 'object' || doc === null || base === undefined) continue;
+  for (const [name, doc] of toolEntries(policy)) {
+    const base = policy.profiles.find((p) => p.key === name)?.variants[0];
+    if (base === undefined) continue;
     for (const [i, condition] of (doc.results ?? []).entries()) {
       const lowered = base.post & ~(parseLegs(condition.output) ?? base.post);
       if (!lowered) continue;
       findings.push({
         severity: 'warning',
         code: 'result_lowers_legs',
-        message: `\`${profile.key}\` results[${i}] removes ${formatLegs(lowered)}: outputs matching it are trusted on the operator's word; match only what outsiders cannot write`,
+        message: `\`${name}\` results[${i}] removes ${formatLegs(lowered)}: outputs matching it are trusted on the operator's word; match only what outsiders cannot write`,
       });
     }
   }
@@ -173,8 +178,7 @@ function loweringResults(policy: Policy): Finding[] {
 /** Tool entries that declare no legs at all (`{ gate: deny }`, `{ description: ... }`): they count as none. */
 function entriesWithoutLegs(policy: Policy): Finding[] {
   const findings: Finding[] = [];
-  for (const [name, doc] of Object.entries(policy.document.tools ?? {})) {
-    if (typeof doc !== 'object' || doc === null) continue;
+  for (const [name, doc] of toolEntries(policy)) {
     if (doc.legs !== undefined || doc.call !== undefined || doc.output !== undefined) continue;
     findings.push({
       severity: 'warning',
@@ -188,8 +192,7 @@ function entriesWithoutLegs(policy: Policy): Finding[] {
 /** Bare values with a `*` in conditions: an equality test on the text as written, easily taken for a glob. */
 function literalWildcards(policy: Policy): Finding[] {
   const findings: Finding[] = [];
-  for (const [name, doc] of Object.entries(policy.document.tools ?? {})) {
-    if (typeof doc !== 'object' || doc === null) continue;
+  for (const [name, doc] of toolEntries(policy)) {
     const conditions = [
       ...(doc.when ?? []).map((c, i) => ({ where: `when[${i}]`, match: c.match })),
       ...(doc.results ?? []).map((c, i) => ({ where: `results[${i}]`, match: c.match })),
