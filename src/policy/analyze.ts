@@ -1,6 +1,6 @@
-import type { Configuration } from '../core/document.ts';
-import { ALL_LEGS, formatLegs, LEG_A, LEG_B, LEG_C, type LegMask } from '../core/legs.ts';
-import { configurationMask, type Policy, type ToolProfile } from '../core/policy.ts';
+import type { Configuration, ToolDocument } from '../core/document.ts';
+import { ALL_LEGS, formatLegs, LEG_A, LEG_B, LEG_C, type LegMask, parseLegs } from '../core/legs.ts';
+import { type CallLegs, configurationMask, type Policy, type ToolProfile } from '../core/policy.ts';
 
 /** How a tool fares in one configuration. */
 export type Verdict =
@@ -119,14 +119,21 @@ function describeRefinements(profile: ToolProfile): string[] {
   return out;
 }
 
+/** The policy's tool entries written as mappings (a shorthand string holds legs only). */
+function toolEntries(policy: Policy): [string, ToolDocument][] {
+  return Object.entries(policy.document.tools ?? {}).filter(
+    (entry): entry is [string, ToolDocument] => typeof entry[1] === 'object' && entry[1] !== null,
+  );
+}
+
 /** Allow-list conditions that lower C without a provenance control on the same argument. */
 function unguardedAllowLists(policy: Policy): Finding[] {
   const findings: Finding[] = [];
-  for (const [name, doc] of Object.entries(policy.document.tools ?? {})) {
-    if (typeof doc !== 'object' || doc === null) continue;
-    const profile = policy.resolve(name);
-    const base = profile.variants[0];
-    if (!base || !(base.pre & LEG_C)) continue;
+  for (const [name, doc] of toolEntries(policy)) {
+    // By key: resolving a glob's own text may reach an earlier glob that matches it (`*` before `send_*`).
+    const profile = policy.profiles.find((p) => p.key === name);
+    const base = profile?.variants[0];
+    if (!profile || !base || !(base.pre & LEG_C)) continue;
     for (const [i, condition] of (doc.when ?? []).entries()) {
       const variant = profile.variants[i + 1];
       if (!variant || variant.pre & LEG_C) continue;
@@ -147,6 +154,74 @@ function unguardedAllowLists(policy: Policy): Finding[] {
     }
   }
   return findings;
+}
+
+/** Result conditions that lower what an output brings: they read the output, which its authors wrote. */
+function loweringResults(policy: Policy): Finding[] {
+  const findings: Finding[] = [];
+  for (const [name, doc] of toolEntries(policy)) {
+    const base = policy.profiles.find((p) => p.key === name)?.variants[0];
+    if (base === undefined) continue;
+    for (const [i, condition] of (doc.results ?? []).entries()) {
+      const lowered = base.post & ~(parseLegs(condition.output) ?? base.post);
+      if (!lowered) continue;
+      findings.push({
+        severity: 'warning',
+        code: 'result_lowers_legs',
+        message: `\`${name}\` results[${i}] removes ${formatLegs(lowered)}: outputs matching it are trusted on the operator's word; match only what outsiders cannot write`,
+      });
+    }
+  }
+  return findings;
+}
+
+/** Tool entries that declare no legs at all (`{ gate: deny }`, `{ description: ... }`): they count as none. */
+function entriesWithoutLegs(policy: Policy): Finding[] {
+  const findings: Finding[] = [];
+  for (const [name, doc] of toolEntries(policy)) {
+    if (doc.legs !== undefined || doc.call !== undefined || doc.output !== undefined) continue;
+    findings.push({
+      severity: 'warning',
+      code: 'tool_without_legs',
+      message: `\`${name}\` sets none of legs, call, output: it counts as no legs, so its calls are never gated (a \`gate\` on it never applies); write \`${name}: none\` if that is meant`,
+    });
+  }
+  return findings;
+}
+
+/** Bare values with a `*` in conditions: an equality test on the text as written, easily taken for a glob. */
+function literalWildcards(policy: Policy): Finding[] {
+  const findings: Finding[] = [];
+  for (const [name, doc] of toolEntries(policy)) {
+    const conditions = [
+      ...(doc.when ?? []).map((c, i) => ({ where: `when[${i}]`, match: c.match })),
+      ...(doc.results ?? []).map((c, i) => ({ where: `results[${i}]`, match: c.match })),
+    ];
+    for (const { where, match } of conditions) {
+      for (const [path, matcher] of Object.entries(match)) {
+        if (typeof matcher !== 'string' || !matcher.includes('*')) continue;
+        findings.push({
+          severity: 'warning',
+          code: 'literal_wildcard',
+          message: `\`${name}\` ${where} compares \`${path}\` with \`${matcher}\` as written; write \`{ in: ['${matcher}'] }\` to match it as a glob`,
+        });
+      }
+    }
+  }
+  return findings;
+}
+
+/**
+ * What `to` lacks of `from`, in words: legs it has nowhere, and legs it has only in the output where `from` has them in
+ * the call (B at call time counts for the call's own decision; B in the output only for later calls).
+ */
+function legChange(verb: string, preposition: string, from: CallLegs, to: CallLegs): string | undefined {
+  const gone = (from.pre | from.post) & ~(to.pre | to.post);
+  const moved = from.pre & ~to.pre & ~gone;
+  const parts = [];
+  if (gone) parts.push(`${verb} ${formatLegs(gone)}`);
+  if (moved) parts.push(`${verb} ${formatLegs(moved)} ${preposition} the call`);
+  return parts.length === 0 ? undefined : parts.join(' and ');
 }
 
 /** Analyses a policy: per-configuration verdicts, trifecta paths in dynamic mode, and findings. */
@@ -179,6 +254,17 @@ export function analysePolicy(policy: Policy): Analysis {
       message: `unknown tools count as ${formatLegs(unknownLegs) || 'no legs'}, missing ${missing}: a tool the policy does not list can complete A+B+C without approval`,
     });
   }
+  // A glob of stars alone labels every tool the policy does not name, so `unknownTools` never applies.
+  for (const profile of policy.profiles) {
+    if (!/^\*+$/.test(profile.key)) continue;
+    const legs = profile.variants.reduce((all, v) => all & (v.pre | v.post), ALL_LEGS);
+    if (legs === ALL_LEGS) continue;
+    findings.push({
+      severity: 'error',
+      code: 'catch_all_not_trifecta',
+      message: `\`${profile.key}\` labels every tool the policy does not name as ${formatLegs(legs) || 'no legs'}, missing ${formatLegs(ALL_LEGS & ~legs)}: a tool the policy does not list can complete A+B+C without approval`,
+    });
+  }
   for (const tool of tools) {
     if (tool.selfTrifecta) {
       findings.push({
@@ -190,17 +276,30 @@ export function analysePolicy(policy: Policy): Analysis {
     const base = policy.profiles.find((p) => p.key === tool.tool)?.variants[0];
     for (const variant of policy.profiles.find((p) => p.key === tool.tool)?.variants.slice(1) ?? []) {
       if (!base) continue;
-      const lowered = (base.pre | base.post) & ~(variant.pre | variant.post);
+      const lowered = legChange('removes', 'from', base, variant);
       if (lowered) {
         findings.push({
           severity: 'warning',
           code: 'condition_lowers_legs',
-          message: `\`${tool.tool}\` ${variant.source} removes ${formatLegs(lowered)}: calls matching it are trusted on the operator's word`,
+          message: `\`${tool.tool}\` ${variant.source} ${lowered}: calls matching it are trusted on the operator's word`,
+        });
+      }
+      // A condition fails on a missing argument or one of another type or shape (`'5000'` for a number), which the
+      // caller chooses: legs a condition adds can be avoided, legs it removes cannot be taken.
+      const raised = legChange('adds', 'to', variant, base);
+      if (raised && !variant.source.endsWith('+reference')) {
+        findings.push({
+          severity: 'warning',
+          code: 'condition_raises_legs',
+          message: `\`${tool.tool}\` ${variant.source} ${raised}: a call that does not match it (an argument missing, or of another type or shape) keeps the base legs; declare them in the base and lower them with a condition on what you allow`,
         });
       }
     }
   }
   findings.push(...unguardedAllowLists(policy));
+  findings.push(...entriesWithoutLegs(policy));
+  findings.push(...loweringResults(policy));
+  findings.push(...literalWildcards(policy));
   const globs = tools.filter((t) => /[*?]/.test(t.tool)).map((t) => t.tool);
   if (globs.length > 0) {
     findings.push({

@@ -411,6 +411,17 @@ class Validator {
       this.#report('expected_list', [...path, 'values'], `expected a list of values, got ${describe(schema.values)}`);
       return;
     }
+    if (value.type === 'enum') {
+      // An output is compared by identity: a mapping or a list never equals one, and null is not a narrow value.
+      (schema.values as unknown[]).forEach((member, i) => {
+        if (!['string', 'number', 'boolean'].includes(typeof member))
+          this.#report(
+            'expected_scalar',
+            [...path, 'values', i],
+            `expected a string, number or boolean, got ${describe(member)}`,
+          );
+      });
+    }
     if (value.type === 'id' && (typeof schema.pattern !== 'string' || typeof schema.maxLength !== 'number')) {
       this.#report('invalid_schema', path, 'an id schema needs `pattern` (a string) and `maxLength` (a number)');
       return;
@@ -447,8 +458,16 @@ class Validator {
     }
     for (const [field, matcher] of Object.entries(value)) {
       const at = [...path, field];
-      if (field === '' || field.split('.').some((part) => part === ''))
+      const parts = field.split('.');
+      if (field === '' || parts.some((part) => part === ''))
         this.#report('invalid_path', at, `invalid argument path \`${field}\``);
+      // A condition reads one path: `*` would be the key `*`, not the wildcard it is in `args` and `audit.redact`.
+      else if (parts.includes('*'))
+        this.#report(
+          'invalid_path',
+          at,
+          `invalid argument path \`${field}\`; a condition reads one path, and \`*\` is not a wildcard here`,
+        );
       if (matcher === null || ['string', 'number', 'boolean'].includes(typeof matcher)) continue;
       const test = this.#mapping(matcher, at, MATCHER_KEYS);
       if (!test) continue;

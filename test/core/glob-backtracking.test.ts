@@ -2,11 +2,18 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { globToRegExp, type Wildcard } from '../../src/core/glob.ts';
 
-/** A plain dynamic-programming glob matcher: the reference the compiled expression must agree with. */
+/**
+ * A plain dynamic-programming glob matcher: the reference the compiled expression must agree with. In an `item` glob
+ * that starts as a URL (`h://`), a wildcard before the first `/`, `\` or `#` after `://` stays in the host.
+ */
 function reference(glob: string, value: string, wildcard: Wildcard): boolean {
   const g = [...glob];
   const v = [...value];
-  const free = (ch: string) => wildcard === 'any' || !/[@,;\p{Cc}\u2028\u2029]/u.test(ch);
+  const scheme = /^[A-Za-z0-9+.*?-]+:\/\//.exec(glob)?.[0].length;
+  const rest = scheme === undefined ? -1 : glob.slice(scheme).search(/[/\\#]/);
+  const host = wildcard === 'any' || scheme === undefined ? 0 : rest === -1 ? g.length : scheme + rest;
+  const free = (ch: string, i: number) =>
+    wildcard === 'any' || (!/[@,;\p{Cc}\u2028\u2029]/u.test(ch) && (i >= host || !/[/\\?#]/.test(ch)));
   // Whether the glob from index i matches the value from index j, memoised.
   const memo = new Map<string, boolean>();
   const at = (i: number, j: number): boolean => {
@@ -15,8 +22,8 @@ function reference(glob: string, value: string, wildcard: Wildcard): boolean {
     const ch = v[j];
     let out: boolean;
     if (i === g.length) out = j === v.length;
-    else if (g[i] === '*') out = at(i + 1, j) || (ch !== undefined && free(ch) && at(i, j + 1));
-    else out = ch !== undefined && (g[i] === '?' ? free(ch) : g[i] === ch) && at(i + 1, j + 1);
+    else if (g[i] === '*') out = at(i + 1, j) || (ch !== undefined && free(ch, i) && at(i, j + 1));
+    else out = ch !== undefined && (g[i] === '?' ? free(ch, i) : g[i] === ch) && at(i + 1, j + 1);
     memo.set(`${i},${j}`, out);
     return out;
   };
@@ -40,6 +47,20 @@ describe('glob matching cannot be made to backtrack', () => {
       .array(fc.oneof(alphabet, fc.constantFrom('*', '?', '*')), { maxLength: 8 })
       .map((cs) => cs.join(''));
     const value = fc.array(alphabet, { maxLength: 10 }).map((cs) => cs.join(''));
+    fc.assert(
+      fc.property(glob, value, fc.constantFrom<Wildcard>('any', 'item'), (g, v, w) => {
+        expect(globToRegExp(g, w).test(v)).toBe(reference(g, v, w));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('agrees with the reference on URL-shaped globs, whose host wildcards stay in the host', () => {
+    const alphabet = fc.constantFrom('a', '.', '/', '?', '#', '\\', '@');
+    const glob = fc
+      .array(fc.oneof(alphabet, fc.constantFrom('*', '?', '*')), { maxLength: 8 })
+      .map((cs) => `h://${cs.join('')}`);
+    const value = fc.array(alphabet, { maxLength: 10 }).map((cs) => `h://${cs.join('')}`);
     fc.assert(
       fc.property(glob, value, fc.constantFrom<Wildcard>('any', 'item'), (g, v, w) => {
         expect(globToRegExp(g, w).test(v)).toBe(reference(g, v, w));
