@@ -10,6 +10,7 @@ import {
   assertOpen,
   commitBatch,
   type DatabaseOptions,
+  databaseFile,
   immediate,
   inSavepoint,
   type Outcome,
@@ -143,7 +144,10 @@ export class SqliteAuditLog implements AuditLog {
       // `full` is then kept by syncing the write-ahead log after each commit, off this thread (see WalSync).
       ...(offLoop ? { synchronous: 'normal' as const } : {}),
     };
-    this.#db = openStoreDatabase(path, database, { component: 'audit', version: 1, ddl: SCHEMA });
+    // INVARIANT: the write-ahead log synced and the file the checkpointer opens are the ones SQLite writes, whatever
+    // symbolic link or later working directory the path goes through (test/store/paths.test.ts).
+    const file = databaseFile(path);
+    this.#db = openStoreDatabase(file, database, { component: 'audit', version: 1, ddl: SCHEMA });
     try {
       // The record comes as its UTF-8 bytes, stored as the same text: SQLite's cast keeps the bytes as they are.
       this.#insert = this.#db.prepare('INSERT INTO audit_records (seq, record) VALUES (?, CAST(? AS TEXT))');
@@ -167,12 +171,12 @@ export class SqliteAuditLog implements AuditLog {
             .run(key.keyId, key.publicPem());
         });
       }
-      this.#sync = offLoop ? new WalSync(path) : undefined;
+      this.#sync = offLoop ? new WalSync(file) : undefined;
     } catch (error) {
       this.#db.close();
       throw error;
     }
-    if (options.walCheckpointer) this.#checkpointer = startWalCheckpointer(path);
+    if (options.walCheckpointer) this.#checkpointer = startWalCheckpointer(file);
   }
 
   append(event: AuditEvent): Promise<void> {

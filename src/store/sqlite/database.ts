@@ -1,4 +1,4 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, realpathSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { StoreError } from '../errors.ts';
 
@@ -30,10 +30,9 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
  */
 export function openDatabase(path: string, options: DatabaseOptions = {}): DatabaseSync {
   let db: DatabaseSync;
+  const file = options.readOnly ? path : databaseFile(path);
   try {
-    // `:memory:` and the empty name are SQLite's in-memory and temporary databases, not files.
-    if (!options.readOnly && path !== ':memory:' && path !== '') createPrivate(path);
-    db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
+    db = new DatabaseSync(file, { readOnly: options.readOnly ?? false });
   } catch (error) {
     throw new StoreError('STORE_UNAVAILABLE', `cannot open database \`${path}\`: ${messageOf(error)}`, {
       cause: error,
@@ -58,6 +57,35 @@ export function openDatabase(path: string, options: DatabaseOptions = {}): Datab
     throw storeError(error, `cannot open database \`${path}\``);
   }
   return db;
+}
+
+/**
+ * The file SQLite writes for `path`: created when absent (see `createPrivate`), absolute, symbolic links resolved.
+ * What opens the database again by name (the write-ahead log sync, the checkpointer thread) must use this, not
+ * `path`: SQLite puts the `-wal` file beside the link's target, and a relative path means another file once the
+ * working directory changes.
+ */
+export function databaseFile(path: string): string {
+  // `:memory:` and the empty name are SQLite's in-memory and temporary databases, not files.
+  if (path === ':memory:' || path === '') return path;
+  try {
+    createPrivate(path);
+    return realpathSync(path);
+  } catch (error) {
+    // INVARIANT: a link to a missing file is refused; SQLite would create its target with the default mode, readable
+    // by every user (test/store/paths.test.ts "a symbolic link to a missing file").
+    const dangling = (error as NodeJS.ErrnoException).code === 'ENOENT' && isSymbolicLink(path);
+    const reason = dangling ? 'it is a symbolic link to a file that does not exist' : messageOf(error);
+    throw new StoreError('STORE_UNAVAILABLE', `cannot open database \`${path}\`: ${reason}`, { cause: error });
+  }
+}
+
+function isSymbolicLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /**
