@@ -341,7 +341,10 @@ export class SqliteAuditLog implements AuditLog {
       }
     }
     const next = { size, frontier, lastHash: prev };
-    this.#upsertHead.run(size, frontier.serialize(), Buffer.from(prev, 'hex'));
+    // INVARIANT: a batch that appended nothing (writes that log no event, or that failed) leaves the head as it was:
+    // written at size 0, it named a last record that does not exist, and the log read as corrupt from then on
+    // (test/audit/transact.test.ts "logs nothing").
+    if (size !== head.size) this.#upsertHead.run(size, frontier.serialize(), Buffer.from(prev, 'hex'));
     const last = this.#lastCheckpoint.get() as { size: number; at: number } | undefined;
     if (size - (last?.size ?? 0) >= this.#every || at - (last?.at ?? 0) >= this.#intervalMs) {
       this.#writeCheckpoint(next);
@@ -380,6 +383,8 @@ export class SqliteAuditLog implements AuditLog {
     }
     const last = this.#selectLast.get() as { seq: number; input: Uint8Array } | undefined;
     const lastHash = Buffer.from(row.last_hash).toString('hex');
+    // Earlier releases wrote this head after a batch that appended nothing to an empty log.
+    if (row.size === 0 && !last && lastHash === '') return { size: 0, frontier: new MerkleFrontier(), lastHash };
     // INVARIANT: appends never continue a log whose head and tail disagree (test/store/fail-closed.test.ts "corrupted row").
     if (!last || last.seq !== row.size || leafHashOfInput(last.input) !== lastHash) {
       throw new StoreError('STORE_CORRUPT', `the audit log head (size ${row.size}) does not match its last record`);
