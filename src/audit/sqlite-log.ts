@@ -77,6 +77,7 @@ export interface SqliteAuditLogOptions extends DatabaseOptions {
   walSync?: boolean;
   /** Argument paths to redact, as in the policy's `audit.redact`. */
   redact?: readonly string[];
+  /** The clock of record and checkpoint times, in milliseconds (rounded down); default `Date.now`. */
   now?: () => number;
 }
 
@@ -136,7 +137,9 @@ export class SqliteAuditLog implements AuditLog {
     this.#every = Math.max(1, options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY);
     this.#intervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.#rules = compileRedaction(options.redact ?? []);
-    this.#now = options.now ?? Date.now;
+    const now = options.now ?? Date.now;
+    // Records and checkpoints hold whole milliseconds (the record format and the STRICT column refuse fractions).
+    this.#now = () => Math.floor(now());
     const offLoop = options.synchronous !== 'normal' && options.walSync !== false;
     const database = {
       ...(options.walCheckpointer ? { walAutocheckpoint: BACKGROUND_WAL_AUTOCHECKPOINT } : {}),

@@ -70,4 +70,14 @@ describe('SqliteAuditLog.transact', () => {
     await log.append(event('first'));
     await log.close();
   });
+
+  it('a clock that is not whole milliseconds: records and checkpoints are written, and verify', async () => {
+    const path = join(dir.dir, 'precise.db');
+    const log = new SqliteAuditLog(path, { now: () => 1_700_000_000_000.5, checkpointEvery: 2 });
+    for (const callId of ['a', 'b', 'c']) await log.append(event(callId));
+    await log.close();
+    const db = openDatabase(path, { readOnly: true });
+    expect(verifyDatabase(db)).toMatchObject({ ok: true, records: 3, checkpoints: 2 });
+    db.close();
+  });
 });
