@@ -127,6 +127,7 @@ export class SqliteAuditLog implements AuditLog {
   #queue: Waiter[] = [];
   #scheduled = false;
   #closed = false;
+  #closing: Promise<void> | undefined;
   #checkpointer: WalCheckpointer | undefined;
   /** With `synchronous: 'full'` and `walSync`: syncs the write-ahead log after commits made without a sync. */
   readonly #sync: WalSync | undefined;
@@ -260,8 +261,14 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   /** Waits for pending appends, writes a final checkpoint, and closes the database. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    // INVARIANT: a second close, made while the first waits, waits for it: closing the write-ahead log's descriptor
+    // twice can close a file opened in between (test/store/wal-sync.test.ts "two closes at once").
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     try {
       await this.#drain();
       if (this.#readHead().size > 0) await this.checkpoint();
