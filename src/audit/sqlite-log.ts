@@ -10,6 +10,7 @@ import {
   assertOpen,
   commitBatch,
   type DatabaseOptions,
+  databaseFile,
   immediate,
   inSavepoint,
   type Outcome,
@@ -76,6 +77,7 @@ export interface SqliteAuditLogOptions extends DatabaseOptions {
   walSync?: boolean;
   /** Argument paths to redact, as in the policy's `audit.redact`. */
   redact?: readonly string[];
+  /** The clock of record and checkpoint times, in milliseconds (rounded down); default `Date.now`. */
   now?: () => number;
 }
 
@@ -125,6 +127,7 @@ export class SqliteAuditLog implements AuditLog {
   #queue: Waiter[] = [];
   #scheduled = false;
   #closed = false;
+  #closing: Promise<void> | undefined;
   #checkpointer: WalCheckpointer | undefined;
   /** With `synchronous: 'full'` and `walSync`: syncs the write-ahead log after commits made without a sync. */
   readonly #sync: WalSync | undefined;
@@ -135,7 +138,9 @@ export class SqliteAuditLog implements AuditLog {
     this.#every = Math.max(1, options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY);
     this.#intervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.#rules = compileRedaction(options.redact ?? []);
-    this.#now = options.now ?? Date.now;
+    const now = options.now ?? Date.now;
+    // Records and checkpoints hold whole milliseconds (the record format and the STRICT column refuse fractions).
+    this.#now = () => Math.floor(now());
     const offLoop = options.synchronous !== 'normal' && options.walSync !== false;
     const database = {
       ...(options.walCheckpointer ? { walAutocheckpoint: BACKGROUND_WAL_AUTOCHECKPOINT } : {}),
@@ -143,7 +148,10 @@ export class SqliteAuditLog implements AuditLog {
       // `full` is then kept by syncing the write-ahead log after each commit, off this thread (see WalSync).
       ...(offLoop ? { synchronous: 'normal' as const } : {}),
     };
-    this.#db = openStoreDatabase(path, database, { component: 'audit', version: 1, ddl: SCHEMA });
+    // INVARIANT: the write-ahead log synced and the file the checkpointer opens are the ones SQLite writes, whatever
+    // symbolic link or later working directory the path goes through (test/store/paths.test.ts).
+    const file = databaseFile(path);
+    this.#db = openStoreDatabase(file, database, { component: 'audit', version: 1, ddl: SCHEMA });
     try {
       // The record comes as its UTF-8 bytes, stored as the same text: SQLite's cast keeps the bytes as they are.
       this.#insert = this.#db.prepare('INSERT INTO audit_records (seq, record) VALUES (?, CAST(? AS TEXT))');
@@ -167,12 +175,12 @@ export class SqliteAuditLog implements AuditLog {
             .run(key.keyId, key.publicPem());
         });
       }
-      this.#sync = offLoop ? new WalSync(path) : undefined;
+      this.#sync = offLoop ? new WalSync(file) : undefined;
     } catch (error) {
       this.#db.close();
       throw error;
     }
-    if (options.walCheckpointer) this.#checkpointer = startWalCheckpointer(path);
+    if (options.walCheckpointer) this.#checkpointer = startWalCheckpointer(file);
   }
 
   append(event: AuditEvent): Promise<void> {
@@ -253,8 +261,14 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   /** Waits for pending appends, writes a final checkpoint, and closes the database. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    // INVARIANT: a second close, made while the first waits, waits for it: closing the write-ahead log's descriptor
+    // twice can close a file opened in between (test/store/wal-sync.test.ts "two closes at once").
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     try {
       await this.#drain();
       if (this.#readHead().size > 0) await this.checkpoint();
@@ -337,7 +351,10 @@ export class SqliteAuditLog implements AuditLog {
       }
     }
     const next = { size, frontier, lastHash: prev };
-    this.#upsertHead.run(size, frontier.serialize(), Buffer.from(prev, 'hex'));
+    // INVARIANT: a batch that appended nothing (writes that log no event, or that failed) leaves the head as it was:
+    // written at size 0, it named a last record that does not exist, and the log read as corrupt from then on
+    // (test/audit/transact.test.ts "logs nothing").
+    if (size !== head.size) this.#upsertHead.run(size, frontier.serialize(), Buffer.from(prev, 'hex'));
     const last = this.#lastCheckpoint.get() as { size: number; at: number } | undefined;
     if (size - (last?.size ?? 0) >= this.#every || at - (last?.at ?? 0) >= this.#intervalMs) {
       this.#writeCheckpoint(next);
@@ -376,6 +393,8 @@ export class SqliteAuditLog implements AuditLog {
     }
     const last = this.#selectLast.get() as { seq: number; input: Uint8Array } | undefined;
     const lastHash = Buffer.from(row.last_hash).toString('hex');
+    // Earlier releases wrote this head after a batch that appended nothing to an empty log.
+    if (row.size === 0 && !last && lastHash === '') return { size: 0, frontier: new MerkleFrontier(), lastHash };
     // INVARIANT: appends never continue a log whose head and tail disagree (test/store/fail-closed.test.ts "corrupted row").
     if (!last || last.seq !== row.size || leafHashOfInput(last.input) !== lastHash) {
       throw new StoreError('STORE_CORRUPT', `the audit log head (size ${row.size}) does not match its last record`);

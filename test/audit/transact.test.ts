@@ -45,4 +45,39 @@ describe('SqliteAuditLog.transact', () => {
     expect(verifyDatabase(db).ok).toBe(true);
     db.close();
   });
+
+  it('a write that logs nothing, on a log that is still empty, leaves the log usable', async () => {
+    const path = join(dir.dir, 'nothing.db');
+    const log = new SqliteAuditLog(path);
+    expect(await log.transact(() => ({ result: 'unknown request', events: [] }))).toBe('unknown request');
+    await log.close();
+    const again = new SqliteAuditLog(path);
+    await again.append(event('first'));
+    expect(again.size).toBe(1);
+    await again.close();
+    const db = openDatabase(path, { readOnly: true });
+    expect(verifyDatabase(db)).toMatchObject({ ok: true, records: 1 });
+    db.close();
+  });
+
+  it('a log left with a head of size 0 and no records (by an earlier release) is an empty log, not a corrupt one', async () => {
+    const path = join(dir.dir, 'empty-head.db');
+    await new SqliteAuditLog(path).close();
+    const db = openDatabase(path);
+    db.exec("INSERT INTO audit_head (id, size, frontier, last_hash) VALUES (1, 0, x'', x'')");
+    db.close();
+    const log = new SqliteAuditLog(path);
+    await log.append(event('first'));
+    await log.close();
+  });
+
+  it('a clock that is not whole milliseconds: records and checkpoints are written, and verify', async () => {
+    const path = join(dir.dir, 'precise.db');
+    const log = new SqliteAuditLog(path, { now: () => 1_700_000_000_000.5, checkpointEvery: 2 });
+    for (const callId of ['a', 'b', 'c']) await log.append(event(callId));
+    await log.close();
+    const db = openDatabase(path, { readOnly: true });
+    expect(verifyDatabase(db)).toMatchObject({ ok: true, records: 3, checkpoints: 2 });
+    db.close();
+  });
 });

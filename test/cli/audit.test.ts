@@ -196,6 +196,21 @@ async function pendingRequest(path: string): Promise<string> {
 }
 
 describe('ruleoftwo approvals', () => {
+  it('an unknown id answered before the gateway logged anything leaves the log usable', async () => {
+    const dir = workdir();
+    const path = join(dir, 'fresh.db');
+    const stores = await openStores({ path, env: {} });
+    const guard = createGuard({ policy: emailBot(), ...stores });
+    // A typo by the operator, while the log is still empty.
+    const typo = await cli(dir, ['approvals', 'deny', 'fresh.db', 'r-typo']);
+    expect(typo).toMatchObject({ status: 1, stderr: 'unknown approval request `r-typo`\n' });
+    const session = await guard.session('s1');
+    expect((await session.check({ id: 'c1', tool: 'get_time', args: {} })).effect).toBe('allow');
+    await guard.close();
+    const reopened = await openStores({ path, env: {} });
+    await reopened.close();
+  });
+
   it('lists a pending request with why it is gated, and an approval from the CLI is usable once by the guard', async () => {
     const dir = workdir();
     const path = join(dir, 'guard.db');

@@ -195,6 +195,17 @@ export function storeConformance(kind: StoreKind): void {
     expect(outcomes.filter((o) => o.ok)).toHaveLength(1);
   });
 
+  withKit(
+    'approvals: times that are not whole milliseconds (a high-resolution clock) are kept',
+    async ({ approvals }) => {
+      const precise = request('r1', { createdAt: T0 + 0.25, expiresAt: T0 + 60_000.25 });
+      await approvals.create(precise);
+      expect(await approvals.answer('r1', { approved: true }, T0 + 1.5)).toMatchObject({ changed: true });
+      expect(await approvals.consume({ requestId: 'r1', hash: precise.hash }, T0 + 2.5)).toMatchObject({ ok: true });
+      expect(await approvals.get('r1')).toMatchObject({ request: precise, answeredAt: T0 + 1.5, usedAt: T0 + 2.5 });
+    },
+  );
+
   withKit('approvals: list filters by status and session', async ({ approvals }) => {
     await approvals.create(request('r1'));
     await approvals.create(request('r2', { sessionId: 's2', createdAt: T0 + 1 }));

@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { realpathSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyDatabase } from '../../src/audit/inspect.ts';
 import { SqliteAuditLog } from '../../src/audit/sqlite-log.ts';
@@ -7,6 +8,7 @@ import { newSessionState } from '../../src/core/state.ts';
 import { createGuard, type Guard } from '../../src/guard/guard.ts';
 import { StoreError } from '../../src/store/errors.ts';
 import { MemoryAuditLog, MemorySessionStore } from '../../src/store/memory.ts';
+import { openStores } from '../../src/store/open.ts';
 import { SqliteApprovalStore } from '../../src/store/sqlite/approvals.ts';
 import { openDatabase } from '../../src/store/sqlite/database.ts';
 import { SqliteSessionStore } from '../../src/store/sqlite/sessions.ts';
@@ -228,6 +230,29 @@ describe('fail closed', () => {
     await expect(guard.session('s1')).rejects.toThrow(/head .* does not match/);
     expect(failures).toHaveLength(1);
   });
+
+  for (const [what, change] of [
+    ['the database deleted', (path: string) => rmSync(path)],
+    ['the database moved away', (path: string) => renameSync(path, `${path}.old`)],
+    ['its write-ahead log deleted', (path: string) => rmSync(`${path}-wal`)],
+  ] as const) {
+    it(`${what} while open: calls are denied, not logged to a file that is gone or no longer read`, async () => {
+      const path = join(dir(), 'gone.db');
+      const stores = await openStores({ path, env: {}, walCheckpointer: false });
+      const { guard, failures } = guardOn(stores);
+      const session = await guard.session('s1');
+      expect((await session.check({ id: 'c1', tool: 'get_time', args: {} })).effect).toBe('allow');
+      change(path);
+      // Once the database is gone, a reopened store starts empty: a session that held A and B would hold nothing.
+      const decision = await session.check({ id: 'c2', tool: 'get_time', args: {} });
+      expectDenied(decision, 'audit_error');
+      expect(decision.reasons.at(-1)?.message).toBe(
+        `audit log failed: the database \`${realpathSync(dirname(path))}/gone.db\` was deleted, moved or replaced while open`,
+      );
+      expectDenied(await session.check({ id: 'c3', tool: 'get_time', args: {} }), 'audit_error');
+      expect(failures.length).toBeGreaterThan(0);
+    });
+  }
 
   it('approval after expiry: a yes that arrives too late denies and the expiry is audited', async () => {
     let now = 1_700_000_000_000;

@@ -139,6 +139,18 @@ describe('audit appends are acknowledged after a sync of the write-ahead log', (
     db.close();
   });
 
+  it('two closes at once (a gateway stopped by SIGTERM as its stdin closes) both resolve, and close the log once', async () => {
+    const file = path('closed-twice.db');
+    const stores = await openStores({ path: file, env: {} });
+    const guard = createGuard({ policy: emailBot(), newId: counterIds(), ...stores });
+    await guard.check((await guard.session('s1')).id, { id: 'c1', tool: 'get_time', args: {} });
+    const closes = vi.spyOn(fs, 'closeSync');
+    const outcomes = await Promise.allSettled([guard.close(), guard.close(), stores.close()]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    // The write-ahead log's descriptor is closed once: closing a number twice can close a file opened since.
+    expect(closes).toHaveBeenCalledTimes(1);
+  });
+
   it('with `synchronous: normal`, or `walSync: false` (SQLite syncs in the commit), no sync is left for later', async () => {
     const syncs = vi.spyOn(fs, 'fdatasync');
     for (const options of [{ synchronous: 'normal' as const }, { walSync: false }]) {

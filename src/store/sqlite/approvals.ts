@@ -53,7 +53,10 @@ export class SqliteApprovalStore implements ApprovalStore {
     immediate(this.#db, `cannot create approval request \`${request.id}\``, () => {
       if (this.#select.get(request.id))
         throw new StoreError('STORE_WRITE', `approval request \`${request.id}\` exists`);
-      this.#insert.run(request.id, request.sessionId, 'pending', request.createdAt, JSON.stringify(record));
+      // The column only orders `list`; the record keeps the exact time. A high-resolution clock gives fractions of a
+      // millisecond, which a STRICT INTEGER column refuses (test/store/common.case.ts "not whole milliseconds").
+      const createdAt = Math.floor(request.createdAt);
+      this.#insert.run(request.id, request.sessionId, 'pending', createdAt, JSON.stringify(record));
     });
   }
 

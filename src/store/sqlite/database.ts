@@ -1,4 +1,4 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, realpathSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { StoreError } from '../errors.ts';
 
@@ -30,10 +30,9 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
  */
 export function openDatabase(path: string, options: DatabaseOptions = {}): DatabaseSync {
   let db: DatabaseSync;
+  const file = options.readOnly ? path : databaseFile(path);
   try {
-    // `:memory:` and the empty name are SQLite's in-memory and temporary databases, not files.
-    if (!options.readOnly && path !== ':memory:' && path !== '') createPrivate(path);
-    db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
+    db = new DatabaseSync(file, { readOnly: options.readOnly ?? false });
   } catch (error) {
     throw new StoreError('STORE_UNAVAILABLE', `cannot open database \`${path}\`: ${messageOf(error)}`, {
       cause: error,
@@ -58,6 +57,35 @@ export function openDatabase(path: string, options: DatabaseOptions = {}): Datab
     throw storeError(error, `cannot open database \`${path}\``);
   }
   return db;
+}
+
+/**
+ * The file SQLite writes for `path`: created when absent (see `createPrivate`), absolute, symbolic links resolved.
+ * What opens the database again by name (the write-ahead log sync, the checkpointer thread) must use this, not
+ * `path`: SQLite puts the `-wal` file beside the link's target, and a relative path means another file once the
+ * working directory changes.
+ */
+export function databaseFile(path: string): string {
+  // `:memory:` and the empty name are SQLite's in-memory and temporary databases, not files.
+  if (path === ':memory:' || path === '') return path;
+  try {
+    createPrivate(path);
+    return realpathSync(path);
+  } catch (error) {
+    // INVARIANT: a link to a missing file is refused; SQLite would create its target with the default mode, readable
+    // by every user (test/store/paths.test.ts "a symbolic link to a missing file").
+    const dangling = (error as NodeJS.ErrnoException).code === 'ENOENT' && isSymbolicLink(path);
+    const reason = dangling ? 'it is a symbolic link to a file that does not exist' : messageOf(error);
+    throw new StoreError('STORE_UNAVAILABLE', `cannot open database \`${path}\`: ${reason}`, { cause: error });
+  }
+}
+
+function isSymbolicLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -217,6 +245,9 @@ export function ensureSchema(db: DatabaseSync, component: string, version: numbe
     const row = db.prepare('SELECT value FROM ruleoftwo_meta WHERE key = ?').get(`schema.${component}`) as
       | { value: string }
       | undefined;
+    if (row && !/^[0-9]+$/.test(row.value)) {
+      throw new StoreError('STORE_VERSION', `the ${component} schema version is \`${row.value}\`, not a number`);
+    }
     if (row && Number(row.value) > version) {
       throw new StoreError(
         'STORE_VERSION',
@@ -224,9 +255,46 @@ export function ensureSchema(db: DatabaseSync, component: string, version: numbe
       );
     }
     db.exec(ddl);
+    // INVARIANT: tables of the same name but another shape (another program's file, columns altered) are refused, and
+    // nothing is written to the file (test/store/schema.test.ts).
+    for (const [table, shape] of tableShapes(ddl)) {
+      if (describeTable(db, table) !== shape) {
+        throw new StoreError(
+          'STORE_CORRUPT',
+          `table \`${table}\` is not the one this release writes (version ${version})`,
+        );
+      }
+    }
     if (!row)
       db.prepare('INSERT INTO ruleoftwo_meta (key, value) VALUES (?, ?)').run(`schema.${component}`, `${version}`);
   });
+}
+
+/** The shape of each table a schema's DDL creates, by table name (computed once per DDL). */
+const shapes = new Map<string, Map<string, string>>();
+
+function tableShapes(ddl: string): Map<string, string> {
+  let shape = shapes.get(ddl);
+  if (shape === undefined) {
+    // Taken from SQLite itself: the DDL run on an empty in-memory database.
+    const db = new DatabaseSync(':memory:');
+    try {
+      db.exec(ddl);
+      const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").all() as { name: string }[];
+      shape = new Map(tables.map(({ name }) => [name, describeTable(db, name)]));
+    } finally {
+      db.close();
+    }
+    shapes.set(ddl, shape);
+  }
+  return shape;
+}
+
+/** A table's columns (name, type, not null, key) and strictness, as one comparable string. */
+function describeTable(db: DatabaseSync, table: string): string {
+  const columns = db.prepare('SELECT name, type, "notnull", pk FROM pragma_table_xinfo(?) ORDER BY cid').all(table);
+  const strict = db.prepare('SELECT strict FROM pragma_table_list(?)').all(table);
+  return JSON.stringify([columns, strict]);
 }
 
 /** Opens a database and creates or checks one component's schema; the connection is closed if that fails. */
@@ -240,7 +308,8 @@ export function openStoreDatabase(
     ensureSchema(db, schema.component, schema.version, schema.ddl);
   } catch (error) {
     db.close();
-    throw error;
+    if (!(error instanceof StoreError)) throw error;
+    throw new StoreError(error.code, `cannot open database \`${path}\`: ${error.message}`, { cause: error });
   }
   return db;
 }

@@ -19,7 +19,10 @@ export interface Committed {
  * reuses the log.
  */
 export class WalSync {
+  readonly #path: string;
   readonly #fd: number;
+  /** The database file and its write-ahead log as opened, to notice either being deleted or replaced. */
+  readonly #files: { database: fs.Stats; log: fs.Stats };
   /** Committed, waiting for the next sync. */
   #next: Committed[] = [];
   #running: Promise<void> | undefined;
@@ -31,9 +34,11 @@ export class WalSync {
    * the file that commits write.
    */
   constructor(path: string) {
+    this.#path = path;
     try {
       // Opened for writing though nothing is written through it: Windows flushes only a handle with write access.
       this.#fd = fs.openSync(`${path}-wal`, 'r+');
+      this.#files = { database: fs.statSync(path), log: fs.fstatSync(this.#fd) };
     } catch (error) {
       throw new StoreError(
         'STORE_UNAVAILABLE',
@@ -78,6 +83,7 @@ export class WalSync {
         await new Promise<void>((resolve, reject) =>
           fs.fdatasync(this.#fd, (error) => (error ? reject(error) : resolve())),
         );
+        this.#failure = this.#gone();
       } catch (error) {
         // INVARIANT: after a failed sync nothing is acknowledged, not even what a later sync would report as written:
         // the kernel may have dropped the pages that failed (test/store/wal-sync.test.ts "a failed sync").
@@ -86,6 +92,8 @@ export class WalSync {
           `cannot sync the write-ahead log: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
           { cause: error },
         );
+      }
+      if (this.#failure) {
         for (const { waiter } of [...batch, ...this.#next.splice(0)]) waiter.reject(this.#failure);
         break;
       }
@@ -93,4 +101,29 @@ export class WalSync {
     }
     this.#running = undefined;
   }
+
+  /**
+   * A failure if the files synced are no longer the database's. SQLite goes on writing a database or log that was
+   * deleted, moved or replaced while open, and what it writes is gone or unread once the process ends: a restart
+   * would find an empty database (every session reset) or drop the commits in the log.
+   */
+  #gone(): StoreError | undefined {
+    // INVARIANT: nothing is acknowledged as durable in a database that was deleted, moved or replaced while open
+    // (test/store/fail-closed.test.ts "while open").
+    const { database, log } = this.#files;
+    try {
+      const now = { database: fs.statSync(this.#path), log: fs.statSync(`${this.#path}-wal`) };
+      if (sameFile(now.database, database) && sameFile(now.log, log)) return undefined;
+    } catch {
+      // Not there any more.
+    }
+    return new StoreError(
+      'STORE_UNAVAILABLE',
+      `the database \`${this.#path}\` was deleted, moved or replaced while open`,
+    );
+  }
+}
+
+function sameFile(a: fs.Stats, b: fs.Stats): boolean {
+  return a.ino === b.ino && a.dev === b.dev;
 }
