@@ -642,7 +642,13 @@ export class Gateway {
       this.#noApprovals.set(sessionId, now);
       return undefined;
     }
-    const wanted = canonicalHash(call.args ?? null);
+    let wanted: string;
+    try {
+      wanted = canonicalHash(call.args ?? null);
+    } catch {
+      // Arguments canonical JSON cannot write (a non-finite number) match no request; the guard denies them, audited.
+      return undefined;
+    }
     for (const record of open) {
       const request = record.request;
       if (record.status !== 'approved' || request.tool !== call.tool) continue;
