@@ -1,6 +1,6 @@
 import { approvalHash, receiptMismatch, type Sha256 } from './approval.ts';
 import { evaluateControls } from './controls.ts';
-import type { ApprovalRequest, Decision, Effect, Reason } from './decision.ts';
+import { type ApprovalRequest, type Decision, type Effect, inDecisionOrder, type Reason } from './decision.ts';
 import { formatLegs, LEG_A, LEG_B, LEG_C, type LegMask, legList } from './legs.ts';
 import { argumentFault } from './nesting.ts';
 import { configurationMask, type Policy } from './policy.ts';
@@ -161,10 +161,9 @@ function decideUnsafe(policy: Policy, state: SessionState, call: ToolCall, conte
 
   const gated = controls.effect === 'ask' || excluded !== 0 || trifecta;
   const legsBefore = formatLegs(before);
-  // A decision is written once. Its keys keep the order decisions always had (logs write them in insertion order):
-  // findings after the evidence, then the reasons last but on an allow.
-  const decided = (effect: Effect, legsAfter: string): Decision => {
-    const decision = {
+  const decided = (effect: Effect, legsAfter: string): Decision =>
+    inDecisionOrder({
+      effect,
       sessionId: state.id,
       callId: call.id,
       tool: call.tool,
@@ -172,15 +171,11 @@ function decideUnsafe(policy: Policy, state: SessionState, call: ToolCall, conte
       policyVersion: policy.version,
       call: { profile: profile.key, source: legs.source, pre: formatLegs(legs.pre), post: formatLegs(legs.post) },
       legsBefore,
+      legsAfter,
+      reasons,
       evidence: evidenceFor(state, before),
-    } as Decision;
-    if (controls.findings.length > 0) decision.provenance = controls.findings;
-    if (effect === 'allow') decision.reasons = reasons;
-    decision.effect = effect;
-    decision.legsAfter = legsAfter;
-    decision.reasons = reasons;
-    return decision;
-  };
+      provenance: controls.findings.length > 0 ? controls.findings : undefined,
+    });
 
   if (hardDeny) return { decision: decided('deny', legsBefore), state: { ...state, seq } };
   if (gated) {
