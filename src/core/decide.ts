@@ -1,8 +1,8 @@
 import { approvalHash, receiptMismatch, type Sha256 } from './approval.ts';
 import { evaluateControls } from './controls.ts';
-import type { ApprovalRequest, Decision, Effect, Reason } from './decision.ts';
+import { type ApprovalRequest, type Decision, type Effect, inDecisionOrder, type Reason } from './decision.ts';
 import { formatLegs, LEG_A, LEG_B, LEG_C, type LegMask, legList } from './legs.ts';
-import { nestsDeeperThan } from './nesting.ts';
+import { argumentFault } from './nesting.ts';
 import { configurationMask, type Policy } from './policy.ts';
 import type { ProvenanceReader } from './provenance.ts';
 import { addEvidence, effectiveLegs, evidenceFor, type SessionState } from './state.ts';
@@ -89,8 +89,14 @@ function decideUnsafe(policy: Policy, state: SessionState, call: ToolCall, conte
   }
   // INVARIANT: arguments nested deeper than the controls walk are denied on every tool, not only on those with
   // controls: nothing downstream could write them (test/core/bad-input.test.ts).
-  if (nestsDeeperThan(call.args, MAX_ARGUMENT_DEPTH))
-    throw new Error(`arguments nest deeper than ${MAX_ARGUMENT_DEPTH} levels`);
+  const fault = argumentFault(call.args, MAX_ARGUMENT_DEPTH);
+  if (fault?.kind === 'deep') throw new Error(`arguments nest deeper than ${MAX_ARGUMENT_DEPTH} levels`);
+  // INVARIANT: a call whose arguments hold NaN or ±Infinity is denied on every tool: conditions would decide on a
+  // value the tool never gets, as JSON writes it `null` (test/core/bad-input.test.ts, test/mcp/numbers.test.ts).
+  if (fault) {
+    const message = `argument \`${fault.path}\` is \`${fault.value}\`, a number JSON cannot carry`;
+    return { decision: errorDecision(policy, state, call, 'invalid_call', message), state };
+  }
   if (state.pending.some((p) => p.callId === call.id)) {
     const message = `call id \`${call.id}\` is already pending in this session`;
     return { decision: errorDecision(policy, state, call, 'duplicate_call_id', message), state };
@@ -155,10 +161,9 @@ function decideUnsafe(policy: Policy, state: SessionState, call: ToolCall, conte
 
   const gated = controls.effect === 'ask' || excluded !== 0 || trifecta;
   const legsBefore = formatLegs(before);
-  // A decision is written once. Its keys keep the order decisions always had (logs write them in insertion order):
-  // findings after the evidence, then the reasons last but on an allow.
-  const decided = (effect: Effect, legsAfter: string): Decision => {
-    const decision = {
+  const decided = (effect: Effect, legsAfter: string): Decision =>
+    inDecisionOrder({
+      effect,
       sessionId: state.id,
       callId: call.id,
       tool: call.tool,
@@ -166,15 +171,11 @@ function decideUnsafe(policy: Policy, state: SessionState, call: ToolCall, conte
       policyVersion: policy.version,
       call: { profile: profile.key, source: legs.source, pre: formatLegs(legs.pre), post: formatLegs(legs.post) },
       legsBefore,
+      legsAfter,
+      reasons,
       evidence: evidenceFor(state, before),
-    } as Decision;
-    if (controls.findings.length > 0) decision.provenance = controls.findings;
-    if (effect === 'allow') decision.reasons = reasons;
-    decision.effect = effect;
-    decision.legsAfter = legsAfter;
-    decision.reasons = reasons;
-    return decision;
-  };
+      provenance: controls.findings.length > 0 ? controls.findings : undefined,
+    });
 
   if (hardDeny) return { decision: decided('deny', legsBefore), state: { ...state, seq } };
   if (gated) {

@@ -93,3 +93,36 @@ export interface Decision {
   provenance?: ProvenanceFinding[];
   approval?: ApprovalRequest;
 }
+
+/** What {@link inDecisionOrder} writes: a decision, with its optional parts given as possibly undefined. */
+export type DecisionParts = Omit<Decision, 'call' | 'provenance' | 'approval'> & {
+  call?: DecidedCall | undefined;
+  provenance?: ProvenanceFinding[] | undefined;
+  approval?: ApprovalRequest | undefined;
+};
+
+/**
+ * A decision with its keys in the one order decisions are written in (the audit log and `--json` output keep insertion
+ * order): the call and its session, the legs before and the events behind them, the findings, then the outcome. The
+ * reasons stand before the effect on an allow, as they always have; an approval request is last, so `decide` can add
+ * it afterwards (it quotes the decision's reasons).
+ */
+export function inDecisionOrder(parts: DecisionParts): Decision {
+  const decision = {
+    sessionId: parts.sessionId,
+    callId: parts.callId,
+    tool: parts.tool,
+    seq: parts.seq,
+    policyVersion: parts.policyVersion,
+  } as Decision;
+  if (parts.call) decision.call = parts.call;
+  decision.legsBefore = parts.legsBefore;
+  decision.evidence = parts.evidence;
+  if (parts.provenance) decision.provenance = parts.provenance;
+  if (parts.effect === 'allow') decision.reasons = parts.reasons;
+  decision.effect = parts.effect;
+  decision.legsAfter = parts.legsAfter;
+  decision.reasons = parts.reasons;
+  if (parts.approval) decision.approval = parts.approval;
+  return decision;
+}

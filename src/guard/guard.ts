@@ -4,7 +4,7 @@ import { ApprovalTimeout, askApprover } from '../approvals/ask.ts';
 import type { Approver } from '../approvals/types.ts';
 import type { Sha256 } from '../core/approval.ts';
 import { decide, errorDecision, type ToolCall } from '../core/decide.ts';
-import type { ApprovalRequest, Decision, Reason } from '../core/decision.ts';
+import { type ApprovalRequest, type Decision, inDecisionOrder, type Reason } from '../core/decision.ts';
 import type { Configuration, InputTrust, PolicyDocument } from '../core/document.ts';
 import { formatLegs, LEG_A, LEG_B, type Leg, type LegMask, parseLegs } from '../core/legs.ts';
 import { compilePolicy, MAX_DURATION_MS, type Policy, parseDuration } from '../core/policy.ts';
@@ -513,30 +513,29 @@ class RuleOfTwoGuard implements Guard {
   }
 
   async giveUp(request: ApprovalRequest, failure: unknown): Promise<Decision> {
-    // The `ask` decision the request was made with, rebuilt in the order `decide` writes a decision's keys. The
-    // request does not keep the tool's labels (`call`) nor the provenance findings: this guard remembers them for the
-    // requests it made. A request made by another process, or forgotten, is denied without them (its `ask` decision
-    // in the log has them).
+    // The `ask` decision the request was made with. The request does not keep the tool's labels (`call`) nor the
+    // provenance findings: this guard remembers them for the requests it made. A request made by another process, or
+    // forgotten, is denied without them (its `ask` decision in the log has them).
     const remembered = this.#asked.get(request.id);
     this.#asked.delete(request.id);
     const labels = remembered?.hash === request.hash ? remembered : undefined;
-    const asked = {
+    // INVARIANT: a give-up is audited with the decision `authorize` audits on a timeout or approver failure, labels
+    // and provenance included (test/guard/give-up.test.ts; the SDK path: test/adapters/claude-agent-sdk.test.ts).
+    const asked = inDecisionOrder({
+      effect: 'ask',
       sessionId: request.sessionId,
       callId: request.callId,
       tool: request.tool,
       seq: request.seq,
       policyVersion: request.policyVersion,
-    } as Decision;
-    if (labels?.call) asked.call = labels.call;
-    asked.legsBefore = request.legsBefore;
-    asked.evidence = request.evidence;
-    // INVARIANT: a give-up is audited with the decision `authorize` audits on a timeout or approver failure, labels
-    // and provenance included (test/guard/give-up.test.ts; the SDK path: test/adapters/claude-agent-sdk.test.ts).
-    if (labels?.provenance) asked.provenance = labels.provenance;
-    asked.effect = 'ask';
-    asked.legsAfter = request.legsBefore;
-    asked.reasons = request.reasons;
-    asked.approval = request;
+      call: labels?.call,
+      legsBefore: request.legsBefore,
+      legsAfter: request.legsBefore,
+      reasons: request.reasons,
+      evidence: request.evidence,
+      provenance: labels?.provenance,
+      approval: request,
+    });
     return this.#unanswered(asked, failure);
   }
 

@@ -52,7 +52,7 @@ const MAX_RESULT_DEPTH = 1000;
 /** How long a session seen without open approval requests skips the approval-store query. */
 const NO_APPROVALS_TTL_MS = 1000;
 /** Most sessions remembered as opened in this process. */
-const OPENED_MAX = 100_000;
+export const OPENED_MAX = 100_000;
 /** Most sessions remembered without open approval requests. */
 const NO_APPROVALS_MAX = 10_000;
 
@@ -363,6 +363,8 @@ export class Gateway {
     await this.#guard.session(sessionId);
     // A cache, not state: reopening a session is idempotent, so dropping it at a bound only costs a store read, and a
     // client naming millions of sessions cannot grow the gateway without limit.
+    // INVARIANT: a session reopened after the cache was cleared keeps the legs it held: the store creates only a
+    // session it does not hold, and no store forgets one (test/mcp/opened-cache.test.ts).
     if (this.#opened.size >= OPENED_MAX) this.#opened.clear();
     this.#opened.add(sessionId);
   }
@@ -642,7 +644,13 @@ export class Gateway {
       this.#noApprovals.set(sessionId, now);
       return undefined;
     }
-    const wanted = canonicalHash(call.args ?? null);
+    let wanted: string;
+    try {
+      wanted = canonicalHash(call.args ?? null);
+    } catch {
+      // Arguments canonical JSON cannot write (a non-finite number) match no request; the guard denies them, audited.
+      return undefined;
+    }
     for (const record of open) {
       const request = record.request;
       if (record.status !== 'approved' || request.tool !== call.tool) continue;

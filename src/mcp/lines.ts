@@ -1,7 +1,5 @@
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
 
-const NEWLINE = Buffer.from('\n');
-
 /** A JSON-RPC error line for a message that could not be read (under its id when it has a valid one, else null). */
 export function errorLine(code: number, message: string, id: string | number | null = null): string {
   return `${JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } })}\n`;
@@ -28,32 +26,25 @@ export function turnWriter(stream: Writable): (line: string) => void {
   };
 }
 
-/** Takes a parsed message before the SDK sees it; returns true when it took it (the line is then not passed on). */
-export type LineIntercept = (message: unknown, line: Buffer) => boolean;
-
 /**
- * Screens newline-delimited JSON-RPC from a stdio client before the SDK reads it: a line that is not JSON, or longer
- * than `maxBytes`, is answered on `reply` with a JSON-RPC error and dropped, and the connection stays open. Each
- * parsed message is offered to `intercept` first (the fast path for tools/call).
+ * Screens newline-delimited JSON-RPC from a stdio client: a line that is not JSON, or longer than `maxBytes`, is
+ * answered on `reply` with a JSON-RPC error and dropped, and the connection stays open. Each parsed message goes to
+ * `hand` (the fast path for tools/call, else the SDK server), parsed once. The readable side carries no data; it ends
+ * when the input does, which is what the SDK's transport listens for.
  */
 export class LineScreen extends Transform {
   readonly #maxBytes: number;
   readonly #reply: (line: string) => void;
-  readonly #intercept: LineIntercept;
+  readonly #hand: (message: unknown) => void;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #skipping = false;
 
-  constructor(maxBytes: number, reply: (line: string) => void, intercept: LineIntercept = () => false) {
+  constructor(maxBytes: number, reply: (line: string) => void, hand: (message: unknown) => void) {
     super();
     this.#maxBytes = maxBytes;
     this.#reply = reply;
-    this.#intercept = intercept;
-  }
-
-  /** Passes a line the intercept took on to the SDK after all. */
-  deliver(line: Buffer): void {
-    this.push(Buffer.concat([line, NEWLINE]));
+    this.#hand = hand;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -96,7 +87,7 @@ export class LineScreen extends Transform {
         } catch {
           this.#reply(errorLine(-32700, 'parse error: the line is not JSON'));
         }
-        if (message !== undefined && !this.#intercept(message, line)) this.deliver(line);
+        if (message !== undefined) this.#hand(message);
       }
     }
     this.#pending = [];

@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import { parseJSONRPCMessage, type Server } from '@modelcontextprotocol/server';
+import { type JSONRPCMessage, parseJSONRPCMessage, type Server } from '@modelcontextprotocol/server';
 import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { ElicitationApprovals } from './elicitation.ts';
 import { type FastToolCall, fastToolCall, HandedAsks, serveToolCall } from './fastpath.ts';
@@ -39,7 +39,14 @@ export function serveGatewayStdio(
   let pinned: { era: string; server: Server } | undefined;
   const write = turnWriter(stdout);
 
-  const serveFast = async (call: FastToolCall, line: Buffer) => {
+  // A message the fast path does not serve goes to the SDK server as its transport would deliver it, parsed once by
+  // the screen and checked by `validated`: the transport reading the line again cost a second JSON.parse and schema
+  // pass (bench/stdio.ts).
+  const toSdk = (message: unknown) => {
+    const valid = validated(message, write);
+    if (valid) transport.onmessage?.(valid);
+  };
+  const serveFast = async (call: FastToolCall, message: unknown) => {
     const controller = new AbortController();
     inFlight.set(call.id, controller);
     const outcome = await serveToolCall(gateway, call, {
@@ -53,10 +60,10 @@ export function serveGatewayStdio(
     if (outcome.kind === 'response') write(`${JSON.stringify(outcome.response)}\n`);
     else {
       handed.hand(call.id, call.name, outcome.request);
-      screen.deliver(line);
+      toSdk(message);
     }
   };
-  const take = (message: unknown, line: Buffer): boolean => {
+  const take = (message: unknown): boolean => {
     const cancelled = cancelledId(message);
     // The SDK sees the cancellation too (it may be for one of its requests).
     if (cancelled !== undefined) inFlight.get(cancelled)?.abort();
@@ -64,16 +71,14 @@ export function serveGatewayStdio(
     if (!call || inFlight.has(call.id) || !pinned) return false;
     const ready = call.modern ? pinned.era === 'modern' : pinned.era === 'legacy' && !!pinned.server.getClientVersion();
     if (!ready) return false;
-    serveFast(call, line).catch((error: Error) => options.log(`stdio: ${error.message}`));
+    serveFast(call, message).catch((error: Error) => options.log(`stdio: ${error.message}`));
     return true;
   };
-  // INVARIANT: a message the SDK would drop with only a log line is answered with -32600, so its client does not wait
-  // for an answer forever (test/mcp/bad-input.test.ts).
-  const intercept = (message: unknown, line: Buffer): boolean => take(message, line) || refused(message, write);
-  const screen = new LineScreen(options.maxMessageBytes, write, intercept);
+  const screen = new LineScreen(options.maxMessageBytes, write, (message) => {
+    if (!take(message)) toSdk(message);
+  });
   const screened = stdin.pipe(screen);
-  // The screen already bounds lines; the SDK's own bound (which closes the connection) sits above it.
-  const transport = new StdioServerTransport(screened, stdout, { maxBufferSize: options.maxMessageBytes * 2 });
+  const transport = new StdioServerTransport(screened, stdout);
   let onClosed: () => void = () => {};
   const closed = new Promise<void>((resolve) => {
     onClosed = resolve;
@@ -114,19 +119,23 @@ function cancelledId(message: unknown): string | number | undefined {
   return typeof id === 'string' || typeof id === 'number' ? id : undefined;
 }
 
-/** Answers a message that is not JSON-RPC as the SDK reads it (which drops it silently); true when it did. */
-function refused(message: unknown, write: (line: string) => void): boolean {
+/**
+ * The message as the SDK's schema reads it; a message that is not JSON-RPC (which the SDK drops silently) is answered
+ * with -32600 instead, and undefined returned.
+ */
+function validated(message: unknown, write: (line: string) => void): JSONRPCMessage | undefined {
   let problem: string;
   if (Array.isArray(message)) problem = 'batches are not supported';
   else {
     try {
-      parseJSONRPCMessage(message);
-      return false;
+      return parseJSONRPCMessage(message);
     } catch {
       // A schema mismatch, or a stack overflow on a deeply nested value.
       problem = 'not a JSON-RPC 2.0 request, notification or response';
     }
   }
+  // INVARIANT: a message the SDK would drop with only a log line is answered with -32600, so its client does not wait
+  // for an answer forever (test/mcp/bad-input.test.ts).
   const id = (message as { id?: unknown } | null)?.id;
   write(
     errorLine(
@@ -135,5 +144,5 @@ function refused(message: unknown, write: (line: string) => void): boolean {
       typeof id === 'string' || Number.isSafeInteger(id) ? (id as string | number) : null,
     ),
   );
-  return true;
+  return undefined;
 }

@@ -95,6 +95,19 @@ describe('trace format', () => {
     expect(() => parseTrace('{"type":"call","id":"c","tool":"t","because":[]}')).toThrow(/malformed line/);
   });
 
+  it('denies a call whose arguments hold a number JSON cannot carry (`1e999`), naming it', async () => {
+    // Allowed before: `read` brings no leg this call lacks, and JSON.parse reads `1e999` as Infinity.
+    const trace = join(mkdtempSync(join(tmpdir(), 'r2-')), 'infinity.jsonl');
+    writeFileSync(trace, '{"type":"session","id":"s1"}\n{"type":"call","id":"c1","tool":"read","args":{"n":1e999}}\n');
+    const result = await cli(['replay', join(fixtures, 'policy.yaml'), trace, '--json']);
+    expect(result.stderr).toBe('');
+    const call = JSON.parse(result.stdout.split('\n')[1] ?? '');
+    expect(call).toMatchObject({ call: 'c1', effect: 'deny' });
+    expect(call.reasons).toEqual([
+      { code: 'invalid_call', rule: 0, message: 'argument `$.n` is `Infinity`, a number JSON cannot carry' },
+    ]);
+  });
+
   it('exits 2 with line numbers on a malformed trace, without a stack trace', async () => {
     const result = await cli(['replay', join(fixtures, 'policy.yaml'), join(fixtures, 'malformed.jsonl')]);
     expect(result.status).toBe(2);

@@ -38,3 +38,31 @@ describe('arguments nested past what anything downstream can write', () => {
     }
   });
 });
+
+describe('arguments holding a number JSON cannot carry', () => {
+  it('deny on any tool with `invalid_call`, naming where the number is, and leave the session as it was', () => {
+    // `1e999` parses as Infinity, which a condition such as `lte: 100` passes, and JSON writes it as `null`: the tool
+    // would run with a value no decision saw (the gateway side: test/mcp/numbers.test.ts).
+    const nested = JSON.parse('{"to":"bob","memo":[1,{"x":-1e999}]}');
+    for (const tool of ['free', 'send', 'unknown']) {
+      for (const [args, message] of [
+        [JSON.parse('{"amount":1e999}'), 'argument `$.amount` is `Infinity`, a number JSON cannot carry'],
+        [nested, 'argument `$.memo[1].x` is `-Infinity`, a number JSON cannot carry'],
+        [{ 'odd key\n': Number.NaN }, 'argument `$["odd key\\n"]` is `NaN`, a number JSON cannot carry'],
+        [Number.POSITIVE_INFINITY, 'argument `$` is `Infinity`, a number JSON cannot carry'],
+      ] as const) {
+        const outcome = decide(policy, state, { id: 'c', tool, args }, { now: 0, newId: counterIds() });
+        expect(outcome.decision.effect, tool).toBe('deny');
+        expect(outcome.decision.reasons).toEqual([{ code: 'invalid_call', rule: 0, message }]);
+        expect(outcome.state).toBe(state);
+      }
+    }
+  });
+
+  it('allow the largest finite numbers, -0 and integers past 2^53, which JSON writes back as the values decided on', () => {
+    const args = JSON.parse('{"a":1.7976931348623157e308,"b":-0,"c":9007199254740993,"d":1e-400}');
+    const outcome = decide(policy, state, { id: 'c', tool: 'free', args }, { now: 0, newId: counterIds() });
+    expect(outcome.decision.effect).toBe('allow');
+    expect(JSON.parse(JSON.stringify(args))).toEqual({ a: Number.MAX_VALUE, b: 0, c: 2 ** 53, d: 0 });
+  });
+});

@@ -261,3 +261,21 @@ describe('approvals in decide', () => {
     expect(otherPolicy.decision.reasons.at(-1)?.message).toContain('another policy');
   });
 });
+
+describe('the keys of a decision', () => {
+  it('come in the order decisions have always been written, for each effect (the log keeps insertion order)', () => {
+    const head = ['sessionId', 'callId', 'tool', 'seq', 'policyVersion', 'call', 'legsBefore', 'evidence'];
+    const keysOf = (state: SessionState, call: ToolCall) =>
+      Object.keys(decide(policy, state, call, context()).decision);
+    const untrusted = play(session('dynamic', 'untrusted'), [{ id: 'c1', tool: 'lookup' }]);
+    expect(keysOf(session(), { id: 'a', tool: 'lookup' })).toEqual([...head, 'reasons', 'effect', 'legsAfter']);
+    expect(keysOf(untrusted, { id: 'd', tool: 'wire' })).toEqual([...head, 'effect', 'legsAfter', 'reasons']);
+    expect(keysOf(untrusted, { id: 'q', tool: 'post_public' })).toEqual([
+      ...head,
+      'effect',
+      'legsAfter',
+      'reasons',
+      'approval',
+    ]);
+  });
+});

@@ -64,6 +64,8 @@ describe('guard.giveUp', () => {
       expect(given.provenance).toEqual(asked.provenance);
       expect(given).toEqual(authorized);
       expect(decisionsOf(byGiveUp)).toEqual(decisionsOf(byAuthorize));
+      // Key for key in the same order too (test/core/rules.test.ts "the keys of a decision" pins that order).
+      expect(JSON.stringify(given)).toBe(JSON.stringify(authorized));
     });
   }
 });

@@ -2,29 +2,41 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { LineScreen } from '../../src/mcp/lines.ts';
 
-async function screen(input: string[], maxBytes = 64): Promise<{ passed: string; replies: string[] }> {
+async function screen(
+  input: string[],
+  maxBytes = 64,
+): Promise<{ taken: unknown[]; replies: string[]; passed: number }> {
   const replies: string[] = [];
+  const taken: unknown[] = [];
   const source = new PassThrough();
-  const out = source.pipe(new LineScreen(maxBytes, (line) => replies.push(line)));
-  const chunks: Buffer[] = [];
-  out.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const out = source.pipe(
+    new LineScreen(
+      maxBytes,
+      (line) => replies.push(line),
+      (message) => taken.push(message),
+    ),
+  );
+  // The readable side carries nothing, and ends with the input (the SDK's transport closes on that).
+  let passed = 0;
+  out.on('data', (chunk: Buffer) => (passed += chunk.length));
   const ended = new Promise((resolve) => out.on('end', resolve));
   for (const part of input) source.write(part);
   source.end();
   await ended;
-  return { passed: Buffer.concat(chunks).toString('utf8'), replies };
+  return { taken, replies, passed };
 }
 
 describe('LineScreen', () => {
-  it('passes JSON lines through, even split across chunks', async () => {
-    const { passed, replies } = await screen(['{"a":', '1}\n{"b"', ':2}\n']);
-    expect(passed).toBe('{"a":1}\n{"b":2}\n');
+  it('hands each JSON line over parsed, even split across chunks', async () => {
+    const { taken, replies, passed } = await screen(['{"a":', '1}\n{"b"', ':2}\n']);
+    expect(taken).toEqual([{ a: 1 }, { b: 2 }]);
+    expect(passed).toBe(0);
     expect(replies).toEqual([]);
   });
 
   it('answers a line that is not JSON with -32700 and keeps going', async () => {
-    const { passed, replies } = await screen(['nope\n{"ok":true}\n']);
-    expect(passed).toBe('{"ok":true}\n');
+    const { taken, replies } = await screen(['nope\n{"ok":true}\n']);
+    expect(taken).toEqual([{ ok: true }]);
     expect(JSON.parse(replies[0] ?? '')).toEqual({
       jsonrpc: '2.0',
       id: null,
@@ -34,8 +46,8 @@ describe('LineScreen', () => {
 
   it('drops an oversized line with an error, whatever its chunking, and keeps going', async () => {
     const big = `{"pad":"${'x'.repeat(100)}"}`;
-    const { passed, replies } = await screen([big.slice(0, 50), big.slice(50), '\n{"ok":1}\n']);
-    expect(passed).toBe('{"ok":1}\n');
+    const { taken, replies } = await screen([big.slice(0, 50), big.slice(50), '\n{"ok":1}\n']);
+    expect(taken).toEqual([{ ok: 1 }]);
     expect(replies).toHaveLength(1);
     expect(replies[0]).toContain('message larger than 64 bytes');
   });

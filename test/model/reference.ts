@@ -31,9 +31,11 @@
  *     the re-check runs at a later seq and is not required to equal it; the call id is not bound. The session must
  *     not hold legs it did not hold at the ask (the approver decided in view of those). An approval given for a
  *     call that is not gated is consumed and ignored.
- * 12. Arguments that are not JSON (NaN, functions, class instances, holes) cannot be bound to an approval: a call
- *     that would ask, or that uses an approval which otherwise fits, is denied with `engine_error` and changes
- *     nothing; an allowed call or a call gated to deny never serializes its arguments.
+ * 12. Arguments holding a number JSON cannot carry (NaN, ±Infinity, at any depth) deny any call with `invalid_call`
+ *     and change nothing, checked right after the call's id and tool. Other arguments that are not JSON (functions,
+ *     class instances, holes) cannot be bound to an approval: a call that would ask, or that uses an approval which
+ *     otherwise fits, is denied with `engine_error` and changes nothing; an allowed call or a call gated to deny
+ *     never serializes its arguments.
  * 13. Sequence numbers: every decided call, recorded result and drop takes the next seq (a fork child starts at
  *     0); an invalid call, a call id already pending, a receipt the store refuses and an unknown session do not.
  * 14. Drop: dropping an already dropped leg is a no-op; A or B held or reserved cannot be dropped (what entered the
@@ -406,6 +408,13 @@ export function isJson(value: unknown): boolean {
   return Object.values(value).every((v) => v === undefined || isJson(v));
 }
 
+/** Whether a value holds NaN or ±Infinity anywhere (a typed array's elements aside). */
+function holdsNonFinite(value: unknown): boolean {
+  if (typeof value === 'number') return !Number.isFinite(value);
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return false;
+  return Object.values(value).some(holdsNonFinite);
+}
+
 /** Deep equality of JSON values, ignoring keys whose value is undefined (as canonical JSON does). */
 export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -457,6 +466,7 @@ export function modelDecide(
     state,
   });
   if (call.id === '' || call.tool === '') return unchanged('invalid_call');
+  if (holdsNonFinite(call.args)) return unchanged('invalid_call');
   if (state.pending.some((p) => p.callId === call.id)) return unchanged('duplicate_call_id');
 
   const tool = lookupTool(doc, call.tool);
