@@ -596,12 +596,15 @@ export class Gateway {
       const why = `\`${call.tool}\` ran, but ruleoftwo could not record its output (${recorded.message}), so it is withheld`;
       return { kind: 'result', result: blocked(why, decisionMeta(decision)) };
     }
+    // Author lineage may have removed items by untrusted authors: the client gets what was recorded.
+    // INVARIANT: the result's `_meta` is the recorded output's too, so an output lineage withheld does not bring the
+    // upstream's `_meta` back (test/mcp/results.test.ts "a withheld output").
+    const seen = recorded.output as R & { _meta?: unknown };
     const meta = {
-      ...((result as { _meta?: Record<string, unknown> })._meta ?? {}),
+      ...(isPlainObject(seen._meta) ? seen._meta : {}),
       [DECISION_META_KEY]: decisionMeta(decision, recorded.legsAfter),
     };
-    // Author lineage may have removed items by untrusted authors: the client gets what was recorded.
-    return { kind: 'result', result: { ...(recorded.output as R), _meta: meta } };
+    return { kind: 'result', result: { ...seen, _meta: meta } };
   }
 
   /**
@@ -681,6 +684,11 @@ export class Gateway {
     await Promise.all(this.upstreams.map((u) => u.close()));
     await this.#guard.close();
   }
+}
+
+/** Whether a value is a JSON object (not null, not an array). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** The decision summary a result carries in `_meta`. */
