@@ -390,7 +390,10 @@ export class Gateway {
       throw new GatewayError('UNKNOWN_TOOL', message);
     }
     if (entry.quarantine) return this.#quarantined(sessionId, call, 'tool', name, entry.quarantine);
-    return this.#gated(
+    // INVARIANT: under author lineage a structured result reaches the client with its text mirror rebuilt from what
+    // lineage judged, never the upstream's own, unjudged copy (test/mcp/results.test.ts "the content the model reads").
+    const judged = this.#guard.policy.resolve(name).lineage !== undefined;
+    const outcome = await this.#gated(
       sessionId,
       call,
       options.receipt,
@@ -403,10 +406,12 @@ export class Gateway {
           // "definitions that changed across a crash").
           throw new Error(`the definition of \`${name}\` changed when its upstream reconnected`);
         }
-        return entry.upstream.callTool(entry.definition.name, args, signal);
+        const result = await entry.upstream.callTool(entry.definition.name, args, signal);
+        return judged ? withoutMirror(result) : result;
       },
       options.signal,
     );
+    return judged ? withMirror(outcome) : outcome;
   }
 
   /** Decides and, when allowed, reads a resource; its content counts as the upstream's resource label (A by default). */
@@ -684,6 +689,21 @@ export class Gateway {
     await Promise.all(this.upstreams.map((u) => u.close()));
     await this.#guard.close();
   }
+}
+
+/**
+ * A structured result without its text blocks, which the spec asks to mirror `structuredContent` but which lineage,
+ * judging only the items at its path, would pass on unjudged: outsiders' items it removed would still reach the model.
+ */
+function withoutMirror(result: CallToolResult): CallToolResult {
+  return isPlainObject(result.structuredContent) ? { ...result, content: [] } : result;
+}
+
+/** A recorded structured result with its text mirror made from the structured content the session recorded. */
+function withMirror(outcome: GatedOutcome<CallToolResult>): GatedOutcome<CallToolResult> {
+  if (outcome.kind !== 'result' || !isPlainObject(outcome.result.structuredContent)) return outcome;
+  const text = JSON.stringify(outcome.result.structuredContent);
+  return { kind: 'result', result: { ...outcome.result, content: [{ type: 'text', text }] } };
 }
 
 /** Whether a value is a JSON object (not null, not an array). */

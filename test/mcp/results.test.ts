@@ -55,6 +55,23 @@ async function call(tool: string): Promise<Record<string, unknown>> {
 }
 
 describe('author lineage on an MCP result', () => {
+  it('the content the model reads is the filtered structured content, not an unjudged mirror of it', async () => {
+    const client = new Client({ name: 'model', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(running.http?.url ?? '')));
+    try {
+      const result = await client.callTool({ name: 'r__comments', arguments: {} });
+      const kept = { comments: [{ author: 'alice', text: 'looks good' }] };
+      expect(result.structuredContent).toEqual(kept);
+      // The spec asks a structured result to mirror itself in a text block: the mirror is rebuilt from what lineage kept.
+      expect(result.content).toEqual([{ type: 'text', text: JSON.stringify(kept) }]);
+      expect(textOf(result)).not.toContain(INJECTION);
+      // Filtered, the output brought no A: had the outsider's text reached the model, the session would hold A unseen.
+      expect(result._meta?.['dev.ruleoftwo/decision']).toMatchObject({ legsAfter: 'B' });
+    } finally {
+      await client.close();
+    }
+  });
+
   it("a withheld output does not bring the upstream's `_meta` back to the client", async () => {
     const result = await call('r__withheld');
     expect(result.withheld).toMatch(/not a list of items/);
