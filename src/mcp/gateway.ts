@@ -299,7 +299,11 @@ export class Gateway {
       templates: templates.flatMap((t) => (t.quarantine ? [] : [t.listed])),
       prompts: [...prompts.values()].flatMap((p) => (p.quarantine ? [] : [p.listed])),
     };
-    this.#guard = this.#newGuard(labelled.policy);
+    // A new guard starts with no provenance index: each session's would count as lost, and every argument of a
+    // consequential call in a session holding data would then carry a value of unknown provenance, for good.
+    // INVARIANT: a relist or pin reload that changes no label keeps the guard (test/mcp/results.test.ts "that changes
+    // no label").
+    if (labelled.policy.version !== this.#guard.policy.version) this.#guard = this.#newGuard(labelled.policy);
   }
 
   /** Tools clients may see: approved ones, each with its legs in `_meta`. */

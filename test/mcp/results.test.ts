@@ -79,3 +79,43 @@ describe('author lineage on an MCP result', () => {
     expect(result._meta).toEqual({ 'dev.ruleoftwo/decision': expect.objectContaining({ legsAfter: 'B' }) });
   });
 });
+
+describe('an upstream list change', () => {
+  it('that changes no label keeps the provenance index of every session', async () => {
+    const config = {
+      version: 1,
+      pinning: 'off',
+      store: { kind: 'memory' },
+      policy: {
+        version: 1,
+        session: { input: 'trusted' },
+        provenance: { consequential: { sensitive: 'deny' } },
+        tools: { r__secret: { output: 'B' }, r__send: { call: 'C' }, 'r__*': 'none' },
+      },
+      servers: { r: RESULTS },
+    };
+    const relisting = await Gateway.start(await loadGatewayConfig(await writeConfig(dir, config, 'relist.yaml')), {
+      stores: memoryStores(),
+    });
+    const reasons = async (tool: string, args: Record<string, unknown> = {}) => {
+      const outcome = await relisting.callTool('s', tool, args);
+      return outcome.kind === 'result' ? outcome.result._meta?.['dev.ruleoftwo/decision'] : outcome.kind;
+    };
+    try {
+      await reasons('r__secret');
+      expect(await reasons('r__send', { to: 'salary: 123456' })).toMatchObject({
+        reasons: ['argument_carries_sensitive_value'],
+      });
+      const relisted = new Promise<void>((resolve) => relisting.onListChanged(resolve));
+      await reasons('r__relist');
+      await relisted;
+      // Had the relist reset the index, every argument would carry a value of unknown provenance: denied, for good.
+      expect(await reasons('r__send', { to: 'nothing private here' })).toMatchObject({ reasons: ['allowed'] });
+      expect(await reasons('r__send', { to: 'salary: 123456' })).toMatchObject({
+        reasons: ['argument_carries_sensitive_value'],
+      });
+    } finally {
+      await relisting.close();
+    }
+  });
+});
