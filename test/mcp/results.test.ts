@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
 import { Gateway } from '../../src/mcp/gateway.ts';
 import { memoryStores, type RunningGateway, runGateway } from '../../src/mcp/run.ts';
+import type { MemoryAuditLog } from '../../src/store/memory-audit.ts';
 import { NODE, ROOT, tempDir, textOf, writeConfig } from './harness.ts';
 
 // What a hostile upstream's results (test/mcp/fixtures/results-server.ts) bring to the client, against what the
@@ -77,6 +78,36 @@ describe('author lineage on an MCP result', () => {
     expect(result.withheld).toMatch(/not a list of items/);
     expect(JSON.stringify(result)).not.toContain(INJECTION);
     expect(result._meta).toEqual({ 'dev.ruleoftwo/decision': expect.objectContaining({ legsAfter: 'B' }) });
+  });
+});
+
+describe('answers no well-behaved server sends', () => {
+  /** The audit events of call results in session `sessionId`. */
+  const results = (sessionId: string) =>
+    (gateway.stores.audit as MemoryAuditLog).events.filter(
+      (e) => (e.type === 'result' || e.type === 'result.ignored') && e.sessionId === sessionId,
+    );
+
+  it('an `isError` result is recorded as an output: its text brings what the output brings', async () => {
+    const result = await call('r__failing');
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toContain(INJECTION);
+    expect(result._meta?.['dev.ruleoftwo/decision']).toMatchObject({ legsAfter: expect.stringContaining('A') });
+  });
+
+  it('a second answer to a call, or one after the call was cancelled, reaches no call and is not recorded', async () => {
+    const session = crypto.randomUUID();
+    const text = async (tool: string, signal?: AbortSignal) => {
+      const outcome = await gateway.callTool(session, tool, {}, signal ? { signal } : {});
+      return outcome.kind === 'result' ? textOf(outcome.result) : outcome.kind;
+    };
+    expect(await text('r__twice')).toBe('first answer');
+    const late = text('r__late', AbortSignal.timeout(50));
+    await expect(late).rejects.toThrow(/upstream failed on `r__late`/);
+    // The late answer arrives while other calls wait: each gets its own.
+    const others = await Promise.all([text('r__send'), text('r__secret'), new Promise((r) => setTimeout(r, 700))]);
+    expect(others.slice(0, 2)).toEqual(['sent', 'salary: 123456']);
+    expect(results(session).map((e) => e.type)).toEqual(['result', 'result', 'result', 'result']);
   });
 });
 
