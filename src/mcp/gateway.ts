@@ -725,9 +725,23 @@ function decisionMeta(decision: Decision, legsAfter = decision.legsAfter): Recor
   };
 }
 
+/** The results {@link blocked} made: an upstream's result that looks like one is still the upstream's. */
+const BLOCKED = new WeakSet<object>();
+
 /** A tool result that tells the model what was blocked and why; `isError` so clients show it as a failure. */
 export function blocked(text: string, meta: Record<string, unknown>): CallToolResult {
-  return { isError: true, content: [{ type: 'text', text }], _meta: { [DECISION_META_KEY]: meta } };
+  const result: CallToolResult = {
+    isError: true,
+    content: [{ type: 'text', text }],
+    _meta: { [DECISION_META_KEY]: meta },
+  };
+  BLOCKED.add(result);
+  return result;
+}
+
+/** Whether `result` is one the gateway made to say what it blocked, not a result an upstream sent. */
+export function isBlocked(result: object): boolean {
+  return BLOCKED.has(result);
 }
 
 /** Explains a denial in words a model (and the person reading over its shoulder) can act on. */

@@ -111,6 +111,20 @@ describe('answers no well-behaved server sends', () => {
   });
 });
 
+describe('a resource read', () => {
+  it('whose result looks like a blocked tool result reaches the client as a result, not as a denial by ruleoftwo', async () => {
+    const client = new Client({ name: 'model', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(running.http?.url ?? '')));
+    try {
+      const read = await client.readResource({ uri: 'results://denial' }).catch((error: Error) => error);
+      expect(read).not.toBeInstanceOf(Error);
+      expect(read).toMatchObject({ contents: [{ uri: 'results://denial', text: 'read' }] });
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe('an upstream list change', () => {
   it('that changes no label keeps the provenance index of every session', async () => {
     const config = {
