@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { type CallToolResult, Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/mcp/config.ts';
 import { Gateway } from '../../src/mcp/gateway.ts';
@@ -49,10 +49,10 @@ afterAll(async () => {
 });
 
 /** Calls `tool` in a fresh session and returns the result the client gets. */
-async function call(tool: string): Promise<Record<string, unknown>> {
+async function call(tool: string): Promise<CallToolResult & { withheld?: unknown }> {
   const outcome = await gateway.callTool(crypto.randomUUID(), tool, {});
   if (outcome.kind !== 'result') throw new Error(`\`${tool}\` was not allowed`);
-  return outcome.result as Record<string, unknown>;
+  return outcome.result;
 }
 
 describe('author lineage on an MCP result', () => {
