@@ -415,7 +415,7 @@ export class Gateway {
       },
       options.signal,
     );
-    return judged ? withMirror(outcome) : outcome;
+    return judged ? withMirror(outcome, name) : outcome;
   }
 
   /** Decides and, when allowed, reads a resource; its content counts as the upstream's resource label (A by default). */
@@ -703,11 +703,22 @@ function withoutMirror(result: CallToolResult): CallToolResult {
   return isPlainObject(result.structuredContent) ? { ...result, content: [] } : result;
 }
 
-/** A recorded structured result with its text mirror made from the structured content the session recorded. */
-function withMirror(outcome: GatedOutcome<CallToolResult>): GatedOutcome<CallToolResult> {
-  if (outcome.kind !== 'result' || !isPlainObject(outcome.result.structuredContent)) return outcome;
-  const text = JSON.stringify(outcome.result.structuredContent);
-  return { kind: 'result', result: { ...outcome.result, content: [{ type: 'text', text }] } };
+/**
+ * A result lineage judged, as the client gets it: a structured one with its text mirror made from the structured
+ * content the session recorded; an output lineage withheld (`{withheld: why}`, no `content`) as a failure saying so.
+ */
+function withMirror(outcome: GatedOutcome<CallToolResult>, tool: string): GatedOutcome<CallToolResult> {
+  if (outcome.kind !== 'result') return outcome;
+  const result = outcome.result as CallToolResult & { withheld?: unknown };
+  if (isPlainObject(result.structuredContent)) {
+    const text = JSON.stringify(result.structuredContent);
+    return { kind: 'result', result: { ...result, content: [{ type: 'text', text }] } };
+  }
+  // INVARIANT: a withheld output reaches the client as a valid result that says so (test/mcp/results.test.ts "a
+  // withheld output reaches a client of either era").
+  if (typeof result.withheld !== 'string' || Array.isArray(result.content)) return outcome;
+  const text = `ruleoftwo withheld the output of \`${tool}\`: ${result.withheld}`;
+  return { kind: 'result', result: { isError: true, content: [{ type: 'text', text }], _meta: result._meta } };
 }
 
 /** Whether a value is a JSON object (not null, not an array). */

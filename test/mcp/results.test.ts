@@ -49,7 +49,7 @@ afterAll(async () => {
 });
 
 /** Calls `tool` in a fresh session and returns the result the client gets. */
-async function call(tool: string): Promise<CallToolResult & { withheld?: unknown }> {
+async function call(tool: string): Promise<CallToolResult> {
   const outcome = await gateway.callTool(crypto.randomUUID(), tool, {});
   if (outcome.kind !== 'result') throw new Error(`\`${tool}\` was not allowed`);
   return outcome.result;
@@ -73,9 +73,28 @@ describe('author lineage on an MCP result', () => {
     }
   });
 
+  it('a withheld output reaches a client of either era as a valid result that says it was withheld', async () => {
+    for (const era of ['legacy', 'modern'] as const) {
+      const client = new Client(
+        { name: 'model', version: '1.0.0' },
+        era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
+      );
+      await client.connect(new StreamableHTTPClientTransport(new URL(running.http?.url ?? '')));
+      try {
+        const result = await client.callTool({ name: 'r__withheld', arguments: {} });
+        expect(result.isError, era).toBe(true);
+        expect(textOf(result), era).toBe(
+          'ruleoftwo withheld the output of `r__withheld`: `structuredContent.comments` is not a list of items',
+        );
+      } finally {
+        await client.close();
+      }
+    }
+  });
+
   it("a withheld output does not bring the upstream's `_meta` back to the client", async () => {
     const result = await call('r__withheld');
-    expect(result.withheld).toMatch(/not a list of items/);
+    expect(textOf(result)).toMatch(/withheld the output of `r__withheld`: `structuredContent.comments` is not a list/);
     expect(JSON.stringify(result)).not.toContain(INJECTION);
     expect(result._meta).toEqual({ 'dev.ruleoftwo/decision': expect.objectContaining({ legsAfter: 'B' }) });
   });
