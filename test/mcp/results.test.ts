@@ -20,24 +20,27 @@ let remove: () => Promise<void>;
 let gateway: Gateway;
 let running: RunningGateway;
 
-beforeAll(async () => {
-  ({ dir, remove } = await tempDir());
+/** Writes and loads gateway config `name`: the results server as `r`, memory stores, a policy with `policy`'s fields. */
+async function resultsConfig(name: string, policy: Record<string, unknown>) {
   const config = {
     version: 1,
     pinning: 'off',
     store: { kind: 'memory' },
-    policy: {
-      version: 1,
-      session: { input: 'trusted' },
-      tools: {
-        'r__*': { output: 'AB' },
-        r__comments: { output: 'AB', lineage: LINEAGE },
-        r__withheld: { output: 'AB', lineage: LINEAGE },
-      },
-    },
+    policy: { version: 1, session: { input: 'trusted' }, ...policy },
     servers: { r: RESULTS },
   };
-  const loaded = await loadGatewayConfig(await writeConfig(dir, config));
+  return loadGatewayConfig(await writeConfig(dir, config, name));
+}
+
+beforeAll(async () => {
+  ({ dir, remove } = await tempDir());
+  const loaded = await resultsConfig('gateway.yaml', {
+    tools: {
+      'r__*': { output: 'AB' },
+      r__comments: { output: 'AB', lineage: LINEAGE },
+      r__withheld: { output: 'AB', lineage: LINEAGE },
+    },
+  });
   gateway = await Gateway.start(loaded, { stores: memoryStores() });
   running = await runGateway(loaded, { transport: 'http', port: 0, log: () => {} });
 }, 30_000);
@@ -146,21 +149,11 @@ describe('a resource read', () => {
 
 describe('an upstream list change', () => {
   it('that changes no label keeps the provenance index of every session', async () => {
-    const config = {
-      version: 1,
-      pinning: 'off',
-      store: { kind: 'memory' },
-      policy: {
-        version: 1,
-        session: { input: 'trusted' },
-        provenance: { consequential: { sensitive: 'deny' } },
-        tools: { r__secret: { output: 'B' }, r__send: { call: 'C' }, 'r__*': 'none' },
-      },
-      servers: { r: RESULTS },
-    };
-    const relisting = await Gateway.start(await loadGatewayConfig(await writeConfig(dir, config, 'relist.yaml')), {
-      stores: memoryStores(),
+    const config = await resultsConfig('relist.yaml', {
+      provenance: { consequential: { sensitive: 'deny' } },
+      tools: { r__secret: { output: 'B' }, r__send: { call: 'C' }, 'r__*': 'none' },
     });
+    const relisting = await Gateway.start(config, { stores: memoryStores() });
     const reasons = async (tool: string, args: Record<string, unknown> = {}) => {
       const outcome = await relisting.callTool('s', tool, args);
       return outcome.kind === 'result' ? outcome.result._meta?.['dev.ruleoftwo/decision'] : outcome.kind;
