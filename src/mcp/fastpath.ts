@@ -8,7 +8,7 @@ import {
 } from '@modelcontextprotocol/server';
 import type { ApprovalRequest } from '../core/decision.ts';
 import { type ElicitationApprovals, elicits } from './elicitation.ts';
-import type { Gateway } from './gateway.ts';
+import { type Gateway, isPlainObject } from './gateway.ts';
 import { type AskedResolver, askPerson, SERVER_INFO, toProtocolError } from './server.ts';
 
 /** The protocol revision whose requests carry their own `_meta` envelope (no initialize handshake). */
@@ -29,10 +29,6 @@ export interface FastToolCall {
 export type FastOutcome =
   | { kind: 'response'; response: Record<string, unknown> }
   | { kind: 'handoff'; request: ApprovalRequest };
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 const PARAM_KEYS = new Set(['name', 'arguments', '_meta']);
 

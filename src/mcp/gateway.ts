@@ -299,7 +299,11 @@ export class Gateway {
       templates: templates.flatMap((t) => (t.quarantine ? [] : [t.listed])),
       prompts: [...prompts.values()].flatMap((p) => (p.quarantine ? [] : [p.listed])),
     };
-    this.#guard = this.#newGuard(labelled.policy);
+    // A new guard starts with no provenance index: each session's would count as lost, and every argument of a
+    // consequential call in a session holding data would then carry a value of unknown provenance, for good.
+    // INVARIANT: a relist or pin reload that changes no label keeps the guard (test/mcp/results.test.ts "that changes
+    // no label").
+    if (labelled.policy.version !== this.#guard.policy.version) this.#guard = this.#newGuard(labelled.policy);
   }
 
   /** Tools clients may see: approved ones, each with its legs in `_meta`. */
@@ -390,7 +394,10 @@ export class Gateway {
       throw new GatewayError('UNKNOWN_TOOL', message);
     }
     if (entry.quarantine) return this.#quarantined(sessionId, call, 'tool', name, entry.quarantine);
-    return this.#gated(
+    // INVARIANT: under author lineage a structured result reaches the client with its text mirror rebuilt from what
+    // lineage judged, never the upstream's own, unjudged copy (test/mcp/results.test.ts "the content the model reads").
+    const judged = this.#guard.policy.resolve(name).lineage !== undefined;
+    const outcome = await this.#gated(
       sessionId,
       call,
       options.receipt,
@@ -403,10 +410,12 @@ export class Gateway {
           // "definitions that changed across a crash").
           throw new Error(`the definition of \`${name}\` changed when its upstream reconnected`);
         }
-        return entry.upstream.callTool(entry.definition.name, args, signal);
+        const result = await entry.upstream.callTool(entry.definition.name, args, signal);
+        return judged ? withoutMirror(result) : result;
       },
       options.signal,
     );
+    return judged ? withMirror(outcome, name) : outcome;
   }
 
   /** Decides and, when allowed, reads a resource; its content counts as the upstream's resource label (A by default). */
@@ -596,12 +605,15 @@ export class Gateway {
       const why = `\`${call.tool}\` ran, but ruleoftwo could not record its output (${recorded.message}), so it is withheld`;
       return { kind: 'result', result: blocked(why, decisionMeta(decision)) };
     }
+    // Author lineage may have removed items by untrusted authors: the client gets what was recorded.
+    // INVARIANT: the result's `_meta` is the recorded output's too, so an output lineage withheld does not bring the
+    // upstream's `_meta` back (test/mcp/results.test.ts "a withheld output").
+    const seen = recorded.output as R & { _meta?: unknown };
     const meta = {
-      ...((result as { _meta?: Record<string, unknown> })._meta ?? {}),
+      ...(isPlainObject(seen._meta) ? seen._meta : {}),
       [DECISION_META_KEY]: decisionMeta(decision, recorded.legsAfter),
     };
-    // Author lineage may have removed items by untrusted authors: the client gets what was recorded.
-    return { kind: 'result', result: { ...(recorded.output as R), _meta: meta } };
+    return { kind: 'result', result: { ...seen, _meta: meta } };
   }
 
   /**
@@ -683,6 +695,37 @@ export class Gateway {
   }
 }
 
+/**
+ * A structured result without its text blocks, which the spec asks to mirror `structuredContent` but which lineage,
+ * judging only the items at its path, would pass on unjudged: outsiders' items it removed would still reach the model.
+ */
+function withoutMirror(result: CallToolResult): CallToolResult {
+  return isPlainObject(result.structuredContent) ? { ...result, content: [] } : result;
+}
+
+/**
+ * A result lineage judged, as the client gets it: a structured one with its text mirror made from the structured
+ * content the session recorded; an output lineage withheld (`{withheld: why}`, no `content`) as a failure saying so.
+ */
+function withMirror(outcome: GatedOutcome<CallToolResult>, tool: string): GatedOutcome<CallToolResult> {
+  if (outcome.kind !== 'result') return outcome;
+  const result = outcome.result as CallToolResult & { withheld?: unknown };
+  if (isPlainObject(result.structuredContent)) {
+    const text = JSON.stringify(result.structuredContent);
+    return { kind: 'result', result: { ...result, content: [{ type: 'text', text }] } };
+  }
+  // INVARIANT: a withheld output reaches the client as a valid result that says so (test/mcp/results.test.ts "a
+  // withheld output reaches a client of either era").
+  if (typeof result.withheld !== 'string' || Array.isArray(result.content)) return outcome;
+  const text = `ruleoftwo withheld the output of \`${tool}\`: ${result.withheld}`;
+  return { kind: 'result', result: { isError: true, content: [{ type: 'text', text }], _meta: result._meta } };
+}
+
+/** Whether a value is a JSON object (not null, not an array). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 /** The decision summary a result carries in `_meta`. */
 function decisionMeta(decision: Decision, legsAfter = decision.legsAfter): Record<string, unknown> {
   return {
@@ -693,9 +736,23 @@ function decisionMeta(decision: Decision, legsAfter = decision.legsAfter): Recor
   };
 }
 
+/** The results {@link blocked} made: an upstream's result that looks like one is still the upstream's. */
+const BLOCKED = new WeakSet<object>();
+
 /** A tool result that tells the model what was blocked and why; `isError` so clients show it as a failure. */
 export function blocked(text: string, meta: Record<string, unknown>): CallToolResult {
-  return { isError: true, content: [{ type: 'text', text }], _meta: { [DECISION_META_KEY]: meta } };
+  const result: CallToolResult = {
+    isError: true,
+    content: [{ type: 'text', text }],
+    _meta: { [DECISION_META_KEY]: meta },
+  };
+  BLOCKED.add(result);
+  return result;
+}
+
+/** Whether `result` is one the gateway made to say what it blocked, not a result an upstream sent. */
+export function isBlocked(result: object): boolean {
+  return BLOCKED.has(result);
 }
 
 /** Explains a denial in words a model (and the person reading over its shoulder) can act on. */

@@ -9,7 +9,7 @@ import {
 import type { ApprovalRequest } from '../core/decision.ts';
 import type { ElicitationApprovals } from './elicitation.ts';
 import { canElicit } from './elicitation.ts';
-import { blocked, type GatedOutcome, type Gateway, GatewayError } from './gateway.ts';
+import { blocked, type GatedOutcome, type Gateway, GatewayError, isBlocked } from './gateway.ts';
 
 /** Names the Rule-of-Two session a request belongs to. */
 export type SessionResolver = (ctx: ServerContext) => string;
@@ -52,7 +52,9 @@ function unwrapRead<R>(gateway: Gateway, outcome: GatedOutcome<R | CallToolResul
     });
   }
   const result = outcome.result as CallToolResult;
-  if (result.isError === true && Array.isArray(result.content)) {
+  // INVARIANT: only the gateway's own refusals become a CALL_DENIED error; an upstream's read result that looks like
+  // one is passed on as a result (test/mcp/results.test.ts "whose result looks like a blocked tool result").
+  if (isBlocked(result)) {
     const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
     throw new ProtocolError(ProtocolErrorCode.InvalidRequest, text, { code: 'CALL_DENIED' });
   }
