@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ConfigError } from '../errors.ts';
 import { type CliIo, UsageError } from './io.ts';
 
 type Options = Record<string, { type: 'string' | 'boolean'; short?: string }>;
@@ -22,6 +23,6 @@ export function parseCommandArgs(args: string[], options: Options, positionals: 
 /** The absolute path of a file that must exist; a database is never created by a reading command. */
 export function existingFile(file: string, io: CliIo): string {
   const path = resolve(io.cwd, file);
-  if (!existsSync(path)) throw new Error(`no such file \`${file}\``);
+  if (!existsSync(path)) throw new ConfigError(`no such file \`${file}\``);
   return path;
 }

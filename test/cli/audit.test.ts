@@ -165,10 +165,11 @@ describe('ruleoftwo audit', () => {
   it('errors name the file and never show a stack', async () => {
     const dir = workdir();
     const missing = await cli(dir, ['audit', 'verify', 'nope.db']);
-    expect(missing).toMatchObject({ status: 1, stderr: 'ruleoftwo audit: no such file `nope.db`\n' });
+    // Exit 1 means the log failed verification; a missing file is an operator error (2), so a cron job tells them apart.
+    expect(missing).toMatchObject({ status: 2, stderr: 'ruleoftwo audit: no such file `nope.db`\n' });
     writeFileSync(join(dir, 'other.db'), '');
     const other = await cli(dir, ['audit', 'stats', 'other.db']);
-    expect(other.stderr).toBe('ruleoftwo audit: `other.db` holds no ruleoftwo audit log\n');
+    expect(other).toMatchObject({ status: 2, stderr: 'ruleoftwo audit: `other.db` holds no ruleoftwo audit log\n' });
     const usage = await cli(dir, ['audit', 'tail', 'a.db', '--bogus']);
     expect(usage.status).toBe(2);
     expect(usage.stderr).toMatch(/^ruleoftwo audit: unknown option '--bogus'/);
@@ -272,7 +273,7 @@ describe('ruleoftwo approvals', () => {
       'unknown approval request `r-404`\n',
     );
     const missing = await cli(dir, ['approvals', 'list', 'none.db']);
-    expect(missing).toMatchObject({ status: 1, stderr: 'ruleoftwo approvals: no such file `none.db`\n' });
+    expect(missing).toMatchObject({ status: 2, stderr: 'ruleoftwo approvals: no such file `none.db`\n' });
     const json = JSON.parse((await cli(dir, ['approvals', 'list', 'g.db', '--json'])).stdout);
     expect(json[0]).toMatchObject({ status: 'denied', by: 'cli' });
   });

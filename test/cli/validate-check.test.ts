@@ -51,10 +51,14 @@ describe('validate', () => {
     expect(report.issues.map((i: { line: number }) => i.line)).toContain(4);
   });
 
-  it('exits 2 for a missing file', async () => {
+  it('exits 2 for a missing file, saying so in words and without the usage text', async () => {
     const result = await cli(['validate', '/nonexistent/policy.yaml']);
     expect(result.status).toBe(2);
-    expect(result.stderr).toContain('cannot read `/nonexistent/policy.yaml`: ENOENT');
+    expect(result.stderr).toBe(
+      'ruleoftwo validate: cannot read `/nonexistent/policy.yaml`: no such file or directory\n',
+    );
+    const dir = await cli(['validate', '/']);
+    expect(dir.stderr).toBe('ruleoftwo validate: cannot read `/`: it is a directory\n');
   });
 });
 

@@ -1,10 +1,11 @@
 import { resolve } from 'node:path';
+import { ConfigError } from '../../errors.ts';
 import { loadPolicy } from '../../policy/load.ts';
 import { type ReplayResult, type ReplayRow, replay as replayTrace } from '../../replay/replay.ts';
 import { parseTrace } from '../../replay/trace.ts';
-import { readTextFile } from '../../text-file.ts';
+import { readTextFile, unreadableReason } from '../../text-file.ts';
 import { parseCommandArgs } from '../args.ts';
-import { type Command, UsageError } from '../io.ts';
+import type { Command } from '../io.ts';
 import { table } from '../table.ts';
 
 const USAGE = `usage: ruleoftwo replay <policy> <trace.jsonl> [--json]
@@ -91,9 +92,7 @@ export const replay: Command = {
     try {
       text = await readTextFile(resolve(io.cwd, traceFile));
     } catch (error) {
-      throw new UsageError(
-        `cannot read trace \`${traceFile}\`: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      );
+      throw new ConfigError(`cannot read trace \`${traceFile}\`: ${unreadableReason(error)}`);
     }
     const name = `trace \`${traceFile}\``;
     const result = await replayTrace(policy, parseTrace(text, name), name);
