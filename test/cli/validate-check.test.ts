@@ -51,6 +51,17 @@ describe('validate', () => {
     expect(report.issues.map((i: { line: number }) => i.line)).toContain(4);
   });
 
+  it('places a syntax error by its line alone, in validate and in check (it has no path, and is not at the root)', async () => {
+    const file = policyFile('version: 1\ntools:\n  a: B\n b: C\n');
+    const validated = await cli(['validate', file]);
+    expect(validated.stdout).toContain(
+      `\n  ${file}:4  all mapping items must start at the same column [syntax_error]\n`,
+    );
+    const checked = await cli(['check', file]);
+    expect(checked.status).toBe(2);
+    expect(checked.stderr).toContain('\n  line 4: all mapping items must start at the same column [syntax_error]\n');
+  });
+
   it('exits 2 for a missing file, saying so in words and without the usage text', async () => {
     const result = await cli(['validate', '/nonexistent/policy.yaml']);
     expect(result.status).toBe(2);
