@@ -172,7 +172,7 @@ describe('ruleoftwo audit', () => {
     expect(other).toMatchObject({ status: 2, stderr: 'ruleoftwo audit: `other.db` holds no ruleoftwo audit log\n' });
     const usage = await cli(dir, ['audit', 'tail', 'a.db', '--bogus']);
     expect(usage.status).toBe(2);
-    expect(usage.stderr).toMatch(/^ruleoftwo audit: unknown option '--bogus'/);
+    expect(usage.stderr).toMatch(/^ruleoftwo audit: unknown option `--bogus`\n\nusage: /);
     expect(`${missing.stderr}${other.stderr}${usage.stderr}`).not.toMatch(/at .*\.ts:\d+/);
   });
 

@@ -73,3 +73,19 @@ describe('files that are not valid UTF-8', () => {
     expect(readFileSync(file).equals(bytes)).toBe(true);
   });
 });
+
+describe('mistyped options', () => {
+  it('name the option in backticks, without node:util advice on positionals', async () => {
+    const cases: [string[], string][] = [
+      [['check', policy, '--frmat'], 'ruleoftwo check: unknown option `--frmat`\n'],
+      [['check', policy, '--format'], 'ruleoftwo check: option `--format` needs a value\n'],
+      [['check', policy, '--json=yes'], 'ruleoftwo check: option `--json` takes no value\n'],
+      [['audit', 'tail', 'a.db', '-n'], 'ruleoftwo audit: option `-n, --n` needs a value\n'],
+    ];
+    for (const [args, first] of cases) {
+      const result = await cli(args);
+      expect(result.status).toBe(2);
+      expect(result.stderr.startsWith(`${first}\nusage: `)).toBe(true);
+    }
+  });
+});
