@@ -1,6 +1,10 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { generateAuditKey } from '../../src/audit/checkpoint.ts';
 import type { UpstreamConfig } from '../../src/mcp/config.ts';
 import { Upstream } from '../../src/mcp/upstream.ts';
+import { CLI, fixtureServer, NODE, tempDir, writeConfig } from './harness.ts';
 
 // What an operator reads when a stdio upstream of their config cannot start: the real cause, once, from real
 // processes (a missing command, a missing working directory, a server that exits at once).
@@ -49,4 +53,46 @@ describe('a stdio upstream that does not start', () => {
     expect(error).toMatch(/^upstream `fs` did not start: .* \(the server exited with status 3\)$/);
     expect(log.filter((l) => l.includes('disconnected'))).toEqual([]);
   });
+});
+
+describe('the gateway start-up log', () => {
+  /** Starts the gateway CLI over stdio with `env`, ends its stdin at once and returns what it logged. */
+  async function startupLog(env: Record<string, string>): Promise<string> {
+    const temp = await tempDir();
+    try {
+      const config = {
+        version: 1,
+        policy: { version: 1 },
+        servers: { c: { ...fixtureServer('counter-server'), trusted: true } },
+        pinning: 'off',
+        store: { kind: 'sqlite', path: join(temp.dir, 'r.db') },
+      };
+      const file = await writeConfig(temp.dir, config);
+      const child = spawn(NODE, [CLI, 'gateway', '--config', file], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: ['pipe', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes('sessions, approvals and audit')) child.stdin.end();
+      });
+      await new Promise((resolve) => child.once('close', resolve));
+      return stderr;
+    } finally {
+      await temp.remove();
+    }
+  }
+
+  it('says when audit checkpoints will be unsigned: an MCP client passes the gateway only the environment it names', async () => {
+    expect(await startupLog({})).toMatch(
+      /sessions, approvals and audit in `.*r\.db`, checkpoints unsigned \(RULEOFTWO_AUDIT_KEY_FILE is not in the gateway's environment; see docs\/audit\.md\)\n/,
+    );
+  }, 30_000);
+
+  it('and when they will be signed', async () => {
+    expect(await startupLog({ RULEOFTWO_AUDIT_KEY: generateAuditKey().privatePem })).toMatch(
+      /sessions, approvals and audit in `.*r\.db`, checkpoints signed\n/,
+    );
+  }, 30_000);
 });
