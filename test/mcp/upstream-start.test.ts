@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateAuditKey } from '../../src/audit/checkpoint.ts';
@@ -94,5 +95,41 @@ describe('the gateway start-up log', () => {
     expect(await startupLog({ RULEOFTWO_AUDIT_KEY: generateAuditKey().privatePem })).toMatch(
       /sessions, approvals and audit in `.*r\.db`, checkpoints signed\n/,
     );
+  }, 30_000);
+});
+
+describe('a gateway that cannot listen', () => {
+  it('names the port in use and exits, instead of hanging on its upstream processes', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    const temp = await tempDir();
+    try {
+      const config = {
+        version: 1,
+        policy: { version: 1 },
+        servers: { c: { ...fixtureServer('counter-server'), trusted: true } },
+        pinning: 'off',
+        store: { kind: 'sqlite', path: join(temp.dir, 'r.db') },
+      };
+      const file = await writeConfig(temp.dir, config);
+      const child = spawn(NODE, [CLI, 'gateway', '--config', file, '--http', '--port', String(port)], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const status = await new Promise((resolve) => child.once('close', resolve));
+      clearTimeout(timer);
+      expect(status).toBe(1);
+      expect(stderr).toContain(
+        `ruleoftwo gateway: cannot listen on 127.0.0.1:${port}: the port is in use; choose another with --port or \`http.port\`\n`,
+      );
+    } finally {
+      blocker.close();
+      await temp.remove();
+    }
   }, 30_000);
 });
