@@ -50,7 +50,8 @@ export async function runCli(argv: string[], given: CliIo): Promise<number> {
     if (error instanceof ConfigError) {
       io.stderr.write(`ruleoftwo ${name}: ${error.message}\n`);
       for (const issue of error.issues) {
-        io.stderr.write(`  ${issueWhere(issue)}: ${issue.message} [${issue.code}]\n`);
+        const where = issueWhere(issue);
+        io.stderr.write(`  ${where ? `${where}: ` : ''}${issue.message} [${issue.code}]\n`);
       }
       return EXIT_USAGE;
     }

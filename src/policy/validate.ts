@@ -110,6 +110,10 @@ class Validator {
   }
 
   policy(value: unknown): void {
+    if (value === null || value === undefined) {
+      this.#report('expected_mapping', [], 'the policy is empty; it needs at least `version: 1`');
+      return;
+    }
     const root = this.#mapping(
       value,
       [],
@@ -133,7 +137,10 @@ class Validator {
       this.#report(
         'unsupported_version',
         ['version'],
-        `unsupported version ${describe(root.version)}; this release reads version 1`,
+        // `version: "1"` is the string, which reads as the very version the message names: say what differs.
+        typeof root.version === 'string' && Number(root.version) === 1
+          ? `the version is a ${describe(root.version)}; write the number, \`version: 1\`, without quotes`
+          : `unsupported version ${describe(root.version)}; this release reads version 1`,
       );
     for (const key of ['name', 'description', '$schema']) if (root[key] !== undefined) this.#string(root[key], [key]);
     if (root.session !== undefined) this.#session(root.session);

@@ -62,6 +62,20 @@ describe('validate', () => {
     expect(checked.stderr).toContain('\n  line 4: all mapping items must start at the same column [syntax_error]\n');
   });
 
+  it('says an empty policy is empty, and a quoted version is a string, not an unsupported version 1', async () => {
+    const empty = policyFile('# nothing yet\n');
+    expect((await cli(['validate', empty])).stdout).toBe(
+      `${empty}: 1 issue(s)\n  ${empty}  the policy is empty; it needs at least \`version: 1\` [expected_mapping]\n`,
+    );
+    expect((await cli(['check', empty])).stderr).toContain(
+      '\n  the policy is empty; it needs at least `version: 1` [expected_mapping]\n',
+    );
+    const quoted = policyFile('version: "1"\n');
+    expect((await cli(['validate', quoted])).stdout).toContain(
+      ':1  version: the version is a string `1`; write the number, `version: 1`, without quotes [unsupported_version]',
+    );
+  });
+
   it('exits 2 for a missing file, saying so in words and without the usage text', async () => {
     const result = await cli(['validate', '/nonexistent/policy.yaml']);
     expect(result.status).toBe(2);

@@ -32,7 +32,7 @@ export const validate: Command = {
       io.stdout.write(`${file}: ${issues.length} issue(s)\n`);
       for (const issue of issues) {
         io.stdout.write(
-          `  ${file}:${issue.line ?? '?'}  ${issue.path ? `${issue.path}: ` : ''}${issue.message} [${issue.code}]\n`,
+          `  ${file}${issue.line === undefined ? '' : `:${issue.line}`}  ${issue.path ? `${issue.path}: ` : ''}${issue.message} [${issue.code}]\n`,
         );
       }
     }
