@@ -98,7 +98,10 @@ class Validator {
   #legs(value: unknown, path: Path, allowed: LegMask, what: string): LegMask | undefined {
     const mask = parseLegs(value);
     if (mask === undefined) {
-      this.#report('invalid_legs', path, `expected legs such as \`AB\` or \`none\`, got ${describe(value)}`);
+      // Legs are case-sensitive: name the fix for the likeliest slip, `ab` for `AB`.
+      const upper = typeof value === 'string' && parseLegs(value.toUpperCase()) !== undefined;
+      const hint = upper ? `; legs are capital letters: write \`${value.toUpperCase()}\`` : '';
+      this.#report('invalid_legs', path, `expected legs such as \`AB\` or \`none\`, got ${describe(value)}${hint}`);
       return undefined;
     }
     if (mask & ~allowed) {
@@ -248,6 +251,12 @@ class Validator {
         // Shorthand: `read_inbox: AB`.
         this.#legs(doc, path, LEG_A | LEG_B | LEG_C, 'a tool');
         value[name] = { legs: doc };
+        continue;
+      }
+      if (!isRecord(doc)) {
+        // The shorthand takes a string only, though `legs:` also takes a list: say both forms.
+        const label = 'legs as a string (`AB`) or a mapping such as `{ call: B, output: AB }`';
+        this.#report('expected_mapping', path, `expected ${label}, got ${describe(doc)}`);
         continue;
       }
       this.#tool(doc, path);

@@ -70,6 +70,14 @@ describe('validate', () => {
     expect((await cli(['check', empty])).stderr).toContain(
       '\n  the policy is empty; it needs at least `version: 1` [expected_mapping]\n',
     );
+    const lower = policyFile('version: 1\ntools:\n  read: { output: ab }\n');
+    expect((await cli(['validate', lower])).stdout).toContain(
+      ':3  tools.read.output: expected legs such as `AB` or `none`, got string `ab`; legs are capital letters: write `AB` [invalid_legs]',
+    );
+    const list = policyFile('version: 1\ntools:\n  read: [A, B]\n');
+    expect((await cli(['validate', list])).stdout).toContain(
+      ':3  tools.read: expected legs as a string (`AB`) or a mapping such as `{ call: B, output: AB }`, got a list [expected_mapping]',
+    );
     const quoted = policyFile('version: "1"\n');
     expect((await cli(['validate', quoted])).stdout).toContain(
       ':1  version: the version is a string `1`; write the number, `version: 1`, without quotes [unsupported_version]',
