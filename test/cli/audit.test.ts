@@ -204,7 +204,10 @@ describe('ruleoftwo approvals', () => {
     const guard = createGuard({ policy: emailBot(), ...stores });
     // A typo by the operator, while the log is still empty.
     const typo = await cli(dir, ['approvals', 'deny', 'fresh.db', 'r-typo']);
-    expect(typo).toMatchObject({ status: 1, stderr: 'unknown approval request `r-typo`\n' });
+    expect(typo).toMatchObject({
+      status: 1,
+      stderr: expect.stringMatching(/^ruleoftwo approvals: unknown approval request `r-typo`; /),
+    });
     const session = await guard.session('s1');
     expect((await session.check({ id: 'c1', tool: 'get_time', args: {} })).effect).toBe('allow');
     await guard.close();
@@ -270,7 +273,7 @@ describe('ruleoftwo approvals', () => {
     const id = await pendingRequest(join(dir, 'g.db'));
     expect((await cli(dir, ['approvals', 'deny', 'g.db', id])).stdout).toBe(`approval ${id} denied by cli\n`);
     expect((await cli(dir, ['approvals', 'approve', 'g.db', 'r-404'])).stderr).toBe(
-      'unknown approval request `r-404`\n',
+      'ruleoftwo approvals: unknown approval request `r-404`; `ruleoftwo approvals list g.db` shows them\n',
     );
     const missing = await cli(dir, ['approvals', 'list', 'none.db']);
     expect(missing).toMatchObject({ status: 2, stderr: 'ruleoftwo approvals: no such file `none.db`\n' });
