@@ -56,19 +56,23 @@ describe('a stdio upstream that does not start', () => {
   });
 });
 
+/** A gateway config in `dir`: the counter fixture server, no pinning, a SQLite store in `dir`. */
+function counterConfig(dir: string): Promise<string> {
+  return writeConfig(dir, {
+    version: 1,
+    policy: { version: 1 },
+    servers: { c: { ...fixtureServer('counter-server'), trusted: true } },
+    pinning: 'off',
+    store: { kind: 'sqlite', path: join(dir, 'r.db') },
+  });
+}
+
 describe('the gateway start-up log', () => {
   /** Starts the gateway CLI over stdio with `env`, ends its stdin at once and returns what it logged. */
   async function startupLog(env: Record<string, string>): Promise<string> {
     const temp = await tempDir();
     try {
-      const config = {
-        version: 1,
-        policy: { version: 1 },
-        servers: { c: { ...fixtureServer('counter-server'), trusted: true } },
-        pinning: 'off',
-        store: { kind: 'sqlite', path: join(temp.dir, 'r.db') },
-      };
-      const file = await writeConfig(temp.dir, config);
+      const file = await counterConfig(temp.dir);
       const child = spawn(NODE, [CLI, 'gateway', '--config', file], {
         env: { PATH: process.env.PATH ?? '', ...env },
         stdio: ['pipe', 'ignore', 'pipe'],
@@ -105,14 +109,7 @@ describe('a gateway that cannot listen', () => {
     const port = (blocker.address() as { port: number }).port;
     const temp = await tempDir();
     try {
-      const config = {
-        version: 1,
-        policy: { version: 1 },
-        servers: { c: { ...fixtureServer('counter-server'), trusted: true } },
-        pinning: 'off',
-        store: { kind: 'sqlite', path: join(temp.dir, 'r.db') },
-      };
-      const file = await writeConfig(temp.dir, config);
+      const file = await counterConfig(temp.dir);
       const child = spawn(NODE, [CLI, 'gateway', '--config', file, '--http', '--port', String(port)], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
