@@ -74,6 +74,17 @@ describe('files that are not valid UTF-8', () => {
   });
 });
 
+describe('ruleoftwo replay with its files swapped', () => {
+  it('says the policy comes first, instead of reporting each trace line as a YAML error', async () => {
+    const file = trace([{ type: 'session', id: 's1' }]);
+    const result = await cli(['replay', file, policy]);
+    expect(result.status).toBe(2);
+    expect(
+      result.stderr.startsWith(`ruleoftwo replay: \`${file}\` looks like a trace; the policy comes first\n\nusage: `),
+    ).toBe(true);
+  });
+});
+
 describe('mistyped options', () => {
   it('name the option in backticks, without node:util advice on positionals', async () => {
     const cases: [string[], string][] = [

@@ -5,7 +5,7 @@ import { type ReplayResult, type ReplayRow, replay as replayTrace } from '../../
 import { parseTrace } from '../../replay/trace.ts';
 import { readTextFile, unreadableReason } from '../../text-file.ts';
 import { parseCommandArgs } from '../args.ts';
-import type { Command } from '../io.ts';
+import { type Command, UsageError } from '../io.ts';
 import { table } from '../table.ts';
 
 const USAGE = `usage: ruleoftwo replay <policy> <trace.jsonl> [--json]
@@ -87,6 +87,10 @@ export const replay: Command = {
   async run(args, io) {
     const parsed = parseCommandArgs(args, { json: { type: 'boolean' } }, 2);
     const [policyFile, traceFile] = parsed.positionals as [string, string];
+    // Swapped, the trace would be read as a policy and each of its lines reported as a YAML syntax error.
+    if (policyFile.endsWith('.jsonl') && !traceFile.endsWith('.jsonl')) {
+      throw new UsageError(`\`${policyFile}\` looks like a trace; the policy comes first`);
+    }
     const policy = await loadPolicy(resolve(io.cwd, policyFile));
     let text: string;
     try {
