@@ -23,3 +23,18 @@ function firstLineNotUtf8(bytes: Buffer): number {
   }
   return line;
 }
+
+const REASONS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EISDIR: 'it is a directory',
+  ENOTDIR: 'it is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+};
+
+/** Why a file could not be read, in words (`no such file or directory`), not as a bare errno code (`ENOENT`). */
+export function unreadableReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== undefined && Object.hasOwn(REASONS, code)) return REASONS[code] as string;
+  return code ?? (error instanceof Error ? error.message : String(error));
+}

@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.ts';
+import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { commands } from './commands.ts';
 import { type CliIo, EXIT_USAGE, UsageError } from './io.ts';
 import { visibleOut } from './visible.ts';
@@ -7,6 +7,16 @@ function help(): string {
   const width = Math.max(...Object.keys(commands).map((name) => name.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return `usage: ruleoftwo <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nruleoftwo <command> --help for its options\n`;
+}
+
+/** Where an issue is: its path and line, the line alone for a syntax error, the path alone when it names the line. */
+function issueWhere(issue: ConfigIssue): string {
+  if (issue.line === undefined) return issue.path;
+  const line = `line ${issue.line}`;
+  if (issue.path === '') return line;
+  // A trace's issues are placed by line already (`line 5.leg`).
+  if (issue.path === line || issue.path.startsWith(`${line}.`)) return issue.path;
+  return `${issue.path} (${line})`;
 }
 
 /** Runs the CLI with the given arguments (without `node` and the script); resolves to the exit status. */
@@ -40,8 +50,8 @@ export async function runCli(argv: string[], given: CliIo): Promise<number> {
     if (error instanceof ConfigError) {
       io.stderr.write(`ruleoftwo ${name}: ${error.message}\n`);
       for (const issue of error.issues) {
-        const where = issue.line === undefined ? issue.path : `${issue.path} (line ${issue.line})`;
-        io.stderr.write(`  ${where}: ${issue.message} [${issue.code}]\n`);
+        const where = issueWhere(issue);
+        io.stderr.write(`  ${where ? `${where}: ` : ''}${issue.message} [${issue.code}]\n`);
       }
       return EXIT_USAGE;
     }

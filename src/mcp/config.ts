@@ -4,7 +4,7 @@ import { durationProblem, parseDuration } from '../core/policy.ts';
 import { ConfigError, type ConfigIssue, quotedUrl } from '../errors.ts';
 import { formatPath, parseSource } from '../policy/source.ts';
 import { validatePolicy } from '../policy/validate.ts';
-import { readTextFile } from '../text-file.ts';
+import { readTextFile, unreadableReason } from '../text-file.ts';
 
 /** Separates an upstream's name from its tool's name in the names clients see: `fs__read_file`. */
 export const NAMESPACE_SEPARATOR = '__';
@@ -358,7 +358,11 @@ async function readPolicy(value: unknown, base: string, reader: ConfigReader): P
     try {
       text = await readTextFile(file);
     } catch (error) {
-      reader.report('unreadable_policy', ['policy'], `cannot read policy file \`${value}\`: ${errnoText(error)}`);
+      reader.report(
+        'unreadable_policy',
+        ['policy'],
+        `cannot read policy file \`${value}\`: ${unreadableReason(error)}`,
+      );
       return undefined;
     }
     const source = parseSource(text);
@@ -377,17 +381,13 @@ async function readPolicy(value: unknown, base: string, reader: ConfigReader): P
   return validation.document;
 }
 
-function errnoText(error: unknown): string {
-  return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-}
-
 /** Reads and validates a gateway config file; a {@link ConfigError} lists every issue. */
 export async function loadGatewayConfig(file: string): Promise<GatewayConfig> {
   let text: string;
   try {
     text = await readTextFile(file);
   } catch (error) {
-    throw new ConfigError(`cannot read gateway config \`${file}\`: ${errnoText(error)}`);
+    throw new ConfigError(`cannot read gateway config \`${file}\`: ${unreadableReason(error)}`);
   }
   return parseGatewayConfig(text, dirname(resolve(file)));
 }

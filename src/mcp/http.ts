@@ -131,6 +131,16 @@ interface Refusal {
   headers?: Record<string, string>;
 }
 
+/** A failure to listen in words: a port in use is the usual one, and the operator chooses another. */
+function listenProblem(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  const where = `${host}:${port}`;
+  if (error.code === 'EADDRINUSE') {
+    return new Error(`cannot listen on ${where}: the port is in use; choose another with --port or \`http.port\``);
+  }
+  if (error.code === 'EACCES') return new Error(`cannot listen on ${where}: permission denied`);
+  return new Error(`cannot listen on ${where}: ${error.message}`);
+}
+
 /**
  * Serves the gateway over Streamable HTTP: 2025-era clients get a session per `Mcp-Session-Id` (and that is their
  * Rule-of-Two session); 2026-07-28 clients are served per request and name their session with a header.
@@ -396,10 +406,17 @@ export async function serveGatewayHttp(
       res.end(JSON.stringify(rpcError(-32603, 'internal error')));
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    node.once('error', reject);
-    node.listen(http.port, http.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      node.once('error', reject);
+      node.listen(http.port, http.host, () => resolve());
+    });
+  } catch (error) {
+    clearInterval(sweeper);
+    unsubscribe();
+    await modern.close();
+    throw listenProblem(error as NodeJS.ErrnoException, http.host, http.port);
+  }
   const address = node.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {

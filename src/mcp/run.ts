@@ -105,13 +105,21 @@ export async function runGateway(config: GatewayConfig, options: RunGatewayOptio
     await gateway.close();
     throw new Error(`http.tokenEnv names \`${tokenEnv}\`, which is not set`);
   }
-  const http = await serveGatewayHttp(gateway, {
-    http: options.port === undefined ? config.http : { ...config.http, port: options.port },
-    approvals,
-    maxMessageBytes: config.maxMessageBytes,
-    log,
-    ...(token === undefined ? {} : { token }),
-  });
+  let http: HttpGateway;
+  try {
+    http = await serveGatewayHttp(gateway, {
+      http: options.port === undefined ? config.http : { ...config.http, port: options.port },
+      approvals,
+      maxMessageBytes: config.maxMessageBytes,
+      log,
+      ...(token === undefined ? {} : { token }),
+    });
+  } catch (error) {
+    // The upstreams' processes and the pin watcher would keep the process alive after the error was reported.
+    stopWatching();
+    await gateway.close();
+    throw error;
+  }
   return {
     gateway,
     http,

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import {
   type CallToolResult,
@@ -29,6 +30,16 @@ interface PendingCall {
   onAbort: () => void;
 }
 
+/**
+ * A spawn failure in words. Node says `spawn npx ENOENT` both when the command is missing and when the working
+ * directory is, so a missing `cwd` would be reported as a missing command.
+ */
+function spawnProblem(error: NodeJS.ErrnoException, command: string, cwd: string | undefined): Error {
+  if (error.code !== 'ENOENT') return error;
+  if (cwd !== undefined && !existsSync(cwd)) return new Error(`its working directory \`${cwd}\` does not exist`);
+  return new Error(`command \`${command}\` not found on its PATH`);
+}
+
 /** Closing: how long to wait for the server to exit after its stdin ends, and again after SIGTERM. */
 const EXIT_GRACE_MS = 2000;
 
@@ -52,6 +63,7 @@ export class StdioUpstreamTransport implements Transport {
   #nextId = 0;
   #partial: Buffer[] = [];
   #partialBytes = 0;
+  #exit: string | undefined;
 
   constructor(params: StdioUpstreamParams) {
     this.#params = params;
@@ -60,6 +72,11 @@ export class StdioUpstreamTransport implements Transport {
   /** The server's process id while it runs. */
   get pid(): number | undefined {
     return this.#process?.pid;
+  }
+
+  /** How the server's process ended (`status 3`, `signal SIGKILL`), once it has. */
+  get exit(): string | undefined {
+    return this.#exit;
   }
 
   start(): Promise<void> {
@@ -79,11 +96,14 @@ export class StdioUpstreamTransport implements Transport {
       this.#process = child;
       this.#write = turnWriter(stdin);
       child.on('error', (error) => {
-        reject(error);
-        this.onerror?.(error);
+        const failed = spawnProblem(error, command, cwd);
+        reject(failed);
+        this.onerror?.(failed);
       });
       child.on('spawn', () => resolve());
-      child.on('close', () => {
+      child.on('close', (code, signal) => {
+        // A process that never started has no status of its own (Node passes the spawn errno).
+        if (child.pid !== undefined) this.#exit = signal === null ? `status ${code}` : `signal ${signal}`;
         this.#process = undefined;
         this.#failPending(new Error('the upstream connection closed'));
         this.onclose?.();

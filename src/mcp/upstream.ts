@@ -108,7 +108,9 @@ export class Upstream {
     });
     const transport = this.#transport();
     client.onclose = () => {
-      if (this.#client === client) this.#client = undefined;
+      // A client that never connected did not disconnect: its failure to start is reported once, below.
+      if (this.#client !== client) return;
+      this.#client = undefined;
       if (!this.#closed) this.#log(`upstream \`${this.name}\` disconnected; it reconnects on the next request`);
     };
     try {
@@ -116,7 +118,9 @@ export class Upstream {
       await withTimeout(client.connect(transport), Math.max(this.config.timeoutMs, CONNECT_TIMEOUT_MS), 'connecting');
     } catch (error) {
       await client.close().catch(() => {});
-      throw new Error(`upstream \`${this.name}\` did not start: ${messageWithCauses(error)}`);
+      const exit = transport instanceof StdioUpstreamTransport ? transport.exit : undefined;
+      const exited = exit === undefined ? '' : ` (the server exited with ${exit})`;
+      throw new Error(`upstream \`${this.name}\` did not start: ${messageWithCauses(error)}${exited}`);
     }
     this.#client = client;
     try {

@@ -98,7 +98,10 @@ class Validator {
   #legs(value: unknown, path: Path, allowed: LegMask, what: string): LegMask | undefined {
     const mask = parseLegs(value);
     if (mask === undefined) {
-      this.#report('invalid_legs', path, `expected legs such as \`AB\` or \`none\`, got ${describe(value)}`);
+      // Legs are case-sensitive: name the fix for the likeliest slip, `ab` for `AB`.
+      const upper = typeof value === 'string' && parseLegs(value.toUpperCase()) !== undefined;
+      const hint = upper ? `; legs are capital letters: write \`${value.toUpperCase()}\`` : '';
+      this.#report('invalid_legs', path, `expected legs such as \`AB\` or \`none\`, got ${describe(value)}${hint}`);
       return undefined;
     }
     if (mask & ~allowed) {
@@ -110,6 +113,10 @@ class Validator {
   }
 
   policy(value: unknown): void {
+    if (value === null || value === undefined) {
+      this.#report('expected_mapping', [], 'the policy is empty; it needs at least `version: 1`');
+      return;
+    }
     const root = this.#mapping(
       value,
       [],
@@ -133,7 +140,10 @@ class Validator {
       this.#report(
         'unsupported_version',
         ['version'],
-        `unsupported version ${describe(root.version)}; this release reads version 1`,
+        // `version: "1"` is the string, which reads as the very version the message names: say what differs.
+        typeof root.version === 'string' && Number(root.version) === 1
+          ? `the version is a ${describe(root.version)}; write the number, \`version: 1\`, without quotes`
+          : `unsupported version ${describe(root.version)}; this release reads version 1`,
       );
     for (const key of ['name', 'description', '$schema']) if (root[key] !== undefined) this.#string(root[key], [key]);
     if (root.session !== undefined) this.#session(root.session);
@@ -241,6 +251,12 @@ class Validator {
         // Shorthand: `read_inbox: AB`.
         this.#legs(doc, path, LEG_A | LEG_B | LEG_C, 'a tool');
         value[name] = { legs: doc };
+        continue;
+      }
+      if (!isRecord(doc)) {
+        // The shorthand takes a string only, though `legs:` also takes a list: say both forms.
+        const label = 'legs as a string (`AB`) or a mapping such as `{ call: B, output: AB }`';
+        this.#report('expected_mapping', path, `expected ${label}, got ${describe(doc)}`);
         continue;
       }
       this.#tool(doc, path);

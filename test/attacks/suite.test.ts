@@ -259,7 +259,7 @@ describe('ruleoftwo eval and replay on the suite', () => {
   it('eval names a missing suite without a stack trace', async () => {
     const result = await cli(['eval', join(suiteDir, 'nope')]);
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/cannot read suite `.*nope`: ENOENT/);
+    expect(result.stderr).toMatch(/^ruleoftwo eval: cannot read suite `.*nope`: no such file or directory\n$/);
   });
 
   it('replay shows which argument carries which source value', async () => {

@@ -73,3 +73,30 @@ describe('files that are not valid UTF-8', () => {
     expect(readFileSync(file).equals(bytes)).toBe(true);
   });
 });
+
+describe('ruleoftwo replay with its files swapped', () => {
+  it('says the policy comes first, instead of reporting each trace line as a YAML error', async () => {
+    const file = trace([{ type: 'session', id: 's1' }]);
+    const result = await cli(['replay', file, policy]);
+    expect(result.status).toBe(2);
+    expect(
+      result.stderr.startsWith(`ruleoftwo replay: \`${file}\` looks like a trace; the policy comes first\n\nusage: `),
+    ).toBe(true);
+  });
+});
+
+describe('mistyped options', () => {
+  it('name the option in backticks, without node:util advice on positionals', async () => {
+    const cases: [string[], string][] = [
+      [['check', policy, '--frmat'], 'ruleoftwo check: unknown option `--frmat`\n'],
+      [['check', policy, '--format'], 'ruleoftwo check: option `--format` needs a value\n'],
+      [['check', policy, '--json=yes'], 'ruleoftwo check: option `--json` takes no value\n'],
+      [['audit', 'tail', 'a.db', '-n'], 'ruleoftwo audit: option `-n, --n` needs a value\n'],
+    ];
+    for (const [args, first] of cases) {
+      const result = await cli(args);
+      expect(result.status).toBe(2);
+      expect(result.stderr.startsWith(`${first}\nusage: `)).toBe(true);
+    }
+  });
+});

@@ -112,7 +112,7 @@ describe('trace format', () => {
     const result = await cli(['replay', join(fixtures, 'policy.yaml'), join(fixtures, 'malformed.jsonl')]);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('has 7 malformed line(s)');
-    expect(result.stderr).toContain('line 5.leg (line 5): `leg` must be A, B or C [invalid_value]');
+    expect(result.stderr).toContain('\n  line 5.leg: `leg` must be A, B or C [invalid_value]');
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 });

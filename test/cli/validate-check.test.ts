@@ -51,10 +51,47 @@ describe('validate', () => {
     expect(report.issues.map((i: { line: number }) => i.line)).toContain(4);
   });
 
-  it('exits 2 for a missing file', async () => {
+  it('places a syntax error by its line alone, in validate and in check (it has no path, and is not at the root)', async () => {
+    const file = policyFile('version: 1\ntools:\n  a: B\n b: C\n');
+    const validated = await cli(['validate', file]);
+    expect(validated.stdout).toContain(
+      `\n  ${file}:4  all mapping items must start at the same column [syntax_error]\n`,
+    );
+    const checked = await cli(['check', file]);
+    expect(checked.status).toBe(2);
+    expect(checked.stderr).toContain('\n  line 4: all mapping items must start at the same column [syntax_error]\n');
+  });
+
+  it('says an empty policy is empty, and a quoted version is a string, not an unsupported version 1', async () => {
+    const empty = policyFile('# nothing yet\n');
+    expect((await cli(['validate', empty])).stdout).toBe(
+      `${empty}: 1 issue(s)\n  ${empty}  the policy is empty; it needs at least \`version: 1\` [expected_mapping]\n`,
+    );
+    expect((await cli(['check', empty])).stderr).toContain(
+      '\n  the policy is empty; it needs at least `version: 1` [expected_mapping]\n',
+    );
+    const lower = policyFile('version: 1\ntools:\n  read: { output: ab }\n');
+    expect((await cli(['validate', lower])).stdout).toContain(
+      ':3  tools.read.output: expected legs such as `AB` or `none`, got string `ab`; legs are capital letters: write `AB` [invalid_legs]',
+    );
+    const list = policyFile('version: 1\ntools:\n  read: [A, B]\n');
+    expect((await cli(['validate', list])).stdout).toContain(
+      ':3  tools.read: expected legs as a string (`AB`) or a mapping such as `{ call: B, output: AB }`, got a list [expected_mapping]',
+    );
+    const quoted = policyFile('version: "1"\n');
+    expect((await cli(['validate', quoted])).stdout).toContain(
+      ':1  version: the version is a string `1`; write the number, `version: 1`, without quotes [unsupported_version]',
+    );
+  });
+
+  it('exits 2 for a missing file, saying so in words and without the usage text', async () => {
     const result = await cli(['validate', '/nonexistent/policy.yaml']);
     expect(result.status).toBe(2);
-    expect(result.stderr).toContain('cannot read `/nonexistent/policy.yaml`: ENOENT');
+    expect(result.stderr).toBe(
+      'ruleoftwo validate: cannot read `/nonexistent/policy.yaml`: no such file or directory\n',
+    );
+    const dir = await cli(['validate', '/']);
+    expect(dir.stderr).toBe('ruleoftwo validate: cannot read `/`: it is a directory\n');
   });
 });
 

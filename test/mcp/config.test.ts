@@ -96,7 +96,9 @@ describe('ruleoftwo gateway (CLI)', () => {
     expect(unknown.stderr).toContain('unknown option `--verbose`');
     const notFound = await cli(['gateway', '--config', '/nonexistent/gateway.yaml'], '/');
     expect(notFound.status).toBe(2);
-    expect(notFound.stderr).toBe('ruleoftwo gateway: cannot read gateway config `/nonexistent/gateway.yaml`: ENOENT\n');
+    expect(notFound.stderr).toBe(
+      'ruleoftwo gateway: cannot read gateway config `/nonexistent/gateway.yaml`: no such file or directory\n',
+    );
   });
 
   it('quotes a bad url without its userinfo or query, and refuses credentials in a url', async () => {

@@ -136,7 +136,9 @@ async function answer(approved: boolean, args: string[], io: CliIo): Promise<num
     await log.close();
   }
   if (!answered) {
-    io.stderr.write(`unknown approval request \`${id}\`\n`);
+    io.stderr.write(
+      `ruleoftwo approvals: unknown approval request \`${id}\`; \`ruleoftwo approvals list ${file}\` shows them\n`,
+    );
     return 1;
   }
   const { before, after: record } = answered;

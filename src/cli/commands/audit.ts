@@ -8,6 +8,8 @@ import { auditStats, exportJsonl, openAuditDatabase, verifyAuditFile, verifyJson
 import { parseRecord } from '../../audit/record.ts';
 import { readRecords } from '../../audit/sqlite-log.ts';
 import type { VerifyReport } from '../../audit/verify.ts';
+import { ConfigError } from '../../errors.ts';
+import { unreadableReason } from '../../text-file.ts';
 import { visibleLine } from '../../visible.ts';
 import { existingFile, parseCommandArgs } from '../args.ts';
 import { type CliIo, type Command, UsageError } from '../io.ts';
@@ -56,7 +58,7 @@ export function openLog(file: string, io: CliIo): DatabaseSync {
   const table = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name = 'audit_records'").get();
   if (!table) {
     db.close();
-    throw new Error(`\`${file}\` holds no ruleoftwo audit log`);
+    throw new ConfigError(`\`${file}\` holds no ruleoftwo audit log`);
   }
   return db;
 }
@@ -65,7 +67,7 @@ function readText(file: string, io: CliIo, what: string): string {
   try {
     return readFileSync(resolve(io.cwd, file), 'utf8');
   } catch (error) {
-    throw new UsageError(`cannot read ${what} \`${file}\`: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    throw new ConfigError(`cannot read ${what} \`${file}\`: ${unreadableReason(error)}`);
   }
 }
 

@@ -11,7 +11,7 @@ import {
   totalCounts,
 } from '../../replay/eval.ts';
 import { parseTrace } from '../../replay/trace.ts';
-import { readTextFile } from '../../text-file.ts';
+import { readTextFile, unreadableReason } from '../../text-file.ts';
 import { parseCommandArgs } from '../args.ts';
 import { type Command, UsageError } from '../io.ts';
 import { table } from '../table.ts';
@@ -30,9 +30,7 @@ async function readText(file: string): Promise<string> {
   try {
     return await readTextFile(file);
   } catch (error) {
-    throw new UsageError(
-      `cannot read \`${file}\`: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    );
+    throw new ConfigError(`cannot read \`${file}\`: ${unreadableReason(error)}`);
   }
 }
 
@@ -42,7 +40,7 @@ export async function loadSuite(dir: string): Promise<EvalScenario[]> {
   try {
     entries = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
   } catch (error) {
-    throw new UsageError(`cannot read suite \`${dir}\`: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new ConfigError(`cannot read suite \`${dir}\`: ${unreadableReason(error)}`);
   }
   const scenarios: EvalScenario[] = [];
   for (const category of entries.sort()) {

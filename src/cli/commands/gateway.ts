@@ -11,6 +11,16 @@ function option(args: string[], name: string): string | undefined {
   return value;
 }
 
+/**
+ * Whether audit checkpoints will be signed. An MCP client starts the gateway with only the environment its own config
+ * names, so a key set in the operator's shell is easily missing, and unsigned checkpoints are otherwise silent.
+ */
+function signing(env: Record<string, string | undefined>): string {
+  if (env.RULEOFTWO_AUDIT_KEY !== undefined || env.RULEOFTWO_AUDIT_KEY_FILE !== undefined)
+    return ', checkpoints signed';
+  return ", checkpoints unsigned (RULEOFTWO_AUDIT_KEY_FILE is not in the gateway's environment; see docs/audit.md)";
+}
+
 /** `ruleoftwo gateway --config <file>`: serves upstream MCP servers behind the Rule of Two. */
 export const gateway: Command = {
   name: 'gateway',
@@ -54,7 +64,7 @@ export const gateway: Command = {
     const store = config.store;
     log(
       store.kind === 'sqlite'
-        ? `sessions, approvals and audit in \`${store.path}\``
+        ? `sessions, approvals and audit in \`${store.path}\`${signing(io.env)}`
         : 'memory stores: nothing survives a restart',
     );
     if (running.http) log(`listening on ${running.http.url}`);

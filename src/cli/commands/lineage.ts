@@ -6,7 +6,7 @@ import { SqliteAuditLog } from '../../audit/sqlite-log.ts';
 import { ConfigError } from '../../errors.ts';
 import { parsePolicy } from '../../policy/load.ts';
 import type { AuditEvent } from '../../store/types.ts';
-import { readTextFile } from '../../text-file.ts';
+import { readTextFile, unreadableReason } from '../../text-file.ts';
 import { existingFile, parseCommandArgs } from '../args.ts';
 import { type Command, UsageError } from '../io.ts';
 
@@ -52,7 +52,7 @@ export const lineage: Command = {
     try {
       source = await readTextFile(path);
     } catch (error) {
-      throw new UsageError(`cannot read \`${file}\`: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      throw new ConfigError(`cannot read \`${file}\`: ${unreadableReason(error)}`);
     }
     const before = parsePolicy(source);
     if (!before.ok) throw new ConfigError(`policy \`${file}\` has ${before.issues.length} issue(s)`, before.issues);

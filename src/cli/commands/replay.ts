@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
+import { ConfigError } from '../../errors.ts';
 import { loadPolicy } from '../../policy/load.ts';
 import { type ReplayResult, type ReplayRow, replay as replayTrace } from '../../replay/replay.ts';
 import { parseTrace } from '../../replay/trace.ts';
-import { readTextFile } from '../../text-file.ts';
+import { readTextFile, unreadableReason } from '../../text-file.ts';
 import { parseCommandArgs } from '../args.ts';
 import { type Command, UsageError } from '../io.ts';
 import { table } from '../table.ts';
@@ -86,14 +87,16 @@ export const replay: Command = {
   async run(args, io) {
     const parsed = parseCommandArgs(args, { json: { type: 'boolean' } }, 2);
     const [policyFile, traceFile] = parsed.positionals as [string, string];
+    // Swapped, the trace would be read as a policy and each of its lines reported as a YAML syntax error.
+    if (policyFile.endsWith('.jsonl') && !traceFile.endsWith('.jsonl')) {
+      throw new UsageError(`\`${policyFile}\` looks like a trace; the policy comes first`);
+    }
     const policy = await loadPolicy(resolve(io.cwd, policyFile));
     let text: string;
     try {
       text = await readTextFile(resolve(io.cwd, traceFile));
     } catch (error) {
-      throw new UsageError(
-        `cannot read trace \`${traceFile}\`: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      );
+      throw new ConfigError(`cannot read trace \`${traceFile}\`: ${unreadableReason(error)}`);
     }
     const name = `trace \`${traceFile}\``;
     const result = await replayTrace(policy, parseTrace(text, name), name);

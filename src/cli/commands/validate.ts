@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
+import { ConfigError } from '../../errors.ts';
 import { parsePolicy } from '../../policy/load.ts';
-import { readTextFile } from '../../text-file.ts';
+import { readTextFile, unreadableReason } from '../../text-file.ts';
 import { type Command, UsageError } from '../io.ts';
 
 /** `ruleoftwo validate <policy>`: reports every issue of a policy file with its path and line. */
@@ -19,9 +20,7 @@ export const validate: Command = {
     try {
       text = await readTextFile(resolve(io.cwd, file));
     } catch (error) {
-      throw new UsageError(
-        `cannot read \`${file}\`: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      );
+      throw new ConfigError(`cannot read \`${file}\`: ${unreadableReason(error)}`);
     }
     const parsed = parsePolicy(text);
     const issues = parsed.ok ? [] : parsed.issues;
@@ -33,7 +32,7 @@ export const validate: Command = {
       io.stdout.write(`${file}: ${issues.length} issue(s)\n`);
       for (const issue of issues) {
         io.stdout.write(
-          `  ${file}:${issue.line ?? '?'}  ${issue.path || '(root)'}: ${issue.message} [${issue.code}]\n`,
+          `  ${file}${issue.line === undefined ? '' : `:${issue.line}`}  ${issue.path ? `${issue.path}: ` : ''}${issue.message} [${issue.code}]\n`,
         );
       }
     }
