@@ -155,6 +155,14 @@ export interface Guard {
   /** Guards a plain async function as tool `name`; each call names its session. */
   wrap<A, R>(name: string, fn: (args: A) => R | Promise<R>): GuardedTool<A, R>;
   view(sessionId: string): Promise<SessionView | undefined>;
+  /**
+   * A guard for another policy with this one's stores, options and memory of its sessions (provenance indexes,
+   * lineage allowances, open asks), which both then share: for a host whose labels change while sessions run, as the
+   * gateway's do when an upstream's listing changes. A new guard would know no session's provenance, and every
+   * argument under a provenance control would be denied as of unknown provenance. Approvals given under this policy
+   * do not carry over (their policy version differs).
+   */
+  withPolicy(policy: Policy | PolicyDocument): Guard;
   close(): Promise<void>;
 }
 
@@ -171,10 +179,29 @@ export interface LineageAllow {
 
 /** Creates a guard. Stores default to memory; give SQLite stores for state that survives restarts. */
 export function createGuard(options: GuardOptions): Guard {
-  return new RuleOfTwoGuard(guardPolicy(options.policy), options);
+  return new RuleOfTwoGuard(guardPolicy(options.policy), options, newMemory());
 }
 
 /** A compiled policy as given, or a document validated first: an unchecked typo must not drop a tool's legs. */
+/** What a guard remembers of its sessions beyond the stores; guards made by `withPolicy` share it. */
+interface GuardMemory {
+  indexes: Map<string, MemoryProvenanceIndex>;
+  unclosed: Map<string, Unclosed>;
+  asked: Map<string, AskedLabels>;
+  allowances: { authors: Set<string>; items: Set<string> };
+  instance: string;
+}
+
+function newMemory(): GuardMemory {
+  return {
+    indexes: new Map(),
+    unclosed: new Map(),
+    asked: new Map(),
+    allowances: { authors: new Set(), items: new Set() },
+    instance: crypto.randomUUID(),
+  };
+}
+
 function guardPolicy(policy: Policy | PolicyDocument): Policy {
   if ('resolve' in policy) return policy as Policy;
   // INVARIANT: a document is validated before use (test/guard/policy-input.test.ts).
@@ -234,20 +261,31 @@ class RuleOfTwoGuard implements Guard {
   readonly #now: () => number;
   readonly #newId: () => string;
   readonly #onError: (error: unknown, where: string) => void;
-  readonly #indexes = new Map<string, MemoryProvenanceIndex>();
+  readonly #options: GuardOptions;
+  readonly #memory: GuardMemory;
+  readonly #indexes: Map<string, MemoryProvenanceIndex>;
   /** Refusals the store failed to take, by request id (see `#keepRefusing`). */
-  readonly #unclosed = new Map<string, Unclosed>();
+  readonly #unclosed: Map<string, Unclosed>;
   /** Labels of the `ask` decisions made here whose requests are still open, by request id (see `giveUp`). */
-  readonly #asked = new Map<string, AskedLabels>();
+  readonly #asked: Map<string, AskedLabels>;
   readonly #indexLimits: Partial<ProvenanceLimits>;
   readonly #maxIndexed: number;
   readonly #tracesProvenance: boolean;
-  readonly #allowances: { authors: Set<string>; items: Set<string> } = { authors: new Set(), items: new Set() };
+  readonly #allowances: GuardMemory['allowances'];
   /** This guard among others on the same store (other processes, or a restart), for `SessionState.indexedBy`. */
-  readonly #instance = crypto.randomUUID();
+  readonly #instance: string;
 
-  constructor(policy: Policy, options: GuardOptions) {
+  constructor(policy: Policy, options: GuardOptions, memory: GuardMemory) {
     this.policy = policy;
+    this.#options = options;
+    this.#memory = memory;
+    ({
+      indexes: this.#indexes,
+      unclosed: this.#unclosed,
+      asked: this.#asked,
+      allowances: this.#allowances,
+      instance: this.#instance,
+    } = memory);
     this.#sessions = options.sessions ?? new MemorySessionStore();
     this.#approvals = options.approvals ?? new MemoryApprovalStore();
     this.#audit = options.audit ?? new MemoryAuditLog();
@@ -885,6 +923,12 @@ class RuleOfTwoGuard implements Guard {
     const index = this.#indexes.get(sessionId);
     if (index) view.provenance = index.stats();
     return view;
+  }
+
+  withPolicy(policy: Policy | PolicyDocument): Guard {
+    // INVARIANT: a guard for a new policy keeps its sessions' provenance (test/mcp/results.test.ts "that changes
+    // labels").
+    return new RuleOfTwoGuard(guardPolicy(policy), { ...this.#options, policy }, this.#memory);
   }
 
   async close(): Promise<void> {

@@ -170,7 +170,12 @@ export class Gateway {
     this.#approveCommand = options.approveCommand;
     this.#configured = configuredPolicy(config.policy, config.upstreams);
     this.upstreams = config.upstreams.map((u) => new Upstream(u, this.#log));
-    this.#guard = this.#newGuard(labelTools(this.#configured, [], config.upstreams).policy);
+    this.#guard = createGuard({
+      policy: labelTools(this.#configured, [], config.upstreams).policy,
+      ...this.stores,
+      now: this.#now,
+      onError: (error, where) => this.#log(`${where}: ${(error as Error).message}`),
+    });
   }
 
   /** Connects every upstream and builds the catalog. An upstream that cannot start fails the start. */
@@ -207,15 +212,6 @@ export class Gateway {
   onListChanged(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
-  }
-
-  #newGuard(policy: Guard['policy']): Guard {
-    return createGuard({
-      policy,
-      ...this.stores,
-      now: this.#now,
-      onError: (error, where) => this.#log(`${where}: ${(error as Error).message}`),
-    });
   }
 
   /** Rebuilds catalog, pins status and labels from what upstreams offer now. */
@@ -299,11 +295,12 @@ export class Gateway {
       templates: templates.flatMap((t) => (t.quarantine ? [] : [t.listed])),
       prompts: [...prompts.values()].flatMap((p) => (p.quarantine ? [] : [p.listed])),
     };
-    // A new guard starts with no provenance index: each session's would count as lost, and every argument of a
-    // consequential call in a session holding data would then carry a value of unknown provenance, for good.
-    // INVARIANT: a relist or pin reload that changes no label keeps the guard (test/mcp/results.test.ts "that changes
-    // no label").
-    if (labelled.policy.version !== this.#guard.policy.version) this.#guard = this.#newGuard(labelled.policy);
+    // A new guard would start with no provenance index: each session's would count as lost, and every argument of a
+    // consequential call in a session holding data would then carry a value of unknown provenance, for good. So the
+    // guard is kept when no label changed, and otherwise handed on with its sessions' memory.
+    // INVARIANT: a relist or pin reload keeps every session's provenance index (test/mcp/results.test.ts "an upstream
+    // list change").
+    if (labelled.policy.version !== this.#guard.policy.version) this.#guard = this.#guard.withPolicy(labelled.policy);
   }
 
   /** Tools clients may see: approved ones, each with its legs in `_meta`. */

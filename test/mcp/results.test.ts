@@ -21,13 +21,13 @@ let gateway: Gateway;
 let running: RunningGateway;
 
 /** Writes and loads gateway config `name`: the results server as `r`, memory stores, a policy with `policy`'s fields. */
-async function resultsConfig(name: string, policy: Record<string, unknown>) {
+async function resultsConfig(name: string, policy: Record<string, unknown>, env?: Record<string, string>) {
   const config = {
     version: 1,
     pinning: 'off',
     store: { kind: 'memory' },
     policy: { version: 1, session: { input: 'trusted' }, ...policy },
-    servers: { r: RESULTS },
+    servers: { r: env ? { ...RESULTS, env } : RESULTS },
   };
   return loadGatewayConfig(await writeConfig(dir, config, name));
 }
@@ -148,12 +148,21 @@ describe('a resource read', () => {
 });
 
 describe('an upstream list change', () => {
-  it('that changes no label keeps the provenance index of every session', async () => {
-    const config = await resultsConfig('relist.yaml', {
-      provenance: { consequential: { sensitive: 'deny' } },
-      tools: { r__secret: { output: 'B' }, r__send: { call: 'C' }, 'r__*': 'none' },
-    });
+  it.each([
+    ['changes no label', { 'r__*': 'none' }, undefined],
+    // `r__extra`, labelled by nothing, gets its legs from annotations: the labelled policy changes.
+    ['changes labels', { r__relist: 'none' }, { RESULTS_RELIST_ADDS: '1' }],
+  ])('that %s keeps the provenance index of every session', async (_, more, env) => {
+    const config = await resultsConfig(
+      'relist.yaml',
+      {
+        provenance: { consequential: { sensitive: 'deny' } },
+        tools: { r__secret: { output: 'B' }, r__send: { call: 'C' }, ...more },
+      },
+      env,
+    );
     const relisting = await Gateway.start(config, { stores: memoryStores() });
+    const version = relisting.guard.policy.version;
     const reasons = async (tool: string, args: Record<string, unknown> = {}) => {
       const outcome = await relisting.callTool('s', tool, args);
       return outcome.kind === 'result' ? outcome.result._meta?.['dev.ruleoftwo/decision'] : outcome.kind;
@@ -166,6 +175,7 @@ describe('an upstream list change', () => {
       const relisted = new Promise<void>((resolve) => relisting.onListChanged(resolve));
       await reasons('r__relist');
       await relisted;
+      expect(relisting.guard.policy.version === version).toBe(env === undefined);
       // Had the relist reset the index, every argument would carry a value of unknown provenance: denied, for good.
       expect(await reasons('r__send', { to: 'nothing private here' })).toMatchObject({ reasons: ['allowed'] });
       expect(await reasons('r__send', { to: 'salary: 123456' })).toMatchObject({
