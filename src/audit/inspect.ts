@@ -70,12 +70,23 @@ function addRecords(verifier: LogVerifier, db: DatabaseSync, from: number): Veri
 function checkHead(
   report: VerifyReport,
   db: DatabaseSync,
-  head: { size: number; lastHash: string } | undefined,
+  before: { size: number; lastHash: string } | undefined,
 ): VerifyReport {
+  // Read before the records, the head may predate appends committed while they were read; the writer updates it in
+  // the transaction of every append, so read again it holds every record read, or they were not written by the log.
+  const head = report.records > (before?.size ?? 0) ? readStoredHead(db) : before;
   const size = head?.size ?? 0;
   let problem: VerifyIssue | undefined;
   if (head === undefined) {
     if (report.records > 0) problem = headIssue(1, 'the log has records but no head (deleted)');
+  } else if (report.records > size) {
+    // INVARIANT: a record added after the head's last one fails verify, as it fails the writer's own check on open
+    // (test/audit/head.test.ts "appended by hand").
+    if (report.ok)
+      problem = headIssue(
+        size + 1,
+        `record ${size + 1} is not in the log's head, which says ${size} records (added by hand)`,
+      );
   } else if (report.records < size) {
     // A break before the head's size is reported already, where it is.
     if (report.ok)
