@@ -38,14 +38,14 @@ async function forge(original: string, path: string, key: string | undefined): P
 }
 
 /** A signed log of 20 records, and a witness of its last checkpoint in `witness.json` beside it. */
-async function original(): Promise<{ dir: string; path: string; publicPem: string }> {
+async function original(): Promise<{ dir: string; path: string; publicPem: string; privatePem: string }> {
   const { dir, remove } = tempDir();
   cleanup = remove;
-  const { path, publicPem } = await writeSampleLog(dir, 20);
+  const { path, publicPem, privatePem } = await writeSampleLog(dir, 20);
   const db = openAuditDatabase(path);
   writeFileSync(join(dir, 'witness.json'), JSON.stringify(auditStats(db)));
   db.close();
-  return { dir, path, publicPem };
+  return { dir, path, publicPem, privatePem };
 }
 
 describe('forging a whole log without the key', () => {
@@ -80,6 +80,26 @@ describe('forging a whole log without the key', () => {
     expect(pinned.status).toBe(0);
     expect(pinned.stdout).toMatch(/0 checkpoints \(0 signed\)/);
     expect(pinned.stdout).toMatch(/note: records 1\.\.20 come after the last checkpoint: chained, not yet signed/);
+    const witnessed = await cli(['audit', 'verify', forged, '--witness', join(dir, 'witness.json')]);
+    expect(witnessed.status).toBe(1);
+    expect(witnessed.stdout).toMatch(/\[checkpoint_missing\]/);
+  });
+
+  it('a documented limit: the writer with the key signs a rewritten, checkpoint-free log as it finds it; only a witness tells', async () => {
+    const { dir, path, privatePem, publicPem } = await original();
+    writeFileSync(join(dir, 'pub.pem'), publicPem);
+    const forged = join(dir, 'forged.db');
+    await forge(path, forged, undefined);
+    const db = new DatabaseSync(forged);
+    db.exec('DELETE FROM audit_checkpoints');
+    db.close();
+    // The real writer, with the real key, opens the file and goes on: its next checkpoint covers the forged records.
+    const key = loadAuditKey({ key: privatePem });
+    const log = new SqliteAuditLog(forged, key ? { key } : {});
+    await log.close();
+    const pinned = await cli(['audit', 'verify', forged, '--public-key', join(dir, 'pub.pem')]);
+    expect(pinned.status).toBe(0);
+    expect(pinned.stdout).toMatch(/20 records, 1 checkpoints \(1 signed\)/);
     const witnessed = await cli(['audit', 'verify', forged, '--witness', join(dir, 'witness.json')]);
     expect(witnessed.status).toBe(1);
     expect(witnessed.stdout).toMatch(/\[checkpoint_missing\]/);
