@@ -1,8 +1,9 @@
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadAuditKey } from '../../src/audit/checkpoint.ts';
-import { verifyAuditFile } from '../../src/audit/inspect.ts';
+import { exportJsonl, openAuditDatabase, verifyAuditFile, verifyJsonl } from '../../src/audit/inspect.ts';
 import { leafHash } from '../../src/audit/merkle.ts';
 import { SqliteAuditLog } from '../../src/audit/sqlite-log.ts';
 import { canonicalJson } from '../../src/core/canonical.ts';
@@ -64,5 +65,43 @@ describe('records the head does not hold', () => {
       }),
     ).rejects.toThrow(/head/);
     await log.close().catch(() => {});
+  });
+
+  it('an export judges added, cut and changed tail records as the database does', async () => {
+    const { dir, remove } = tempDir();
+    cleanup = remove;
+    const { path, publicPem } = await writeSampleLog(dir, 20);
+    const cases: [string, (db: DatabaseSync) => void][] = [
+      ['added', () => appendForged(join(dir, 'added.db'))],
+      [
+        'cut',
+        (db) => db.exec('DELETE FROM audit_checkpoints WHERE size = 20; DELETE FROM audit_records WHERE seq = 20'),
+      ],
+      [
+        'changed',
+        (db) =>
+          db.exec(
+            'DELETE FROM audit_checkpoints WHERE size = 20; UPDATE audit_records SET record = replace(record, \'"s1"\', \'"s9"\') WHERE seq = 20',
+          ),
+      ],
+    ];
+    for (const [name, tamper] of cases) {
+      const copy = join(dir, `${name}.db`);
+      copyFileSync(path, copy);
+      const db = new DatabaseSync(copy);
+      tamper(db);
+      db.close();
+      const fromDb = await verifyAuditFile(copy, { publicKeys: [publicPem] });
+      expect(
+        fromDb.issues.map((i) => i.code),
+        name,
+      ).toEqual(['head_mismatch']);
+      const read = openAuditDatabase(copy);
+      const lines: string[] = [];
+      exportJsonl(read, (line) => lines.push(line));
+      read.close();
+      const fromExport = verifyJsonl(Buffer.from(`${lines.join('\n')}\n`), { publicKeys: [publicPem] });
+      expect(fromExport.issues, name).toEqual(fromDb.issues);
+    }
   });
 });
