@@ -67,15 +67,37 @@ function addRecords(verifier: LogVerifier, db: DatabaseSync, from: number): Veri
  * of the records after the last checkpoint, or their deletion, made without updating the head (rows changed by
  * hand); a rewrite of the head too needs a witness of a signed checkpoint to be found (`--witness`).
  */
-function checkHead(
+function checkHead(report: VerifyReport, db: DatabaseSync, before: StoredHead | undefined): VerifyReport {
+  // Read before the records, the head may predate appends committed while they were read; the writer updates it in
+  // the transaction of every append, so read again it holds every record read, or they were not written by the log.
+  const head = report.records > (before?.size ?? 0) ? readStoredHead(db) : before;
+  return withHead(report, head, (size) => {
+    const [record] = readRecords(db, size);
+    return record?.seq === size ? leafHash(record.text) : undefined;
+  });
+}
+
+/** The head a log keeps beside its records: their count and the last one's leaf hash. */
+type StoredHead = { size: number; lastHash: string };
+
+/** `report` with what `head` says against its records added; `leafAt(n)` is record n's leaf hash, if it is there. */
+function withHead(
   report: VerifyReport,
-  db: DatabaseSync,
-  head: { size: number; lastHash: string } | undefined,
+  head: StoredHead | undefined,
+  leafAt: (size: number) => string | undefined,
 ): VerifyReport {
   const size = head?.size ?? 0;
   let problem: VerifyIssue | undefined;
   if (head === undefined) {
     if (report.records > 0) problem = headIssue(1, 'the log has records but no head (deleted)');
+  } else if (report.records > size) {
+    // INVARIANT: a record added after the head's last one fails verify, as it fails the writer's own check on open
+    // (test/audit/head.test.ts "appended by hand").
+    if (report.ok)
+      problem = headIssue(
+        size + 1,
+        `record ${size + 1} is not in the log's head, which says ${size} records (added by hand)`,
+      );
   } else if (report.records < size) {
     // A break before the head's size is reported already, where it is.
     if (report.ok)
@@ -83,11 +105,8 @@ function checkHead(
         report.records + 1,
         `the log ends after record ${report.records} but its head says ${size} records (truncated)`,
       );
-  } else if (size > 0) {
-    const [record] = readRecords(db, size);
-    if (record === undefined || record.seq !== size || leafHash(record.text) !== head.lastHash) {
-      problem = headIssue(size, `record ${size} was changed: it is not the last record the log's head names`);
-    }
+  } else if (size > 0 && leafAt(size) !== head.lastHash) {
+    problem = headIssue(size, `record ${size} was changed: it is not the last record the log's head names`);
   }
   if (problem === undefined) return report;
   return { ...report, ok: false, issues: [...report.issues, problem].sort(byRecord) };
@@ -97,21 +116,33 @@ function headIssue(record: number, message: string): VerifyIssue {
   return { code: 'head_mismatch', record, message };
 }
 
-/** Writes the log as JSONL: a header with the log's public keys, each record's exact text, and its checkpoints. */
+/**
+ * Writes the log as JSONL: a header with the log's public keys and its head, each record's exact text, and its
+ * checkpoints, all read in one snapshot.
+ */
 export function exportJsonl(db: DatabaseSync, write: (line: string) => void): void {
-  write(canonicalJson({ keys: Object.fromEntries(readKeys(db)), log: EXPORT_FORMAT, v: 1 }));
-  const checkpoints = readCheckpoints(db);
-  let next = 0;
-  const flushUpTo = (size: number) => {
-    for (; next < checkpoints.length && (checkpoints[next] as Checkpoint).size <= size; next++) {
-      write(canonicalJson({ checkpoint: checkpoints[next] }));
+  // INVARIANT: an export carries the head, so verify judges it as it judges the database
+  // (test/audit/head.test.ts "export").
+  db.exec('BEGIN');
+  try {
+    const head = readStoredHead(db);
+    const keys = Object.fromEntries(readKeys(db));
+    write(canonicalJson({ ...(head ? { head } : {}), keys, log: EXPORT_FORMAT, v: 1 }));
+    const checkpoints = readCheckpoints(db);
+    let next = 0;
+    const flushUpTo = (size: number) => {
+      for (; next < checkpoints.length && (checkpoints[next] as Checkpoint).size <= size; next++) {
+        write(canonicalJson({ checkpoint: checkpoints[next] }));
+      }
+    };
+    for (const record of readRecords(db)) {
+      write(record.text);
+      flushUpTo(record.seq);
     }
-  };
-  for (const record of readRecords(db)) {
-    write(record.text);
-    flushUpTo(record.seq);
+    flushUpTo(Number.POSITIVE_INFINITY);
+  } finally {
+    db.exec('COMMIT');
   }
-  flushUpTo(Number.POSITIVE_INFINITY);
 }
 
 /**
@@ -129,12 +160,16 @@ export function verifyJsonl(bytes: Uint8Array, options: VerifyOptions = {}): Ver
   if (lines.at(-1) === '') lines.pop();
   const header = parseLine(lines[0] ?? '');
   const keys = header?.keys;
+  const head = header?.head === undefined ? undefined : exportHead(header.head);
   if (
     !header ||
     header.log !== EXPORT_FORMAT ||
     keys === null ||
     typeof keys !== 'object' ||
-    Object.values(keys as object).some((k) => typeof k !== 'string')
+    Object.values(keys as object).some((k) => typeof k !== 'string') ||
+    // Exports before the head have none; a header with any other field was edited.
+    !['keys,log,v', 'head,keys,log,v'].includes(Object.keys(header).join(',')) ||
+    (header.head !== undefined && head === undefined)
   ) {
     return failed('line 1 is not a ruleoftwo audit export header');
   }
@@ -165,7 +200,14 @@ export function verifyJsonl(bytes: Uint8Array, options: VerifyOptions = {}): Ver
     verifier.add(record);
     if (verifier.broken) break;
   }
-  const report = verifier.finish();
+  const finished = verifier.finish();
+  const report =
+    head === undefined
+      ? finished
+      : withHead(finished, head, (size) => {
+          const text = records[size - 1];
+          return text === undefined ? undefined : leafHash(text);
+        });
   if (misplaced === undefined) return report;
   return { ...report, ok: false, issues: [...report.issues, { code: 'bad_checkpoint', message: misplaced }] };
 }
@@ -178,6 +220,14 @@ function parseLine(line: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The head in an export's header, or undefined when it is not one. */
+function exportHead(value: unknown): StoredHead | undefined {
+  const head = value as Record<string, unknown> | null;
+  if (head === null || typeof head !== 'object' || Object.keys(head).join(',') !== 'lastHash,size') return undefined;
+  if (typeof head.lastHash !== 'string' || !Number.isSafeInteger(head.size)) return undefined;
+  return head as unknown as StoredHead;
 }
 
 function parseCheckpoint(line: string): Checkpoint | undefined {

@@ -131,6 +131,8 @@ export class SqliteAuditLog implements AuditLog {
   #checkpointer: WalCheckpointer | undefined;
   /** With `synchronous: 'full'` and `walSync`: syncs the write-ahead log after commits made without a sync. */
   readonly #sync: WalSync | undefined;
+  /** The size of the latest checkpoint this connection has written or seen: checkpoints are never removed. */
+  #checkpointed = 0;
 
   constructor(path: string, options: SqliteAuditLogOptions = {}) {
     this.path = path;
@@ -175,6 +177,7 @@ export class SqliteAuditLog implements AuditLog {
             .run(key.keyId, key.publicPem());
         });
       }
+      this.#checkpointed = (this.#lastCheckpoint.get() as { size: number } | undefined)?.size ?? 0;
       this.#sync = offLoop ? new WalSync(file) : undefined;
     } catch (error) {
       this.#db.close();
@@ -415,6 +418,15 @@ export class SqliteAuditLog implements AuditLog {
    */
   #writeCheckpoint(head: Head): void {
     const previous = (this.#lastCheckpoint.get() as { size: number } | undefined)?.size ?? 0;
+    // INVARIANT: the writer signs nothing over a log whose checkpoints went missing while it ran, since it would sign
+    // whatever was rewritten behind them (test/audit/forgery.test.ts "deleted while it runs").
+    if (previous < this.#checkpointed) {
+      throw new StoreError(
+        'STORE_CORRUPT',
+        `the audit log's checkpoint ${this.#checkpointed} is gone (its last is ${previous}); checkpoints are never removed`,
+      );
+    }
+    this.#checkpointed = previous;
     if (head.size <= previous) return;
     if (!this.#key && this.#db.prepare('SELECT 1 FROM audit_keys LIMIT 1').get()) return;
     const root = head.frontier.root();
@@ -423,6 +435,7 @@ export class SqliteAuditLog implements AuditLog {
       ? this.#key.sign(head.size, root, at, previous)
       : { size: head.size, root, at, keyId: null, signature: null, previous };
     this.#insertCheckpoint.run(c.size, c.at, c.root, c.keyId, c.signature, c.previous);
+    this.#checkpointed = c.size;
   }
 }
 

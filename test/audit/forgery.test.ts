@@ -38,14 +38,25 @@ async function forge(original: string, path: string, key: string | undefined): P
 }
 
 /** A signed log of 20 records, and a witness of its last checkpoint in `witness.json` beside it. */
-async function original(): Promise<{ dir: string; path: string; publicPem: string }> {
+async function original(): Promise<{ dir: string; path: string; publicPem: string; privatePem: string }> {
   const { dir, remove } = tempDir();
   cleanup = remove;
-  const { path, publicPem } = await writeSampleLog(dir, 20);
+  const { path, publicPem, privatePem } = await writeSampleLog(dir, 20);
   const db = openAuditDatabase(path);
   writeFileSync(join(dir, 'witness.json'), JSON.stringify(auditStats(db)));
   db.close();
-  return { dir, path, publicPem };
+  return { dir, path, publicPem, privatePem };
+}
+
+/** The forgery of {@link forge}, unsigned, with its checkpoints deleted; `pub.pem` beside it holds the real key. */
+async function forgedWithoutCheckpoints(dir: string, path: string, publicPem: string): Promise<string> {
+  writeFileSync(join(dir, 'pub.pem'), publicPem);
+  const forged = join(dir, 'forged.db');
+  await forge(path, forged, undefined);
+  const db = new DatabaseSync(forged);
+  db.exec('DELETE FROM audit_checkpoints');
+  db.close();
+  return forged;
 }
 
 describe('forging a whole log without the key', () => {
@@ -70,12 +81,7 @@ describe('forging a whole log without the key', () => {
 
   it('a documented limit: with every checkpoint deleted, a rewritten log verifies under the pinned key; only a witness tells', async () => {
     const { dir, path, publicPem } = await original();
-    writeFileSync(join(dir, 'pub.pem'), publicPem);
-    const forged = join(dir, 'forged.db');
-    await forge(path, forged, undefined);
-    const db = new DatabaseSync(forged);
-    db.exec('DELETE FROM audit_checkpoints');
-    db.close();
+    const forged = await forgedWithoutCheckpoints(dir, path, publicPem);
     const pinned = await cli(['audit', 'verify', forged, '--public-key', join(dir, 'pub.pem')]);
     expect(pinned.status).toBe(0);
     expect(pinned.stdout).toMatch(/0 checkpoints \(0 signed\)/);
@@ -83,5 +89,34 @@ describe('forging a whole log without the key', () => {
     const witnessed = await cli(['audit', 'verify', forged, '--witness', join(dir, 'witness.json')]);
     expect(witnessed.status).toBe(1);
     expect(witnessed.stdout).toMatch(/\[checkpoint_missing\]/);
+  });
+
+  it('a documented limit: the writer with the key signs a rewritten, checkpoint-free log as it finds it; only a witness tells', async () => {
+    const { dir, path, privatePem, publicPem } = await original();
+    const forged = await forgedWithoutCheckpoints(dir, path, publicPem);
+    // The real writer, with the real key, opens the file and goes on: its next checkpoint covers the forged records.
+    const key = loadAuditKey({ key: privatePem });
+    const log = new SqliteAuditLog(forged, key ? { key } : {});
+    await log.close();
+    const pinned = await cli(['audit', 'verify', forged, '--public-key', join(dir, 'pub.pem')]);
+    expect(pinned.status).toBe(0);
+    expect(pinned.stdout).toMatch(/20 records, 1 checkpoints \(1 signed\)/);
+    const witnessed = await cli(['audit', 'verify', forged, '--witness', join(dir, 'witness.json')]);
+    expect(witnessed.status).toBe(1);
+    expect(witnessed.stdout).toMatch(/\[checkpoint_missing\]/);
+  });
+
+  it('the writer refuses to sign once checkpoints it has seen are deleted while it runs', async () => {
+    const { path, privatePem } = await original();
+    const key = loadAuditKey({ key: privatePem });
+    const log = new SqliteAuditLog(path, key ? { key } : {});
+    const db = new DatabaseSync(path);
+    db.exec('DELETE FROM audit_checkpoints');
+    db.close();
+    await expect(log.checkpoint()).rejects.toThrow(/checkpoint 20 is gone \(its last is 0\)/);
+    await expect(log.close()).rejects.toThrow(/checkpoint 20 is gone/);
+    const after = openAuditDatabase(path);
+    expect(after.prepare('SELECT count(*) AS n FROM audit_checkpoints').get()).toEqual({ n: 0 });
+    after.close();
   });
 });
