@@ -2,6 +2,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { PolicyDocument, ToolDocument } from '../core/document.ts';
 import { durationProblem, parseDuration } from '../core/policy.ts';
 import { ConfigError, type ConfigIssue, quotedUrl } from '../errors.ts';
+import { isRecord } from '../is-record.ts';
 import { formatPath, parseSource } from '../policy/source.ts';
 import { validatePolicy } from '../policy/validate.ts';
 import { readTextFile, unreadableReason } from '../text-file.ts';
@@ -75,10 +76,6 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 const UPSTREAM_NAME = /^[A-Za-z][A-Za-z0-9-]*(?:_[A-Za-z0-9-]+)*$/;
 
 type Path = (string | number)[];
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /** Collects every issue of a gateway config, then builds the config when there are none. */
 class ConfigReader {

@@ -7,8 +7,9 @@ import {
   SERVER_INFO_META_KEY,
 } from '@modelcontextprotocol/server';
 import type { ApprovalRequest } from '../core/decision.ts';
+import { isRecord } from '../is-record.ts';
 import { type ElicitationApprovals, elicits } from './elicitation.ts';
-import { type Gateway, isPlainObject } from './gateway.ts';
+import type { Gateway } from './gateway.ts';
 import { type AskedResolver, askPerson, SERVER_INFO, toProtocolError } from './server.ts';
 
 /** The protocol revision whose requests carry their own `_meta` envelope (no initialize handshake). */
@@ -38,16 +39,16 @@ const PARAM_KEYS = new Set(['name', 'arguments', '_meta']);
  * to the SDK server, which validates them fully and answers with its own errors.
  */
 export function fastToolCall(message: unknown): FastToolCall | undefined {
-  if (!isPlainObject(message) || message.jsonrpc !== '2.0' || message.method !== 'tools/call') return undefined;
+  if (!isRecord(message) || message.jsonrpc !== '2.0' || message.method !== 'tools/call') return undefined;
   const { id, params } = message;
-  if (!(typeof id === 'string' || Number.isSafeInteger(id)) || !isPlainObject(params)) return undefined;
+  if (!(typeof id === 'string' || Number.isSafeInteger(id)) || !isRecord(params)) return undefined;
   for (const key of Object.keys(params)) if (!PARAM_KEYS.has(key)) return undefined;
   const args = params.arguments;
-  if (typeof params.name !== 'string' || !(args === undefined || isPlainObject(args))) return undefined;
+  if (typeof params.name !== 'string' || !(args === undefined || isRecord(args))) return undefined;
   const meta = params._meta;
-  if (meta !== undefined && !isPlainObject(meta)) return undefined;
+  if (meta !== undefined && !isRecord(meta)) return undefined;
   const claimed = meta?.[PROTOCOL_VERSION_META_KEY];
-  if (claimed !== undefined && (claimed !== MODERN_REVISION || !isPlainObject(meta?.[CLIENT_CAPABILITIES_META_KEY]))) {
+  if (claimed !== undefined && (claimed !== MODERN_REVISION || !isRecord(meta?.[CLIENT_CAPABILITIES_META_KEY]))) {
     return undefined;
   }
   const call: FastToolCall = { id: id as string | number, name: params.name, arguments: args, modern: false };

@@ -17,6 +17,7 @@ import { formatLegs } from '../core/legs.ts';
 import { nestsDeeperThan } from '../core/nesting.ts';
 import { messageWithCauses } from '../errors.ts';
 import { createGuard, type Guard } from '../guard/guard.ts';
+import { isRecord } from '../is-record.ts';
 import type { ApprovalReceipt, ApprovalStore, AuditLog, SessionStore } from '../store/types.ts';
 import type { GatewayConfig } from './config.ts';
 import {
@@ -607,7 +608,7 @@ export class Gateway {
     // upstream's `_meta` back (test/mcp/results.test.ts "a withheld output").
     const seen = recorded.output as R & { _meta?: unknown };
     const meta = {
-      ...(isPlainObject(seen._meta) ? seen._meta : {}),
+      ...(isRecord(seen._meta) ? seen._meta : {}),
       [DECISION_META_KEY]: decisionMeta(decision, recorded.legsAfter),
     };
     return { kind: 'result', result: { ...seen, _meta: meta } };
@@ -697,7 +698,7 @@ export class Gateway {
  * judging only the items at its path, would pass on unjudged: outsiders' items it removed would still reach the model.
  */
 function withoutMirror(result: CallToolResult): CallToolResult {
-  return isPlainObject(result.structuredContent) ? { ...result, content: [] } : result;
+  return isRecord(result.structuredContent) ? { ...result, content: [] } : result;
 }
 
 /**
@@ -707,7 +708,7 @@ function withoutMirror(result: CallToolResult): CallToolResult {
 function withMirror(outcome: GatedOutcome<CallToolResult>, tool: string): GatedOutcome<CallToolResult> {
   if (outcome.kind !== 'result') return outcome;
   const result = outcome.result as CallToolResult & { withheld?: unknown };
-  if (isPlainObject(result.structuredContent)) {
+  if (isRecord(result.structuredContent)) {
     const text = JSON.stringify(result.structuredContent);
     return { kind: 'result', result: { ...result, content: [{ type: 'text', text }] } };
   }
@@ -716,11 +717,6 @@ function withMirror(outcome: GatedOutcome<CallToolResult>, tool: string): GatedO
   if (typeof result.withheld !== 'string' || Array.isArray(result.content)) return outcome;
   const text = `ruleoftwo withheld the output of \`${tool}\`: ${result.withheld}`;
   return { kind: 'result', result: { isError: true, content: [{ type: 'text', text }], _meta: result._meta } };
-}
-
-/** Whether a value is a JSON object (not null, not an array). */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** The decision summary a result carries in `_meta`. */

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { replaceFile } from '../atomic-file.ts';
 import { canonicalHash } from '../core/canonical.ts';
 import { ConfigError } from '../errors.ts';
+import { isRecord } from '../is-record.ts';
 import { readTextFile } from '../text-file.ts';
 import { namespaced } from './labels.ts';
 import type { UpstreamOffer } from './upstream.ts';
@@ -157,7 +158,7 @@ export async function readPins(file: string): Promise<PinFile> {
 }
 
 function isSection(value: unknown): value is Record<string, Pin> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+  return isRecord(value);
 }
 
 /** Writes a pin file atomically (see {@link replaceFile}). */

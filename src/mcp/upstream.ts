@@ -12,6 +12,7 @@ import {
 } from '@modelcontextprotocol/client';
 import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 import { messageWithCauses } from '../errors.ts';
+import { isRecord } from '../is-record.ts';
 import type { UpstreamConfig } from './config.ts';
 import { ConnectionLost, HttpToolCaller, plainHeaderValue } from './http-call.ts';
 import { StdioUpstreamTransport } from './stdio-upstream.ts';
@@ -34,7 +35,7 @@ const OPAQUE_RESULT: StandardSchemaV1<unknown, CallToolResult> = {
     version: 1,
     vendor: 'ruleoftwo',
     validate: (value) =>
-      value !== null && typeof value === 'object' && !Array.isArray(value)
+      isRecord(value)
         ? { value: value as CallToolResult }
         : { issues: [{ message: 'a tool result must be an object' }] },
   },

@@ -5,6 +5,7 @@ import { LEG_A, LEG_B, LEG_C, type LegMask, parseLegs } from '../core/legs.ts';
 import { durationProblem, parseDuration } from '../core/policy.ts';
 import { regexProblem } from '../core/regex.ts';
 import type { ConfigIssue } from '../errors.ts';
+import { isRecord } from '../is-record.ts';
 import { formatPath } from './source.ts';
 
 type Path = (string | number)[];
@@ -41,10 +42,6 @@ export function validatePolicy(value: unknown, lineOf?: (path: Path) => number |
 }
 
 type Report = (code: string, path: Path, message: string) => void;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 function describe(value: unknown): string {
   if (value === null) return 'null';

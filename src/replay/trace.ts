@@ -1,6 +1,7 @@
 import type { Configuration, InputTrust } from '../core/document.ts';
 import { isLeg, type Leg } from '../core/legs.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
+import { isRecord } from '../is-record.ts';
 
 /** One event of a trace (one JSON object a line). `line` is where it was read. */
 export type TraceEvent =
@@ -43,10 +44,6 @@ const FIELDS: Record<TraceEvent['type'], { required: string[]; optional: string[
 
 /** What a reason code looks like (codes are stable snake_case, see `ReasonCode`). */
 const REASON_CODE = /^[a-z]+(?:_[a-z]+)*$/;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /**
  * Parses a JSONL trace. Blank lines and lines starting with `//` are skipped. Every malformed line is reported
